@@ -1,0 +1,686 @@
+//! The typed events of one session's life, from `session_started` to `session_finished`.
+//!
+//! Every enum is internally tagged (`"type"`, `"status"`, `"kind"` …) and every name is
+//! `snake_case` on the wire. Optional fields are omitted when empty so lines stay short, and
+//! readers accept them missing. Adding a variant or an optional field is an additive change
+//! (minor); renaming or removing one needs a new [`crate::FORMAT_VERSION`].
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened in a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    SessionStarted(SessionStarted),
+    StageStarted(StageStarted),
+    StageFinished(StageFinished),
+    LlmCall(LlmCall),
+    CodeExtracted(CodeExtracted),
+    CheckVerdict(CheckVerdict),
+    CompileFinished(CompileFinished),
+    LibraryResolved(LibraryResolved),
+    LibraryInstalled(LibraryInstalled),
+    RepairContext(RepairContext),
+    SimulationFinished(SimulationFinished),
+    FallbackApplied(FallbackApplied),
+    AttemptFinished(AttemptFinished),
+    Note(Note),
+    SessionFinished(SessionFinished),
+}
+
+impl Event {
+    /// The wire name of the event (`"llm_call"`, …), also used as the tracing message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SessionStarted(_) => "session_started",
+            Event::StageStarted(_) => "stage_started",
+            Event::StageFinished(_) => "stage_finished",
+            Event::LlmCall(_) => "llm_call",
+            Event::CodeExtracted(_) => "code_extracted",
+            Event::CheckVerdict(_) => "check_verdict",
+            Event::CompileFinished(_) => "compile_finished",
+            Event::LibraryResolved(_) => "library_resolved",
+            Event::LibraryInstalled(_) => "library_installed",
+            Event::RepairContext(_) => "repair_context",
+            Event::SimulationFinished(_) => "simulation_finished",
+            Event::FallbackApplied(_) => "fallback_applied",
+            Event::AttemptFinished(_) => "attempt_finished",
+            Event::Note(_) => "note",
+            Event::SessionFinished(_) => "session_finished",
+        }
+    }
+}
+
+/// The phases of a session. `Outline` and `Design` are the first two steps of the staged
+/// (outline → design → code) prompt variant.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Filling the application specification (JSON) with the LLM.
+    Spec,
+    Outline,
+    Design,
+    /// Generating or repairing the sketch with the LLM.
+    Sketch,
+    /// Pulling code out of an LLM answer.
+    Extract,
+    /// Static prechecks before any compile.
+    Check,
+    Compile,
+    /// Resolving or installing a library for a missing header.
+    Library,
+    /// Flash/RAM check against the target.
+    Size,
+    /// Running the firmware in a simulator and reading its serial output.
+    Simulate,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Spec => "spec",
+            Stage::Outline => "outline",
+            Stage::Design => "design",
+            Stage::Sketch => "sketch",
+            Stage::Extract => "extract",
+            Stage::Check => "check",
+            Stage::Compile => "compile",
+            Stage::Library => "library",
+            Stage::Size => "size",
+            Stage::Simulate => "simulate",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tool or library and its version (`arduino-builder 1.3.25`, `arduino:avr 1.8.7`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComponentVersion {
+    pub name: String,
+    pub version: String,
+}
+
+/// Sampling parameters sent with an LLM request. `None` means "provider default".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SamplingParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Ollama's context window (`num_ctx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_ctx: Option<u32>,
+}
+
+/// Where a trace came from: written by autopilot itself, or imported from a legacy text log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceOrigin {
+    Native,
+    /// Converted by `autopilot import` from the original system's logs.
+    LegacyImport {
+        /// The log file name (no directory).
+        file: String,
+        /// The batch id of the log prefix (`7677`).
+        batch: String,
+        /// The session id of the log prefix (`63d0`).
+        session: String,
+    },
+}
+
+/// Where a session sits in a batch experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BatchCell {
+    pub experiment: String,
+    /// A stable key of the matrix cell (model × target × variant × sampling).
+    pub cell: String,
+    /// 0-based repeat index within the cell.
+    pub repeat: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionStarted {
+    /// Application name (from the app file).
+    pub app: String,
+    /// Path of the app file as given, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_path: Option<String>,
+    /// Target name (`uno`, `nano33ble_sense`).
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqbn: Option<String>,
+    /// `openai`, `ollama`, `replay`.
+    pub provider: String,
+    pub model: String,
+    /// Endpoint host, with any credentials removed (see [`crate::redact_url`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub prompt_variant: String,
+    #[serde(default)]
+    pub sampling: SamplingParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_versions: Vec<ComponentVersion>,
+    /// The autopilot version that wrote the trace.
+    pub autopilot_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchCell>,
+    pub origin: TraceOrigin,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StageStarted {
+    pub stage: Stage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StageFinished {
+    pub stage: Stage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    pub succeeded: bool,
+    pub duration_ms: u64,
+}
+
+/// A chat role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Token counts as the provider reported them (`None`: not reported).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenUsage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<u64>,
+}
+
+/// Whether an answer came from the network or from a recording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerSource {
+    #[default]
+    Live,
+    Replay,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LlmAnswer {
+    /// The answer text, reasoning removed.
+    pub text: String,
+    /// Reasoning split out (`<think>…</think>` or the provider's reasoning field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The model the provider says answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_model: Option<String>,
+    #[serde(default)]
+    pub usage: TokenUsage,
+    /// Time to the first streamed chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token_ms: Option<u64>,
+}
+
+/// The typed reason an LLM call failed. [`LlmErrorKind::is_transient`] is the retry decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmErrorKind {
+    ConnectionRefused,
+    ConnectionReset,
+    Timeout,
+    RateLimited,
+    ServerError,
+    MalformedBody,
+    TruncatedStream,
+    EmptyAnswer,
+    Unauthorized,
+    Forbidden,
+    UnknownModel,
+    ContextTooLong,
+    BadRequest,
+    /// The replay backend has no recorded answer for the request.
+    ReplayMiss,
+    /// A session budget (tokens, cost, time) forbade the call.
+    BudgetExceeded,
+    Other,
+}
+
+impl LlmErrorKind {
+    /// Transient faults may succeed if retried; fatal ones never will.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            LlmErrorKind::ConnectionRefused
+                | LlmErrorKind::ConnectionReset
+                | LlmErrorKind::Timeout
+                | LlmErrorKind::RateLimited
+                | LlmErrorKind::ServerError
+                | LlmErrorKind::MalformedBody
+                | LlmErrorKind::TruncatedStream
+                | LlmErrorKind::EmptyAnswer
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LlmFailure {
+    pub kind: LlmErrorKind,
+    pub transient: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Human message, without secrets.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// What one LLM request returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LlmCallResult {
+    Answered(LlmAnswer),
+    Failed(LlmFailure),
+}
+
+/// One request to an LLM, including each retry (one event per try).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LlmCall {
+    pub stage: Stage,
+    /// The stage attempt this call belongs to (1-based).
+    pub attempt: u32,
+    /// 0 for the first try, n for the n-th retry of the same request.
+    pub retry: u32,
+    /// How many identical requests came before in this session (replay key).
+    #[serde(default)]
+    pub repeat: u32,
+    pub provider: String,
+    pub model: String,
+    /// SHA-256 of the canonical request (model, messages, sampling), hex.
+    pub request_hash: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub sampling: SamplingParams,
+    #[serde(default)]
+    pub stream: bool,
+    pub result: LlmCallResult,
+    pub latency_ms: u64,
+    /// Cost in US dollars; `None` when the model's price is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub source: AnswerSource,
+    /// Set when the retry policy decided to try again, with the delay it chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+}
+
+/// Code pulled out of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CodeExtracted {
+    pub attempt: u32,
+    /// SHA-256 of the code, hex.
+    pub sha256: String,
+    pub lines: u32,
+    /// Fenced blocks found in the answer.
+    pub blocks: u32,
+    /// 0-based index of the block chosen.
+    pub chosen_block: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_tag: Option<String>,
+    /// The earlier attempt whose code was byte-identical, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identical_to_attempt: Option<u32>,
+}
+
+/// A check's verdict: extraction, spec validation, static prechecks, size, simulation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckVerdict {
+    pub stage: Stage,
+    pub attempt: u32,
+    /// Stable id, e.g. `precheck.model_symbol_clash`.
+    pub check: String,
+    pub passed: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompileStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    ToolchainMissing,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Fatal,
+    Error,
+    Warning,
+    Note,
+}
+
+/// Which program produced a diagnostic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosticOrigin {
+    #[default]
+    Compiler,
+    Linker,
+    /// The build tool itself (arduino-cli, arduino-builder).
+    Tool,
+}
+
+/// A note attached to a diagnostic (`note: candidate is …`, `suggested alternative`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DiagnosticNote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+/// One structured compiler or linker diagnostic. Paths are relative to the sketch folder when
+/// they are inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Diagnostic {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(default)]
+    pub origin: DiagnosticOrigin,
+    /// `In function 'void setup()':` frames and the `In file included from` chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<DiagnosticNote>,
+}
+
+/// Flash and RAM use as the build tool reported them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SizeReport {
+    pub flash_used: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash_max: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ram_used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ram_max: Option<u64>,
+}
+
+impl SizeReport {
+    /// Flash use in percent of the maximum, when known.
+    pub fn flash_percent(&self) -> Option<f64> {
+        self.flash_max
+            .filter(|max| *max > 0)
+            .map(|max| self.flash_used as f64 * 100.0 / max as f64)
+    }
+
+    /// RAM use in percent of the maximum, when known.
+    pub fn ram_percent(&self) -> Option<f64> {
+        match (self.ram_used, self.ram_max) {
+            (Some(used), Some(max)) if max > 0 => Some(used as f64 * 100.0 / max as f64),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CompileFinished {
+    pub attempt: u32,
+    /// `arduino-cli`, `arduino-builder`, `replay`.
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_version: Option<String>,
+    pub fqbn: String,
+    pub status: CompileStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<SizeReport>,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub cache_hit: bool,
+    /// Hash of everything the compile depended on (the compile-cache key), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_hash: Option<String>,
+    /// Free text for statuses without diagnostics (timeout, missing toolchain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// How a library name was found for a missing header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionSource {
+    /// The curated header map in `data/`.
+    CuratedMap,
+    /// `arduino-cli lib search provides:<header>`.
+    LibSearch,
+    /// The header is part of the project (model header, sketch file), not a library.
+    ProjectFile,
+    /// Nothing found.
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LibraryResolved {
+    pub attempt: u32,
+    pub header: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    pub source: ResolutionSource,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
+    /// Whether `library` passed the allow-list.
+    pub allowed: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LibraryInstalled {
+    pub attempt: u32,
+    pub library: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub succeeded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// A real declaration from an installed header, quoted in a repair prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Declaration {
+    pub symbol: String,
+    pub file: String,
+    pub line: u32,
+    pub text: String,
+}
+
+/// What a repair prompt told the model beyond the diagnostics: the build-environment block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RepairContext {
+    /// The attempt the repair prompt is for.
+    pub attempt: u32,
+    /// Diagnostics quoted (after trimming to the first errors).
+    pub diagnostics_shown: u32,
+    pub diagnostics_total: u32,
+    /// Error signatures that also occurred in earlier attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recurring: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identical_to_attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declarations: Vec<Declaration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<ComponentVersion>,
+    /// The block as rendered into the prompt.
+    pub block: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SimulationStatus {
+    /// The serial output showed one of the expected lines.
+    Predicted,
+    /// It ran for the whole time budget without an expected line.
+    NoPrediction,
+    /// The simulator could not run the firmware (bad MCU, crash).
+    Failed,
+    SimulatorMissing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SimulationFinished {
+    pub attempt: u32,
+    pub simulator: String,
+    pub mcu: String,
+    pub status: SimulationStatus,
+    /// The expected token seen first (a class name), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<String>,
+    /// Serial lines read (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serial: Vec<String>,
+    pub duration_ms: u64,
+}
+
+/// A parachute that opened: a fallback model, a fallback prompt variant, a skipped compile …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FallbackApplied {
+    /// Stable policy id, e.g. `fallback_model`, `identical_code`, `fallback_variant`.
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
+    pub reason: String,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Succeeded,
+    /// The answer held no usable code (no block, several competing sketches).
+    ExtractionFailed,
+    /// The spec answer failed validation.
+    SpecInvalid,
+    PrecheckFailed,
+    /// Same code as an earlier attempt: not recompiled.
+    IdenticalCode,
+    CompileFailed,
+    CompileTimedOut,
+    SizeExceeded,
+    SimulationFailed,
+    LlmFailed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttemptFinished {
+    pub stage: Stage,
+    pub attempt: u32,
+    pub outcome: AttemptOutcome,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// Free-form information that fits no other event (legacy import keeps unmodelled lines here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Note {
+    /// A stable short id (`latency_probe`, `legacy_record`).
+    pub kind: String,
+    pub message: String,
+}
+
+/// How the session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SessionOutcome {
+    /// A sketch passed every check.
+    Success { attempt: u32 },
+    /// A phase used its whole attempt budget.
+    Exhausted { stage: Stage },
+    /// A budget or a fatal error ended the session early.
+    Aborted { reason: String },
+    /// The LLM backend or the toolchain was unavailable.
+    InfrastructureError { kind: String, message: String },
+}
+
+impl SessionOutcome {
+    /// Short wire name (`success`, `exhausted`, `aborted`, `infrastructure_error`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionOutcome::Success { .. } => "success",
+            SessionOutcome::Exhausted { .. } => "exhausted",
+            SessionOutcome::Aborted { .. } => "aborted",
+            SessionOutcome::InfrastructureError { .. } => "infrastructure_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionTotals {
+    pub attempts: u32,
+    pub llm_calls: u32,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// `None` when any call had an unknown price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub wall_ms: u64,
+    #[serde(default)]
+    pub compiles: u32,
+    #[serde(default)]
+    pub cache_hits: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionFinished {
+    pub outcome: SessionOutcome,
+    pub totals: SessionTotals,
+}

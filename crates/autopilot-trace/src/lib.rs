@@ -1,0 +1,87 @@
+//! The session trace: the contract between the code that runs sessions and the code that
+//! analyses them.
+//!
+//! The orchestrator writes traces, the classifier and reports read them, and neither knows the
+//! other: everything they share is here. This crate has no async runtime, no network and no
+//! process code; it is serde types, a `tracing` layer and a reader.
+//!
+//! # Wire format
+//!
+//! One file per session, `<run-dir>/sessions/<session-id>.jsonl`, in [JSON Lines]: one UTF-8
+//! JSON object per line, each ending in `\n`. Every line is a [`TraceRecord`]:
+//!
+//! | field     | type   | meaning |
+//! |-----------|--------|---------|
+//! | `v`       | int    | format version ([`FORMAT_VERSION`]) |
+//! | `session` | string | the session id, equal to the file stem (`[A-Za-z0-9._-]{1,128}`) |
+//! | `seq`     | int    | 0-based, gap-free sequence number within the file |
+//! | `ts`      | string | RFC 3339 UTC timestamp with milliseconds |
+//! | `event`   | object | one [`Event`], tagged by `"type"` |
+//!
+//! The first event is `session_started`; a finished session's last is `session_finished`. A
+//! file without `session_finished` is a session that was interrupted (a killed process leaves a
+//! valid prefix: each line is written and flushed whole). Nested enums are tagged too
+//! (`"status"` for results and outcomes, `"kind"` for origins); empty optional fields are
+//! omitted. The JSON Schema generated from these types is committed as
+//! `data/trace-schema.json`.
+//!
+//! ```text
+//! {"v":1,"session":"uno-demo-1","seq":0,"ts":"2026-11-21T02:03:41.120Z","event":{"type":"session_started","app":"color_classifier","target":"uno","fqbn":"arduino:avr:uno","provider":"replay","model":"demo","prompt_variant":"default","sampling":{"temperature":0.1},"autopilot_version":"0.1.0","origin":{"kind":"native"}}}
+//! {"v":1,"session":"uno-demo-1","seq":1,"ts":"2026-11-21T02:03:42.551Z","event":{"type":"compile_finished","attempt":1,"backend":"arduino-builder","fqbn":"arduino:avr:uno","status":"failed","diagnostics":[{"file":"sketch.ino","line":12,"column":3,"severity":"error","message":"'foo' was not declared in this scope","origin":"compiler"}],"duration_ms":402,"cache_hit":false}}
+//! {"v":1,"session":"uno-demo-1","seq":2,"ts":"2026-11-21T02:03:49.003Z","event":{"type":"session_finished","outcome":{"status":"success","attempt":2},"totals":{"attempts":2,"llm_calls":3,"input_tokens":5120,"output_tokens":1830,"wall_ms":7883,"compiles":2,"cache_hits":0}}}
+//! ```
+//!
+//! # Versioning
+//!
+//! Adding an event type, a variant or an optional field keeps the version; readers of the same
+//! version must then be updated before they meet the new data. Renaming or removing anything, or
+//! changing a meaning, bumps [`FORMAT_VERSION`]. Readers accept every version up to theirs and
+//! name newer ones as such.
+//!
+//! Changelog: **1** — first version.
+//!
+//! # Writing
+//!
+//! Install [`JsonlLayer`] in the subscriber (only the binary does that), open a
+//! [`session_span`], and [`emit`] typed events inside it, from any task or thread that runs in
+//! the span. Events outside a session span reach the other layers only.
+//!
+//! # Secrets
+//!
+//! API keys live in [`Secret`], which cannot be serialized; endpoints are stored through
+//! [`redact_url`].
+//!
+//! [JSON Lines]: https://jsonlines.org
+
+mod event;
+mod layer;
+mod reader;
+mod record;
+mod secret;
+mod summary;
+
+pub use event::*;
+pub use layer::{
+    Clock, JsonlLayer, RunDirSink, SESSION_SPAN_NAME, SessionSink, TRACE_TARGET, WriteErrors, emit,
+    session_span,
+};
+pub use reader::{
+    LineProblem, LineProblemKind, NumberedRecord, TraceFile, TraceReader, check_session_rules,
+    collect_trace_files, parse_line,
+};
+pub use record::{
+    FORMAT_VERSION, InvalidSessionId, SessionId, TraceRecord, format_timestamp, parse_timestamp,
+};
+pub use secret::{Secret, redact_header, redact_url};
+pub use summary::{AttemptLine, FailedCheck, SessionSummary};
+
+/// The JSON Schema of one trace line, as committed in `data/trace-schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(TraceRecord)).unwrap_or(serde_json::Value::Null)
+}
+
+/// Hex SHA-256 of bytes: the hash used for code, requests and compile inputs across the trace.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

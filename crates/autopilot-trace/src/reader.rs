@@ -1,0 +1,298 @@
+//! The reader: streams records back from a trace file, reporting a truncated or corrupt line
+//! with its line number and reading on; and the checks `autopilot trace validate` runs.
+
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::event::Event;
+use crate::record::{FORMAT_VERSION, TraceRecord, parse_timestamp};
+
+/// What is wrong with one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProblemKind {
+    /// The last line ends without a newline and is not complete JSON (a killed writer).
+    Truncated,
+    /// Not a trace record.
+    Invalid,
+    /// Written by a newer format version than this build reads.
+    NewerVersion(u32),
+    /// Valid JSON records that break the session rules (sequence, order, ids).
+    Inconsistent,
+}
+
+/// A problem on a line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineProblem {
+    pub line: u64,
+    pub kind: LineProblemKind,
+    pub message: String,
+}
+
+/// A record and the line it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberedRecord {
+    pub line: u64,
+    pub record: TraceRecord,
+}
+
+/// Streams records from any buffered reader. Problems are items too, so a caller can report
+/// them and go on.
+#[derive(Debug)]
+pub struct TraceReader<R> {
+    input: R,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> TraceReader<R> {
+    pub fn new(input: R) -> Self {
+        TraceReader {
+            input,
+            line: 0,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+/// Parses one line (without its newline) into a record, or says why not.
+pub fn parse_line(bytes: &[u8], complete: bool) -> Result<TraceRecord, (LineProblemKind, String)> {
+    match serde_json::from_slice::<TraceRecord>(bytes) {
+        Ok(record) if record.v > FORMAT_VERSION => Err((
+            LineProblemKind::NewerVersion(record.v),
+            format!(
+                "format version {} is newer than this build reads ({FORMAT_VERSION})",
+                record.v
+            ),
+        )),
+        Ok(record) => Ok(record),
+        Err(err) => {
+            if let Ok(VersionOnly { v }) = serde_json::from_slice::<VersionOnly>(bytes)
+                && v > FORMAT_VERSION
+            {
+                return Err((
+                    LineProblemKind::NewerVersion(v),
+                    format!("format version {v} is newer than this build reads ({FORMAT_VERSION})"),
+                ));
+            }
+            if !complete && (err.is_eof() || err.is_syntax()) {
+                Err((
+                    LineProblemKind::Truncated,
+                    format!("truncated line ({} bytes, no newline): {err}", bytes.len()),
+                ))
+            } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                Err((LineProblemKind::Invalid, "empty line".to_owned()))
+            } else {
+                Err((
+                    LineProblemKind::Invalid,
+                    format!("not a trace record: {err}"),
+                ))
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for TraceReader<R> {
+    type Item = io::Result<Result<NumberedRecord, LineProblem>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.buf.clear();
+        match self.input.read_until(b'\n', &mut self.buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                self.line += 1;
+                let complete = self.buf.last() == Some(&b'\n');
+                let mut bytes = self.buf.as_slice();
+                if complete {
+                    bytes = &bytes[..bytes.len() - 1];
+                }
+                if bytes.last() == Some(&b'\r') {
+                    bytes = &bytes[..bytes.len() - 1];
+                }
+                let line = self.line;
+                Some(Ok(match parse_line(bytes, complete) {
+                    Ok(record) => Ok(NumberedRecord { line, record }),
+                    Err((kind, message)) => Err(LineProblem {
+                        line,
+                        kind,
+                        message,
+                    }),
+                }))
+            }
+            Err(err) => Some(Err(err)),
+        }
+    }
+}
+
+/// A whole trace file, read.
+#[derive(Debug, Clone)]
+pub struct TraceFile {
+    pub path: PathBuf,
+    pub records: Vec<NumberedRecord>,
+    /// Lines that could not be read, in line order.
+    pub problems: Vec<LineProblem>,
+}
+
+impl TraceFile {
+    /// Reads every line; I/O errors (missing file) are `Err`, bad lines are `problems`.
+    pub fn read(path: &Path) -> io::Result<TraceFile> {
+        let file = fs_err::File::open(path)?;
+        let reader = TraceReader::new(io::BufReader::with_capacity(64 * 1024, file));
+        let mut records = Vec::new();
+        let mut problems = Vec::new();
+        for item in reader {
+            match item? {
+                Ok(record) => records.push(record),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        Ok(TraceFile {
+            path: path.to_owned(),
+            records,
+            problems,
+        })
+    }
+
+    /// The events in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.records.iter().map(|r| &r.record.event)
+    }
+
+    /// Every problem: unreadable lines and broken session rules, in line order.
+    pub fn validate(&self) -> Vec<LineProblem> {
+        let mut problems = self.problems.clone();
+        problems.extend(check_session_rules(&self.path, &self.records));
+        problems.sort_by_key(|p| p.line);
+        problems
+    }
+}
+
+fn inconsistent(line: u64, message: String) -> LineProblem {
+    LineProblem {
+        line,
+        kind: LineProblemKind::Inconsistent,
+        message,
+    }
+}
+
+/// The rules of one session file: one session id (the file stem), gap-free sequence from 0,
+/// parsable timestamps, `session_started` first and only once, nothing after
+/// `session_finished`.
+pub fn check_session_rules(path: &Path, records: &[NumberedRecord]) -> Vec<LineProblem> {
+    let mut problems = Vec::new();
+    let stem = path.file_stem().and_then(|s| s.to_str());
+    let mut expected_seq = 0u64;
+    let mut finished_at: Option<u64> = None;
+    for (index, NumberedRecord { line, record }) in records.iter().enumerate() {
+        let line = *line;
+        if let Some(stem) = stem
+            && record.session.as_str() != stem
+        {
+            problems.push(inconsistent(
+                line,
+                format!(
+                    "session id {} differs from the file name {stem}",
+                    record.session
+                ),
+            ));
+        }
+        if record.seq != expected_seq {
+            problems.push(inconsistent(
+                line,
+                format!(
+                    "sequence number {} where {expected_seq} was expected",
+                    record.seq
+                ),
+            ));
+        }
+        expected_seq = record.seq + 1;
+        if parse_timestamp(&record.ts).is_none() {
+            problems.push(inconsistent(
+                line,
+                format!("timestamp {:?} is not RFC 3339", record.ts),
+            ));
+        }
+        let is_start = matches!(record.event, Event::SessionStarted(_));
+        if index == 0 && !is_start {
+            problems.push(inconsistent(
+                line,
+                format!(
+                    "first event is {}, not session_started",
+                    record.event.kind()
+                ),
+            ));
+        }
+        if index > 0 && is_start {
+            problems.push(inconsistent(line, "a second session_started".to_owned()));
+        }
+        if let Some(finished) = finished_at {
+            problems.push(inconsistent(
+                line,
+                format!("event after session_finished (line {finished})"),
+            ));
+        }
+        if matches!(record.event, Event::SessionFinished(_)) {
+            finished_at = Some(line);
+        }
+    }
+    problems
+}
+
+/// The trace files a path names: a `.jsonl` file itself, or the `sessions/*.jsonl` (or
+/// `*.jsonl`) of a run directory, sorted.
+pub fn collect_trace_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        // Let the caller's open report a missing file with its path.
+        return Ok(vec![path.to_owned()]);
+    }
+    let sessions = path.join("sessions");
+    let dir = if sessions.is_dir() {
+        sessions
+    } else {
+        path.to_owned()
+    };
+    let mut files = Vec::new();
+    for entry in fs_err::read_dir(&dir)? {
+        let entry = entry?;
+        let p = entry.path();
+        if p.extension().is_some_and(|e| e == "jsonl") && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_from_a_newer_version_is_named_as_such() {
+        let line = br#"{"v":99,"session":"s","seq":0,"ts":"2026-01-01T00:00:00.000Z","event":{"type":"hologram"}}"#;
+        let (kind, _) = parse_line(line, true).unwrap_err();
+        assert_eq!(kind, LineProblemKind::NewerVersion(99));
+    }
+
+    #[test]
+    fn garbage_is_invalid_and_a_cut_line_is_truncated() {
+        assert_eq!(
+            parse_line(b"hello", true).unwrap_err().0,
+            LineProblemKind::Invalid
+        );
+        assert_eq!(
+            parse_line(br#"{"v":1,"sess"#, false).unwrap_err().0,
+            LineProblemKind::Truncated
+        );
+        assert_eq!(
+            parse_line(b"", true).unwrap_err().0,
+            LineProblemKind::Invalid
+        );
+    }
+}

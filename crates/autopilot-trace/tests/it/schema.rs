@@ -1,0 +1,39 @@
+//! The committed JSON Schema must equal the one generated from the types.
+
+use std::path::PathBuf;
+
+fn committed_schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/trace-schema.json")
+}
+
+#[test]
+fn committed_schema_matches_the_types() {
+    let generated = serde_json::to_string_pretty(&autopilot_trace::json_schema()).unwrap() + "\n";
+    let path = committed_schema_path();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "data/trace-schema.json is out of date with the trace types; regenerate it with \
+         `UPDATE_SCHEMA=1 cargo test -p autopilot-trace --test it schema` and commit it"
+    );
+}
+
+#[test]
+fn the_schema_names_every_event_type() {
+    let schema = serde_json::to_string(&autopilot_trace::json_schema()).unwrap();
+    for kind in [
+        "session_started",
+        "llm_call",
+        "compile_finished",
+        "check_verdict",
+        "session_finished",
+    ] {
+        assert!(
+            schema.contains(&format!("\"{kind}\"")),
+            "{kind} missing from the schema"
+        );
+    }
+}

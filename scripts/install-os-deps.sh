@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the OS packages autopilot needs to compile and simulate AVR sketches offline
+# (Debian/Ubuntu): arduino-builder, the AVR core, avr-gcc, avr-libc and simavr.
+# Does nothing when they are all present. Uses sudo when not run as root.
+set -euo pipefail
+packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing OS packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

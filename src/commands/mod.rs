@@ -1,0 +1,15 @@
+//! One module per command; `run` dispatches.
+
+mod trace;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{CliResult, ExitStatus};
+
+pub fn run(cli: Cli) -> CliResult<ExitStatus> {
+    match cli.command {
+        Command::Trace(command) => {
+            crate::logging::install(&cli.global, None);
+            trace::run(&command)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The `autopilot` binary: parses arguments, runs one command, maps its result to an exit code.
+//! Everything else lives in the modules below and in the `crates/autopilot-*` libraries.
+
+mod cli;
+mod commands;
+mod exit;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(status) => status.into(),
+        Err(error) => error.report(),
+    }
+}

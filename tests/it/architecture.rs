@@ -1,0 +1,198 @@
+//! Checks the dependency invariants stated in ARCHITECTURE.md against `cargo metadata`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cargo_metadata::{DependencyKind, MetadataCommand};
+
+/// Each workspace package with its direct and transitive normal (non-dev, non-build)
+/// dependencies, by package name.
+#[derive(Debug, Default)]
+pub struct DependencyGraph {
+    pub direct: BTreeMap<String, BTreeSet<String>>,
+    pub transitive: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Crates that do HTTP or run an async runtime.
+const NETWORK_AND_RUNTIME: &[&str] = &[
+    "tokio",
+    "reqwest",
+    "hyper",
+    "async-openai",
+    "ollama-rs",
+    "axum",
+    "wiremock",
+];
+const LLM_CLIENTS: &[&str] = &["reqwest", "hyper", "async-openai", "ollama-rs"];
+const PROCESS_CRATES: &[&str] = &["nix"];
+
+/// Every broken invariant, as a sentence.
+pub fn violations(graph: &DependencyGraph) -> Vec<String> {
+    let mut broken = Vec::new();
+    let deps_of = |name: &str| graph.transitive.get(name).cloned().unwrap_or_default();
+    // The classifier depends on the trace crate only.
+    if graph.transitive.contains_key("autopilot-classifier") {
+        let deps = deps_of("autopilot-classifier");
+        for forbidden in NETWORK_AND_RUNTIME.iter().chain(&[
+            "autopilot-llm",
+            "autopilot-toolchain",
+            "autopilot-orchestrator",
+        ]) {
+            if deps.contains(*forbidden) {
+                broken.push(format!("autopilot-classifier depends on {forbidden}; it may depend on autopilot-trace only"));
+            }
+        }
+    }
+    // The trace crate is the contract: no runtime, no network, no other workspace crate.
+    let trace_deps = deps_of("autopilot-trace");
+    for forbidden in NETWORK_AND_RUNTIME {
+        if trace_deps.contains(*forbidden) {
+            broken.push(format!("autopilot-trace depends on {forbidden}"));
+        }
+    }
+    for (package, direct) in &graph.direct {
+        // Only autopilot-llm talks HTTP to LLMs.
+        if package != "autopilot-llm" {
+            for client in LLM_CLIENTS {
+                if direct.contains(*client) {
+                    broken.push(format!("{package} depends on {client} directly; only autopilot-llm talks HTTP to LLMs"));
+                }
+            }
+        }
+        // Only autopilot-toolchain spawns and signals processes.
+        if package != "autopilot-toolchain" {
+            for process in PROCESS_CRATES {
+                if direct.contains(*process) {
+                    broken.push(format!("{package} depends on {process} directly; only autopilot-toolchain manages processes"));
+                }
+            }
+        }
+    }
+    // The toolchain does no LLM HTTP.
+    let toolchain_deps = deps_of("autopilot-toolchain");
+    for forbidden in LLM_CLIENTS.iter().chain(&[
+        "autopilot-llm",
+        "autopilot-orchestrator",
+        "autopilot-classifier",
+    ]) {
+        if toolchain_deps.contains(*forbidden) {
+            broken.push(format!("autopilot-toolchain depends on {forbidden}"));
+        }
+    }
+    broken
+}
+
+fn workspace_graph() -> DependencyGraph {
+    let metadata = MetadataCommand::new()
+        .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .exec()
+        .unwrap();
+    let resolve = metadata.resolve.as_ref().unwrap();
+    let name_of: BTreeMap<_, _> = metadata
+        .packages
+        .iter()
+        .map(|p| (p.id.clone(), p.name.to_string()))
+        .collect();
+    let normal_deps: BTreeMap<_, Vec<_>> = resolve
+        .nodes
+        .iter()
+        .map(|node| {
+            let deps = node
+                .deps
+                .iter()
+                .filter(|d| d.dep_kinds.iter().any(|k| k.kind == DependencyKind::Normal))
+                .map(|d| d.pkg.clone())
+                .collect();
+            (node.id.clone(), deps)
+        })
+        .collect();
+    let mut graph = DependencyGraph::default();
+    for member in &metadata.workspace_members {
+        let name = name_of[member].clone();
+        let direct: BTreeSet<String> = normal_deps[member]
+            .iter()
+            .map(|id| name_of[id].clone())
+            .collect();
+        let mut seen = BTreeSet::new();
+        let mut stack = normal_deps[member].clone();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id.clone()) {
+                stack.extend(normal_deps[&id].iter().cloned());
+            }
+        }
+        graph.transitive.insert(
+            name.clone(),
+            seen.iter().map(|id| name_of[id].clone()).collect(),
+        );
+        graph.direct.insert(name, direct);
+    }
+    graph
+}
+
+#[test]
+fn the_workspace_keeps_its_dependency_invariants() {
+    let graph = workspace_graph();
+    assert!(
+        graph.direct.contains_key("autopilot-trace"),
+        "workspace members: {:?}",
+        graph.direct.keys()
+    );
+    let broken = violations(&graph);
+    assert!(
+        broken.is_empty(),
+        "architecture invariants broken:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_catches_a_classifier_that_pulls_tokio() {
+    let mut graph = workspace_graph();
+    graph
+        .direct
+        .entry("autopilot-classifier".into())
+        .or_default()
+        .insert("tokio".into());
+    graph
+        .transitive
+        .entry("autopilot-classifier".into())
+        .or_default()
+        .extend(["autopilot-trace".to_string(), "tokio".to_string()]);
+    let broken = violations(&graph);
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-classifier depends on tokio")),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn the_checker_catches_http_outside_the_llm_crate_and_processes_outside_the_toolchain() {
+    let mut graph = DependencyGraph::default();
+    graph.direct.insert(
+        "autopilot-orchestrator".into(),
+        ["reqwest".to_string(), "nix".to_string()].into(),
+    );
+    graph
+        .transitive
+        .insert("autopilot-trace".into(), ["tokio".to_string()].into());
+    let broken = violations(&graph);
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-orchestrator depends on reqwest directly")),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-orchestrator depends on nix directly")),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-trace depends on tokio")),
+        "{broken:?}"
+    );
+}

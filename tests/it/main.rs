@@ -1,0 +1,5 @@
+//! Integration tests of the `autopilot` binary and of the workspace's architecture invariants.
+
+mod architecture;
+mod support;
+mod trace_cli;

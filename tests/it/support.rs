@@ -1,0 +1,54 @@
+//! Helpers for CLI tests: the binary under test and small trace files.
+
+use std::path::{Path, PathBuf};
+
+use autopilot_trace::{
+    AttemptFinished, AttemptOutcome, Event, JsonlLayer, RunDirSink, SamplingParams,
+    SessionFinished, SessionId, SessionOutcome, SessionStarted, SessionTotals, Stage, TraceOrigin,
+    emit, session_span,
+};
+use tracing_subscriber::layer::SubscriberExt;
+
+pub fn autopilot() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("autopilot").unwrap();
+    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd
+}
+
+/// Writes a small finished session into `<run_dir>/sessions/<id>.jsonl` through the real layer.
+pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
+    let id = SessionId::new(id).unwrap();
+    let layer = JsonlLayer::new(RunDirSink::new(run_dir));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = session_span(&id);
+        let _entered = span.enter();
+        emit(&Event::SessionStarted(SessionStarted {
+            app: "color_classifier".into(),
+            app_path: None,
+            target: "uno".into(),
+            fqbn: Some("arduino:avr:uno".into()),
+            provider: "replay".into(),
+            model: "demo".into(),
+            endpoint: None,
+            prompt_variant: "default".into(),
+            sampling: SamplingParams::default(),
+            seed: None,
+            tool_versions: vec![],
+            autopilot_version: "0.1.0".into(),
+            batch: None,
+            origin: TraceOrigin::Native,
+        }));
+        emit(&Event::AttemptFinished(AttemptFinished {
+            stage: Stage::Sketch,
+            attempt: 1,
+            outcome: AttemptOutcome::CompileFailed,
+            message: "'foo' was not declared in this scope".into(),
+        }));
+        emit(&Event::SessionFinished(SessionFinished {
+            outcome: SessionOutcome::Success { attempt: 2 },
+            totals: SessionTotals::default(),
+        }));
+    });
+    RunDirSink::session_path(run_dir, &id)
+}
