@@ -1,5 +1,7 @@
 //! One module per command; `run` dispatches.
 
+mod compile;
+mod targets;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -10,6 +12,14 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Trace(command) => {
             crate::logging::install(&cli.global, None);
             trace::run(&command)
+        }
+        Command::Targets(args) => {
+            crate::logging::install(&cli.global, None);
+            targets::run(&args)
+        }
+        Command::Compile(args) => {
+            crate::logging::install(&cli.global, None);
+            compile::run(&args)
         }
     }
 }

@@ -2,4 +2,5 @@
 
 mod architecture;
 mod support;
+mod toolchain_cli;
 mod trace_cli;

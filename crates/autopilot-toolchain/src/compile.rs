@@ -173,6 +173,8 @@ pub enum CompileError {
     Sketch(#[from] SketchError),
     #[error("arduino-cli needs the main file named after its folder: {} is in {}", main.display(), dir.display())]
     SketchLayout { main: PathBuf, dir: PathBuf },
+    #[error("{}: not empty and not a build folder; the compiler may wipe it, so it is not used", path.display())]
+    ForeignBuildDir { path: PathBuf },
     #[error("cannot prepare {}", path.display())]
     Io {
         path: PathBuf,
@@ -317,6 +319,7 @@ impl Compiler {
             return Ok(hit);
         }
 
+        refuse_foreign_build_dir(build_dir)?;
         let build_dir = prepare_dir(build_dir)?;
         let build_cache_dir = prepare_dir(&self.config.build_cache_dir)?;
         let libraries_dirs = self
@@ -443,6 +446,20 @@ impl Compiler {
         }
         Ok(())
     }
+}
+
+/// The compilers wipe a build folder whose options changed: refuse a non-empty folder that no
+/// compiler made (no `build.options.json`), so nothing a user made is deleted.
+fn refuse_foreign_build_dir(dir: &Path) -> Result<(), CompileError> {
+    let Ok(mut entries) = fs_err::read_dir(dir) else {
+        return Ok(());
+    };
+    if entries.next().is_some() && !dir.join("build.options.json").is_file() {
+        return Err(CompileError::ForeignBuildDir {
+            path: dir.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Creates the folder if needed and returns its absolute path (arduino-builder rejects

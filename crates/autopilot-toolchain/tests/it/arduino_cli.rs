@@ -118,6 +118,7 @@ async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached
     let build = fake.path().join("build");
     std::fs::create_dir_all(&build).unwrap();
     std::fs::write(build.join("Colors.ino.elf"), b"\x7fELF fake").unwrap();
+    std::fs::write(build.join("build.options.json"), "{}").unwrap();
     let result = compiler.compile(&sketch, &build).await.unwrap();
     assert_eq!(
         result.outcome,

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use autopilot_toolchain::diagnostics::render;
 use autopilot_toolchain::{
-    BackendKind, CompileOutcome, CompileResult, Compiler, Sketch, symbols_from_diagnostics,
+    BackendKind, CompileError, CompileOutcome, CompileResult, Compiler, Sketch,
+    symbols_from_diagnostics,
 };
 use autopilot_trace::{CompileStatus, Diagnostic, DiagnosticOrigin, Severity};
 
@@ -373,5 +374,26 @@ async fn no_backend_installed_is_a_toolchain_missing_outcome() {
     assert!(
         detail.contains("arduino-builder cannot build arduino:mbed_nano:nano33ble"),
         "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_the_user_made_is_never_used_as_build_path() {
+    let work = tempfile::tempdir().unwrap();
+    let mut config = config(work.path());
+    config.arduino_builder.program = fake_builder(work.path(), "exit 0");
+    let compiler = Compiler::new(&target("uno"), config).await.unwrap();
+    let sketch = Sketch::open(&sketch_fixture("Good")).unwrap();
+    let mine = work.path().join("my-notes");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("todo.txt"), "keep me").unwrap();
+    let error = compiler.compile(&sketch, &mine).await.unwrap_err();
+    assert!(
+        matches!(error, CompileError::ForeignBuildDir { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("todo.txt")).unwrap(),
+        "keep me"
     );
 }
