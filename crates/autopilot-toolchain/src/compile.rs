@@ -5,7 +5,7 @@
 //! infrastructure only.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use autopilot_trace::{
     CompileFinished, CompileStatus, ComponentVersion, Diagnostic, LibraryInstalled, Severity,
@@ -315,6 +315,10 @@ impl Compiler {
         {
             tracing::debug!(key, "compile cache hit");
             hit.cache_hit = true;
+            if backend.kind == BackendKind::ArduinoBuilder {
+                // The stored folders may name another session's sketch folder.
+                hit.include_dirs = self.include_dirs(sketch);
+            }
             hit.duration_ms = millis(start.elapsed());
             return Ok(hit);
         }
@@ -428,8 +432,8 @@ impl Compiler {
         .key())
     }
 
-    /// Installs an allow-listed library with arduino-cli, when the caller allows installs;
-    /// see [`crate::library::LibraryResolver::install`].
+    /// The arduino-cli program when it is this session's backend (library search and installs
+    /// go through it; see [`crate::library::install`]).
     pub(crate) fn cli_program(&self) -> Option<&Path> {
         self.backend()
             .filter(|b| b.kind == BackendKind::ArduinoCli)
@@ -472,6 +476,3 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CompileError> {
     fs_err::create_dir_all(dir).map_err(io)?;
     fs_err::canonicalize(dir).map_err(io)
 }
-
-/// Default per-compile time limit.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -16,7 +16,7 @@
 //! - [`environment`]: the symbols errors mention and their real declarations in the installed
 //!   headers, plus core and library versions, for repair prompts.
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
-//! - [`simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
+//! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //!
 //! Libraries here never print and never read the environment for configuration: the caller
 //! resolves a [`backend::ToolchainConfig`] and passes it in.

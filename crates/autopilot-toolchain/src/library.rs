@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use autopilot_trace::{LibraryInstalled, LibraryResolved, ResolutionSource};
+use autopilot_trace::{Diagnostic, LibraryInstalled, LibraryResolved, ResolutionSource, Severity};
 use serde::Deserialize;
 
 use crate::backend::arduino_cli;
@@ -330,20 +330,36 @@ pub fn resolve_offline(
     None
 }
 
-/// Resolves a missing header: the catalog, then `arduino-cli lib search provides:<header>`
+/// The headers `fatal error: X: No such file or directory` diagnostics name, first seen first.
+pub fn missing_headers(diagnostics: &[Diagnostic]) -> Vec<String> {
+    let mut headers = Vec::new();
+    for diagnostic in diagnostics {
+        if let Some(header) = diagnostic
+            .message
+            .strip_suffix(": No such file or directory")
+            && diagnostic.severity == Severity::Fatal
+            && !headers.iter().any(|h| h == header)
+        {
+            headers.push(header.to_owned());
+        }
+    }
+    headers
+}
+
+/// Resolves a missing header (see [`missing_headers`]): the catalog, then `arduino-cli lib search provides:<header>`
 /// when arduino-cli is the session's backend. The chosen library is always allow-listed or
 /// reported as not allowed.
 pub async fn resolve(
     catalog: &LibraryCatalog,
     compiler: &Compiler,
-    installed: &[String],
     tinyml_api: Option<&TinyMlApi>,
     attempt: u32,
     header: &str,
 ) -> Result<LibraryResolved, CompileError> {
+    let installed: Vec<String> = compiler.versions().iter().map(|v| v.name.clone()).collect();
     let ctx = ResolveContext {
         target: compiler.target(),
-        installed,
+        installed: &installed,
         tinyml_api,
     };
     if let Some(resolved) = resolve_offline(catalog, &ctx, attempt, header) {

@@ -66,6 +66,9 @@ impl Warnings {
     }
 }
 
+/// Default per-compile time limit (the published runs took up to 96 s for a full TFLM build).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Debian's arduino-builder and where its packages put things (see toolchains.md §1).
 #[derive(Debug, Clone)]
 pub struct ArduinoBuilderConfig {
@@ -152,7 +155,7 @@ impl ToolchainConfig {
             compile_cache_dir: Some(cache_dir.join("compile-cache")),
             // The recipe of toolchains.md; warnings outside the sketch are dropped anyway.
             warnings: Warnings::All,
-            timeout: Duration::from_secs(300),
+            timeout: DEFAULT_TIMEOUT,
             force_backend: None,
         }
     }

@@ -429,7 +429,6 @@ async fn resolve(case: &str, header: &str) -> (autopilot_trace::LibraryResolved,
     let resolved = library::resolve(
         &LibraryCatalog::builtin(),
         &compiler,
-        &[],
         Some(&TinyMlApi::builtin()),
         2,
         header,
@@ -464,6 +463,16 @@ async fn lib_search_results_pass_the_allow_list() {
         (ResolutionSource::NotFound, None)
     );
     assert!(resolved.candidates.is_empty());
+
+    // The installed libraries come from `lib list`: Chirale is there, the header is not.
+    let (resolved, calls) = resolve("lib-search-empty", "tensorflow/lite/micro/micro_log.h").await;
+    assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
+    assert!(
+        resolved.reason.contains("is installed but has no"),
+        "{}",
+        resolved.reason
+    );
+    assert!(calls.is_empty());
 
     // Curated answers never reach the registry.
     let (resolved, calls) = resolve("lib-search-empty", "model.tflite.h").await;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use autopilot_toolchain::diagnostics::render;
+use autopilot_toolchain::library::missing_headers;
 use autopilot_toolchain::{
     BackendKind, CompileError, CompileOutcome, CompileResult, Compiler, Sketch,
     symbols_from_diagnostics,
@@ -147,6 +148,7 @@ async fn a_missing_header() {
             render(fatal),
             "MissingHeader.ino:1:30: fatal error: Arduino_APDS9960.h: No such file or directory"
         );
+        assert_eq!(missing_headers(&diagnostics), ["Arduino_APDS9960.h"]);
     }
 }
 
