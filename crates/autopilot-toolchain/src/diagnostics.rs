@@ -122,10 +122,12 @@ static LD: LazyLock<Regex> = LazyLock::new(|| {
 static COLLECT2: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^collect2(?:\.exe)?: (error|warning): (.*)$").expect("valid regex")
 });
-static TOOL_ERROR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^Error during build: (.*)$").expect("valid regex"));
+static TOOL_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:Error during build|Compilation error): (.*)$").expect("valid regex")
+});
 static EXIT_STATUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:Error during build: )?exit status \d+$").expect("valid regex")
+    Regex::new(r"^(?:(?:Error during build|Compilation error): )?exit status \d+$")
+        .expect("valid regex")
 });
 static GUTTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*\d*\s*\|").expect("valid regex"));
@@ -138,7 +140,6 @@ const KNOWN_TOOL_LINES: &[&str] = &[
     "Not used: ",
     "Alternatives for ",
     "ResolveLibrary(",
-    "Compilation error: ",
     "Sketch uses ",
     "Global variables use ",
 ];

@@ -218,7 +218,14 @@ async fn the_build_path_is_reused_and_identical_requests_hit_the_cache() {
     );
     let sketch = Sketch::open(&folder).unwrap();
     let build = work.path().join("session-build");
-    let first = compiler.compile(&sketch, &build).await.unwrap();
+    // The orchestrator runs compiles on its tasks: the future must be `Send`.
+    let first = tokio::spawn({
+        let (compiler, sketch, build) = (compiler.clone(), sketch.clone(), build.clone());
+        async move { compiler.compile(&sketch, &build).await }
+    })
+    .await
+    .unwrap()
+    .unwrap();
     assert!(
         matches!(first.outcome, CompileOutcome::Succeeded { .. }),
         "{:?}",

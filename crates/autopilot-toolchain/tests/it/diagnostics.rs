@@ -245,3 +245,19 @@ fn strip_ansi_removes_colour_and_erase_sequences() {
     );
     assert_eq!(strip_ansi("no escapes"), "no escapes");
 }
+
+#[test]
+fn tool_trailers_are_skipped_and_tool_errors_kept() {
+    let text = "Compilation error: exit status 1\nexit status 1\nError during build: exit status 1\n\
+                Error during build: Invalid FQBN: board arduino:avr:nessuno not found\n";
+    let parsed = parse_gcc_output(text, &PathMap::new());
+    let [tool] = parsed.diagnostics.as_slice() else {
+        panic!("{parsed:?}")
+    };
+    assert_eq!(tool.origin, DiagnosticOrigin::Tool);
+    assert_eq!(
+        tool.message,
+        "Invalid FQBN: board arduino:avr:nessuno not found"
+    );
+    assert!(parsed.unrecognized.is_empty());
+}

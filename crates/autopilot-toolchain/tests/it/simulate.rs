@@ -53,14 +53,17 @@ async fn a_prediction_on_serial_stops_the_simulator() {
     let work = tempfile::tempdir().unwrap();
     let elf = firmware(work.path(), "uno", "Classifier").await;
     let start = Instant::now();
-    let result = simulate(&request(
+    let request = request(
         &elf,
         "uno",
         Duration::from_secs(20),
         &["apple", "banana", "orange"],
-    ))
-    .await
-    .unwrap();
+    );
+    // The orchestrator runs simulations on its tasks: the future must be `Send`.
+    let result = tokio::spawn(async move { simulate(&request).await })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(result.status, SimulationStatus::Predicted, "{result:?}");
     assert_eq!(result.matched.as_deref(), Some("banana"));
     assert!(
