@@ -257,7 +257,10 @@ impl Compiler {
             }
         };
         match read {
-            Ok(versions) => self.versions = versions,
+            Ok(versions) => {
+                self.versions = versions;
+                self.cache = self.config.compile_cache_dir.as_deref().map(CompileCache::new);
+            }
             Err(CompileError::Process(error)) if !error.is_not_found() => return Err(error.into()),
             Err(error) => {
                 tracing::warn!(%error, "cannot read toolchain versions; compile cache off");
