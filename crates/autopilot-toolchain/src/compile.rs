@@ -259,7 +259,11 @@ impl Compiler {
         match read {
             Ok(versions) => {
                 self.versions = versions;
-                self.cache = self.config.compile_cache_dir.as_deref().map(CompileCache::new);
+                self.cache = self
+                    .config
+                    .compile_cache_dir
+                    .as_deref()
+                    .map(CompileCache::new);
             }
             Err(CompileError::Process(error)) if !error.is_not_found() => return Err(error.into()),
             Err(error) => {
