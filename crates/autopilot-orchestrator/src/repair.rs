@@ -207,6 +207,7 @@ pub struct Recurrence {
 struct AttemptMemory {
     attempt: u32,
     code_sha256: String,
+    diagnostics: Vec<Diagnostic>,
     signatures: BTreeSet<String>,
 }
 
@@ -239,8 +240,17 @@ impl RepairTracker {
         self.attempts.push(AttemptMemory {
             attempt,
             code_sha256: code_sha256.to_owned(),
+            diagnostics: diagnostics.to_vec(),
             signatures,
         });
+    }
+
+    /// The diagnostics recorded for an attempt: what identical code would produce again.
+    pub fn diagnostics_of(&self, attempt: u32) -> Option<&[Diagnostic]> {
+        self.attempts
+            .iter()
+            .find(|a| a.attempt == attempt)
+            .map(|a| a.diagnostics.as_slice())
     }
 
     /// The errors of `diagnostics` already seen in recorded attempts, in diagnostic order.

@@ -90,7 +90,8 @@ impl fmt::Display for SpecProblem {
 pub struct SpecRules<'a> {
     pub target: &'a str,
     pub classes: &'a [String],
-    /// Library names allowed for the target (the toolchain's allow-list).
+    /// Library names allowed for the target (the toolchain's allow-list, including the
+    /// pinned TinyML library).
     pub allowed_libraries: &'a [String],
     pub model_kind: Option<ModelKind>,
     /// The board's RAM, to bound the tensor arena.
@@ -614,7 +615,7 @@ impl<'v> Validator<'v> {
                     return;
                 }
                 match self.get(path) {
-                    Some(actual) if actual == fact => {}
+                    Some(actual) if same_fact(actual, fact) => {}
                     Some(actual) => self.problem(
                         SpecCheck::Facts,
                         path,
@@ -628,6 +629,23 @@ impl<'v> Validator<'v> {
                 }
             }
         }
+    }
+}
+
+/// Facts compare equal when only spacing or letter case differs (`float32[1,3]` is
+/// `float32[1, 3]`).
+fn same_fact(actual: &Value, fact: &Value) -> bool {
+    match (actual, fact) {
+        (Value::String(a), Value::String(f)) => {
+            let squash = |s: &str| -> String {
+                s.chars()
+                    .filter(|c| !c.is_whitespace())
+                    .flat_map(char::to_lowercase)
+                    .collect()
+            };
+            squash(a) == squash(f)
+        }
+        _ => actual == fact,
     }
 }
 

@@ -90,6 +90,12 @@ fn the_tracker_finds_identical_code_and_recurring_errors() {
     tracker.record(1, "sha-one", &first);
     tracker.record(2, "sha-two", &first[..1]);
     assert_eq!(tracker.identical_code("sha-one"), Some(1));
+    assert_eq!(
+        tracker.diagnostics_of(1),
+        Some(first.as_slice()),
+        "what identical code gives again"
+    );
+    assert_eq!(tracker.diagnostics_of(7), None);
     assert_eq!(tracker.identical_code("sha-three"), None);
     let third = vec![
         error(

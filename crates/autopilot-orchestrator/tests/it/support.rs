@@ -16,19 +16,26 @@ pub fn prompts_dir() -> PathBuf {
 }
 
 /// The published logs, or `None` (with a message) when they are missing outside CI. With
-/// `CI=true` a missing corpus fails the test.
+/// `CI=true` a missing corpus fails the test. The corpus lives in `shared/corpus` next to the
+/// checkout (`<root>/../shared/corpus`); a worktree one level deeper finds it one level up.
 #[expect(clippy::print_stderr, reason = "tests say why they skip")]
 pub fn corpus_logs() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/corpus/autopilot-failures/raw_logs");
-    if dir.is_dir() {
-        return Some(dir);
+    let root = workspace_root().canonicalize().unwrap();
+    let candidates: Vec<PathBuf> = root
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("shared/corpus/autopilot-failures/raw_logs"))
+        .collect();
+    if let Some(found) = candidates.iter().find(|dir| dir.is_dir()) {
+        return Some(found.clone());
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "CI=true but the corpus is missing at {}",
-        dir.display()
+        candidates[0].display()
     );
-    eprintln!("skipping: the corpus is not at {}", dir.display());
+    eprintln!("skipping: the corpus is not at {}", candidates[0].display());
     None
 }
 
