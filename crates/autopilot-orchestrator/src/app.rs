@@ -363,6 +363,26 @@ impl App {
             )],
         })
     }
+
+    /// Checks that the target can run the model: a TFLite model needs a target with a TinyML
+    /// (TFLite Micro) library; AVR boards take dense C-array models.
+    pub fn check_model_runtime(&self, target_has_tflm: bool) -> Result<(), ConfigError> {
+        match &self.model {
+            Some(model) if model.kind == ModelKind::Tflite && !target_has_tflm => {
+                Err(ConfigError::Invalid {
+                    path: self.path.clone(),
+                    problems: vec![KeyProblem::new(
+                        "model.kind",
+                        format!(
+                            "target `{}` has no TensorFlow Lite Micro library; give a dense model as C arrays (`kind = \"dense\"`)",
+                            self.target
+                        ),
+                    )],
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 fn check_name(name: &str, problems: &mut Vec<KeyProblem>) {

@@ -193,9 +193,18 @@ const NOT_TYPES: &[&str] = &[
     "not",
 ];
 
+/// A declaration found in the sketch.
+struct Found {
+    line: u32,
+    /// The declaration up to the name (`const tflite::Model* model`).
+    text: String,
+    /// `Type name(…) {`: a function definition (a prototype ends in `;`).
+    function_body: bool,
+}
+
 /// Declarations of `name` in blanked code: `Type name =`, `Type* name;`, `Type name[…]`,
-/// `Type name(…)`. Returns `(line, declaration text)`.
-fn declarations_of(bare: &str, name: &str) -> Vec<(u32, String)> {
+/// `Type name(…)`.
+fn declarations_of(bare: &str, name: &str) -> Vec<Found> {
     let pattern = format!(
         r"(?m)(?:^|[;{{}}(,])[ \t]*((?:(?:const|static|constexpr|volatile|unsigned|signed|extern|inline|struct|class|alignas\s*\([^)]*\))\s+)*([A-Za-z_][\w:]*(?:\s*<[^;(){{}}]*>)?)(?:\s*[*&]+\s*|\s+)(?:const\s*)?(?:[*&]\s*)*{}\s*(?:[=;\[(,{{]))",
         regex::escape(name)
@@ -210,13 +219,39 @@ fn declarations_of(bare: &str, name: &str) -> Vec<(u32, String)> {
             if NOT_TYPES.contains(&type_name) || whole.as_str().trim_start().starts_with("extern") {
                 return None;
             }
+            let function_body = whole.as_str().ends_with('(') && body_follows(bare, whole.end());
             let text = whole
                 .as_str()
                 .trim_end_matches(['=', ';', '[', '(', ',', '{'])
                 .trim();
-            Some((cpp::line_of(bare, whole.start()), squash(text)))
+            Some(Found {
+                line: cpp::line_of(bare, whole.start()),
+                text: squash(text),
+                function_body,
+            })
         })
         .collect()
+}
+
+/// Whether the parameter list starting just after `(` at `from` is followed by a body.
+fn body_follows(bare: &str, from: usize) -> bool {
+    let mut depth = 1usize;
+    for (i, c) in bare[from..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let rest = bare[from + i + 1..].trim_start();
+                    let rest = rest.strip_prefix("const").unwrap_or(rest).trim_start();
+                    let rest = rest.strip_prefix("noexcept").unwrap_or(rest).trim_start();
+                    return rest.starts_with('{');
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn squash(text: &str) -> String {
@@ -233,7 +268,16 @@ fn check_symbol_clash(bare: &str, model: Option<&ModelInfo>) -> PrecheckVerdict 
         if symbol.kind == SymbolKind::Prototype {
             continue;
         }
-        for (line, text) in declarations_of(bare, &symbol.name) {
+        for Found {
+            line,
+            text,
+            function_body,
+        } in declarations_of(bare, &symbol.name)
+        {
+            // Repeating a function's prototype is legal C++; defining it again is not.
+            if symbol.kind == SymbolKind::Function && !function_body {
+                continue;
+            }
             let advice = if symbol.kind == SymbolKind::Array {
                 format!(
                     "; use the array as it is (e.g. `tflite::GetModel({})`) and give your own variable another name",

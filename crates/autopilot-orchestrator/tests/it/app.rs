@@ -294,3 +294,19 @@ fn a_missing_app_file_is_a_read_error_naming_it() {
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().contains("/nonexistent/app.toml"));
 }
+
+#[test]
+fn a_tflite_model_needs_a_target_with_tflm() {
+    let dir = AppDir::new();
+    dir.write("m.tflite", fruit_tflite());
+    let app = dir.load(&fruit_toml("tflite = \"m.tflite\"")).unwrap();
+    app.check_model_runtime(true).unwrap();
+    let err = app.check_model_runtime(false).unwrap_err();
+    assert_eq!(err.keys(), vec!["model.kind"]);
+    let (dense_dir, toml) = dense_app();
+    dense_dir
+        .load(&toml)
+        .unwrap()
+        .check_model_runtime(false)
+        .unwrap();
+}

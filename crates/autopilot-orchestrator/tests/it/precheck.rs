@@ -190,7 +190,14 @@ fn an_inference_call_must_be_present() {
         !passed && message.contains("`tiny_predict(…)`"),
         "{message}"
     );
-    // Redefining the function is a clash, and the definition is no call.
+    // Repeating the prototype is legal; redefining the function is a clash, and the
+    // definition is no call.
+    let prototype = calls.replace(
+        "void setup() {}",
+        "int tiny_predict(const float input[2]);\nvoid setup() {}",
+    );
+    assert!(verdict(&prototype, Some(&dense), &[], CHECK_MODEL_SYMBOL_CLASH).0);
+    assert!(verdict(&prototype, Some(&dense), &[], CHECK_INFERENCE_CALL).0);
     let redefined = never.replace(
         "void setup() {}",
         "int tiny_predict(const float input[2]) { return 0; }\nvoid setup() {}",
@@ -266,4 +273,102 @@ fn apis_the_pinned_library_lacks_are_caught() {
     // Names inside longer names, comments and strings do not count.
     let fine = "// AllOpsResolver is gone\nconst char* s = \"AllOpsResolver\";\nint MyAllOpsResolverCount;\nvoid setup() {}\nvoid loop() {}\n";
     assert!(verdict(fine, None, &forbidden, CHECK_FORBIDDEN_API).0);
+}
+
+/// A complete sketch in the style LLMs write for the fruit example (our own text).
+const REALISTIC_TFLM: &str = r#"#include <Arduino_APDS9960.h>
+#include <TensorFlowLite.h>
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+#include "model.h"
+
+namespace {
+const tflite::Model* tflModel = nullptr;
+tflite::MicroInterpreter* tflInterpreter = nullptr;
+TfLiteTensor* input = nullptr;
+constexpr int kTensorArenaSize = 8 * 1024;
+alignas(16) uint8_t tensorArena[kTensorArenaSize];
+}  // namespace
+
+const char* const CLASSES[] = {"apple", "banana", "orange"};
+const char* const EMOJIS[] = {"\U0001F34E", "\U0001F34C", "\U0001F34A"};
+#define NUM_CLASSES (sizeof(CLASSES) / sizeof(CLASSES[0]))
+
+void setup() {
+  Serial.begin(9600);
+  unsigned long start = millis();
+  while (!Serial && millis() - start < 3000) {}
+  if (!APDS.begin()) {
+    Serial.println("Error initializing APDS9960 sensor...");
+  }
+  tflModel = tflite::GetModel(g_model_data);
+  if (tflModel->version() != TFLITE_SCHEMA_VERSION) {
+    Serial.println("Model schema mismatch!");
+    while (true) {}
+  }
+  static tflite::MicroMutableOpResolver<2> resolver;
+  resolver.AddFullyConnected();
+  resolver.AddSoftmax();
+  static tflite::MicroInterpreter interpreter(tflModel, resolver, tensorArena, kTensorArenaSize);
+  tflInterpreter = &interpreter;
+  tflInterpreter->AllocateTensors();
+  input = tflInterpreter->input(0);
+}
+
+void loop() {
+  int r, g, b, p;
+  while (!APDS.proximityAvailable()) {}
+  p = APDS.readProximity();
+  if (p != 0) return;
+  while (!APDS.colorAvailable()) { delay(5); }
+  APDS.readColor(r, g, b);
+  float sum = r + g + b;
+  if (sum <= 0) return;
+  input->data.f[0] = r / sum;
+  input->data.f[1] = g / sum;
+  input->data.f[2] = b / sum;
+  if (tflInterpreter->Invoke() != kTfLiteOk) {
+    Serial.println("Invoke failed");
+    return;
+  }
+  TfLiteTensor* output = tflInterpreter->output(0);
+  size_t best = 0;
+  for (size_t i = 1; i < NUM_CLASSES; i++) {
+    if (output->data.f[i] > output->data.f[best]) best = i;
+  }
+  Serial.print(CLASSES[best]);
+  Serial.print(" ");
+  Serial.println(EMOJIS[best]);
+  delay(1000);
+}
+"#;
+
+#[test]
+fn a_realistic_tflm_sketch_passes_every_check() {
+    let dir = AppDir::new();
+    dir.write("m.tflite", fruit_tflite());
+    let app = dir.load(&fruit_toml("tflite = \"m.tflite\"")).unwrap();
+    let forbidden = [
+        ForbiddenApi {
+            symbol_or_header: "AllOpsResolver".to_owned(),
+            reason: "removed".to_owned(),
+        },
+        ForbiddenApi {
+            symbol_or_header: "tensorflow/lite/version.h".to_owned(),
+            reason: "removed".to_owned(),
+        },
+    ];
+    let report = run_prechecks(
+        REALISTIC_TFLM,
+        &PrecheckInput {
+            model: app.model.as_ref(),
+            forbidden: &forbidden,
+        },
+    );
+    assert!(
+        report.passed(),
+        "{:#?}",
+        report.failures().collect::<Vec<_>>()
+    );
 }
