@@ -195,6 +195,7 @@ const NOT_TYPES: &[&str] = &[
 
 /// A declaration found in the sketch.
 struct Found {
+    name: String,
     line: u32,
     /// The declaration up to the name (`const tflite::Model* model`).
     text: String,
@@ -202,12 +203,19 @@ struct Found {
     function_body: bool,
 }
 
-/// Declarations of `name` in blanked code: `Type name =`, `Type* name;`, `Type name[…]`,
-/// `Type name(…)`.
-fn declarations_of(bare: &str, name: &str) -> Vec<Found> {
+/// Declarations of any of `names` in blanked code: `Type name =`, `Type* name;`,
+/// `Type name[…]`, `Type name(…)`. One regex for all names.
+fn declarations_of(bare: &str, names: &[&str]) -> Vec<Found> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let alternation = names
+        .iter()
+        .map(|n| regex::escape(n))
+        .collect::<Vec<_>>()
+        .join("|");
     let pattern = format!(
-        r"(?m)(?:^|[;{{}}(,])[ \t]*((?:(?:const|static|constexpr|volatile|unsigned|signed|extern|inline|struct|class|alignas\s*\([^)]*\))\s+)*([A-Za-z_][\w:]*(?:\s*<[^;(){{}}]*>)?)(?:\s*[*&]+\s*|\s+)(?:const\s*)?(?:[*&]\s*)*{}\s*(?:[=;\[(,{{]))",
-        regex::escape(name)
+        r"(?m)(?:^|[;{{}}(,])[ \t]*((?:(?:const|static|constexpr|volatile|unsigned|signed|extern|inline|struct|class|alignas\s*\([^)]*\))\s+)*([A-Za-z_][\w:]*(?:\s*<[^;(){{}}]*>)?)(?:\s*[*&]+\s*|\s+)(?:const\s*)?(?:[*&]\s*)*({alternation})\s*(?:[=;\[(,{{]))"
     );
     let Ok(re) = Regex::new(&pattern) else {
         return Vec::new();
@@ -225,6 +233,7 @@ fn declarations_of(bare: &str, name: &str) -> Vec<Found> {
                 .trim_end_matches(['=', ';', '[', '(', ',', '{'])
                 .trim();
             Some(Found {
+                name: caps.get(3)?.as_str().to_owned(),
                 line: cpp::line_of(bare, whole.start()),
                 text: squash(text),
                 function_body,
@@ -262,38 +271,39 @@ fn check_symbol_clash(bare: &str, model: Option<&ModelInfo>) -> PrecheckVerdict 
     let Some(model) = model else {
         return PrecheckVerdict::pass(CHECK_MODEL_SYMBOL_CLASH);
     };
+    // A prototype is a function the sketch is meant to define.
+    let names: Vec<&str> = model
+        .symbols()
+        .iter()
+        .filter(|s| s.kind != SymbolKind::Prototype)
+        .map(|s| s.name.as_str())
+        .collect();
     let mut findings = Vec::new();
-    for symbol in model.symbols() {
-        // A prototype is a function the sketch is meant to define.
-        if symbol.kind == SymbolKind::Prototype {
+    for found in declarations_of(bare, &names) {
+        let Some(symbol) = model.symbols().iter().find(|s| s.name == found.name) else {
+            continue;
+        };
+        // Repeating a function's prototype is legal C++; defining it again is not.
+        if symbol.kind == SymbolKind::Function && !found.function_body {
             continue;
         }
-        for Found {
-            line,
-            text,
-            function_body,
-        } in declarations_of(bare, &symbol.name)
-        {
-            // Repeating a function's prototype is legal C++; defining it again is not.
-            if symbol.kind == SymbolKind::Function && !function_body {
-                continue;
-            }
-            let advice = if symbol.kind == SymbolKind::Array {
-                format!(
-                    "; use the array as it is (e.g. `tflite::GetModel({})`) and give your own variable another name",
-                    symbol.name
-                )
-            } else {
-                "; use it as it is and give your own symbol another name".to_owned()
-            };
-            findings.push(format!(
-                "line {line}: `{text}` declares `{}`, which {} already declares as {} (`{}`){advice}",
-                symbol.name,
-                model.header_name,
-                symbol.kind.as_str(),
-                symbol.declaration
-            ));
-        }
+        let advice = if symbol.kind == SymbolKind::Array {
+            format!(
+                "; use the array as it is (e.g. `tflite::GetModel({})`) and give your own variable another name",
+                symbol.name
+            )
+        } else {
+            "; use it as it is and give your own symbol another name".to_owned()
+        };
+        findings.push(format!(
+            "line {}: `{}` declares `{}`, which {} already declares as {} (`{}`){advice}",
+            found.line,
+            found.text,
+            symbol.name,
+            model.header_name,
+            symbol.kind.as_str(),
+            symbol.declaration
+        ));
     }
     PrecheckVerdict::from_findings(CHECK_MODEL_SYMBOL_CLASH, &findings)
 }
@@ -322,7 +332,7 @@ fn check_inference_call(bare: &str, model: Option<&ModelInfo>) -> PrecheckVerdic
             };
             let call =
                 Regex::new(&format!(r"\b{}\s*\(", regex::escape(function))).expect("valid regex");
-            let definitions = declarations_of(bare, function).len();
+            let definitions = declarations_of(bare, &[function]).len();
             if call.find_iter(bare).count() > definitions {
                 PrecheckVerdict::pass(CHECK_INFERENCE_CALL)
             } else {
