@@ -14,6 +14,7 @@
 //! ([`BuildEnvironment`]).
 
 mod app;
+pub mod batch;
 mod config;
 mod cpp;
 mod dataset;
