@@ -79,7 +79,12 @@ impl RetryPolicy {
             Some(wait) if wait > self.max_retry_after => return None,
             // The server knows when it will be ready: wait exactly that long.
             Some(wait) => wait,
-            None => backoff,
+            // backon multiplies by an f32 (200 ms comes out as 200.000003 ms, which a
+            // millisecond timer rounds up): whole milliseconds keep delays exact.
+            None => {
+                let ms = backoff.as_micros().saturating_add(500) / 1000;
+                Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+            }
         };
         (elapsed.saturating_add(delay) <= self.max_elapsed).then_some(delay)
     }

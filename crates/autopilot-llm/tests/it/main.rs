@@ -1,0 +1,7 @@
+//! Integration tests of autopilot-llm: one binary, one module per area.
+
+mod backoff;
+mod faults;
+mod protocol;
+mod replay;
+mod support;
