@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use autopilot_llm::{
-    CallContext, ChatAnswer, ChatRequest, LlmClient, LlmErrorKind, Provider, ReplayBackend,
-    ReplayMatch, ScriptedAnswers,
+    CallContext, ChatAnswer, ChatRequest, LlmClient, LlmError, LlmErrorKind, Provider,
+    ReplayBackend, ReplayMatch, ScriptedAnswers,
 };
 use autopilot_trace::{AnswerSource, LlmCallResult, Stage, TraceFile};
 use wiremock::matchers::{body_partial_json, method};
@@ -133,16 +133,16 @@ async fn a_recorded_session_replays_identically_without_the_server() {
     }
 }
 
-async fn recorded_one_call() -> (TraceFile, ChatRequest) {
+/// Records one call of `context` against a loopback server answering `template`: the
+/// traced outcome and the trace file.
+async fn record_one(
+    template: ResponseTemplate,
+    context: CallContext,
+    req: &ChatRequest,
+) -> (Traced<Result<ChatAnswer, LlmError>>, TraceFile) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(wire::openai_completion(
-                "gpt-4o",
-                "first",
-                (1, 1),
-            )),
-        )
+        .respond_with(template)
         .mount(&server)
         .await;
     let live = client(
@@ -150,10 +150,21 @@ async fn recorded_one_call() -> (TraceFile, ChatRequest) {
         "gpt-4o",
         &base_url(Provider::OpenAi, &server.uri()),
     );
+    let run = traced(live.chat(&context, req)).await;
+    let trace = TraceFile::read(&run.path).unwrap();
+    (run, trace)
+}
+
+async fn recorded_one_call() -> (TraceFile, ChatRequest) {
     let req = request("Write the sketch.", false);
-    let run = traced(live.chat(&CallContext::new(Stage::Sketch, 1), &req)).await;
+    let answer = ResponseTemplate::new(200).set_body_json(wire::openai_completion(
+        "gpt-4o",
+        "first",
+        (1, 1),
+    ));
+    let (run, trace) = record_one(answer, CallContext::new(Stage::Sketch, 1), &req).await;
     run.output.unwrap();
-    (TraceFile::read(&run.path).unwrap(), req)
+    (trace, req)
 }
 
 #[tokio::test]
@@ -278,28 +289,18 @@ async fn a_trace_without_llm_calls_cannot_be_replayed() {
 
 #[tokio::test]
 async fn recorded_failures_replay_as_the_same_failure() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(wire::openai_error(
-            "Incorrect API key provided",
-            "invalid_request_error",
-            "invalid_api_key",
-        )))
-        .mount(&server)
-        .await;
-    let live = client(
-        Provider::OpenAi,
-        "gpt-4o",
-        &base_url(Provider::OpenAi, &server.uri()),
-    );
+    let unauthorized = ResponseTemplate::new(401).set_body_json(wire::openai_error(
+        "Incorrect API key provided",
+        "invalid_request_error",
+        "invalid_api_key",
+    ));
     let req = request("q", false);
     let context = CallContext::new(Stage::Spec, 1);
-    let run = traced(live.chat(&context, &req)).await;
+    let (run, trace) = record_one(unauthorized, context, &req).await;
     assert_eq!(run.output.unwrap_err().kind(), LlmErrorKind::Unauthorized);
     assert!(matches!(run.calls[0].result, LlmCallResult::Failed(_)));
-    let trace = TraceFile::read(&run.path).unwrap();
     let replay = LlmClient::new(
-        live.model().clone(),
+        "openai:gpt-4o".parse().unwrap(),
         Arc::new(ReplayBackend::from_traces(&[trace], ReplayMatch::Exact).unwrap()),
     );
     let error = replay.chat(&context, &req).await.unwrap_err();
