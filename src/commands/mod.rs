@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod chat;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -10,6 +11,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Trace(command) => {
             crate::logging::install(&cli.global, None);
             trace::run(&command)
+        }
+        Command::Chat(args) => {
+            crate::logging::install(&cli.global, None);
+            chat::run(&args)
         }
     }
 }

@@ -163,7 +163,7 @@ pub fn describe(kind: LlmErrorKind) -> &'static str {
     }
 }
 
-/// A failed LLM call: its kind, what was seen, and how many tries were made.
+/// A failed LLM call: its kind, what was seen (causes included), and how many tries were made.
 #[derive(Debug)]
 pub struct LlmError {
     kind: LlmErrorKind,
@@ -172,7 +172,6 @@ pub struct LlmError {
     retry_after: Option<Duration>,
     tries: u32,
     model: Option<String>,
-    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
 impl LlmError {
@@ -185,7 +184,6 @@ impl LlmError {
             retry_after: None,
             tries: 1,
             model: None,
-            source: None,
         }
     }
 
@@ -198,11 +196,9 @@ impl LlmError {
         error
     }
 
-    /// An error from a transport failure, keeping it as the source.
-    pub fn transport(error: impl StdError + Send + Sync + 'static) -> Self {
-        let kind = classify(&Observation::Transport(&error));
-        let detail = chain_text(&error);
-        LlmError::new(kind, detail).with_source(error)
+    /// An error from a transport failure; the detail is its whole `source()` chain.
+    pub fn transport(error: &(dyn StdError + 'static)) -> Self {
+        LlmError::new(classify(&Observation::Transport(error)), chain_text(error))
     }
 
     #[must_use]
@@ -214,12 +210,6 @@ impl LlmError {
     #[must_use]
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.retry_after = retry_after;
-        self
-    }
-
-    #[must_use]
-    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
         self
     }
 
@@ -290,13 +280,9 @@ impl fmt::Display for LlmError {
     }
 }
 
-impl StdError for LlmError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
-    }
-}
+/// The detail holds the causes' text, so the error has no `source()`: the kind is what
+/// callers act on.
+impl StdError for LlmError {}
 
 /// An error and its causes on one line (`a: b: c`), skipping causes already in the text.
 pub(crate) fn chain_text(error: &(dyn StdError + 'static)) -> String {

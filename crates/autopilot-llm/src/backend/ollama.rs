@@ -47,7 +47,7 @@ impl OllamaBackend {
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());
         }
-        let response = request.send().await.map_err(LlmError::transport)?;
+        let response = request.send().await.map_err(|e| LlmError::transport(&e))?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -61,7 +61,7 @@ impl OllamaBackend {
             .await?
             .bytes()
             .await
-            .map_err(LlmError::transport)?;
+            .map_err(|e| LlmError::transport(&e))?;
         let line = parse_line(&body)?;
         if !line.done {
             return Err(LlmError::observed(
@@ -90,7 +90,7 @@ impl OllamaBackend {
         let mut pending: Vec<u8> = Vec::new();
         let mut answer = StreamedAnswer::default();
         while let Some(chunk) = bytes.next().await {
-            pending.extend_from_slice(&chunk.map_err(LlmError::transport)?);
+            pending.extend_from_slice(&chunk.map_err(|e| LlmError::transport(&e))?);
             while let Some(newline) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=newline).collect();
                 answer.take(&line, started)?;

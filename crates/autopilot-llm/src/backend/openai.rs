@@ -290,7 +290,7 @@ fn map_openai_error(error: OpenAIError) -> LlmError {
                 LlmError::observed(&Observation::Transport(&*other), detail)
             }
         },
-        OpenAIError::Reqwest(error) => LlmError::transport(error),
+        OpenAIError::Reqwest(error) => LlmError::transport(&error),
         OpenAIError::ApiError(response) => {
             let body = response.api_error.to_string();
             LlmError::observed(

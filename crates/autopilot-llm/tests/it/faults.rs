@@ -385,3 +385,20 @@ async fn a_rate_limit_that_clears_is_answered_on_the_retry() {
         "a retry is not a repeat"
     );
 }
+
+/// Credentials in a base URL never reach an error message or the trace (reqwest sends them as
+/// basic auth and keeps them out of its URLs).
+#[tokio::test]
+async fn credentials_in_the_base_url_stay_out_of_errors_and_traces() {
+    let refused = refused_url()
+        .await
+        .replace("http://", "http://user:hunter2@");
+    let client = client(Provider::Ollama, OLLAMA_MODEL, &refused);
+    let run = traced(client.chat(&sketch(1), &request("q", false))).await;
+    let error = run.output.unwrap_err();
+    assert_eq!(error.kind(), LlmErrorKind::ConnectionRefused);
+    assert!(error.to_string().contains("127.0.0.1"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    let text = fs_err::read_to_string(&run.path).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+}
