@@ -93,6 +93,10 @@ pub struct ChatArgs {
     /// Also print the model's reasoning (on stderr).
     #[arg(long)]
     pub show_reasoning: bool,
+    /// Record the call as a session trace in this run directory
+    /// (`<dir>/sessions/chat-<time>.jsonl`), replayable with --replay.
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
 }
 
 fn parse_stage(text: &str) -> Result<autopilot_trace::Stage, String> {

@@ -11,12 +11,22 @@ use autopilot_llm::{
     ModelRef, PriceTable, Provider, ReplayBackend, ReplayMatch, ScriptedAnswers, live_backend,
     resolve_settings,
 };
-use autopilot_trace::{SamplingParams, TraceFile, collect_trace_files};
+use autopilot_trace::{
+    Event, JsonlLayer, LlmErrorKind, RunDirSink, SamplingParams, SessionFinished, SessionId,
+    SessionOutcome, SessionStarted, SessionTotals, TraceFile, TraceOrigin, collect_trace_files,
+};
+use tracing::Instrument;
 
-use crate::cli::ChatArgs;
+use crate::cli::{ChatArgs, GlobalArgs};
 use crate::exit::{CliError, CliResult, ExitStatus, WithStatus};
 
-pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
+pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
+    let layer = args
+        .trace_dir
+        .as_ref()
+        .map(|dir| JsonlLayer::new(RunDirSink::new(dir)));
+    let write_errors = layer.as_ref().map(JsonlLayer::errors);
+    crate::logging::install(global, layer);
     let file = match &args.config {
         Some(path) => LlmConfigFile::load(path).input_error()?,
         None => LlmConfigFile::default(),
@@ -60,7 +70,34 @@ pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
         .context("cannot start the async runtime")
         .unavailable()?;
     let context = CallContext::new(args.stage, args.attempt);
-    match runtime.block_on(client.chat(&context, &request)) {
+    let session = args.trace_dir.as_ref().map(|_| chat_session_id());
+    let span = session
+        .as_ref()
+        .map_or_else(tracing::Span::none, autopilot_trace::session_span);
+    let traced = session.is_some();
+    let result = runtime.block_on(
+        async {
+            let started = std::time::Instant::now();
+            if traced {
+                autopilot_trace::emit(&session_started(&client, &request));
+            }
+            let result = client.chat(&context, &request).await;
+            if traced {
+                autopilot_trace::emit(&session_finished(&result, started.elapsed()));
+            }
+            result
+        }
+        .instrument(span),
+    );
+    if let (Some(dir), Some(session)) = (&args.trace_dir, &session) {
+        let mut stderr = anstream::stderr().lock();
+        for problem in write_errors.map(|e| e.snapshot()).unwrap_or_default() {
+            let _ = writeln!(stderr, "warning: {problem}");
+        }
+        let path = RunDirSink::session_path(dir, session);
+        let _ = writeln!(stderr, "trace: {}", path.display());
+    }
+    match result {
         Ok(answer) => {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{}", answer.text).input_error()?;
@@ -78,6 +115,80 @@ pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
             error: error.into(),
         }),
     }
+}
+
+/// `chat-<unix milliseconds>`: a new file per call.
+fn chat_session_id() -> SessionId {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    SessionId::sanitized(&format!("chat-{millis}"))
+}
+
+fn session_started(client: &LlmClient, request: &ChatRequest) -> Event {
+    Event::SessionStarted(SessionStarted {
+        app: "chat".to_owned(),
+        app_path: None,
+        target: "none".to_owned(),
+        fqbn: None,
+        provider: client.model().provider.to_string(),
+        model: client.model().model.clone(),
+        endpoint: client.backend().endpoint(),
+        prompt_variant: "chat".to_owned(),
+        sampling: request.sampling.clone(),
+        seed: request.sampling.seed,
+        tool_versions: Vec::new(),
+        autopilot_version: env!("CARGO_PKG_VERSION").to_owned(),
+        batch: None,
+        origin: TraceOrigin::Native,
+    })
+}
+
+fn session_finished(result: &Result<ChatAnswer, autopilot_llm::LlmError>, wall: Duration) -> Event {
+    let wall_ms = u64::try_from(wall.as_millis()).unwrap_or(u64::MAX);
+    let (outcome, totals) = match result {
+        Ok(answer) => (
+            SessionOutcome::Success { attempt: 1 },
+            SessionTotals {
+                attempts: 1,
+                llm_calls: answer.tries,
+                input_tokens: answer.usage.input.unwrap_or(0),
+                output_tokens: answer.usage.output.unwrap_or(0),
+                cost_usd: answer.cost_usd,
+                wall_ms,
+                ..SessionTotals::default()
+            },
+        ),
+        Err(error) => {
+            let outcome = if error.is_transient() {
+                SessionOutcome::InfrastructureError {
+                    kind: kind_name(error.kind()),
+                    message: error.to_string(),
+                }
+            } else {
+                SessionOutcome::Aborted {
+                    reason: error.to_string(),
+                }
+            };
+            let totals = SessionTotals {
+                attempts: 1,
+                llm_calls: error.tries(),
+                wall_ms,
+                ..SessionTotals::default()
+            };
+            (outcome, totals)
+        }
+    };
+    Event::SessionFinished(SessionFinished { outcome, totals })
+}
+
+/// The wire name of a kind (`connection_refused`).
+fn kind_name(kind: LlmErrorKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{kind:?}"))
 }
 
 fn overrides(args: &ChatArgs, provider: Provider) -> CliResult<LlmOverrides> {

@@ -12,9 +12,6 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             crate::logging::install(&cli.global, None);
             trace::run(&command)
         }
-        Command::Chat(args) => {
-            crate::logging::install(&cli.global, None);
-            chat::run(&args)
-        }
+        Command::Chat(args) => chat::run(&cli.global, &args),
     }
 }

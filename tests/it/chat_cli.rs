@@ -11,8 +11,9 @@ use predicates::str::contains;
 
 use crate::support::autopilot;
 
-/// A loopback HTTP server answering every request with `status` and a JSON `body`.
-fn serve(status: &str, body: &str) -> String {
+/// A loopback HTTP server answering `connections` requests with `status` and a JSON `body`,
+/// then closing its port.
+fn serve(connections: usize, status: &str, body: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let response = format!(
@@ -20,7 +21,7 @@ fn serve(status: &str, body: &str) -> String {
         body.len()
     );
     thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
+        for mut stream in listener.incoming().take(connections).flatten() {
             read_request(&mut stream);
             let _ = stream.write_all(response.as_bytes());
         }
@@ -66,6 +67,7 @@ fn quick_config(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn an_openai_compatible_answer_goes_to_stdout_and_its_cost_to_stderr() {
     let url = serve(
+        1,
         "200 OK",
         r#"{"id":"c1","object":"chat.completion","created":1,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":"<think>easy</think>void setup() {}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100}}"#,
     );
@@ -103,6 +105,7 @@ fn an_unreachable_backend_exits_3_after_its_retries() {
 #[test]
 fn a_rejected_request_exits_2_without_retrying() {
     let url = serve(
+        1,
         "401 Unauthorized",
         r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
     );
@@ -183,4 +186,71 @@ fn scripted_answers_replay_without_a_network() {
         .code(2)
         .stderr(contains("no recorded answer"))
         .stderr(contains("sketch#*"));
+}
+
+#[test]
+fn a_traced_chat_is_a_valid_session_that_replays_without_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve(
+        1,
+        "200 OK",
+        r#"{"id":"c1","object":"chat.completion","created":1,"model":"qwen2.5-coder:32b","choices":[{"index":0,"message":{"role":"assistant","content":"void setup() {}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#,
+    );
+    let run_dir = dir.path().join("run");
+    autopilot()
+        .args([
+            "chat",
+            "--model",
+            "openai:qwen2.5-coder:32b",
+            "--temperature",
+            "0.5",
+        ])
+        .args(["--stage", "spec", "--base-url"])
+        .arg(format!("{url}/v1"))
+        .arg("--trace-dir")
+        .arg(&run_dir)
+        .arg("Blink.")
+        .assert()
+        .code(0)
+        .stdout("void setup() {}\n")
+        .stderr(contains("trace: "));
+    autopilot()
+        .args(["trace", "validate"])
+        .arg(&run_dir)
+        .assert()
+        .code(0)
+        .stderr(contains("1 trace file(s), 3 event(s), 0 invalid"));
+    // The server served its one request and is gone: the answer comes from the trace.
+    autopilot()
+        .args([
+            "chat",
+            "--model",
+            "openai:qwen2.5-coder:32b",
+            "--temperature",
+            "0.5",
+        ])
+        .args(["--stage", "spec", "--replay"])
+        .arg(&run_dir)
+        .arg("Blink.")
+        .assert()
+        .code(0)
+        .stdout("void setup() {}\n")
+        .stderr(contains("tokens 9 in, 4 out"))
+        .stderr(contains("replayed"));
+    // Another prompt was never recorded.
+    autopilot()
+        .args([
+            "chat",
+            "--model",
+            "openai:qwen2.5-coder:32b",
+            "--temperature",
+            "0.5",
+        ])
+        .args(["--stage", "spec", "--replay"])
+        .arg(&run_dir)
+        .arg("Blink twice.")
+        .assert()
+        .code(2)
+        .stderr(contains("no recorded answer"))
+        .stderr(contains("spec#1"));
 }
