@@ -5,3 +5,4 @@ mod faults;
 mod protocol;
 mod replay;
 mod support;
+mod tls;
