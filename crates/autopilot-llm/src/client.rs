@@ -20,10 +20,11 @@ use crate::retry::RetryPolicy;
 
 /// A model on a backend. Cheap to build and to clone (the backend and the price table are
 /// shared), so a session builds one per model: its primary and, when that stays unreachable,
-/// its fallback (`LlmClient::new(fallback, backend)`).
+/// its fallback ([`LlmClient::for_model`]).
 ///
-/// Clones share the repeat counter: use one client (or its clones) per session, since repeat
-/// indices count identical requests within a session.
+/// Clones share the repeat counter: use one client (or its clones, or its
+/// [`for_model`](LlmClient::for_model) siblings) per session, since repeat indices count
+/// identical requests within a session.
 #[derive(Debug, Clone)]
 pub struct LlmClient {
     model: ModelRef,
@@ -41,28 +42,35 @@ struct FailedTry {
 }
 
 impl LlmClient {
-    /// A client with the default retry policy (none for replay backends: a recording answers
-    /// the same way every time) and the built-in price table.
+    /// A client with the default retry policy and the built-in price table.
     pub fn new(model: ModelRef, backend: Arc<dyn ChatBackend>) -> Self {
-        let retry = match backend.source() {
-            AnswerSource::Live => RetryPolicy::default(),
-            AnswerSource::Replay => RetryPolicy::no_retries(),
-        };
         LlmClient {
             model,
             backend,
-            retry,
+            retry: RetryPolicy::default(),
             prices: Arc::new(PriceTable::builtin()),
             repeats: Arc::default(),
         }
     }
 
-    /// Replaces the retry policy (replay backends keep theirs: no retries).
+    /// Another model in the same session (a fallback): the same retry policy, prices and
+    /// repeat counter, on its own backend.
+    #[must_use]
+    pub fn for_model(&self, model: ModelRef, backend: Arc<dyn ChatBackend>) -> Self {
+        LlmClient {
+            model,
+            backend,
+            retry: self.retry.clone(),
+            prices: self.prices.clone(),
+            repeats: self.repeats.clone(),
+        }
+    }
+
+    /// Replaces the retry policy for live backends. Replay backends are never retried: a
+    /// recording answers the same way every time.
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        if self.backend.source() == AnswerSource::Live {
-            self.retry = retry;
-        }
+        self.retry = retry;
         self
     }
 
@@ -80,8 +88,12 @@ impl LlmClient {
         &self.backend
     }
 
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
+    /// The policy applied to this client's calls.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        match self.backend.source() {
+            AnswerSource::Live => self.retry.clone(),
+            AnswerSource::Replay => RetryPolicy::no_retries(),
+        }
     }
 
     /// Sends a request, retrying transient failures by the policy. Every try, the retries
@@ -105,6 +117,7 @@ impl LlmClient {
         let per_try = request
             .timeout
             .unwrap_or_else(|| self.backend.default_timeout());
+        let policy = self.retry_policy();
         let started = Instant::now();
         let tries = AtomicU32::new(0);
         let pending: Mutex<Option<FailedTry>> = Mutex::new(None);
@@ -142,12 +155,11 @@ impl LlmClient {
             }
         };
         let result = one_try
-            .retry(self.retry.backoff())
+            .retry(policy.backoff())
             .sleep(tokio::time::sleep)
             .when(LlmError::is_transient)
             .adjust(|error, backoff| {
-                self.retry
-                    .next_delay(backoff, error.retry_after(), started.elapsed())
+                policy.next_delay(backoff, error.retry_after(), started.elapsed())
             })
             .notify(|error, delay| {
                 tracing::warn!(

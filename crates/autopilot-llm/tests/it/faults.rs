@@ -402,3 +402,38 @@ async fn credentials_in_the_base_url_stay_out_of_errors_and_traces() {
     let text = fs_err::read_to_string(&run.path).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// The orchestrator's parachute: the primary stays unreachable after its retries, so the
+/// session asks its fallback model, and the trace shows both.
+#[tokio::test]
+async fn a_fallback_model_answers_when_the_primary_stays_unreachable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(json_body(
+            200,
+            &wire::ollama_final(OLLAMA_MODEL, "void setup() {}", (7, 3)),
+        ))
+        .mount(&server)
+        .await;
+    let primary = client(Provider::OpenAi, OPENAI_MODEL, &refused_url().await);
+    let fallback = primary.for_model(
+        autopilot_llm::ModelRef::new(Provider::Ollama, OLLAMA_MODEL),
+        crate::support::backend(Provider::Ollama, &server.uri()),
+    );
+    assert_eq!(fallback.retry_policy(), primary.retry_policy());
+    let run = traced(async {
+        let error = primary
+            .chat(&sketch(1), &request("q", false))
+            .await
+            .unwrap_err();
+        assert!(error.is_transient(), "{error}");
+        fallback.chat(&sketch(1), &request("q", false)).await
+    })
+    .await;
+    assert_eq!(run.output.unwrap().text, "void setup() {}");
+    let models: Vec<&str> = run.calls.iter().map(|c| c.model.as_str()).collect();
+    assert_eq!(
+        models,
+        [OPENAI_MODEL, OPENAI_MODEL, OPENAI_MODEL, OLLAMA_MODEL]
+    );
+}
