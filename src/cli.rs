@@ -39,6 +39,9 @@ pub enum Command {
     /// Compile a sketch for a target and print its diagnostics and size.
     /// Exit 0 compiled, 1 compile failed or timed out, 2 bad input, 3 toolchain missing.
     Compile(CompileArgs),
+    /// Send one prompt to an LLM: the answer on stdout; tokens, latency and cost on stderr.
+    /// Exit 3 when the backend stays unreachable after retries, 2 for a rejected request.
+    Chat(Box<ChatArgs>),
 }
 
 /// Where board definitions come from.
@@ -112,6 +115,74 @@ pub struct CompileArgs {
 pub enum BackendArg {
     ArduinoBuilder,
     ArduinoCli,
+}
+
+/// `autopilot chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The prompt; `-` reads it from stdin.
+    pub prompt: String,
+    /// The model as provider:model: openai:gpt-4o, ollama:qwen2.5-coder:32b, replay:demo.
+    /// Defaults to `model` in the config file.
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// A system message before the prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Stream the answer (measures the time to the first token).
+    #[arg(long)]
+    pub stream: bool,
+    /// Config file: [providers.openai|ollama] base_url, api_key_env, timeout_secs; [retry].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Endpoint of the model's provider; overrides the config file, OPENAI_BASE_URL and
+    /// OLLAMA_HOST.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Limit for one try, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Tries in all, the first included (1 = no retries).
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Ollama's context window.
+    #[arg(long)]
+    pub num_ctx: Option<u32>,
+    /// Answer from a scripted answers file instead of the network.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub answers: Option<PathBuf>,
+    /// Answer from recorded session traces (files or run directories) instead of the network.
+    #[arg(long, value_name = "PATH")]
+    pub replay: Vec<PathBuf>,
+    /// The stage the call is made for (replay keys on it).
+    #[arg(long, default_value = "sketch", value_parser = parse_stage)]
+    pub stage: autopilot_trace::Stage,
+    /// The stage attempt the call is made for (replay keys on it).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: u32,
+    /// Also print the model's reasoning (on stderr).
+    #[arg(long)]
+    pub show_reasoning: bool,
+    /// Record the call as a session trace in this run directory
+    /// (`<dir>/sessions/chat-<time>.jsonl`), replayable with --replay.
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
+}
+
+fn parse_stage(text: &str) -> Result<autopilot_trace::Stage, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        "expected one of spec, outline, design, sketch, extract, check, compile, library, size, \
+         simulate"
+            .to_owned()
+    })
 }
 
 #[derive(Debug, Subcommand)]

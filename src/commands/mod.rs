@@ -2,6 +2,7 @@
 
 mod compile;
 mod targets;
+mod chat;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -21,5 +22,6 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             crate::logging::install(&cli.global, None);
             compile::run(&args)
         }
+        Command::Chat(args) => chat::run(&cli.global, &args),
     }
 }

@@ -1,0 +1,190 @@
+//! The price table (`data/prices.toml`): US dollars per million input and output tokens, by
+//! provider and model. A model without a price has an unknown cost — `None`, never zero.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use autopilot_trace::TokenUsage;
+use serde::Deserialize;
+
+use crate::model::Provider;
+
+/// The table shipped in `data/prices.toml`, compiled in.
+const BUILTIN: &str = include_str!("../../../data/prices.toml");
+
+/// The model name that prices every unlisted model of a provider.
+pub const ANY_MODEL: &str = "*";
+
+/// One model's prices, US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// Prices by provider and model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceTable {
+    prices: BTreeMap<(Provider, String), Price>,
+}
+
+/// A price table that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    #[error("cannot read the price table {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid price table {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl PriceTable {
+    /// The table shipped with autopilot (`data/prices.toml`).
+    pub fn builtin() -> Self {
+        // The shipped file is checked by a test; an error here cannot happen in a release.
+        PriceTable::from_toml(BUILTIN, "data/prices.toml").unwrap_or_default()
+    }
+
+    /// Reads a table from a file.
+    pub fn load(path: &Path) -> Result<Self, PriceError> {
+        let text = fs_err::read_to_string(path).map_err(|source| PriceError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        PriceTable::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses a table; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, PriceError> {
+        let invalid = |message: String| PriceError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        };
+        let raw: BTreeMap<String, BTreeMap<String, Price>> =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
+        let mut prices = BTreeMap::new();
+        for (provider_name, models) in raw {
+            let provider: Provider = provider_name
+                .parse()
+                .map_err(|e| invalid(format!("[{provider_name}]: {e}")))?;
+            for (model, price) in models {
+                for (field, value) in [("input", price.input), ("output", price.output)] {
+                    if !value.is_finite() || value < 0.0 {
+                        return Err(invalid(format!(
+                            "{provider_name}.\"{model}\".{field}: {value} is not a price (a number >= 0)"
+                        )));
+                    }
+                }
+                prices.insert((provider, model), price);
+            }
+        }
+        Ok(PriceTable { prices })
+    }
+
+    /// The price of a model: its own entry, else its provider's `"*"` entry.
+    pub fn price(&self, provider: Provider, model: &str) -> Option<Price> {
+        self.prices
+            .get(&(provider, model.to_owned()))
+            .or_else(|| self.prices.get(&(provider, ANY_MODEL.to_owned())))
+            .copied()
+    }
+
+    /// The cost of a call in US dollars; `None` when the price or either token count is
+    /// unknown.
+    pub fn cost(&self, provider: Provider, model: &str, usage: TokenUsage) -> Option<f64> {
+        let price = self.price(provider, model)?;
+        let input = usage.input? as f64;
+        let output = usage.output? as f64;
+        Some((input * price.input + output * price.output) / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(input: u64, output: u64) -> TokenUsage {
+        TokenUsage {
+            input: Some(input),
+            output: Some(output),
+        }
+    }
+
+    #[test]
+    fn the_shipped_table_parses_and_prices_known_models_only() {
+        PriceTable::from_toml(BUILTIN, "data/prices.toml").unwrap();
+        let table = PriceTable::builtin();
+        let cost = table
+            .cost(Provider::OpenAi, "gpt-4o", usage(1_000_000, 100_000))
+            .unwrap();
+        assert!((cost - 3.5).abs() < 1e-9, "{cost}");
+        assert_eq!(
+            table.cost(Provider::OpenAi, "no-such-model", usage(10, 10)),
+            None
+        );
+        assert_eq!(
+            table.cost(Provider::Ollama, "qwen2.5-coder:32b", usage(10, 10)),
+            None,
+            "local models are unknown unless declared"
+        );
+        assert_eq!(
+            table.cost(
+                Provider::OpenAi,
+                "gpt-4o",
+                TokenUsage {
+                    input: Some(5),
+                    output: None
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_wildcard_prices_unlisted_models() {
+        let table = PriceTable::from_toml(
+            "[ollama]\n\"*\" = { input = 0.0, output = 0.0 }\n\"big\" = { input = 1.0, output = 2.0 }\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            table.cost(Provider::Ollama, "small", usage(9, 9)),
+            Some(0.0)
+        );
+        assert_eq!(
+            table.cost(Provider::Ollama, "big", usage(1_000_000, 1_000_000)),
+            Some(3.0)
+        );
+        assert_eq!(table.cost(Provider::OpenAi, "small", usage(9, 9)), None);
+    }
+
+    #[test]
+    fn errors_name_the_table_and_the_key() {
+        let cases = [
+            (
+                "[anthropic]\n\"x\" = { input = 1.0, output = 1.0 }\n",
+                "[anthropic]",
+            ),
+            (
+                "[openai]\n\"x\" = { input = -1.0, output = 1.0 }\n",
+                "openai.\"x\".input",
+            ),
+            ("[openai]\n\"x\" = { input = 1.0 }\n", "output"),
+            (
+                "[openai]\n\"x\" = { input = 1.0, output = 1.0, cached = 0.5 }\n",
+                "cached",
+            ),
+        ];
+        for (text, needle) in cases {
+            let message = PriceTable::from_toml(text, "my-prices.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("my-prices.toml"), "{message}");
+            assert!(message.contains(needle), "{needle} not in {message}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of autopilot-llm: one binary, one module per area.
+
+mod backoff;
+mod faults;
+mod protocol;
+mod replay;
+mod support;
+mod tls;
