@@ -1,0 +1,6 @@
+//! Integration tests of the classifier crate: legacy parity, the importer, the GCC parser, the
+//! taxonomy and the default classification, on the published corpus and on small fixtures.
+
+mod import;
+mod legacy;
+mod support;
