@@ -1,5 +1,7 @@
 //! One module per command; `run` dispatches.
 
+mod classify;
+mod import;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -10,6 +12,14 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Trace(command) => {
             crate::logging::install(&cli.global, None);
             trace::run(&command)
+        }
+        Command::Import(args) => {
+            crate::logging::install(&cli.global, None);
+            import::run(&args)
+        }
+        Command::Classify(args) => {
+            crate::logging::install(&cli.global, None);
+            classify::run(&args)
         }
     }
 }

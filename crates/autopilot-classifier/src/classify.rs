@@ -44,6 +44,57 @@ pub struct FailureRecord {
     pub message: String,
 }
 
+/// The wire form of a [`FailureRecord`]: one line of `autopilot classify --format jsonl`.
+#[derive(Debug, Serialize)]
+struct FailureLine<'a> {
+    session: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    target: &'a str,
+    prompt_variant: &'a str,
+    app: &'a str,
+    input: &'a str,
+    source: FailureSource,
+    stage: FailureStage,
+    attempt: u32,
+    index: u32,
+    group: &'a str,
+    category: &'a str,
+    category_id: &'a str,
+    symptom: &'a str,
+    root_cause: &'a str,
+    rule: &'a str,
+    message: &'a str,
+}
+
+impl Serialize for FailureRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let info = &self.session;
+        let label = &self.label;
+        FailureLine {
+            session: &info.session,
+            model: &info.model,
+            provider: &info.provider,
+            target: &info.target,
+            prompt_variant: &info.prompt_variant,
+            app: &info.app,
+            input: &info.source,
+            source: self.source,
+            stage: label.stage,
+            attempt: self.attempt,
+            index: self.index,
+            group: &label.group,
+            category: &label.category,
+            category_id: &label.category_id,
+            symptom: &label.symptom,
+            root_cause: &label.root_cause,
+            rule: &label.rule,
+            message: &self.message,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// How a session ended, and which failure it ended on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionVerdict {

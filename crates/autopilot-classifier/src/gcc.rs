@@ -108,6 +108,11 @@ impl Parser<'_> {
         if line == "compilation terminated." {
             return;
         }
+        if line.starts_with("exit status ") {
+            // arduino-builder's own exit line.
+            self.out.status_lines.push(line.to_owned());
+            return;
+        }
         if let Some(rest) = line.strip_prefix("Error during build: ") {
             if rest.starts_with("exit status ") {
                 self.out.status_lines.push(line.to_owned());
@@ -247,16 +252,16 @@ impl Parser<'_> {
     fn linker_line(&mut self, line: &str) -> bool {
         for marker in ["undefined reference to ", "multiple definition of "] {
             if let Some(at) = line.find(marker) {
-                let file = line[..at]
-                    .split(":(")
-                    .next()
-                    .map(|f| f.trim_end_matches(": "))
-                    .filter(|f| !f.is_empty() && !is_linker(f));
+                // `main.cpp:46: ` or `main.cpp:(.text+0x8): `.
+                let location = line[..at].trim_end_matches(": ");
+                let location = location.split(":(").next().unwrap_or(location);
+                let (file, line_no, column) = split_location(location);
+                let file = Some(file).filter(|f| !f.is_empty() && !is_linker(f));
                 let context = self.link_function.iter().cloned().collect();
                 let diagnostic = Diagnostic {
                     file: file.map(|f| self.relative(f)),
-                    line: None,
-                    column: None,
+                    line: line_no,
+                    column,
                     severity: Severity::Error,
                     message: line[at..].to_owned(),
                     origin: DiagnosticOrigin::Linker,

@@ -336,6 +336,14 @@ impl Taxonomy {
     /// The label of a failure message from `source`, or `None` when a skip rule says it is
     /// bookkeeping. Messages no rule matches get the fallback (uncategorized) label.
     pub fn classify(&self, source: FailureSource, message: &str) -> Option<&Arc<Label>> {
+        // GCC in a UTF-8 locale quotes with ‘ ’; the rules are written with '.
+        let normalized;
+        let message = if message.contains(['\u{2018}', '\u{2019}']) {
+            normalized = message.replace(['\u{2018}', '\u{2019}'], "'");
+            normalized.as_str()
+        } else {
+            message
+        };
         let words = self.needles.div_ceil(64).max(1);
         let mut small = [0u64; 16];
         let mut large = Vec::new();

@@ -76,3 +76,161 @@ fn imported_traces_pass_validation_and_keep_the_log_timestamps() {
     assert!(err.to_string().contains("exists; pass --force"), "{err}");
     again[0].write_to_run_dir(out.path(), true).unwrap();
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/logs")).join(name)
+}
+
+#[test]
+fn fixture_sessions_have_the_events_the_log_shows() {
+    use autopilot_trace::{CompileStatus, LlmCallResult, ResolutionSource, Severity};
+    let sessions = import_legacy_all(&fixture("sg_demo_1a2b.log")).unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sg_demo_1a2b-1a2b-aa01",
+            "sg_demo_1a2b-1a2b-bb02",
+            "sg_demo_1a2b-9c9c-cc03"
+        ]
+    );
+    let first = &sessions[0];
+    let row = first.row();
+    assert_eq!(
+        (
+            row.outcome,
+            row.attempts,
+            row.success_attempt,
+            row.compile_attempts,
+            row.llm_calls
+        ),
+        ("success", 3, Some(3), 3, 5)
+    );
+    assert_eq!(row.start, "2025-04-01T10:00:00.000Z");
+    assert_eq!(row.end, "2025-04-01T10:02:20.002Z");
+    let events: Vec<&Event> = first.events.iter().map(|e| &e.event).collect();
+    // The spec answer the log quotes is kept with its measured latency.
+    let Event::LlmCall(spec) = events[2] else {
+        panic!("{:?}", events[2])
+    };
+    assert_eq!(spec.latency_ms, 5000);
+    let LlmCallResult::Answered(answer) = &spec.result else {
+        panic!()
+    };
+    assert!(answer.text.starts_with("```json"), "{}", answer.text);
+    // The library step: what the search offered, what was picked, the real exit code.
+    let resolved = events
+        .iter()
+        .find_map(|e| match e {
+            Event::LibraryResolved(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(resolved.header, "SparkFun_APDS9960.h");
+    assert_eq!(resolved.source, ResolutionSource::LibSearch);
+    assert_eq!(resolved.library, None);
+    assert_eq!(resolved.candidates.len(), 2);
+    let installed = events
+        .iter()
+        .find_map(|e| match e {
+            Event::LibraryInstalled(i) => Some(i),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((installed.succeeded, installed.exit_code), (false, Some(1)));
+    let compiles: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CompileFinished(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(compiles.len(), 3);
+    assert!(
+        compiles[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("reconstructed")
+    );
+    assert_eq!(compiles[1].diagnostics[0].severity, Severity::Fatal);
+    assert_eq!(
+        compiles[1].diagnostics[0].file.as_deref(),
+        Some("compiling20250401100019.ino")
+    );
+    assert_eq!(
+        compiles[1].detail.as_deref(),
+        Some("Error during build: exit status 1")
+    );
+    assert_eq!(compiles[2].status, CompileStatus::Succeeded);
+    assert_eq!(compiles[2].size.unwrap().flash_used, 485_216);
+    assert_eq!(compiles[2].duration_ms, 93_998);
+
+    let crash = sessions[1].outcome().unwrap();
+    assert_eq!(crash.as_str(), "infrastructure_error");
+    let truncated = &sessions[2];
+    assert!(truncated.outcome().is_none());
+    assert_eq!(truncated.row().outcome, "truncated");
+    assert!(
+        truncated
+            .events
+            .iter()
+            .any(|e| matches!(&e.event, Event::Note(n) if n.kind == "latency_probe"))
+    );
+}
+
+#[test]
+fn vocabulary_b_start_end_spec_and_compile_templates_are_read() {
+    use autopilot_trace::{AttemptOutcome, SessionOutcome, Stage};
+    let sessions = import_legacy_all(&fixture("sg_demo_b2025.log")).unwrap();
+    let outcomes: Vec<Option<&SessionOutcome>> = sessions.iter().map(|s| s.outcome()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Some(&SessionOutcome::Exhausted {
+                stage: Stage::Sketch
+            }),
+            Some(&SessionOutcome::Exhausted { stage: Stage::Spec }),
+            Some(&SessionOutcome::Aborted {
+                reason: "keyboard interrupt".into()
+            }),
+        ]
+    );
+    let first = &sessions[0];
+    assert_eq!(
+        (first.provider.as_str(), first.model.as_str()),
+        ("ollama", "phi4")
+    );
+    let attempts: Vec<(Stage, u32, AttemptOutcome)> = first
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::AttemptFinished(a) => Some((a.stage, a.attempt, a.outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (Stage::Spec, 1, AttemptOutcome::SpecInvalid),
+            (Stage::Spec, 2, AttemptOutcome::Succeeded),
+            (Stage::Sketch, 1, AttemptOutcome::PrecheckFailed),
+            (Stage::Sketch, 2, AttemptOutcome::CompileFailed),
+        ]
+    );
+    // The unprefixed cleanup line is continuation text, not a diagnostic.
+    let compile = first
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::CompileFinished(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(compile.diagnostics.len(), 1);
+    for session in &sessions {
+        let dir = tempfile::tempdir().unwrap();
+        let path = session.write_to_run_dir(dir.path(), false).unwrap();
+        assert!(TraceFile::read(&path).unwrap().validate().is_empty());
+    }
+}

@@ -79,3 +79,40 @@ fn legacy_mode_equals_the_published_classification_entry_by_entry() {
     assert_eq!(counts[LegacyCategory::MissingLibraries.name()], 374);
     assert_eq!(counts[LegacyCategory::SyntaxError.name()], 352);
 }
+
+#[test]
+fn echoed_source_lines_holding_error_open_bogus_entries_that_are_dropped() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/logs/sg_demo_1a2b.log"
+    );
+    let entries: Vec<_> =
+        LegacyEntries::new(BufReader::new(std::fs::File::open(path).unwrap()), true)
+            .map(Result::unwrap)
+            .collect();
+    let kept: Vec<(usize, LegacyCategory)> = entries
+        .iter()
+        .filter_map(|e| e.index.map(|i| (i, e.category())))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (0, LegacyCategory::MissingLibraries), // the spec failure, by R1's `not found`
+            (1, LegacyCategory::MissingLibraries),
+            (2, LegacyCategory::PromptExecution), // the wrapper, not its cause
+            (3, LegacyCategory::CodeGenerationFailure), // gcc's `In function` first line
+            (4, LegacyCategory::LlmBackend),
+            (5, LegacyCategory::CodeGenerationFailure), // the end-of-session marker
+        ]
+    );
+    let bogus: Vec<_> = entries.iter().filter(|e| !e.kept()).collect();
+    assert_eq!(bogus.len(), 1);
+    assert!(bogus[0].message.starts_with("TF_LITE_REPORT_ERROR"));
+    // The bogus entry cut the real one's traceback short.
+    assert!(
+        entries[3]
+            .traceback
+            .ends_with("'GetMicroErrorReporter' is not a member of 'tflite'\n")
+    );
+    assert_eq!(entries[3].index, Some(3));
+}
