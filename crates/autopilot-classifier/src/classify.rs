@@ -8,6 +8,7 @@
 //! summary lines, and wrapper lines (`In function …`, `Exception caught …`) are context of the
 //! diagnostic or check they wrap, not failures of their own.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use autopilot_trace::{
@@ -144,8 +145,38 @@ fn wire_name<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-struct Classifier<'t> {
+/// Labels already decided, per source and message: compile errors repeat a lot (the corpus's
+/// 10,022 failures have about 2,000 distinct messages). Bounded; cleared when full.
+#[derive(Debug, Default)]
+pub(crate) struct LabelCache {
+    by_source: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
+}
+
+impl LabelCache {
+    const CAPACITY: usize = 8192;
+
+    fn label(
+        &mut self,
+        taxonomy: &Taxonomy,
+        source: FailureSource,
+        subject: &str,
+    ) -> Option<Arc<Label>> {
+        let map = &mut self.by_source[source as usize];
+        if let Some(label) = map.get(subject) {
+            return label.clone();
+        }
+        let label = taxonomy.classify(source, subject).cloned();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(subject.into(), label.clone());
+        label
+    }
+}
+
+struct Classifier<'t, 'c> {
     taxonomy: &'t Taxonomy,
+    cache: &'c mut LabelCache,
     info: Arc<SessionInfo>,
     records: Vec<FailureRecord>,
     /// (phase, attempt) pairs that have failure records.
@@ -154,7 +185,7 @@ struct Classifier<'t> {
     last_failed_attempt: Option<usize>,
 }
 
-impl Classifier<'_> {
+impl Classifier<'_, '_> {
     /// Labels `subject` and records the failure; `stage` overrides the fallback stage of an
     /// unmatched message.
     fn push(
@@ -166,13 +197,13 @@ impl Classifier<'_> {
         message: &str,
         fallback_stage: Option<FailureStage>,
     ) {
-        let label = match self.taxonomy.classify(source, subject) {
+        let label = match self.cache.label(self.taxonomy, source, subject) {
             None => return,
             Some(label) if label.is_uncategorized() => match fallback_stage {
                 Some(stage) => self.taxonomy.uncategorized(stage),
-                None => Arc::clone(label),
+                None => label,
             },
-            Some(label) => Arc::clone(label),
+            Some(label) => label,
         };
         if !self.evidenced.contains(&phase_attempt) {
             self.evidenced.push(phase_attempt);
@@ -310,10 +341,28 @@ pub fn classify_events<'e>(
     source: &str,
     events: impl IntoIterator<Item = &'e Event> + Clone,
 ) -> ClassifiedSession {
+    classify_events_cached(
+        taxonomy,
+        &mut LabelCache::default(),
+        session,
+        source,
+        events,
+    )
+}
+
+/// [`classify_events`] with labels remembered across the sessions of one input.
+pub(crate) fn classify_events_cached<'e>(
+    taxonomy: &Taxonomy,
+    cache: &mut LabelCache,
+    session: &str,
+    source: &str,
+    events: impl IntoIterator<Item = &'e Event> + Clone,
+) -> ClassifiedSession {
     let mut info = session_info(events.clone(), source);
     session.clone_into(&mut info.session);
     let mut classifier = Classifier {
         taxonomy,
+        cache,
         info: Arc::new(info),
         records: Vec::new(),
         evidenced: Vec::new(),

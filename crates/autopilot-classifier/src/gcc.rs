@@ -47,8 +47,12 @@ pub fn parse_build_output(text: &str) -> BuildOutput {
         includes: Vec::new(),
         link_function: None,
     };
-    for line in text.lines() {
-        parser.line(line.trim_end_matches('\r'));
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())) {
+        if start < end {
+            parser.line(text[start..end].trim_end_matches('\r'));
+        }
+        start = end + 1;
     }
     parser.out
 }
@@ -83,7 +87,7 @@ impl Parser<'_> {
     }
 
     fn line(&mut self, line: &str) {
-        if line.trim().is_empty() {
+        if line.bytes().all(|b| b.is_ascii_whitespace()) {
             return;
         }
         if line.starts_with([' ', '\t']) {
@@ -153,10 +157,7 @@ impl Parser<'_> {
     }
 
     fn diagnostic_line(&mut self, line: &str) -> bool {
-        let found = MARKERS
-            .iter()
-            .filter_map(|(marker, severity)| line.find(marker).map(|at| (at, *marker, *severity)))
-            .min_by_key(|(at, _, _)| *at);
+        let found = find_marker(line);
         let (location, message, severity) = if let Some((at, marker, severity)) = found {
             (Some(&line[..at]), &line[at + marker.len()..], severity)
         } else {
@@ -343,6 +344,19 @@ impl Parser<'_> {
     fn push(&mut self, diagnostic: Diagnostic) {
         self.out.diagnostics.push(diagnostic);
     }
+}
+
+/// The first `: error: ` (or `: fatal error: `, `: warning: `, `: note: `) of a line: one pass
+/// over its colons rather than a substring search per marker.
+fn find_marker(line: &str) -> Option<(usize, &'static str, Severity)> {
+    let bytes = line.as_bytes();
+    memchr::memchr_iter(b':', bytes).find_map(|at| {
+        let rest = &bytes[at..];
+        MARKERS
+            .iter()
+            .find(|(marker, _)| rest.starts_with(marker.as_bytes()))
+            .map(|(marker, severity)| (at, *marker, *severity))
+    })
 }
 
 fn tool(severity: Severity, message: &str) -> Diagnostic {

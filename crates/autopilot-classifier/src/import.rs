@@ -373,7 +373,7 @@ impl<R: BufRead> Iterator for LegacyImporter<R> {
                     return Some(Err(err));
                 }
             };
-            let text = String::from_utf8_lossy(line);
+            let text = crate::lines::text(line);
             if let Some(header) = parse_header(&text) {
                 let mut next = std::mem::take(&mut self.spare);
                 next.set(&header);

@@ -201,6 +201,7 @@ impl LegacyEntry {
 #[derive(Debug)]
 pub struct LegacyEntries<R> {
     lines: LineReader<R>,
+    error: memchr::memmem::Finder<'static>,
     with_traceback: bool,
     open: Option<LegacyEntry>,
     collecting: bool,
@@ -214,6 +215,7 @@ impl<R: BufRead> LegacyEntries<R> {
     pub fn new(input: R, with_traceback: bool) -> Self {
         LegacyEntries {
             lines: LineReader::new(input),
+            error: memchr::memmem::Finder::new(b"ERROR"),
             with_traceback,
             open: None,
             collecting: false,
@@ -259,8 +261,8 @@ impl<R: BufRead> Iterator for LegacyEntries<R> {
                     return Some(Err(err));
                 }
             };
-            if memchr::memmem::find(line, b"ERROR").is_some() {
-                let text = String::from_utf8_lossy(line).into_owned();
+            if self.error.find(line).is_some() {
+                let text = crate::lines::text(line).into_owned();
                 let next = self.start(&text);
                 self.collecting = true;
                 if let Some(done) = self.open.replace(next) {
@@ -272,7 +274,7 @@ impl<R: BufRead> Iterator for LegacyEntries<R> {
                 } else if self.with_traceback
                     && let Some(entry) = self.open.as_mut()
                 {
-                    entry.traceback.push_str(&String::from_utf8_lossy(line));
+                    entry.traceback.push_str(&crate::lines::text(line));
                     if terminated {
                         entry.traceback.push('\n');
                     }

@@ -47,8 +47,7 @@ impl<R: BufRead> LineReader<R> {
             self.terminated = !self.pieces.is_empty() || self.pieces_terminated;
             return Ok(Some((&self.buf, self.terminated)));
         }
-        self.buf.clear();
-        if self.input.read_until(b'\n', &mut self.buf)? == 0 {
+        if self.read_until_newline()? == 0 {
             return Ok(None);
         }
         self.terminated = self.buf.last() == Some(&b'\n');
@@ -59,6 +58,30 @@ impl<R: BufRead> LineReader<R> {
             self.split_carriage_returns();
         }
         Ok(Some((&self.buf, self.terminated)))
+    }
+
+    /// `BufRead::read_until(b'\n')` with the vectorised `memchr` (the standard library's
+    /// generic search was a seventh of the classifier's time).
+    fn read_until_newline(&mut self) -> io::Result<usize> {
+        self.buf.clear();
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            if available.is_empty() {
+                return Ok(self.buf.len());
+            }
+            if let Some(at) = memchr::memchr(b'\n', available) {
+                self.buf.extend_from_slice(&available[..=at]);
+                self.input.consume(at + 1);
+                return Ok(self.buf.len());
+            }
+            let n = available.len();
+            self.buf.extend_from_slice(available);
+            self.input.consume(n);
+        }
     }
 
     /// `a\rb\r\n` is the lines `a` and `b`; a trailing `\r` is a terminator itself.
@@ -76,6 +99,15 @@ impl<R: BufRead> LineReader<R> {
         self.buf = parts.pop().unwrap_or_default();
         self.pieces = parts;
         self.terminated = !self.pieces.is_empty() || self.pieces_terminated;
+    }
+}
+
+/// The line as text: borrowed when it is valid UTF-8 (the fast, common case), with U+FFFD
+/// for invalid bytes otherwise.
+pub fn text(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(line),
     }
 }
 

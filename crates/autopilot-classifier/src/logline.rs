@@ -59,6 +59,14 @@ fn is_hex(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// `text.split_once(": ")` through the vectorised `memchr` (this runs on every line).
+fn split_colon_space(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b':', bytes)
+        .find(|at| bytes.get(at + 1) == Some(&b' '))
+        .map(|at| (&text[..at], &text[at + 2..]))
+}
+
 /// Parses a header line; `None` for a continuation line.
 pub fn parse_header(line: &str) -> Option<Header<'_>> {
     if !starts_with_timestamp(line.as_bytes()) {
@@ -79,7 +87,7 @@ pub fn parse_header(line: &str) -> Option<Header<'_>> {
     if let Some(bar) = rest.find("_batch|") {
         let session_id = &rest[..bar];
         let after = &rest[bar + "_batch|".len()..];
-        let (trace_short, message) = after.split_once(": ")?;
+        let (trace_short, message) = split_colon_space(after)?;
         let (trace, short) = trace_short.split_once('_')?;
         let mut parts = session_id.rsplitn(3, '_');
         let testee = parts.next()?;
@@ -100,7 +108,7 @@ pub fn parse_header(line: &str) -> Option<Header<'_>> {
         });
     }
     // Standalone prefix: `<trace_id>: `.
-    let (trace, message) = rest.split_once(": ")?;
+    let (trace, message) = split_colon_space(rest)?;
     (trace.len() == 8 && is_hex(trace)).then_some(Header {
         timestamp,
         level,

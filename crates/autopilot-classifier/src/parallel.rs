@@ -26,7 +26,7 @@ pub fn for_each_ordered<T, E, W, C>(
     count: usize,
     threads: usize,
     work: W,
-    mut consume: C,
+    consume: C,
 ) -> Result<(), E>
 where
     T: Send,
@@ -34,8 +34,33 @@ where
     W: Fn(usize, &mut dyn FnMut(T)) -> Result<(), E> + Sync,
     C: FnMut(usize, T) -> Result<(), E>,
 {
+    for_each_ordered_with(
+        count,
+        threads,
+        || (),
+        |(), index, emit| work(index, emit),
+        consume,
+    )
+}
+
+/// [`for_each_ordered`] with a state per worker thread, made by `init` (a cache, say).
+pub fn for_each_ordered_with<S, T, E, I, W, C>(
+    count: usize,
+    threads: usize,
+    init: I,
+    work: W,
+    mut consume: C,
+) -> Result<(), E>
+where
+    T: Send,
+    E: Send,
+    I: Fn() -> S + Sync,
+    W: Fn(&mut S, usize, &mut dyn FnMut(T)) -> Result<(), E> + Sync,
+    C: FnMut(usize, T) -> Result<(), E>,
+{
     let threads = threads.clamp(1, count.max(1));
     if threads == 1 {
+        let mut state = init();
         for index in 0..count {
             let mut failed = None;
             let mut emit = |item| {
@@ -45,7 +70,7 @@ where
                     failed = Some(err);
                 }
             };
-            work(index, &mut emit)?;
+            work(&mut state, index, &mut emit)?;
             if let Some(err) = failed {
                 return Err(err);
             }
@@ -59,7 +84,9 @@ where
             let announce = announce.clone();
             let next = &next;
             let work = &work;
+            let init = &init;
             scope.spawn(move || {
+                let mut state = init();
                 loop {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     if index >= count {
@@ -78,7 +105,7 @@ where
                             receiver_gone = send.send(Message::Items(full)).is_err();
                         }
                     };
-                    let result = work(index, &mut emit);
+                    let result = work(&mut state, index, &mut emit);
                     let stop = match result {
                         Ok(()) => send.send(Message::Items(batch)).is_err(),
                         Err(err) => {

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use autopilot_trace::TraceFile;
 
-use crate::classify::{ClassifiedSession, classify_events};
+use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
 use crate::import::{ImportError, LegacySession, import_legacy};
 use crate::input::{InputError, InputFile};
 use crate::legacy::{LegacyCategory, LegacyEntries, LegacyEntry};
-use crate::parallel::for_each_ordered;
+use crate::parallel::{for_each_ordered, for_each_ordered_with};
 use crate::taxonomy::Taxonomy;
 
 /// Why classifying inputs stopped.
@@ -81,6 +81,7 @@ fn for_each_legacy_session(
 fn classify_file(
     input: &InputFile,
     taxonomy: &Taxonomy,
+    cache: &mut LabelCache,
     emit: &mut dyn FnMut(ClassifiedSession),
 ) -> Result<(), ClassifyError> {
     match input {
@@ -101,7 +102,7 @@ fn classify_file(
             );
             let source = path.display().to_string();
             let events = file.records.iter().map(|r| &r.record.event);
-            let mut classified = classify_events(taxonomy, &session, &source, events);
+            let mut classified = classify_events_cached(taxonomy, cache, &session, &source, events);
             classified.unreadable_lines = file.problems.len();
             emit(classified);
         }
@@ -109,8 +110,9 @@ fn classify_file(
             let source = file_name(path);
             for_each_legacy_session(path, |session| {
                 let events = session.events.iter().map(|e| &e.event);
-                emit(classify_events(
+                emit(classify_events_cached(
                     taxonomy,
+                    cache,
                     session.id.as_str(),
                     &source,
                     events,
@@ -129,10 +131,11 @@ pub fn classify_inputs(
     options: &ClassifyOptions,
     mut sink: impl FnMut(ClassifiedSession) -> io::Result<()>,
 ) -> Result<(), ClassifyError> {
-    for_each_ordered(
+    for_each_ordered_with(
         inputs.len(),
         options.threads,
-        |index, emit| classify_file(&inputs[index], taxonomy, emit),
+        LabelCache::default,
+        |cache, index, emit| classify_file(&inputs[index], taxonomy, cache, emit),
         |_, session| sink(session).map_err(ClassifyError::Output),
     )
 }

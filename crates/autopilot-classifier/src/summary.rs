@@ -89,22 +89,20 @@ impl Summary {
         let verdict = &session.verdict;
         self.sessions += 1;
         self.unreadable_lines += session.unreadable_lines as u64;
-        *self.outcomes.entry(verdict.outcome.to_owned()).or_default() += 1;
+        count(&mut self.outcomes, verdict.outcome);
         if let Some(label) = &verdict.final_failure {
-            *self
-                .final_failures
-                .entry(label.category.clone())
-                .or_default() += 1;
+            count(&mut self.final_failures, &label.category);
+        }
+        if !self.by_model.contains_key(&verdict.session.model) {
+            self.by_model
+                .insert(verdict.session.model.clone(), ModelSummary::default());
         }
         let model = self
             .by_model
-            .entry(verdict.session.model.clone())
-            .or_default();
+            .get_mut(&verdict.session.model)
+            .expect("inserted above");
         model.sessions += 1;
-        *model
-            .outcomes
-            .entry(verdict.outcome.to_owned())
-            .or_default() += 1;
+        count(&mut model.outcomes, verdict.outcome);
         for record in &session.records {
             let label = &record.label;
             self.failures += 1;
@@ -112,17 +110,11 @@ impl Summary {
             if label.is_uncategorized() {
                 self.uncategorized += 1;
             }
-            *model.categories.entry(label.category.clone()).or_default() += 1;
-            *self.counts.entry(label.category_id.clone()).or_default() += 1;
-            *self
-                .by_stage
-                .entry(label.stage.as_str().to_owned())
-                .or_default() += 1;
-            *self.by_symptom.entry(label.symptom.clone()).or_default() += 1;
-            *self
-                .by_root_cause
-                .entry(label.root_cause.clone())
-                .or_default() += 1;
+            count(&mut model.categories, &label.category);
+            count(&mut self.counts, &label.category_id);
+            count(&mut self.by_stage, label.stage.as_str());
+            count(&mut self.by_symptom, &label.symptom);
+            count(&mut self.by_root_cause, &label.root_cause);
         }
     }
 
@@ -146,6 +138,16 @@ impl Summary {
             .collect();
         categories.sort_by_key(|c| std::cmp::Reverse(c.count));
         self.categories = categories;
+    }
+}
+
+/// Adds one to `key`'s count, allocating the key only the first time.
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
-use regex::{Regex, RegexBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
 use serde::{Deserialize, Serialize};
 
 /// The taxonomy shipped in `data/taxonomy.toml`.
@@ -393,6 +394,29 @@ impl Taxonomy {
     }
 }
 
+/// A rule's regex: ASCII classes and case folding (diagnostics are ASCII), and only the lazy
+/// DFA and the PikeVM, without literal prefilters: messages are short and mostly seen once per
+/// distinct text, so a cheap build matters more than search speed (the `regex` crate's full
+/// build made loading the taxonomy several times slower).
+fn compile_regex(pattern: &str, case_sensitive: bool) -> Result<Regex, String> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .auto_prefilter(false)
+                .onepass(false)
+                .backtrack(false)
+                .dfa(false),
+        )
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(!case_sensitive),
+        )
+        .build(pattern)
+        .map_err(|err| err.to_string())
+}
+
 fn invalid(origin: &str, key: impl Into<String>, message: impl Into<String>) -> TaxonomyError {
     TaxonomyError::Invalid {
         origin: origin.to_owned(),
@@ -579,10 +603,8 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
         }
         let regex = match &r.regex {
             Some(pattern) => Some(
-                RegexBuilder::new(pattern)
-                    .case_insensitive(!r.case_sensitive)
-                    .build()
-                    .map_err(|err| invalid(origin, key("regex"), err.to_string()))?,
+                compile_regex(pattern, r.case_sensitive)
+                    .map_err(|err| invalid(origin, key("regex"), err))?,
             ),
             None => None,
         };
