@@ -41,33 +41,38 @@ trap 'rm -rf "$big"' EXIT
 
 bytes_of() { du -sbL "$1" | cut -f1; }
 
-# run_once <taxonomy> <path>: prints "wall cpu rss_kb" of one run.
-run_once() {
-    local stats
-    stats=$( { /usr/bin/time -f '%e %U %S %M' "$bin" classify -j "$jobs" --taxonomy "$1" "$2" >/dev/null; } 2>&1 | tail -1)
-    read -r wall user sys rss <<<"$stats"
-    awk -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN { printf "%.3f %.3f %d\n", w, u + s, r }'
+# measure <taxonomy> <format> <path>: one process under `/usr/bin/time -v`; prints
+# "wall_s cpu_s rss_kb" (wall from the shell's microsecond clock).
+measure() {
+    local log start end
+    log=$(mktemp)
+    start=$EPOCHREALTIME
+    /usr/bin/time -v -o "$log" "$bin" classify -j "$jobs" --taxonomy "$1" --format "$2" "$3" >/dev/null
+    end=$EPOCHREALTIME
+    awk -v s="$start" -v e="$end" -F': ' '
+        /User time/ { u = $2 } /System time/ { y = $2 } /Maximum resident set size/ { r = $2 }
+        END { printf "%.4f %.3f %d\n", e - s, u + y, r }' "$log"
+    rm -f "$log"
 }
 
-# median_of <taxonomy> <path> <runs>: prints "median_wall median_cpu max_rss_kb".
+# median_of <taxonomy> <path> <runs>: prints "median_wall mean_cpu max_rss_kb" of <runs> runs.
 median_of() {
-    local walls=() cpus=() rss_max=0 wall cpu rss
+    local walls=() cpu_sum=0 rss_max=0 wall cpu rss
     for _ in $(seq "$3"); do
-        read -r wall cpu rss < <(run_once "$1" "$2")
-        walls+=("$wall"); cpus+=("$cpu")
+        read -r wall cpu rss < <(measure "$1" table "$2")
+        walls+=("$wall")
+        cpu_sum=$(awk -v a="$cpu_sum" -v b="$cpu" 'BEGIN { print a + b }')
         if [ "$rss" -gt "$rss_max" ]; then rss_max=$rss; fi
     done
-    local mid=$(( $3 / 2 ))
-    local w c
-    w=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$((mid + 1))p")
-    c=$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$((mid + 1))p")
-    echo "$w $c $rss_max"
+    local median
+    median=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( $3 / 2 + 1 ))p")
+    awk -v w="$median" -v c="$cpu_sum" -v n="$3" -v r="$rss_max" 'BEGIN { printf "%s %.4f %d\n", w, c / n, r }'
 }
 
-row() { # label wall cpu rss_kb bytes
-    awk -v l="$1" -v w="$2" -v c="$3" -v r="$4" -v b="$5" 'BEGIN {
-        mbs = (w > 0) ? b / 1e6 / w : 0
-        printf "%-38s %9.3f s %9.3f s %9.1f MB %10.0f MB/s %9.0fx\n", l, w, c, r / 1024, mbs, (w > 0) ? 2.50 / w : 0
+row() { # label wall cpu rss_kb bytes [compare]: compare = print the speed-up over 2.50 s
+    awk -v l="$1" -v w="$2" -v c="$3" -v r="$4" -v b="$5" -v x="${6:-}" 'BEGIN {
+        speedup = (x != "") ? sprintf("%7.0fx", 2.50 / w) : sprintf("%8s", "-")
+        printf "%-44s %8.3f s %8.3f s %8.1f MB %9.0f MB/s %s\n", l, w, c, r / 1024, b / 1e6 / w, speedup
     }'
 }
 
@@ -84,18 +89,21 @@ done
 big_bytes=$(bytes_of "$big")
 
 echo
-echo "autopilot classify, $jobs thread(s), $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-38s %11s %11s %12s %15s %10s\n' "input / mode" "wall" "cpu" "peak RSS" "throughput" "vs 2.50 s"
-printf '%-38s %9.3f s %11s %12s %15s %10s\n' "published Python pipeline, 7 logs" 2.50 "-" "-" "$(awk -v b="$corpus_bytes" 'BEGIN { printf "%.1f MB/s", b / 1e6 / 2.50 }')" "1x"
-printf '%-38s %9.3f s %11s %12s %15s %10s\n' "  of which parsing + rules" 0.033 "-" "-" "$(awk -v b="$corpus_bytes" 'BEGIN { printf "%.0f MB/s", b / 1e6 / 0.033 }')" "-"
+echo "autopilot classify, -j $jobs, $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %10s %10s %11s %14s %8s\n' "input, mode" "wall" "cpu" "peak RSS" "throughput" "vs 2.5 s"
+printf '%-44s %8.3f s %10s %11s %9.1f MB/s %7s\n' "published Python pipeline, 7 logs (median)" 2.50 "-" "-" "$(awk -v b="$corpus_bytes" 'BEGIN { print b / 1e6 / 2.50 }')" "1x"
+printf '%-44s %8.3f s %10s %11s %9.0f MB/s %7s\n' "  of which parsing and rules" 0.033 "-" "-" "$(awk -v b="$corpus_bytes" 'BEGIN { print b / 1e6 / 0.033 }')" "-"
+corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }')
 for taxonomy in legacy default; do
     read -r wall cpu rss < <(median_of "$taxonomy" "$logs" "$runs")
-    row "corpus ($(awk -v b="$corpus_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }')), $taxonomy, median of $runs" "$wall" "$cpu" "$rss" "$corpus_bytes"
+    row "corpus $corpus_mb, $taxonomy, median of $runs" "$wall" "$cpu" "$rss" "$corpus_bytes" compare
 done
-for taxonomy in legacy default; do
-    read -r wall cpu rss < <(run_once "$taxonomy" "$big")
-    row "$(awk -v b="$big_bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }') ($copy copies), $taxonomy" "$wall" "$cpu" "$rss" "$big_bytes"
+big_gb=$(awk -v b="$big_bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }')
+for run in "legacy table" "default table" "default jsonl"; do
+    read -r taxonomy format <<<"$run"
+    read -r wall cpu rss < <(measure "$taxonomy" "$format" "$big")
+    row "$big_gb ($copy copies), $taxonomy, --format $format" "$wall" "$cpu" "$rss" "$big_bytes"
 done
 echo
-echo "wall = elapsed time of one process (start-up, taxonomy load, reading, output); cpu = user + sys;"
-echo "'vs 2.50 s' = the Python pipeline's median wall time over ours (meaningful for the 7-log corpus)."
+echo "wall: one process, start-up and taxonomy load included; cpu: user + sys (mean for the corpus);"
+echo "vs 2.5 s: the Python pipeline's median wall time divided by ours (the comparison is for the 7 logs)."

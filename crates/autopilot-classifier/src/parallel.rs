@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-const BATCH: usize = 256;
+const BATCH: usize = 32;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// What a worker sends for one file.

@@ -395,14 +395,13 @@ impl Taxonomy {
 }
 
 /// A rule's regex: ASCII classes and case folding (diagnostics are ASCII), and only the lazy
-/// DFA and the PikeVM, without literal prefilters: messages are short and mostly seen once per
-/// distinct text, so a cheap build matters more than search speed (the `regex` crate's full
-/// build made loading the taxonomy several times slower).
+/// DFA and the PikeVM: messages are short and each distinct one is matched once per worker, so
+/// a cheap build matters more than search speed (the `regex` crate's full build made loading
+/// the taxonomy several times slower).
 fn compile_regex(pattern: &str, case_sensitive: bool) -> Result<Regex, String> {
     meta::Builder::new()
         .configure(
             meta::Config::new()
-                .auto_prefilter(false)
                 .onepass(false)
                 .backtrack(false)
                 .dfa(false),

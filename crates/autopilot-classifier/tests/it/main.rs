@@ -2,6 +2,7 @@
 //! taxonomy and the default classification, on the published corpus and on small fixtures.
 
 mod default;
+mod docs;
 mod gcc;
 mod import;
 mod legacy;
