@@ -41,6 +41,6 @@ pub use pipeline::{
 };
 pub use summary::{CategoryCount, LegacySummary, ModelSummary, Summary};
 pub use taxonomy::{
-    Category, DEFAULT_TAXONOMY, FailureSource, FailureStage, Group, Label, Taxonomy, TaxonomyError,
-    default_stage,
+    Category, DEFAULT_TAXONOMY, FailureSource, FailureStage, Group, Label, Named, Taxonomy,
+    TaxonomyError, default_stage,
 };

@@ -165,18 +165,29 @@ pub struct Category {
     pub description: String,
 }
 
+/// A declared symptom or root cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
 /// A loaded, validated taxonomy.
 #[derive(Debug)]
 pub struct Taxonomy {
     /// Where it came from (`built-in data/taxonomy.toml` or a path).
     pub origin: String,
+    pub description: String,
     pub groups: Vec<Group>,
     pub categories: Vec<Category>,
+    pub symptoms: Vec<Named>,
+    pub root_causes: Vec<Named>,
     rules: Vec<Rule>,
     matcher: AhoCorasick,
     needles: usize,
-    fallback: HashMap<FailureStage, Arc<Label>>,
-    fallback_parts: (String, String),
+    /// The uncategorized label of each stage, indexed by `FailureStage as usize`.
+    fallback: Vec<Arc<Label>>,
 }
 
 #[derive(Debug)]
@@ -330,7 +341,6 @@ impl Taxonomy {
             origin: origin.to_owned(),
             message: err.to_string().trim_end().to_owned(),
         })?;
-        let _ = &file.description;
         build(&file, origin)
     }
 
@@ -370,22 +380,12 @@ impl Taxonomy {
             }
             return rule.label.as_ref();
         }
-        self.fallback.get(&default_stage(source))
+        Some(&self.fallback[default_stage(source) as usize])
     }
 
     /// The fallback label for a stage (category `uncategorized`).
     pub fn uncategorized(&self, stage: FailureStage) -> Arc<Label> {
-        self.fallback.get(&stage).cloned().unwrap_or_else(|| {
-            Arc::new(Label {
-                rule: FALLBACK_RULE.to_owned(),
-                group: String::new(),
-                category_id: "uncategorized".to_owned(),
-                category: "Uncategorized".to_owned(),
-                stage,
-                symptom: self.fallback_parts.0.clone(),
-                root_cause: self.fallback_parts.1.clone(),
-            })
-        })
+        Arc::clone(&self.fallback[stage as usize])
     }
 
     /// The number of rules (skip rules included).
@@ -467,10 +467,7 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
         )?;
         file.symptoms
             .iter()
-            .map(|s| {
-                let _ = &s.description;
-                (s.id.as_str(), s.name.as_str())
-            })
+            .map(|s| (s.id.as_str(), s.name.as_str()))
             .collect()
     };
     let root_causes: HashMap<&str, &str> = {
@@ -549,7 +546,7 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
                 symptom: fallback_symptom.clone(),
                 root_cause: fallback_root.clone(),
             };
-            (stage, Arc::new(label))
+            Arc::new(label)
         })
         .collect();
 
@@ -667,14 +664,42 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
         .ascii_case_insensitive(true)
         .build(&needles)
         .map_err(|err| invalid(origin, "rule", err.to_string()))?;
+    let named = |list: &[NamedFile]| -> Vec<Named> {
+        list.iter()
+            .map(|n| Named {
+                id: n.id.clone(),
+                name: n.name.clone(),
+                description: n.description.clone(),
+            })
+            .collect()
+    };
     Ok(Taxonomy {
         origin: origin.to_owned(),
+        description: file.description.clone(),
         groups,
         categories,
+        symptoms: named(&file.symptoms),
+        root_causes: named(&file.root_causes),
         rules,
         matcher,
         needles: needles.len(),
         fallback,
-        fallback_parts: (fallback_symptom, fallback_root),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_and_sources_index_their_lists() {
+        for (i, stage) in FailureStage::ALL.into_iter().enumerate() {
+            assert_eq!(stage as usize, i);
+            assert_eq!(FailureStage::parse(stage.as_str()), Some(stage));
+        }
+        for (i, source) in FailureSource::ALL.into_iter().enumerate() {
+            assert_eq!(source as usize, i);
+            assert_eq!(FailureSource::parse(source.as_str()), Some(source));
+        }
+    }
 }
