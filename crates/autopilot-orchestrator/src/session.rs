@@ -11,22 +11,24 @@ use std::time::{Duration, Instant};
 use autopilot_llm::{CallContext, ChatAnswer, ChatRequest, LlmClient, LlmError, LlmErrorKind};
 use autopilot_toolchain::environment::LookupLimits;
 use autopilot_toolchain::{
-    CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target, TinyMlApi, ToolchainConfig, library,
+    CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target, TinyMlApi,
+    ToolchainConfig, library,
 };
 use autopilot_trace::{
-    AttemptFinished, AttemptOutcome, BatchCell, CheckVerdict, ChatMessage, ComponentVersion, Diagnostic, Event,
-    FallbackApplied, Note, SamplingParams, SessionFinished, SessionId, SessionOutcome, SessionStarted, SessionTotals,
-    SimulationStatus, SizeReport, Stage, StageFinished, StageStarted, TraceOrigin, emit,
+    AttemptFinished, AttemptOutcome, BatchCell, ChatMessage, CheckVerdict, ComponentVersion,
+    Diagnostic, Event, FallbackApplied, Note, SamplingParams, SessionFinished, SessionId,
+    SessionOutcome, SessionStarted, SessionTotals, SimulationStatus, SizeReport, Stage,
+    StageFinished, StageStarted, TraceOrigin, emit,
 };
 use serde_json::Value;
 
-use crate::{
-    App, BoardFacts, BuildEnvironment, ForbiddenApi, PrecheckInput, PromptFacts, PromptSet, RepairInput,
-    RepairLimits, RepairMaterial, RepairTracker, SpecRules, TargetFacts, Task, TinymlLibrary, build_repair,
-    extract_code, run_prechecks, spec_template, validate_spec,
-};
 use crate::policy::Policies;
 use crate::prompts::Flow;
+use crate::{
+    App, BoardFacts, BuildEnvironment, ForbiddenApi, PrecheckInput, PromptFacts, PromptSet,
+    RepairInput, RepairLimits, RepairMaterial, RepairTracker, SpecRules, TargetFacts, Task,
+    TinymlLibrary, build_repair, extract_code, run_prechecks, spec_template, validate_spec,
+};
 
 /// Everything one session needs, resolved by the caller.
 #[derive(Debug, Clone)]
@@ -89,7 +91,10 @@ pub mod infra {
 type Ending = SessionOutcome;
 
 fn infrastructure(kind: &str, message: impl Into<String>) -> Ending {
-    SessionOutcome::InfrastructureError { kind: kind.to_owned(), message: message.into() }
+    SessionOutcome::InfrastructureError {
+        kind: kind.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn local(context: &str, error: impl std::fmt::Display) -> Ending {
@@ -119,7 +124,11 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
     let artifacts = setup.run_dir.join("artifacts").join(setup.id.as_str());
     let forbidden = forbidden_apis(&setup.target, &setup.tinyml_api);
     let allowed_libraries = allowed_libraries(&setup.catalog, &setup.target);
-    let facts = PromptFacts::new(&setup.app, target_facts(&setup.target, &allowed_libraries), forbidden.clone());
+    let facts = PromptFacts::new(
+        &setup.app,
+        target_facts(&setup.target, &allowed_libraries),
+        forbidden.clone(),
+    );
     let mut run = Run {
         setup,
         start,
@@ -150,16 +159,31 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         origin: TraceOrigin::Native,
     }));
     if let Some(note) = &setup.note {
-        emit(&Event::Note(Note { kind: "session_note".into(), message: note.clone() }));
+        emit(&Event::Note(Note {
+            kind: "session_note".into(),
+            message: note.clone(),
+        }));
     }
     let (outcome, sketch_dir) = match run.drive().await {
-        Ok(dir) => (SessionOutcome::Success { attempt: run.totals.attempts }, Some(dir)),
+        Ok(dir) => (
+            SessionOutcome::Success {
+                attempt: run.totals.attempts,
+            },
+            Some(dir),
+        ),
         Err(ending) => (ending, None),
     };
     run.totals.wall_ms = millis(run.start.elapsed());
     run.totals.cost_usd = (run.all_priced && run.totals.llm_calls > 0).then_some(run.cost);
-    emit(&Event::SessionFinished(SessionFinished { outcome: outcome.clone(), totals: run.totals.clone() }));
-    SessionReport { outcome, totals: run.totals, sketch_dir }
+    emit(&Event::SessionFinished(SessionFinished {
+        outcome: outcome.clone(),
+        totals: run.totals.clone(),
+    }));
+    SessionReport {
+        outcome,
+        totals: run.totals,
+        sketch_dir,
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -178,7 +202,10 @@ pub fn forbidden_apis(target: &Target, api: &TinyMlApi) -> Vec<ForbiddenApi> {
         .forbidden_headers
         .iter()
         .chain(&facts.forbidden_symbols)
-        .map(|item| ForbiddenApi { symbol_or_header: item.name.clone(), reason: item.describe() })
+        .map(|item| ForbiddenApi {
+            symbol_or_header: item.name.clone(),
+            reason: item.describe(),
+        })
         .collect()
 }
 
@@ -189,13 +216,19 @@ pub fn allowed_libraries(catalog: &LibraryCatalog, target: &Target) -> Vec<Strin
     let mut names: Vec<String> = catalog
         .libraries
         .iter()
-        .filter(|l| l.architectures.is_empty() || l.architectures.iter().any(|a| a == &arch || a == "*"))
+        .filter(|l| {
+            l.architectures.is_empty() || l.architectures.iter().any(|a| a == &arch || a == "*")
+        })
         .map(|l| l.name.clone())
         .collect();
     names.extend(target.tinyml.iter().map(|t| t.library.clone()));
     names.extend(target.sensors.iter().filter_map(|s| s.library.clone()));
     for core in catalog.cores.iter().filter(|c| c.architecture == arch) {
-        names.extend(core.headers.iter().map(|h| h.trim_end_matches(".h").to_owned()));
+        names.extend(
+            core.headers
+                .iter()
+                .map(|h| h.trim_end_matches(".h").to_owned()),
+        );
     }
     let mut seen = std::collections::BTreeSet::new();
     names.retain(|n| seen.insert(n.clone()));
@@ -223,8 +256,11 @@ pub fn target_facts(target: &Target, allowed_libraries: &[String]) -> TargetFact
 /// A sketch (folder and `.ino`) name from an app name: letters, digits and `_`, starting with a
 /// letter (arduino-cli requires the folder and the `.ino` to share it).
 pub fn sketch_name(app_name: &str) -> String {
-    let mut name: String =
-        app_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(60).collect();
+    let mut name: String = app_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         name.insert_str(0, "sketch_");
     }
@@ -232,7 +268,12 @@ pub fn sketch_name(app_name: &str) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 impl Run<'_> {
@@ -250,13 +291,17 @@ impl Run<'_> {
         if let Some(limit) = budget.wall_time()
             && self.start.elapsed() >= limit
         {
-            return Err(SessionOutcome::Aborted { reason: format!("wall-time budget of {} s spent", limit.as_secs()) });
+            return Err(SessionOutcome::Aborted {
+                reason: format!("wall-time budget of {} s spent", limit.as_secs()),
+            });
         }
         let tokens = self.totals.input_tokens + self.totals.output_tokens;
         if let Some(limit) = budget.tokens
             && tokens >= limit
         {
-            return Err(SessionOutcome::Aborted { reason: format!("token budget of {limit} spent ({tokens} used)") });
+            return Err(SessionOutcome::Aborted {
+                reason: format!("token budget of {limit} spent ({tokens} used)"),
+            });
         }
         if let Some(limit) = budget.cost_usd
             && self.cost >= limit
@@ -280,7 +325,12 @@ impl Run<'_> {
 
     /// One LLM request with the parachutes: the client retries transient faults; when they
     /// outlast the retries, the fallback model takes over for the rest of the session.
-    async fn ask(&mut self, stage: Stage, attempt: u32, messages: Vec<ChatMessage>) -> Result<ChatAnswer, Ending> {
+    async fn ask(
+        &mut self,
+        stage: Stage,
+        attempt: u32,
+        messages: Vec<ChatMessage>,
+    ) -> Result<ChatAnswer, Ending> {
         self.check_budgets()?;
         let request = ChatRequest {
             messages,
@@ -307,7 +357,13 @@ impl Run<'_> {
 
     /// Switches to the fallback model (and returns `None` to try again) or says how to end.
     fn after_llm_error(&mut self, error: &LlmError) -> Option<Ending> {
-        let message = format!("{} after {} tr{}: {}", autopilot_llm::describe(error.kind()), error.tries(), if error.tries() == 1 { "y" } else { "ies" }, error.detail());
+        let message = format!(
+            "{} after {} tr{}: {}",
+            autopilot_llm::describe(error.kind()),
+            error.tries(),
+            if error.tries() == 1 { "y" } else { "ies" },
+            error.detail()
+        );
         if error.kind() == LlmErrorKind::ReplayMiss {
             return Some(infrastructure(infra::REPLAY_MISS, message));
         }
@@ -334,24 +390,33 @@ impl Run<'_> {
         let spec = self.fill_spec().await?;
         let variant = self.setup.variant.clone();
         let budget = self.setup.policies.attempts.sketch;
-        match self.sketch_rounds(&spec, &variant, 1, budget).await? {
-            Some(dir) => Ok(dir),
-            None => {
-                let Some(fallback) = self.setup.policies.fallback.variant.clone().filter(|v| v != &variant) else {
-                    return Err(SessionOutcome::Exhausted { stage: Stage::Sketch });
-                };
-                emit(&Event::FallbackApplied(FallbackApplied {
-                    policy: "fallback_variant".into(),
-                    from: variant,
-                    to: fallback.clone(),
-                    reason: format!("{budget} sketch attempts exhausted; one more round with prompt variant {fallback}"),
-                }));
-                match self.sketch_rounds(&spec, &fallback, budget + 1, budget).await? {
-                    Some(dir) => Ok(dir),
-                    None => Err(SessionOutcome::Exhausted { stage: Stage::Sketch }),
-                }
-            }
+        if let Some(dir) = self.sketch_rounds(&spec, &variant, 1, budget).await? {
+            return Ok(dir);
         }
+        let exhausted = SessionOutcome::Exhausted {
+            stage: Stage::Sketch,
+        };
+        let Some(fallback) = self
+            .setup
+            .policies
+            .fallback
+            .variant
+            .clone()
+            .filter(|v| v != &variant)
+        else {
+            return Err(exhausted);
+        };
+        emit(&Event::FallbackApplied(FallbackApplied {
+            policy: "fallback_variant".into(),
+            from: variant,
+            to: fallback.clone(),
+            reason: format!(
+                "{budget} sketch attempts exhausted; one more round with prompt variant {fallback}"
+            ),
+        }));
+        self.sketch_rounds(&spec, &fallback, budget + 1, budget)
+            .await?
+            .ok_or(exhausted)
     }
 
     fn render(&self, variant: &str, task: &Task<'_>) -> Result<Vec<ChatMessage>, Ending> {
@@ -363,7 +428,11 @@ impl Run<'_> {
     }
 
     fn prompt_text(messages: &[ChatMessage]) -> String {
-        messages.iter().map(|m| format!("## {:?}\n\n{}\n", m.role, m.content)).collect::<Vec<_>>().join("\n")
+        messages
+            .iter()
+            .map(|m| format!("## {:?}\n\n{}\n", m.role, m.content))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Spec filling with validation and repair; the validated spec's JSON.
@@ -383,15 +452,25 @@ impl Run<'_> {
         let mut previous: Option<(String, Vec<crate::SpecProblem>)> = None;
         for attempt in 1..=setup.policies.attempts.spec {
             let started = Instant::now();
-            emit(&Event::StageStarted(StageStarted { stage: Stage::Spec, attempt: Some(attempt) }));
+            emit(&Event::StageStarted(StageStarted {
+                stage: Stage::Spec,
+                attempt: Some(attempt),
+            }));
             let task = match &previous {
-                Some((answer, problems)) => {
-                    Task::SpecRepair { template: &template, previous_answer: answer, problems }
-                }
-                None => Task::SpecFill { template: &template },
+                Some((answer, problems)) => Task::SpecRepair {
+                    template: &template,
+                    previous_answer: answer,
+                    problems,
+                },
+                None => Task::SpecFill {
+                    template: &template,
+                },
             };
             let messages = self.render(&variant, &task)?;
-            self.write_artifact(&format!("spec-{attempt}/prompt.md"), &Self::prompt_text(&messages))?;
+            self.write_artifact(
+                &format!("spec-{attempt}/prompt.md"),
+                &Self::prompt_text(&messages),
+            )?;
             let answer = self.ask(Stage::Spec, attempt, messages).await?;
             self.write_artifact(&format!("spec-{attempt}/answer.md"), &answer.text)?;
             let validation = validate_spec(&answer.text, &template, &rules);
@@ -414,7 +493,12 @@ impl Run<'_> {
                 }));
                 return Ok(spec.json);
             }
-            let summary = validation.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            let summary = validation
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
             emit(&Event::AttemptFinished(AttemptFinished {
                 stage: Stage::Spec,
                 attempt,
@@ -427,11 +511,22 @@ impl Run<'_> {
     }
 
     /// The outline and design of the staged flow (one call each).
-    async fn staged_context(&mut self, spec: &Value, variant: &str, attempt: u32) -> Result<(String, String), Ending> {
+    async fn staged_context(
+        &mut self,
+        spec: &Value,
+        variant: &str,
+        attempt: u32,
+    ) -> Result<(String, String), Ending> {
         let messages = self.render(variant, &Task::Outline { spec })?;
         let outline = self.ask(Stage::Outline, attempt, messages).await?.text;
         self.write_artifact(&format!("outline-{attempt}.md"), &outline)?;
-        let messages = self.render(variant, &Task::Design { spec, outline: &outline })?;
+        let messages = self.render(
+            variant,
+            &Task::Design {
+                spec,
+                outline: &outline,
+            },
+        )?;
         let design = self.ask(Stage::Design, attempt, messages).await?.text;
         self.write_artifact(&format!("design-{attempt}.md"), &design)?;
         Ok((outline, design))
@@ -439,13 +534,28 @@ impl Run<'_> {
 
     /// Sketch attempts `first..first+budget`; `Some(final folder)` on success, `None` when
     /// the attempts are used up.
-    async fn sketch_rounds(&mut self, spec: &Value, variant: &str, first: u32, budget: u32) -> Result<Option<PathBuf>, Ending> {
+    async fn sketch_rounds(
+        &mut self,
+        spec: &Value,
+        variant: &str,
+        first: u32,
+        budget: u32,
+    ) -> Result<Option<PathBuf>, Ending> {
         let setup = self.setup;
-        let staged = setup.prompts.variant(variant).map(|v| v.flow == Flow::Staged).unwrap_or(false);
-        let (outline, design) =
-            if staged { self.staged_context(spec, variant, first).await.map(|(o, d)| (Some(o), Some(d)))? } else { (None, None) };
-        let mut compiler =
-            Compiler::new(&setup.target, setup.toolchain.clone()).await.map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+        let staged = setup
+            .prompts
+            .variant(variant)
+            .is_ok_and(|v| v.flow == Flow::Staged);
+        let (outline, design) = if staged {
+            self.staged_context(spec, variant, first)
+                .await
+                .map(|(o, d)| (Some(o), Some(d)))?
+        } else {
+            (None, None)
+        };
+        let mut compiler = Compiler::new(&setup.target, setup.toolchain.clone())
+            .await
+            .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
         let build_dir = setup.run_dir.join("build").join(setup.id.as_str());
         let name = sketch_name(&setup.app.name);
         let model = setup.app.model.as_ref();
@@ -456,20 +566,47 @@ impl Run<'_> {
         for attempt in first..first + budget {
             self.totals.attempts = attempt;
             let started = Instant::now();
-            emit(&Event::StageStarted(StageStarted { stage: Stage::Sketch, attempt: Some(attempt) }));
+            emit(&Event::StageStarted(StageStarted {
+                stage: Stage::Sketch,
+                attempt: Some(attempt),
+            }));
             let messages = match &repair {
                 Some(material) => {
                     emit(&Event::RepairContext(material.context.clone()));
-                    self.render(variant, &Task::SketchRepair { spec, attempt, code: &last_code, repair: material })?
+                    self.render(
+                        variant,
+                        &Task::SketchRepair {
+                            spec,
+                            attempt,
+                            code: &last_code,
+                            repair: material,
+                        },
+                    )?
                 }
-                None => self.render(variant, &Task::Sketch { spec, outline: outline.as_deref(), design: design.as_deref() })?,
+                None => self.render(
+                    variant,
+                    &Task::Sketch {
+                        spec,
+                        outline: outline.as_deref(),
+                        design: design.as_deref(),
+                    },
+                )?,
             };
             let dir = format!("sketch-{attempt}");
             self.write_artifact(&format!("{dir}/prompt.md"), &Self::prompt_text(&messages))?;
             let answer = self.ask(Stage::Sketch, attempt, messages).await?;
             self.write_artifact(&format!("{dir}/answer.md"), &answer.text)?;
             let step = self
-                .one_attempt(&mut compiler, &build_dir, &name, attempt, &answer.text, &mut tracker, &mut last_code, &mut last_size)
+                .one_attempt(
+                    &mut compiler,
+                    &build_dir,
+                    &name,
+                    attempt,
+                    &answer.text,
+                    &mut tracker,
+                    &mut last_code,
+                    &mut last_size,
+                )
                 .await?;
             emit(&Event::StageFinished(StageFinished {
                 stage: Stage::Sketch,
@@ -510,7 +647,11 @@ impl Run<'_> {
                         &tracker,
                         &RepairLimits::default(),
                     );
-                    tracker.record(attempt, &autopilot_trace::sha256_hex(last_code.as_bytes()), &failed.diagnostics);
+                    tracker.record(
+                        attempt,
+                        &autopilot_trace::sha256_hex(last_code.as_bytes()),
+                        &failed.diagnostics,
+                    );
                     repair = Some(material);
                 }
             }
@@ -519,7 +660,10 @@ impl Run<'_> {
     }
 
     /// Extraction → prechecks → compile (with library resolution) → size → simulation.
-    #[expect(clippy::too_many_arguments, reason = "the loop's state, borrowed for one attempt")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the loop's state, borrowed for one attempt"
+    )]
     async fn one_attempt(
         &mut self,
         compiler: &mut Compiler,
@@ -536,45 +680,61 @@ impl Run<'_> {
             Ok(extraction) => extraction,
             Err(failure) => {
                 emit(&Event::CheckVerdict(failure.verdict(attempt)));
-                return Ok(Err(FailedAttempt::new(AttemptOutcome::ExtractionFailed, failure.message())));
+                return Ok(Err(FailedAttempt::new(
+                    AttemptOutcome::ExtractionFailed,
+                    failure.message(),
+                )));
             }
         };
         let sha = autopilot_trace::sha256_hex(extraction.code.as_bytes());
         let identical = tracker.identical_code(&sha);
         emit(&Event::CodeExtracted(extraction.event(attempt, identical)));
-        *last_code = extraction.code.clone();
+        last_code.clone_from(&extraction.code);
         if let Some(earlier) = identical {
             emit(&Event::FallbackApplied(FallbackApplied {
                 policy: "identical_code".into(),
                 from: String::new(),
                 to: String::new(),
-                reason: format!("the code is byte-identical to attempt {earlier}: not compiled again"),
+                reason: format!(
+                    "the code is byte-identical to attempt {earlier}: not compiled again"
+                ),
             }));
             let mut failed = FailedAttempt::new(
                 AttemptOutcome::IdenticalCode,
                 format!("identical to attempt {earlier}, which failed; nothing was compiled"),
             );
             failed.identical_to = Some(earlier);
-            failed.diagnostics = tracker.diagnostics_of(earlier).map(<[Diagnostic]>::to_vec).unwrap_or_default();
+            failed.diagnostics = tracker
+                .diagnostics_of(earlier)
+                .map(<[Diagnostic]>::to_vec)
+                .unwrap_or_default();
             return Ok(Err(failed));
         }
         let report = run_prechecks(
             &extraction.code,
-            &PrecheckInput { model: setup.app.model.as_ref(), forbidden: &self.forbidden },
+            &PrecheckInput {
+                model: setup.app.model.as_ref(),
+                forbidden: &self.forbidden,
+            },
         );
         for verdict in report.events(attempt) {
             emit(&Event::CheckVerdict(verdict));
         }
         if !report.passed() {
-            let problems: Vec<String> = report.failures().map(|f| format!("{}: {}", f.check, f.message)).collect();
-            let mut failed = FailedAttempt::new(AttemptOutcome::PrecheckFailed, problems.join("; "));
+            let problems: Vec<String> = report
+                .failures()
+                .map(|f| format!("{}: {}", f.check, f.message))
+                .collect();
+            let mut failed =
+                FailedAttempt::new(AttemptOutcome::PrecheckFailed, problems.join("; "));
             failed.problems = problems;
             return Ok(Err(failed));
         }
         // The sketch folder of this attempt: the code and the model header.
         let sketch_dir = self.artifacts.join(format!("sketch-{attempt}")).join(name);
         fs_err::create_dir_all(&sketch_dir).map_err(|e| local("cannot write the sketch", e))?;
-        fs_err::write(sketch_dir.join(format!("{name}.ino")), &extraction.code).map_err(|e| local("cannot write the sketch", e))?;
+        fs_err::write(sketch_dir.join(format!("{name}.ino")), &extraction.code)
+            .map_err(|e| local("cannot write the sketch", e))?;
         if let Some(model) = &setup.app.model {
             fs_err::write(sketch_dir.join(&model.header_name), &model.header_text)
                 .map_err(|e| local("cannot write the model header", e))?;
@@ -586,14 +746,26 @@ impl Run<'_> {
         if let CompileOutcome::Failed { diagnostics } = &result.outcome {
             let mut installed_any = false;
             for header in library::missing_headers(diagnostics) {
-                let resolved = library::resolve(&setup.catalog, compiler, Some(&setup.tinyml_api), attempt, &header)
-                    .await
-                    .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+                let resolved = library::resolve(
+                    &setup.catalog,
+                    compiler,
+                    Some(&setup.tinyml_api),
+                    attempt,
+                    &header,
+                )
+                .await
+                .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
                 emit(&Event::LibraryResolved(resolved.clone()));
                 if let (Some(name), true) = (&resolved.library, resolved.allowed) {
-                    let install = library::install(&setup.catalog, compiler, attempt, name, setup.policies.libraries.allow_install)
-                        .await
-                        .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+                    let install = library::install(
+                        &setup.catalog,
+                        compiler,
+                        attempt,
+                        name,
+                        setup.policies.libraries.allow_install,
+                    )
+                    .await
+                    .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
                     installed_any |= install.succeeded;
                     emit(&Event::LibraryInstalled(install));
                 }
@@ -605,19 +777,41 @@ impl Run<'_> {
         let diagnostics = result.outcome.diagnostics().to_vec();
         self.write_artifact(
             &format!("sketch-{attempt}/diagnostics.txt"),
-            &diagnostics.iter().map(autopilot_toolchain::diagnostics::render).collect::<Vec<_>>().join("\n"),
+            &diagnostics
+                .iter()
+                .map(autopilot_toolchain::diagnostics::render)
+                .collect::<Vec<_>>()
+                .join("\n"),
         )?;
         match &result.outcome {
-            CompileOutcome::ToolchainMissing { detail } => Err(infrastructure(infra::TOOLCHAIN_MISSING, detail.clone())),
+            CompileOutcome::ToolchainMissing { detail } => {
+                Err(infrastructure(infra::TOOLCHAIN_MISSING, detail.clone()))
+            }
             CompileOutcome::TimedOut { after_ms } => Ok(Err(FailedAttempt::new(
                 AttemptOutcome::CompileTimedOut,
-                format!("the compiler did not finish within {} s and was stopped", after_ms / 1000),
+                format!(
+                    "the compiler did not finish within {} s and was stopped",
+                    after_ms / 1000
+                ),
             ))),
             CompileOutcome::Failed { diagnostics } => {
                 let symbols = autopilot_toolchain::symbols_from_diagnostics(diagnostics);
-                let dirs = if result.include_dirs.is_empty() { compiler.include_dirs(&sketch) } else { result.include_dirs.clone() };
-                let declarations = autopilot_toolchain::find_declarations(&symbols, &dirs, LookupLimits::default());
-                let first = result.outcome.errors().next().map(|d| first_line(&d.message)).unwrap_or_default();
+                let dirs = if result.include_dirs.is_empty() {
+                    compiler.include_dirs(&sketch)
+                } else {
+                    result.include_dirs.clone()
+                };
+                let declarations = autopilot_toolchain::find_declarations(
+                    &symbols,
+                    &dirs,
+                    LookupLimits::default(),
+                );
+                let first = result
+                    .outcome
+                    .errors()
+                    .next()
+                    .map(|d| first_line(&d.message))
+                    .unwrap_or_default();
                 let mut failed = FailedAttempt::new(AttemptOutcome::CompileFailed, first);
                 failed.diagnostics.clone_from(diagnostics);
                 failed.declarations = declarations;
@@ -631,8 +825,13 @@ impl Run<'_> {
                 if let Some(failed) = self.simulate(&result, attempt).await? {
                     return Ok(Err(failed));
                 }
-                let final_dir = setup.final_dir.clone().unwrap_or_else(|| self.artifacts.join("final")).join(name);
-                copy_sketch(&sketch_dir, &final_dir).map_err(|e| local("cannot copy the final sketch", e))?;
+                let final_dir = setup
+                    .final_dir
+                    .clone()
+                    .unwrap_or_else(|| self.artifacts.join("final"))
+                    .join(name);
+                copy_sketch(&sketch_dir, &final_dir)
+                    .map_err(|e| local("cannot copy the final sketch", e))?;
                 emit(&Event::AttemptFinished(AttemptFinished {
                     stage: Stage::Sketch,
                     attempt,
@@ -644,10 +843,22 @@ impl Run<'_> {
         }
     }
 
-    async fn compile(&mut self, compiler: &Compiler, sketch: &Sketch, build_dir: &Path, attempt: u32) -> Result<autopilot_toolchain::CompileResult, Ending> {
+    async fn compile(
+        &mut self,
+        compiler: &Compiler,
+        sketch: &Sketch,
+        build_dir: &Path,
+        attempt: u32,
+    ) -> Result<autopilot_toolchain::CompileResult, Ending> {
         let started = Instant::now();
-        emit(&Event::StageStarted(StageStarted { stage: Stage::Compile, attempt: Some(attempt) }));
-        let result = compiler.compile(sketch, build_dir).await.map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+        emit(&Event::StageStarted(StageStarted {
+            stage: Stage::Compile,
+            attempt: Some(attempt),
+        }));
+        let result = compiler
+            .compile(sketch, build_dir)
+            .await
+            .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
         self.totals.compiles += 1;
         if result.cache_hit {
             self.totals.cache_hits += 1;
@@ -668,12 +879,18 @@ impl Run<'_> {
         let target = &self.setup.target;
         let mut problems = Vec::new();
         if size.flash_used > target.flash_bytes {
-            problems.push(format!("flash use {} B exceeds the board's {} B", size.flash_used, target.flash_bytes));
+            problems.push(format!(
+                "flash use {} B exceeds the board's {} B",
+                size.flash_used, target.flash_bytes
+            ));
         }
         if let Some(ram) = size.ram_used
             && ram > target.ram_bytes
         {
-            problems.push(format!("RAM use {ram} B exceeds the board's {} B", target.ram_bytes));
+            problems.push(format!(
+                "RAM use {ram} B exceeds the board's {} B",
+                target.ram_bytes
+            ));
         }
         emit(&Event::CheckVerdict(CheckVerdict {
             stage: Stage::Size,
@@ -693,7 +910,11 @@ impl Run<'_> {
 
     /// Runs the firmware in the target's simulator, when it has one; the serial output must
     /// show one of the expected tokens.
-    async fn simulate(&mut self, result: &autopilot_toolchain::CompileResult, attempt: u32) -> Result<Option<FailedAttempt>, Ending> {
+    async fn simulate(
+        &mut self,
+        result: &autopilot_toolchain::CompileResult,
+        attempt: u32,
+    ) -> Result<Option<FailedAttempt>, Ending> {
         let setup = self.setup;
         let (Some(simulator), Some(elf)) = (&setup.target.simulator, &result.elf) else {
             return Ok(None);
@@ -706,17 +927,31 @@ impl Run<'_> {
             setup.app.expected_output.clone(),
         );
         request.simavr.clone_from(&setup.simavr);
-        emit(&Event::StageStarted(StageStarted { stage: Stage::Simulate, attempt: Some(attempt) }));
-        let simulation =
-            autopilot_toolchain::simulate(&request).await.map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
-        emit(&Event::SimulationFinished(simulation.to_trace_event(attempt)));
+        emit(&Event::StageStarted(StageStarted {
+            stage: Stage::Simulate,
+            attempt: Some(attempt),
+        }));
+        let simulation = autopilot_toolchain::simulate(&request)
+            .await
+            .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+        emit(&Event::SimulationFinished(
+            simulation.to_trace_event(attempt),
+        ));
         emit(&Event::StageFinished(StageFinished {
             stage: Stage::Simulate,
             attempt: Some(attempt),
             succeeded: simulation.status == SimulationStatus::Predicted,
             duration_ms: millis(simulation.duration),
         }));
-        let serial_tail = simulation.serial.iter().rev().take(5).rev().cloned().collect::<Vec<_>>().join(" | ");
+        let serial_tail = simulation
+            .serial
+            .iter()
+            .rev()
+            .take(5)
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ");
         let problem = match simulation.status {
             SimulationStatus::Predicted => return Ok(None),
             SimulationStatus::SimulatorMissing => {
@@ -730,10 +965,17 @@ impl Run<'_> {
                 "the firmware ran for {} s in simavr and printed none of {:?} on Serial; last lines: {}",
                 setup.policies.simulation.time_budget().as_secs(),
                 setup.app.expected_output,
-                if serial_tail.is_empty() { "(nothing)".to_owned() } else { serial_tail }
+                if serial_tail.is_empty() {
+                    "(nothing)".to_owned()
+                } else {
+                    serial_tail
+                }
             ),
             SimulationStatus::Failed => {
-                format!("the firmware could not run in simavr: {}", simulation.detail.clone().unwrap_or_default())
+                format!(
+                    "the firmware could not run in simavr: {}",
+                    simulation.detail.clone().unwrap_or_default()
+                )
             }
         };
         let mut failed = FailedAttempt::new(AttemptOutcome::SimulationFailed, problem.clone());
@@ -754,8 +996,19 @@ struct FailedAttempt {
 
 impl FailedAttempt {
     fn new(outcome: AttemptOutcome, message: String) -> Self {
-        let problems = if matches!(outcome, AttemptOutcome::CompileFailed) { Vec::new() } else { vec![message.clone()] };
-        FailedAttempt { outcome, message, diagnostics: Vec::new(), problems, identical_to: None, declarations: Vec::new() }
+        let problems = if matches!(outcome, AttemptOutcome::CompileFailed) {
+            Vec::new()
+        } else {
+            vec![message.clone()]
+        };
+        FailedAttempt {
+            outcome,
+            message,
+            diagnostics: Vec::new(),
+            problems,
+            identical_to: None,
+            declarations: Vec::new(),
+        }
     }
 }
 
@@ -765,12 +1018,16 @@ fn copy_sketch(from: &Path, to: &Path) -> std::io::Result<()> {
     if to.exists() && fs_err::read_dir(to)?.next().is_some() {
         let ours = fs_err::read_dir(to)?.filter_map(Result::ok).all(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            from.join(&name).exists() || name.ends_with(".ino") || name.ends_with(".h")
+            let extension = Path::new(&name).extension().map(std::ffi::OsStr::to_ascii_lowercase);
+            from.join(&name).exists() || extension.is_some_and(|e| e == "ino" || e == "h")
         });
         if !ours {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                format!("{} holds files autopilot did not write; not overwritten", to.display()),
+                format!(
+                    "{} holds files autopilot did not write; not overwritten",
+                    to.display()
+                ),
             ));
         }
     }
