@@ -34,6 +34,10 @@ pub enum Command {
     /// Inspect session traces.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Run one session: from an app file to a sketch that compiles (and, on AVR, predicts in
+    /// simavr). Exit 0 success, 1 generation failed, 2 bad input or a rejected LLM request,
+    /// 3 LLM backend or toolchain unavailable.
+    Run(Box<RunArgs>),
     /// List the boards autopilot knows (`targets/*.toml`), or show one.
     Targets(TargetsArgs),
     /// Compile a sketch for a target and print its diagnostics and size.
@@ -272,4 +276,95 @@ pub enum Format {
     Human,
     /// Machine-readable JSON.
     Json,
+}
+
+/// The machine a session runs on: prompts, boards, toolchain, caches, policies, LLM endpoints.
+#[derive(Debug, Clone, Args)]
+pub struct SessionEnvArgs {
+    /// Policies file (attempt budgets, timeouts, session budgets, fallbacks); defaults apply
+    /// to what it does not set.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// LLM endpoints file: [providers.openai|ollama] base_url, api_key_env, timeout_secs.
+    #[arg(long, value_name = "FILE")]
+    pub llm_config: Option<PathBuf>,
+    /// Endpoint of the model's provider; overrides the LLM config, OPENAI_BASE_URL and OLLAMA_HOST.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Prompt templates folder. Default: `prompts/` here or in a parent folder.
+    #[arg(long, env = "AUTOPILOT_PROMPTS_DIR", value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub targets: TargetsDirArg,
+    /// Cache folder (build cache, compile cache). Default: `$XDG_CACHE_HOME/autopilot` or `~/.cache/autopilot`.
+    #[arg(long, env = "AUTOPILOT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// User libraries folder passed to the compiler.
+    #[arg(long, env = "AUTOPILOT_LIBRARIES_DIR", value_name = "DIR")]
+    pub libraries_dir: Option<PathBuf>,
+    /// The arduino-cli program.
+    #[arg(
+        long,
+        env = "AUTOPILOT_ARDUINO_CLI",
+        default_value = "arduino-cli",
+        value_name = "PROGRAM"
+    )]
+    pub arduino_cli: PathBuf,
+    /// The arduino-builder program.
+    #[arg(
+        long,
+        env = "AUTOPILOT_ARDUINO_BUILDER",
+        default_value = "arduino-builder",
+        value_name = "PROGRAM"
+    )]
+    pub arduino_builder: PathBuf,
+    /// The simavr program.
+    #[arg(
+        long,
+        env = "AUTOPILOT_SIMAVR",
+        default_value = "simavr",
+        value_name = "PROGRAM"
+    )]
+    pub simavr: PathBuf,
+}
+
+/// `autopilot run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The app file (TOML): description, target, classes, model, dataset.
+    pub app: PathBuf,
+    /// The board (see `autopilot targets`); default: the app's.
+    #[arg(long, short)]
+    pub target: Option<String>,
+    /// The model as provider:model (openai:gpt-4o, ollama:qwen2.5-coder:32b). Default: openai:gpt-4o-mini
+    /// when OPENAI_API_KEY is set, else a reachable Ollama's first model, else the example's
+    /// hand-written demo answers (`demo-answers.toml` next to the app file).
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Prompt variant (see prompts/variants.toml).
+    #[arg(long, default_value = "default")]
+    pub variant: String,
+    /// Run directory: the session trace, per-attempt prompts, answers, sketches and diagnostics,
+    /// and the final sketch folder. Default: `runs/<app>-<time>`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Answer from a scripted answers file instead of a live model.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub answers: Option<PathBuf>,
+    /// Answer from recorded session traces (files or run directories) instead of a live model.
+    #[arg(long, value_name = "PATH")]
+    pub replay: Vec<PathBuf>,
+    /// Stream answers (measures the time to the first token).
+    #[arg(long)]
+    pub stream: bool,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    #[command(flatten)]
+    pub env: SessionEnvArgs,
 }

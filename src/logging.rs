@@ -36,6 +36,17 @@ pub fn stderr_color() -> bool {
 
 /// Installs the subscriber; `session_layer` is the JSONL layer of commands that run sessions.
 pub fn install(global: &GlobalArgs, session_layer: Option<autopilot_trace::JsonlLayer>) {
+    install_with_progress(global, session_layer, false);
+}
+
+/// Installs the subscriber with, when `progress` is set and not quieted, a line on stderr per
+/// session step ([`crate::progress::ProgressLayer`]).
+pub fn install_with_progress(
+    global: &GlobalArgs,
+    session_layer: Option<autopilot_trace::JsonlLayer>,
+    progress: bool,
+) {
+    let progress = (progress && global.quiet == 0).then(crate::progress::ProgressLayer::stderr);
     let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(stderr_color())
@@ -45,5 +56,6 @@ pub fn install(global: &GlobalArgs, session_layer: Option<autopilot_trace::Jsonl
     let _ = tracing_subscriber::registry()
         .with(console)
         .with(session_layer)
+        .with(progress)
         .try_init();
 }

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod exit;
 mod logging;
+mod progress;
+mod setup;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use autopilot_trace::{
-    AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionOutcome, SimulationStatus, TRACE_TARGET,
+    AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionOutcome, SimulationStatus,
+    TRACE_TARGET,
 };
 use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
@@ -20,7 +21,10 @@ pub struct ProgressLayer {
 
 impl ProgressLayer {
     pub fn stderr() -> Self {
-        ProgressLayer { start: Instant::now(), out: Mutex::new(Box::new(anstream::stderr())) }
+        ProgressLayer {
+            start: Instant::now(),
+            out: Mutex::new(Box::new(anstream::stderr())),
+        }
     }
 }
 
@@ -48,7 +52,8 @@ impl<S: tracing::Subscriber> Layer<S> for ProgressLayer {
         if let Some(line) = describe(&parsed) {
             let elapsed = self.start.elapsed().as_secs_f64();
             if let Ok(mut out) = self.out.lock() {
-                let _ = writeln!(out, "[{elapsed:6.1}s] {line}");
+                // anstream buffers: flush so each step shows as it happens.
+                let _ = writeln!(out, "[{elapsed:6.1}s] {line}").and_then(|()| out.flush());
             }
         }
     }
@@ -73,14 +78,34 @@ pub fn describe(event: &Event) -> Option<String> {
                     a.usage.output.map_or_else(|| "?".into(), |n| n.to_string())
                 ),
                 LlmCallResult::Failed(f) => {
-                    let retry = e.retry_in_ms.map(|ms| format!(", retrying in {:.1} s", ms as f64 / 1000.0)).unwrap_or_default();
+                    let retry = e
+                        .retry_in_ms
+                        .map(|ms| format!(", retrying in {:.1} s", ms as f64 / 1000.0))
+                        .unwrap_or_default();
                     format!("failed: {}{retry}", first_line(&f.message))
                 }
             };
-            let source = if e.source == autopilot_trace::AnswerSource::Replay { " [recorded answer]" } else { "" };
-            format!("{} #{}: {}:{} {what} in {:.1} s{source}", e.stage, e.attempt, e.provider, e.model, e.latency_ms as f64 / 1000.0)
+            let source = if e.source == autopilot_trace::AnswerSource::Replay {
+                " [recorded answer]"
+            } else {
+                ""
+            };
+            format!(
+                "{} #{}: {}:{} {what} in {:.1} s{source}",
+                e.stage,
+                e.attempt,
+                e.provider,
+                e.model,
+                e.latency_ms as f64 / 1000.0
+            )
         }
-        Event::CheckVerdict(e) if !e.passed => format!("{} #{}: check {} failed: {}", e.stage, e.attempt, e.check, first_line(&e.message)),
+        Event::CheckVerdict(e) if !e.passed => format!(
+            "{} #{}: check {} failed: {}",
+            e.stage,
+            e.attempt,
+            e.check,
+            first_line(&e.message)
+        ),
         Event::CompileFinished(e) => {
             let cache = if e.cache_hit { " (cache hit)" } else { "" };
             let took = format!("{:.1} s{cache}", e.duration_ms as f64 / 1000.0);
@@ -98,14 +123,31 @@ pub fn describe(event: &Event) -> Option<String> {
                             format!(": flash {}{flash} B{ram}", s.flash_used)
                         })
                         .unwrap_or_default();
-                    format!("compile #{}: succeeded with {}{size} in {took}", e.attempt, e.backend)
+                    format!(
+                        "compile #{}: succeeded with {}{size} in {took}",
+                        e.attempt, e.backend
+                    )
                 }
                 CompileStatus::Failed => {
-                    let errors = e.diagnostics.iter().filter(|d| matches!(d.severity, autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal)).count();
+                    let errors = e
+                        .diagnostics
+                        .iter()
+                        .filter(|d| {
+                            matches!(
+                                d.severity,
+                                autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal
+                            )
+                        })
+                        .count();
                     let first = e
                         .diagnostics
                         .iter()
-                        .find(|d| matches!(d.severity, autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal))
+                        .find(|d| {
+                            matches!(
+                                d.severity,
+                                autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal
+                            )
+                        })
                         .map(|d| {
                             let place = match (&d.file, d.line) {
                                 (Some(f), Some(l)) => format!("{f}:{l}: "),
@@ -115,11 +157,20 @@ pub fn describe(event: &Event) -> Option<String> {
                             format!("; first: {place}{}", first_line(&d.message))
                         })
                         .unwrap_or_default();
-                    format!("compile #{}: failed with {errors} error(s){first} in {took}", e.attempt)
+                    format!(
+                        "compile #{}: failed with {errors} error(s){first} in {took}",
+                        e.attempt
+                    )
                 }
-                CompileStatus::TimedOut => format!("compile #{}: timed out after {took}", e.attempt),
+                CompileStatus::TimedOut => {
+                    format!("compile #{}: timed out after {took}", e.attempt)
+                }
                 CompileStatus::ToolchainMissing => {
-                    format!("compile #{}: toolchain missing: {}", e.attempt, e.detail.as_deref().unwrap_or(""))
+                    format!(
+                        "compile #{}: toolchain missing: {}",
+                        e.attempt,
+                        e.detail.as_deref().unwrap_or("")
+                    )
                 }
             }
         }
@@ -132,7 +183,12 @@ pub fn describe(event: &Event) -> Option<String> {
             if e.allowed { "" } else { ", not allowed" }
         ),
         Event::LibraryInstalled(e) => {
-            format!("library #{}: install {} {}", e.attempt, e.library, if e.succeeded { "succeeded" } else { "failed" })
+            format!(
+                "library #{}: install {} {}",
+                e.attempt,
+                e.library,
+                if e.succeeded { "succeeded" } else { "failed" }
+            )
         }
         Event::SimulationFinished(e) => match e.status {
             SimulationStatus::Predicted => format!(
@@ -149,21 +205,32 @@ pub fn describe(event: &Event) -> Option<String> {
                 e.serial.len()
             ),
             SimulationStatus::Failed => format!("simulate #{}: the simulator failed", e.attempt),
-            SimulationStatus::SimulatorMissing => format!("simulate #{}: simulator missing, check skipped", e.attempt),
+            SimulationStatus::SimulatorMissing => {
+                format!("simulate #{}: simulator missing, check skipped", e.attempt)
+            }
         },
         Event::FallbackApplied(e) => format!("parachute {}: {}", e.policy, e.reason),
         Event::AttemptFinished(e) if e.outcome != AttemptOutcome::Succeeded => {
-            let outcome = serde_json::to_value(e.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let outcome = serde_json::to_value(e.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             format!("{} #{}: {outcome}", e.stage, e.attempt)
         }
         Event::SessionFinished(e) => {
             let t = &e.totals;
-            let cost = t.cost_usd.map_or_else(|| "unknown cost".to_owned(), |c| format!("${c:.4}"));
+            let cost = t
+                .cost_usd
+                .map_or_else(|| "unknown cost".to_owned(), |c| format!("${c:.4}"));
             let outcome = match &e.outcome {
                 SessionOutcome::Success { attempt } => format!("success at attempt {attempt}"),
-                SessionOutcome::Exhausted { stage } => format!("gave up: {stage} attempts exhausted"),
+                SessionOutcome::Exhausted { stage } => {
+                    format!("gave up: {stage} attempts exhausted")
+                }
                 SessionOutcome::Aborted { reason } => format!("aborted: {reason}"),
-                SessionOutcome::InfrastructureError { kind, message } => format!("infrastructure error ({kind}): {message}"),
+                SessionOutcome::InfrastructureError { kind, message } => {
+                    format!("infrastructure error ({kind}): {message}")
+                }
             };
             format!(
                 "{outcome} — {} attempt(s), {} LLM call(s), {} tokens, {cost}, {:.1} s",

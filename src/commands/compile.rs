@@ -16,7 +16,7 @@ use crate::cli::{BackendArg, CompileArgs, Format};
 use crate::exit::{CliError, CliResult, ExitStatus, WithStatus};
 
 /// `$XDG_CACHE_HOME/autopilot`, else `~/.cache/autopilot`.
-fn default_cache_dir() -> CliResult<PathBuf> {
+pub fn default_cache_dir() -> CliResult<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

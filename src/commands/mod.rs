@@ -2,9 +2,10 @@
 
 mod chat;
 mod classify;
-mod compile;
+pub mod compile;
 mod import;
-mod targets;
+mod run;
+pub mod targets;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             compile::run(&args)
         }
         Command::Chat(args) => chat::run(&cli.global, &args),
+        Command::Run(args) => run::run(&cli.global, &args),
         Command::Import(args) => {
             crate::logging::install(&cli.global, None);
             import::run(&args)

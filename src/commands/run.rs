@@ -1,0 +1,201 @@
+//! `autopilot run <app.toml>`: one session from an app file to a compiled, checked sketch.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
+use autopilot_orchestrator::App;
+use autopilot_orchestrator::session::{
+    SessionReport, SessionSetup, infra, run_session, sketch_name,
+};
+use autopilot_trace::{
+    JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome, session_span,
+};
+use tracing::Instrument;
+
+use crate::cli::{GlobalArgs, RunArgs};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::setup::{DEMO_ANSWERS, SessionEnvironment, answers_backend, traces_backend};
+
+/// The model used when `OPENAI_API_KEY` is set and no model is named.
+pub const DEFAULT_OPENAI_MODEL: &str = "openai:gpt-4o-mini";
+
+/// Which model answers, and from where.
+struct ModelChoice {
+    model: ModelRef,
+    recorded: Option<Arc<dyn ChatBackend>>,
+    /// Said on stderr and recorded in the trace.
+    note: Option<String>,
+}
+
+fn choose_model(args: &RunArgs, app: &App) -> CliResult<ModelChoice> {
+    let recorded = if let Some(path) = &args.answers {
+        Some(answers_backend(path)?)
+    } else if args.replay.is_empty() {
+        None
+    } else {
+        Some(traces_backend(&args.replay, ReplayMatch::Exact)?)
+    };
+    if let Some(text) = &args.model {
+        let model = ModelRef::parse(text)
+            .with_context(|| format!("--model {text}"))
+            .input_error()?;
+        return Ok(ModelChoice {
+            model,
+            recorded,
+            note: None,
+        });
+    }
+    if let Some(recorded) = recorded {
+        let name = if args.answers.is_some() {
+            "answers"
+        } else {
+            "recorded"
+        };
+        return Ok(ModelChoice {
+            model: ModelRef::new(Provider::Replay, name),
+            recorded: Some(recorded),
+            note: None,
+        });
+    }
+    if std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+        let model = ModelRef::parse(DEFAULT_OPENAI_MODEL).input_error()?;
+        return Ok(ModelChoice {
+            model,
+            recorded: None,
+            note: None,
+        });
+    }
+    let demo = app.dir.join(DEMO_ANSWERS);
+    if demo.is_file() {
+        let note = format!(
+            "no LLM configured (no --model, no OPENAI_API_KEY): answering with the HAND-WRITTEN DEMO ANSWERS of {} \
+             through the replay backend; they are not model output. The compile and the simulation are real.",
+            demo.display()
+        );
+        return Ok(ModelChoice {
+            model: ModelRef::new(Provider::Replay, "demo-answers"),
+            recorded: Some(answers_backend(&demo)?),
+            note: Some(note),
+        });
+    }
+    Err(anyhow!(
+        "no LLM configured: pass --model provider:model (e.g. ollama:qwen2.5-coder:14b), set OPENAI_API_KEY, or give --answers <file>"
+    ))
+    .input_error()
+}
+
+fn session_id(app: &App) -> SessionId {
+    let now = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+    SessionId::sanitized(&format!("{}-{now}", sketch_name(&app.name)))
+}
+
+/// Exit status of a finished session.
+pub fn exit_status(outcome: &SessionOutcome) -> ExitStatus {
+    match outcome {
+        SessionOutcome::Success { .. } => ExitStatus::Success,
+        SessionOutcome::Exhausted { .. } | SessionOutcome::Aborted { .. } => ExitStatus::Failure,
+        SessionOutcome::InfrastructureError { kind, .. }
+            if kind == infra::LLM_REJECTED || kind == infra::REPLAY_MISS =>
+        {
+            ExitStatus::InputError
+        }
+        SessionOutcome::InfrastructureError { .. } => ExitStatus::Unavailable,
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
+    let app = App::load(&args.app).input_error()?;
+    let environment = SessionEnvironment::resolve(&args.env)?;
+    let target = environment.target(&app, args.target.as_deref())?;
+    environment.prompts.variant(&args.variant).input_error()?;
+    let choice = choose_model(args, &app)?;
+    let id = session_id(&app);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(id.as_str()));
+    let trace_path = RunDirSink::session_path(&out, &id);
+    if trace_path.exists() {
+        return Err(anyhow!(
+            "{} exists already; choose another --out",
+            trace_path.display()
+        ))
+        .input_error();
+    }
+    let layer = JsonlLayer::new(RunDirSink::new(&out));
+    let write_errors = layer.errors();
+    crate::logging::install_with_progress(global, Some(layer), true);
+    let llm = environment.client(&choice.model, choice.recorded.clone())?;
+    let fallback_llm = match &environment.policies.fallback.model {
+        Some(model) => {
+            let model = ModelRef::parse(&model.to_string()).input_error()?;
+            Some(environment.client(&model, None)?)
+        }
+        None => None,
+    };
+    if let Some(note) = &choice.note {
+        let mut stderr = anstream::stderr().lock();
+        let _ = writeln!(stderr, "note: {note}");
+    }
+    let setup = SessionSetup {
+        id: id.clone(),
+        app,
+        target,
+        prompts: environment.prompts.clone(),
+        variant: args.variant.clone(),
+        policies: environment.policies.clone(),
+        llm,
+        fallback_llm,
+        sampling: SamplingParams {
+            temperature: args.temperature,
+            top_p: args.top_p,
+            seed: args.seed,
+            max_tokens: args.max_tokens,
+            num_ctx: None,
+        },
+        stream: args.stream,
+        toolchain: environment.toolchain.clone(),
+        catalog: environment.catalog.clone(),
+        tinyml_api: environment.tinyml_api.clone(),
+        simavr: environment.simavr.clone(),
+        run_dir: out.clone(),
+        final_dir: Some(out.join("sketch")),
+        batch: None,
+        tool_versions: Vec::new(),
+        note: choice.note,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()?;
+    let report: SessionReport =
+        runtime.block_on(async { run_session(&setup).await }.instrument(session_span(&id)));
+    finish(&out, &trace_path, &report, &write_errors.snapshot())
+}
+
+fn finish(
+    out: &Path,
+    trace_path: &Path,
+    report: &SessionReport,
+    write_errors: &[String],
+) -> CliResult<ExitStatus> {
+    let mut stderr = anstream::stderr().lock();
+    for problem in write_errors {
+        let _ = writeln!(stderr, "warning: {problem}");
+    }
+    let _ = writeln!(stderr, "trace: {}", trace_path.display());
+    let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
+    if let Some(dir) = &report.sketch_dir {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", dir.display()).input_error()?;
+    }
+    if !write_errors.is_empty() {
+        return Ok(ExitStatus::Unavailable);
+    }
+    Ok(exit_status(&report.outcome))
+}

@@ -1,0 +1,177 @@
+//! Settings resolution for commands that run sessions (`run`, and later `batch`, `replay`):
+//! command-line flags + environment + files → the inputs of `autopilot_orchestrator::session`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use autopilot_llm::{
+    ChatBackend, LlmClient, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, PriceTable,
+    Provider, ReplayBackend, ReplayMatch, RetryPolicy, ScriptedAnswers, live_backend,
+    resolve_settings,
+};
+use autopilot_orchestrator::{App, Policies, PromptSet};
+use autopilot_toolchain::{LibraryCatalog, Target, TinyMlApi, ToolchainConfig};
+use autopilot_trace::{TraceFile, collect_trace_files};
+
+use crate::cli::SessionEnvArgs;
+use crate::exit::{CliResult, WithStatus};
+
+/// The answers file an example ships for runs without a configured LLM.
+pub const DEMO_ANSWERS: &str = "demo-answers.toml";
+
+/// The prompts folder: the flag (or `AUTOPILOT_PROMPTS_DIR`), else `prompts/` in the current
+/// folder or one of its parents, else the one this binary was built from.
+pub fn prompts_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_owned();
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            let candidate = dir.join("prompts");
+            if candidate.join(autopilot_orchestrator::MANIFEST).is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts")
+}
+
+/// Everything about the machine a session runs on: toolchain, data files, prompts.
+#[derive(Debug, Clone)]
+pub struct SessionEnvironment {
+    pub prompts: Arc<PromptSet>,
+    pub targets: autopilot_toolchain::Targets,
+    pub toolchain: ToolchainConfig,
+    pub catalog: Arc<LibraryCatalog>,
+    pub tinyml_api: Arc<TinyMlApi>,
+    pub simavr: PathBuf,
+    pub policies: Policies,
+    pub llm_settings: LlmSettings,
+    pub prices: Arc<PriceTable>,
+}
+
+impl SessionEnvironment {
+    pub fn resolve(args: &SessionEnvArgs) -> CliResult<SessionEnvironment> {
+        let prompts = PromptSet::load(&prompts_dir(args.prompts_dir.as_deref())).input_error()?;
+        let targets = crate::commands::targets::load(&args.targets)?;
+        let cache = match &args.cache_dir {
+            Some(dir) => dir.clone(),
+            None => crate::commands::compile::default_cache_dir()?,
+        };
+        let policies = match &args.config {
+            Some(path) => Policies::load(path).input_error()?,
+            None => Policies::default(),
+        };
+        policies
+            .check_variant(
+                args.config.as_deref().unwrap_or(Path::new("policies")),
+                &prompts.variants(),
+            )
+            .input_error()?;
+        let mut toolchain = ToolchainConfig::with_cache_dir(&cache);
+        toolchain
+            .arduino_builder
+            .program
+            .clone_from(&args.arduino_builder);
+        toolchain.arduino_cli.program.clone_from(&args.arduino_cli);
+        toolchain.libraries_dir.clone_from(&args.libraries_dir);
+        toolchain.timeout = policies.timeouts.compile();
+        let file = match &args.llm_config {
+            Some(path) => LlmConfigFile::load(path).input_error()?,
+            None => LlmConfigFile::default(),
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        let mut overrides = LlmOverrides::default();
+        if let Some(url) = &args.base_url {
+            overrides.openai.base_url = Some(url.clone());
+            overrides.ollama.base_url = Some(url.clone());
+        }
+        let llm_settings = resolve_settings(&file, &env, &overrides).input_error()?;
+        let prices = match &llm_settings.prices {
+            Some(path) => PriceTable::load(path).input_error()?,
+            None => PriceTable::builtin(),
+        };
+        Ok(SessionEnvironment {
+            prompts: Arc::new(prompts),
+            targets,
+            toolchain,
+            catalog: Arc::new(LibraryCatalog::builtin()),
+            tinyml_api: Arc::new(TinyMlApi::builtin()),
+            simavr: args.simavr.clone(),
+            policies,
+            llm_settings,
+            prices: Arc::new(prices),
+        })
+    }
+
+    /// The app's target, or the one asked for.
+    pub fn target(&self, app: &App, name: Option<&str>) -> CliResult<Target> {
+        let name = name.unwrap_or(&app.target);
+        let known: Vec<String> = self.targets.iter().map(|t| t.name.clone()).collect();
+        let target = self.targets.get(name).input_error()?.clone();
+        let mut checked = app.clone();
+        checked.target.clone_from(&target.name);
+        checked.check_target(&known).input_error()?;
+        checked
+            .check_model_runtime(target.tinyml.is_some())
+            .input_error()?;
+        Ok(target)
+    }
+
+    /// The retry policy of the session policies, for the LLM client.
+    pub fn retry(&self) -> RetryPolicy {
+        let retry = &self.policies.retry;
+        RetryPolicy {
+            max_attempts: retry.max_tries.max(1),
+            initial_delay: retry.base_delay(),
+            max_elapsed: retry.max_total(),
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// A client for `model` on its live backend, or on `recorded` answers when given.
+    pub fn client(
+        &self,
+        model: &ModelRef,
+        recorded: Option<Arc<dyn ChatBackend>>,
+    ) -> CliResult<LlmClient> {
+        let backend = match recorded {
+            Some(backend) => backend,
+            None if model.provider == Provider::Replay => {
+                return Err(anyhow!("model {model} answers from recordings: give --answers <file> or --replay <trace>"))
+                    .input_error();
+            }
+            None => live_backend(model.provider, &self.llm_settings).input_error()?,
+        };
+        Ok(LlmClient::new(model.clone(), backend)
+            .with_retry(self.retry())
+            .with_prices(self.prices.clone()))
+    }
+}
+
+/// A replay backend answering from a scripted answers file.
+pub fn answers_backend(path: &Path) -> CliResult<Arc<dyn ChatBackend>> {
+    let answers = ScriptedAnswers::load(path).input_error()?;
+    Ok(Arc::new(ReplayBackend::from_scripted(answers)))
+}
+
+/// A replay backend answering from recorded traces (files or run directories).
+pub fn traces_backend(paths: &[PathBuf], matching: ReplayMatch) -> CliResult<Arc<dyn ChatBackend>> {
+    let mut traces = Vec::new();
+    for path in paths {
+        let files = collect_trace_files(path)
+            .with_context(|| format!("cannot list {}", path.display()))
+            .input_error()?;
+        for file in files {
+            traces.push(
+                TraceFile::read(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))
+                    .input_error()?,
+            );
+        }
+    }
+    Ok(Arc::new(
+        ReplayBackend::from_traces(&traces, matching).input_error()?,
+    ))
+}
