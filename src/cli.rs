@@ -34,9 +34,87 @@ pub enum Command {
     /// Inspect session traces.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// List the boards autopilot knows (`targets/*.toml`), or show one.
+    Targets(TargetsArgs),
+    /// Compile a sketch for a target and print its diagnostics and size.
+    /// Exit 0 compiled, 1 compile failed or timed out, 2 bad input, 3 toolchain missing.
+    Compile(CompileArgs),
     /// Send one prompt to an LLM: the answer on stdout; tokens, latency and cost on stderr.
     /// Exit 3 when the backend stays unreachable after retries, 2 for a rejected request.
     Chat(Box<ChatArgs>),
+}
+
+/// Where board definitions come from.
+#[derive(Debug, Clone, Args)]
+pub struct TargetsDirArg {
+    /// Read board definitions from this folder instead of the built-in copies of `targets/`.
+    #[arg(long, env = "AUTOPILOT_TARGETS_DIR", value_name = "DIR")]
+    pub targets_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// A target name (`uno`, `nano33ble_sense`); all targets when omitted.
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    #[command(flatten)]
+    pub targets: TargetsDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// A `.ino` file or a sketch folder.
+    pub sketch: PathBuf,
+    /// The target board (see `autopilot targets`).
+    #[arg(long, short)]
+    pub target: String,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Build folder, reused across runs. Default: under the cache folder, per target and sketch.
+    #[arg(long, value_name = "DIR")]
+    pub build_dir: Option<PathBuf>,
+    /// Time limit of the compile, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Cache folder: shared build cache, compile cache, default build folders.
+    /// Default: `$XDG_CACHE_HOME/autopilot` or `~/.cache/autopilot`.
+    #[arg(long, env = "AUTOPILOT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Always run the compiler (no compile-cache lookup or store).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// User libraries folder passed to the compiler.
+    #[arg(long, env = "AUTOPILOT_LIBRARIES_DIR", value_name = "DIR")]
+    pub libraries_dir: Option<PathBuf>,
+    /// Use this backend instead of the target's preferred one.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// The arduino-cli program.
+    #[arg(
+        long,
+        env = "AUTOPILOT_ARDUINO_CLI",
+        default_value = "arduino-cli",
+        value_name = "PROGRAM"
+    )]
+    pub arduino_cli: PathBuf,
+    /// The arduino-builder program.
+    #[arg(
+        long,
+        env = "AUTOPILOT_ARDUINO_BUILDER",
+        default_value = "arduino-builder",
+        value_name = "PROGRAM"
+    )]
+    pub arduino_builder: PathBuf,
+    #[command(flatten)]
+    pub targets: TargetsDirArg,
+}
+
+/// A compiler backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    ArduinoBuilder,
+    ArduinoCli,
 }
 
 /// `autopilot chat`.

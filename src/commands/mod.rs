@@ -1,6 +1,8 @@
 //! One module per command; `run` dispatches.
 
 mod chat;
+mod compile;
+mod targets;
 mod trace;
 
 use crate::cli::{Cli, Command};
@@ -11,6 +13,14 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Trace(command) => {
             crate::logging::install(&cli.global, None);
             trace::run(&command)
+        }
+        Command::Targets(args) => {
+            crate::logging::install(&cli.global, None);
+            targets::run(&args)
+        }
+        Command::Compile(args) => {
+            crate::logging::install(&cli.global, None);
+            compile::run(&args)
         }
         Command::Chat(args) => chat::run(&cli.global, &args),
     }

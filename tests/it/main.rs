@@ -3,4 +3,5 @@
 mod architecture;
 mod chat_cli;
 mod support;
+mod toolchain_cli;
 mod trace_cli;

@@ -1,0 +1,3 @@
+//! Failure classification and reports.
+
+pub mod report;

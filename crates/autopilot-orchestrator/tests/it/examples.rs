@@ -1,0 +1,136 @@
+//! The shipped examples: app files load, the fruit header matches our converter, and the
+//! hand-written demo answers pass spec validation, extraction and the prechecks.
+
+use autopilot_orchestrator::{
+    App, ModelKind, PrecheckInput, SpecRules, extract_code, run_prechecks, spec_template,
+    tflite_to_header, validate_spec,
+};
+use serde::Deserialize;
+
+use crate::support::examples_dir;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoAnswers {
+    answer: Vec<DemoAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoAnswer {
+    stage: String,
+    attempt: u32,
+    text: String,
+}
+
+fn demo_answers() -> Vec<DemoAnswer> {
+    let path = examples_dir().join("color_uno/demo-answers.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("# HAND-WRITTEN DEMO ANSWERS, NOT MODEL OUTPUT."),
+        "the file must say what it is"
+    );
+    toml::from_str::<DemoAnswers>(&text).unwrap().answer
+}
+
+fn answer<'a>(answers: &'a [DemoAnswer], stage: &str, attempt: u32) -> &'a str {
+    &answers
+        .iter()
+        .find(|a| a.stage == stage && a.attempt == attempt)
+        .unwrap_or_else(|| panic!("no {stage} answer for attempt {attempt}"))
+        .text
+}
+
+#[test]
+fn the_fruit_example_loads_and_its_header_is_our_conversion() {
+    let dir = examples_dir().join("fruit_to_emoji");
+    let app = App::load(&dir.join("app.toml")).unwrap();
+    assert_eq!(app.target, "nano33ble_sense");
+    assert_eq!(app.classes, ["apple", "banana", "orange"]);
+    assert_eq!(app.dataset.files.len(), 3);
+    for file in &app.dataset.files {
+        assert!(
+            (60..=100).contains(&file.rows),
+            "{}: {} rows",
+            file.file,
+            file.rows
+        );
+        let names: Vec<&str> = file.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Red", "Green", "Blue"]);
+        assert!(
+            file.columns
+                .iter()
+                .all(|c| c.min.unwrap() >= 0.0 && c.max.unwrap() <= 1.0)
+        );
+    }
+    let model = app.model.as_ref().unwrap();
+    assert_eq!(model.kind, ModelKind::Tflite);
+    // make_model.py wrote model.h with the same layout as the Rust converter.
+    let bytes = std::fs::read(dir.join("model.tflite")).unwrap();
+    let committed = std::fs::read_to_string(dir.join("model.h")).unwrap();
+    assert_eq!(
+        tflite_to_header(&bytes, "g_model_data", "model.tflite").unwrap(),
+        committed
+    );
+    assert_eq!(model.header_text, committed);
+}
+
+#[test]
+fn the_uno_example_loads() {
+    let app = App::load(&examples_dir().join("color_uno/app.toml")).unwrap();
+    assert_eq!(app.target, "uno");
+    assert_eq!(app.classes, ["red", "green", "blue", "yellow"]);
+    let model = app.model.as_ref().unwrap();
+    assert_eq!(model.kind, ModelKind::Dense);
+    assert_eq!(model.inference_call(), Some("color_model_predict"));
+    assert_eq!(app.dataset.rows(), 240);
+    assert!(
+        app.description.contains("simavr"),
+        "the description says there is no sensor"
+    );
+}
+
+#[test]
+fn the_demo_spec_answer_is_a_valid_spec() {
+    let app = App::load(&examples_dir().join("color_uno/app.toml")).unwrap();
+    let answers = demo_answers();
+    let template = spec_template(&app);
+    let validation = validate_spec(
+        answer(&answers, "spec", 1),
+        &template,
+        &SpecRules {
+            target: &app.target,
+            classes: &app.classes,
+            allowed_libraries: &[],
+            model_kind: Some(ModelKind::Dense),
+            ram_bytes: Some(2048),
+        },
+    );
+    assert!(validation.problems.is_empty(), "{:#?}", validation.problems);
+    assert_eq!(validation.spec.unwrap().serial_baud, 9600);
+}
+
+#[test]
+fn the_demo_sketches_pass_extraction_and_prechecks_and_differ() {
+    let app = App::load(&examples_dir().join("color_uno/app.toml")).unwrap();
+    let answers = demo_answers();
+    let first = extract_code(answer(&answers, "sketch", 1)).unwrap();
+    let second = extract_code(answer(&answers, "sketch", 2)).unwrap();
+    assert_ne!(first.sha256, second.sha256);
+    for extraction in [&first, &second] {
+        let report = run_prechecks(
+            &extraction.code,
+            &PrecheckInput {
+                model: app.model.as_ref(),
+                forbidden: &[],
+            },
+        );
+        assert!(report.passed(), "{:#?}", report.verdicts);
+        for class in &app.classes {
+            assert!(extraction.code.contains(&format!("\"{class}\"")), "{class}");
+        }
+    }
+    // Attempt 1 carries the compile error the demo is about; attempt 2 fixes it.
+    assert!(first.code.contains("% NUM_SAMPLES") && !first.code.contains("kNumSamples"));
+    assert!(second.code.contains("% kNumSamples") && !second.code.contains("NUM_SAMPLES"));
+}

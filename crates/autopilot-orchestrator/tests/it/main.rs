@@ -1,0 +1,15 @@
+//! Integration tests of the orchestrator's pure parts: app files, model headers, datasets,
+//! extraction, specs, prechecks, repair context, prompts, policies and the shipped examples.
+
+mod app;
+mod dataset;
+mod examples;
+mod extract;
+mod header;
+mod policy;
+mod precheck;
+mod prompts;
+mod repair;
+mod spec;
+mod support;
+mod tflite;

@@ -1,0 +1,48 @@
+//! Compiles Arduino sketches for real boards and runs AVR firmware in simavr: the ground truth
+//! of autopilot. Compiling is bounded (timeouts that kill whole process groups), structured
+//! (diagnostics and sizes as data, never raw text handed on), cached (an identical request is
+//! answered from disk) and honest (a failed install or compile is reported as such).
+//!
+//! This crate is the only one that spawns processes ([`process`]); everything else in the
+//! workspace goes through it. The pieces, in the order a session uses them:
+//!
+//! - [`target`]: board definitions from `targets/*.toml`, validated on load.
+//! - [`compile::Compiler`]: one per session; picks the backend ([`backend`]: Debian's
+//!   arduino-builder for AVR, arduino-cli otherwise), reads the versions it builds with, and
+//!   compiles a [`sketch::Sketch`] per attempt in a reused build path, answering repeats from
+//!   the [`cache`]. A compile is a [`compile::CompileOutcome`] value; `Err` is infrastructure.
+//! - [`diagnostics`] and [`size`]: pure parsers of compiler, linker and size output.
+//! - [`library`]: a missing header to an allow-listed library (`data/libraries.toml`).
+//! - [`environment`]: the symbols errors mention and their real declarations in the installed
+//!   headers, plus core and library versions, for repair prompts.
+//! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
+//! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
+//!
+//! Libraries here never print and never read the environment for configuration: the caller
+//! resolves a [`backend::ToolchainConfig`] and passes it in.
+
+pub mod backend;
+pub mod cache;
+pub mod compile;
+pub mod data;
+pub mod diagnostics;
+pub mod environment;
+pub mod library;
+pub mod process;
+pub mod simulate;
+pub mod size;
+pub mod sketch;
+pub mod target;
+pub mod tinyml;
+
+pub use backend::{Backend, BackendKind, ToolchainConfig, Warnings, select_backend};
+pub use compile::{CompileError, CompileOutcome, CompileResult, Compiler};
+pub use diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
+pub use environment::{find_declarations, symbols_from_diagnostics, symbols_in_message};
+pub use library::LibraryCatalog;
+pub use process::{ProcessError, ProcessOutput, ProcessSpec, Termination};
+pub use simulate::{SimulateRequest, SimulationResult, simulate};
+pub use size::parse_size_report;
+pub use sketch::{Sketch, SketchError};
+pub use target::{Target, Targets};
+pub use tinyml::TinyMlApi;

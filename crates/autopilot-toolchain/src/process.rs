@@ -1,0 +1,505 @@
+//! The process runner: the only code in the workspace that spawns processes.
+//!
+//! Every child gets its own process group, so a timeout or a cancelled future reaches the
+//! grandchildren too (`avr-gcc` under `arduino-builder`, a `sleep` under a shell script). On a
+//! timeout the group gets SIGTERM, then SIGKILL after a grace period. stdout and stderr are
+//! drained concurrently into bounded buffers: a flood is cut at the limit and the number of
+//! bytes dropped is kept, so nothing blocks on a full pipe and memory stays bounded. Output
+//! need not be UTF-8.
+//!
+//! [`run`] captures; [`run_with_lines`] also hands every complete line to a callback that may
+//! stop the process early (the simulator stops as soon as a class name appears on serial).
+
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+
+/// Default per-stream capture limit (1 MiB).
+pub const DEFAULT_CAPTURE_LIMIT: usize = 1024 * 1024;
+/// Default time between SIGTERM and SIGKILL.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
+/// A line longer than this is handed to the line callback in pieces.
+const MAX_LINE: usize = 64 * 1024;
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+    timeout: Option<Duration>,
+    grace: Duration,
+    capture_limit: usize,
+}
+
+impl ProcessSpec {
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        ProcessSpec {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            timeout: None,
+            grace: DEFAULT_GRACE,
+            capture_limit: DEFAULT_CAPTURE_LIMIT,
+        }
+    }
+
+    #[must_use]
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets one environment variable for the child (the rest is inherited).
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Time between SIGTERM and SIGKILL when the process must end.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Bytes kept per stream; the rest is read and counted, not stored.
+    #[must_use]
+    pub fn capture_limit(mut self, bytes: usize) -> Self {
+        self.capture_limit = bytes;
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    pub fn get_env(&self) -> &[(OsString, OsString)] {
+        &self.env
+    }
+
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The command line, for messages (`arduino-builder -compile …`).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(OsStr::to_string_lossy)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Exited {
+        code: i32,
+    },
+    /// Killed by a signal it did not get from us.
+    Signaled {
+        signal: i32,
+    },
+    /// The timeout fired; the group got SIGTERM (and SIGKILL after the grace period).
+    TimedOut,
+    /// The line callback asked to stop; the group was terminated like on a timeout.
+    Stopped,
+}
+
+/// One captured stream: the first `limit` bytes and how many more were dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// Bytes read past the capture limit and dropped.
+    pub dropped: u64,
+}
+
+impl Captured {
+    /// The captured bytes as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    pub fn is_truncated(&self) -> bool {
+        self.dropped > 0
+    }
+
+    /// The text with a marker line at the end when output was dropped.
+    pub fn text_marked(&self) -> String {
+        let mut text = self.text().into_owned();
+        if self.dropped > 0 {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&truncation_marker(self.dropped));
+        }
+        text
+    }
+
+    fn push(&mut self, chunk: &[u8], limit: usize) {
+        let room = limit.saturating_sub(self.bytes.len());
+        let kept = room.min(chunk.len());
+        self.bytes.extend_from_slice(&chunk[..kept]);
+        self.dropped += (chunk.len() - kept) as u64;
+    }
+}
+
+/// The line that marks truncated output.
+pub fn truncation_marker(dropped: u64) -> String {
+    format!("[output truncated: {dropped} more bytes dropped]")
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessOutput {
+    pub termination: Termination,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub duration: Duration,
+}
+
+impl ProcessOutput {
+    pub fn success(&self) -> bool {
+        self.termination == Termination::Exited { code: 0 }
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.termination {
+            Termination::Exited { code } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("`{program}` not found")]
+    NotFound { program: String },
+    #[error("failed to spawn `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to wait for `{program}`")]
+    Wait {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ProcessError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ProcessError::NotFound { .. })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+/// What the line callback wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineControl {
+    Continue,
+    /// Terminate the process group now.
+    Stop,
+}
+
+/// Runs the process to its end (or its timeout) and captures both streams.
+pub async fn run(spec: &ProcessSpec) -> Result<ProcessOutput, ProcessError> {
+    run_with_lines(spec, |_, _| LineControl::Continue).await
+}
+
+/// Runs the process and hands every complete line (without its `\n`) of either stream to
+/// `on_line`, which may stop the process. Lines are seen even past the capture limit.
+pub async fn run_with_lines<F>(
+    spec: &ProcessSpec,
+    mut on_line: F,
+) -> Result<ProcessOutput, ProcessError>
+where
+    F: FnMut(StreamKind, &[u8]) -> LineControl,
+{
+    let program = spec.program.to_string_lossy().into_owned();
+    let start = Instant::now();
+    let mut child = spawn(spec).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ProcessError::NotFound {
+                program: program.clone(),
+            }
+        } else {
+            ProcessError::Spawn {
+                program: program.clone(),
+                source,
+            }
+        }
+    })?;
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    let mut guard = GroupGuard { pgid };
+    tracing::debug!(command = %spec.display(), pid = ?pgid, "spawned");
+
+    let mut stdout = Drain::new(child.stdout.take(), StreamKind::Stdout);
+    let mut stderr = Drain::new(child.stderr.take(), StreamKind::Stderr);
+    let limit = spec.capture_limit;
+    let far = start + Duration::from_secs(60 * 60 * 24 * 365);
+    let deadline = spec.timeout.map_or(far, |t| start + t);
+
+    let mut status: Option<ExitStatus> = None;
+    let mut ending: Option<Termination> = None;
+    let mut kill_at = far;
+    let mut drain_until = far;
+    let mut killed = false;
+    let mut stop = false;
+
+    loop {
+        if status.is_some() && stdout.done && stderr.done {
+            break;
+        }
+        if stop && ending.is_none() {
+            ending = Some(Termination::Stopped);
+            guard.signal(Signal::SIGTERM);
+            kill_at = Instant::now() + spec.grace;
+        }
+        tokio::select! {
+            read = stdout.read(), if !stdout.done => {
+                stdout.absorb(&read, limit, &mut |kind, line| {
+                    if !stop && on_line(kind, line) == LineControl::Stop { stop = true; }
+                });
+            }
+            read = stderr.read(), if !stderr.done => {
+                stderr.absorb(&read, limit, &mut |kind, line| {
+                    if !stop && on_line(kind, line) == LineControl::Stop { stop = true; }
+                });
+            }
+            waited = child.wait(), if status.is_none() => {
+                let exit = waited.map_err(|source| ProcessError::Wait { program: program.clone(), source })?;
+                status = Some(exit);
+                // Whatever is left of our group after the leader exits is a leak: end it, so
+                // the pipes close. Output already in the pipes stays readable.
+                guard.signal(Signal::SIGKILL);
+                killed = true;
+                drain_until = Instant::now() + spec.grace;
+            }
+            () = tokio::time::sleep_until(deadline), if ending.is_none() && status.is_none() => {
+                tracing::debug!(command = %spec.display(), "timed out; terminating the process group");
+                ending = Some(Termination::TimedOut);
+                guard.signal(Signal::SIGTERM);
+                kill_at = Instant::now() + spec.grace;
+            }
+            () = tokio::time::sleep_until(kill_at), if !killed && kill_at < far => {
+                guard.signal(Signal::SIGKILL);
+                killed = true;
+            }
+            () = tokio::time::sleep_until(drain_until), if status.is_some() => {
+                // A process that left our group still holds a pipe: stop reading.
+                tracing::warn!(command = %spec.display(), "output pipes still open after exit; stopped reading");
+                break;
+            }
+        }
+    }
+    stdout.finish(&mut |kind, line| {
+        if !stop {
+            let _ = on_line(kind, line);
+        }
+    });
+    stderr.finish(&mut |kind, line| {
+        if !stop {
+            let _ = on_line(kind, line);
+        }
+    });
+    guard.disarm();
+
+    let termination = match ending {
+        Some(ending) => ending,
+        None => exit_termination(status),
+    };
+    Ok(ProcessOutput {
+        termination,
+        stdout: stdout.captured,
+        stderr: stderr.captured,
+        duration: start.elapsed(),
+    })
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the process runner is the one place allowed to spawn processes"
+)]
+fn spawn(spec: &ProcessSpec) -> std::io::Result<tokio::process::Child> {
+    let mut command = tokio::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    if let Some(dir) = &spec.cwd {
+        command.current_dir(dir);
+    }
+    command.spawn()
+}
+
+fn exit_termination(status: Option<ExitStatus>) -> Termination {
+    use std::os::unix::process::ExitStatusExt as _;
+    match status {
+        Some(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Termination::Exited { code },
+            (None, Some(signal)) => Termination::Signaled { signal },
+            (None, None) => Termination::Exited { code: -1 },
+        },
+        None => Termination::Exited { code: -1 },
+    }
+}
+
+/// Signals the child's process group; on drop (a cancelled future) it kills the group.
+struct GroupGuard {
+    pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    fn signal(&self, signal: Signal) {
+        if let Some(pgid) = self.pgid {
+            match killpg(pgid, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(errno) => tracing::warn!(%errno, ?signal, "cannot signal process group"),
+            }
+        }
+    }
+
+    /// The run is over and the group is gone: never signal its id again (it may be reused).
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+/// One output stream: reads chunks, keeps a bounded capture and splits lines.
+struct Drain<R> {
+    reader: Option<R>,
+    kind: StreamKind,
+    buf: Vec<u8>,
+    pending: Vec<u8>,
+    captured: Captured,
+    done: bool,
+}
+
+impl<R: AsyncRead + Unpin> Drain<R> {
+    fn new(reader: Option<R>, kind: StreamKind) -> Self {
+        let done = reader.is_none();
+        Drain {
+            reader,
+            kind,
+            buf: vec![0; 16 * 1024],
+            pending: Vec::new(),
+            captured: Captured::default(),
+            done,
+        }
+    }
+
+    async fn read(&mut self) -> std::io::Result<usize> {
+        match self.reader.as_mut() {
+            Some(reader) => reader.read(&mut self.buf).await,
+            None => Ok(0),
+        }
+    }
+
+    fn absorb(
+        &mut self,
+        read: &std::io::Result<usize>,
+        limit: usize,
+        on_line: &mut dyn FnMut(StreamKind, &[u8]),
+    ) {
+        let n = match *read {
+            Ok(0) | Err(_) => {
+                self.done = true;
+                self.reader = None;
+                return;
+            }
+            Ok(n) => n,
+        };
+        let chunk = &self.buf[..n];
+        self.captured.push(chunk, limit);
+        let mut rest = chunk;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            self.pending.extend_from_slice(&rest[..pos]);
+            on_line(self.kind, &self.pending);
+            self.pending.clear();
+            rest = &rest[pos + 1..];
+        }
+        self.pending.extend_from_slice(rest);
+        if self.pending.len() >= MAX_LINE {
+            on_line(self.kind, &self.pending);
+            self.pending.clear();
+        }
+    }
+
+    fn finish(&mut self, on_line: &mut dyn FnMut(StreamKind, &[u8])) {
+        if !self.pending.is_empty() {
+            on_line(self.kind, &self.pending);
+            self.pending.clear();
+        }
+    }
+}

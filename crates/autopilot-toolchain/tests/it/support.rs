@@ -1,0 +1,163 @@
+//! Helpers: the repository's fixtures, the "required under CI, skipped elsewhere" rule for the
+//! AVR toolchain and the published corpus, shared caches, and the fake arduino-cli.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use autopilot_toolchain::backend::{ArduinoCliConfig, BackendKind, ToolchainConfig};
+use autopilot_toolchain::{Target, Targets};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("data/fixtures")
+}
+
+pub fn sketch_fixture(name: &str) -> PathBuf {
+    fixtures().join("sketches").join(name)
+}
+
+pub fn on_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// `true` when `available`; otherwise fails under `CI=true` and skips (with a message) elsewhere.
+#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!on_ci(), "{what} is missing and CI=true requires it");
+    eprintln!("skipped: {what} is missing (CI=true makes this a failure)");
+    false
+}
+
+/// Whether Debian's arduino-builder, the AVR core and avr-gcc are installed.
+pub fn avr_toolchain() -> bool {
+    let present = which::which("arduino-builder").is_ok()
+        && which::which("avr-gcc").is_ok()
+        && Path::new("/usr/share/arduino/hardware/arduino/avr/platform.txt").is_file();
+    require(
+        "the AVR toolchain (arduino-builder, arduino-core-avr, gcc-avr; scripts/install-os-deps.sh)",
+        present,
+    )
+}
+
+pub fn simavr() -> bool {
+    require(
+        "simavr (scripts/install-os-deps.sh)",
+        which::which("simavr").is_ok(),
+    )
+}
+
+/// The published corpus: `<root>/../shared/corpus/autopilot-failures` (the main checkout's
+/// layout), or one level further up (a worktree under `wt/`).
+pub fn corpus() -> Option<PathBuf> {
+    let candidates = [
+        root().join("../shared/corpus/autopilot-failures"),
+        root().join("../../shared/corpus/autopilot-failures"),
+    ];
+    let found = candidates
+        .iter()
+        .find(|dir| dir.join("raw_logs").is_dir())
+        .cloned();
+    if require(
+        &format!("the published corpus ({})", candidates[0].display()),
+        found.is_some(),
+    ) {
+        found
+    } else {
+        None
+    }
+}
+
+pub fn target(name: &str) -> Target {
+    Targets::builtin().get(name).unwrap().clone()
+}
+
+/// A build cache shared by every test of this run (compiled cores are reused).
+pub fn shared_build_cache() -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_owned()
+}
+
+/// Defaults with the shared build cache and a compile cache in `work`.
+pub fn config(work: &Path) -> ToolchainConfig {
+    let mut config = ToolchainConfig::with_cache_dir(work);
+    config.build_cache_dir = shared_build_cache();
+    config.compile_cache_dir = Some(work.join("compile-cache"));
+    config.libraries_dir = Some(work.join("libraries"));
+    config.timeout = Duration::from_secs(120);
+    config
+}
+
+pub fn fake_cli_program() -> PathBuf {
+    fixtures().join("arduino-cli/fake-arduino-cli")
+}
+
+/// A case folder for the fake arduino-cli: `common/` plus the named recorded cases, copied into
+/// `dir` (later cases win).
+pub fn fake_cli_case(dir: &Path, cases: &[&str]) -> PathBuf {
+    let case = dir.join("fake-cli-case");
+    std::fs::create_dir_all(&case).unwrap();
+    for name in std::iter::once("common").chain(cases.iter().copied()) {
+        for entry in std::fs::read_dir(fixtures().join("arduino-cli").join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, case.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    case
+}
+
+/// A configuration that runs the fake arduino-cli on `case`, logging its calls to `log`.
+pub fn fake_cli_config(work: &Path, case: &Path, log: &Path) -> ToolchainConfig {
+    let mut config = config(work);
+    config.arduino_cli = ArduinoCliConfig {
+        program: fake_cli_program(),
+        config_file: None,
+        env: vec![
+            ("FAKE_ARDUINO_CLI_CASE".into(), case.into()),
+            ("FAKE_ARDUINO_CLI_LOG".into(), log.into()),
+        ],
+    };
+    config.force_backend = Some(BackendKind::ArduinoCli);
+    config
+}
+
+/// Writes a sketch `<dir>/<name>/<name>.ino`.
+pub fn write_sketch(dir: &Path, name: &str, code: &str) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join(format!("{name}.ino")), code).unwrap();
+    folder
+}
+
+/// Waits up to 3 s for a process to disappear (a killed orphan is reaped by init).
+pub async fn gone(pid: i32) -> bool {
+    for _ in 0..60 {
+        if !alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Whether a process with this pid is alive (and not a zombie).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}

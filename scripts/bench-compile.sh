@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Compile times for `uno` with Debian's arduino-builder, side by side:
+#   cold       empty build cache, new build path, compile cache off
+#   warm       the same build path again, sketch edited, compile cache off (the compiler runs)
+#   cache hit  an identical request answered from the compile cache (the compiler does not run)
+# Each is measured RUNS times (default 5) as wall time of `autopilot compile` (process start,
+# version probe and compile) and as the compile's own `duration_ms`; medians with min–max.
+# Needs the AVR toolchain (scripts/install-os-deps.sh). Builds the release binary first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${RUNS:-5}"
+cargo build --release --quiet --bin autopilot
+bin="$PWD/target/release/autopilot"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/Bench"
+cp data/fixtures/sketches/Good/Good.ino "$work/Bench/Bench.ino"
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# compile <label> <cache dir> <build dir> [extra args…]: appends "wall duration" to $work/<label>.
+compile() {
+    local label="$1" cache="$2" build="$3"
+    shift 3
+    local start end json
+    start="$(now_ms)"
+    json="$("$bin" -q compile "$work/Bench" --target uno --format json --cache-dir "$cache" --build-dir "$build" "$@")"
+    end="$(now_ms)"
+    grep -q '"status": "succeeded"' <<<"$json" || { echo "compile failed: $json" >&2; exit 1; }
+    if [ "$label" = hit ]; then
+        grep -q '"cache_hit": true' <<<"$json" || { echo "expected a cache hit" >&2; exit 1; }
+    fi
+    local duration
+    duration="$(sed -n 's/^  "duration_ms": \([0-9]*\),*$/\1/p' <<<"$json")"
+    echo "$((end - start)) $duration" >> "$work/$label"
+}
+
+for i in $(seq "$runs"); do
+    cache="$work/cache-$i"
+    build="$work/build-$i"
+    compile cold "$cache" "$build" --no-cache
+    echo "// edit $i" >> "$work/Bench/Bench.ino"
+    compile warm "$cache" "$build" --no-cache
+    compile store "$cache" "$build"        # a miss that stores the outcome
+done
+for i in $(seq "$runs"); do
+    compile hit "$work/cache-$runs" "$work/build-$runs"
+done
+
+# stats <label> <column>: "median [min–max]"
+stats() {
+    sort -n <(cut -d' ' -f"$2" "$work/$1") | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%6.0f [%s-%s]", m, v[1], v[NR] }'
+}
+
+echo "uno (arduino:avr:uno), $(arduino-builder -version | head -n1), $runs runs each; milliseconds, median [min-max]"
+printf '%-48s %-22s %s\n' "case" "wall (autopilot)" "compile (duration_ms)"
+printf '%-48s %-22s %s\n' "cold: empty caches, new build path" "$(stats cold 1)" "$(stats cold 2)"
+printf '%-48s %-22s %s\n' "warm: reused build path, edited sketch" "$(stats warm 1)" "$(stats warm 2)"
+printf '%-48s %-22s %s\n' "cache hit: identical request" "$(stats hit 1)" "$(stats hit 2)"

@@ -1,0 +1,178 @@
+//! Human progress on stderr for `autopilot run`: a tracing layer that turns the session's
+//! typed trace events into one short line each (stage, attempt, verdict, elapsed time, tokens).
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use autopilot_trace::{
+    AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionOutcome, SimulationStatus, TRACE_TARGET,
+};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+
+/// Writes one line per interesting trace event to stderr.
+pub struct ProgressLayer {
+    start: Instant,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl ProgressLayer {
+    pub fn stderr() -> Self {
+        ProgressLayer { start: Instant::now(), out: Mutex::new(Box::new(anstream::stderr())) }
+    }
+}
+
+struct EventJson(Option<String>);
+
+impl Visit for EventJson {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "trace_event" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+    fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> Layer<S> for ProgressLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != TRACE_TARGET {
+            return;
+        }
+        let mut json = EventJson(None);
+        event.record(&mut json);
+        let Some(parsed) = json.0.and_then(|j| serde_json::from_str::<Event>(&j).ok()) else {
+            return;
+        };
+        if let Some(line) = describe(&parsed) {
+            let elapsed = self.start.elapsed().as_secs_f64();
+            if let Ok(mut out) = self.out.lock() {
+                let _ = writeln!(out, "[{elapsed:6.1}s] {line}");
+            }
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// One human line for an event, or `None` for events not worth a line.
+pub fn describe(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::SessionStarted(e) => format!(
+            "session started: {} for {} with {}:{} (prompt variant {})",
+            e.app, e.target, e.provider, e.model, e.prompt_variant
+        ),
+        Event::LlmCall(e) => {
+            let what = match &e.result {
+                LlmCallResult::Answered(a) => format!(
+                    "answered ({} in / {} out tokens)",
+                    a.usage.input.map_or_else(|| "?".into(), |n| n.to_string()),
+                    a.usage.output.map_or_else(|| "?".into(), |n| n.to_string())
+                ),
+                LlmCallResult::Failed(f) => {
+                    let retry = e.retry_in_ms.map(|ms| format!(", retrying in {:.1} s", ms as f64 / 1000.0)).unwrap_or_default();
+                    format!("failed: {}{retry}", first_line(&f.message))
+                }
+            };
+            let source = if e.source == autopilot_trace::AnswerSource::Replay { " [recorded answer]" } else { "" };
+            format!("{} #{}: {}:{} {what} in {:.1} s{source}", e.stage, e.attempt, e.provider, e.model, e.latency_ms as f64 / 1000.0)
+        }
+        Event::CheckVerdict(e) if !e.passed => format!("{} #{}: check {} failed: {}", e.stage, e.attempt, e.check, first_line(&e.message)),
+        Event::CompileFinished(e) => {
+            let cache = if e.cache_hit { " (cache hit)" } else { "" };
+            let took = format!("{:.1} s{cache}", e.duration_ms as f64 / 1000.0);
+            match e.status {
+                CompileStatus::Succeeded => {
+                    let size = e
+                        .size
+                        .map(|s| {
+                            let flash = s.flash_max.map(|m| format!("/{m}")).unwrap_or_default();
+                            let ram = match (s.ram_used, s.ram_max) {
+                                (Some(u), Some(m)) => format!(", RAM {u}/{m} B"),
+                                (Some(u), None) => format!(", RAM {u} B"),
+                                _ => String::new(),
+                            };
+                            format!(": flash {}{flash} B{ram}", s.flash_used)
+                        })
+                        .unwrap_or_default();
+                    format!("compile #{}: succeeded with {}{size} in {took}", e.attempt, e.backend)
+                }
+                CompileStatus::Failed => {
+                    let errors = e.diagnostics.iter().filter(|d| matches!(d.severity, autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal)).count();
+                    let first = e
+                        .diagnostics
+                        .iter()
+                        .find(|d| matches!(d.severity, autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal))
+                        .map(|d| {
+                            let place = match (&d.file, d.line) {
+                                (Some(f), Some(l)) => format!("{f}:{l}: "),
+                                (Some(f), None) => format!("{f}: "),
+                                _ => String::new(),
+                            };
+                            format!("; first: {place}{}", first_line(&d.message))
+                        })
+                        .unwrap_or_default();
+                    format!("compile #{}: failed with {errors} error(s){first} in {took}", e.attempt)
+                }
+                CompileStatus::TimedOut => format!("compile #{}: timed out after {took}", e.attempt),
+                CompileStatus::ToolchainMissing => {
+                    format!("compile #{}: toolchain missing: {}", e.attempt, e.detail.as_deref().unwrap_or(""))
+                }
+            }
+        }
+        Event::LibraryResolved(e) => format!(
+            "library #{}: {} -> {} ({:?}{})",
+            e.attempt,
+            e.header,
+            e.library.as_deref().unwrap_or("nothing"),
+            e.source,
+            if e.allowed { "" } else { ", not allowed" }
+        ),
+        Event::LibraryInstalled(e) => {
+            format!("library #{}: install {} {}", e.attempt, e.library, if e.succeeded { "succeeded" } else { "failed" })
+        }
+        Event::SimulationFinished(e) => match e.status {
+            SimulationStatus::Predicted => format!(
+                "simulate #{}: {} printed {:?} in {:.1} s",
+                e.attempt,
+                e.simulator,
+                e.matched.as_deref().unwrap_or(""),
+                e.duration_ms as f64 / 1000.0
+            ),
+            SimulationStatus::NoPrediction => format!(
+                "simulate #{}: no class name on serial within {:.1} s ({} line(s) read)",
+                e.attempt,
+                e.duration_ms as f64 / 1000.0,
+                e.serial.len()
+            ),
+            SimulationStatus::Failed => format!("simulate #{}: the simulator failed", e.attempt),
+            SimulationStatus::SimulatorMissing => format!("simulate #{}: simulator missing, check skipped", e.attempt),
+        },
+        Event::FallbackApplied(e) => format!("parachute {}: {}", e.policy, e.reason),
+        Event::AttemptFinished(e) if e.outcome != AttemptOutcome::Succeeded => {
+            let outcome = serde_json::to_value(e.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            format!("{} #{}: {outcome}", e.stage, e.attempt)
+        }
+        Event::SessionFinished(e) => {
+            let t = &e.totals;
+            let cost = t.cost_usd.map_or_else(|| "unknown cost".to_owned(), |c| format!("${c:.4}"));
+            let outcome = match &e.outcome {
+                SessionOutcome::Success { attempt } => format!("success at attempt {attempt}"),
+                SessionOutcome::Exhausted { stage } => format!("gave up: {stage} attempts exhausted"),
+                SessionOutcome::Aborted { reason } => format!("aborted: {reason}"),
+                SessionOutcome::InfrastructureError { kind, message } => format!("infrastructure error ({kind}): {message}"),
+            };
+            format!(
+                "{outcome} — {} attempt(s), {} LLM call(s), {} tokens, {cost}, {:.1} s",
+                t.attempts,
+                t.llm_calls,
+                t.input_tokens + t.output_tokens,
+                t.wall_ms as f64 / 1000.0
+            )
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,266 @@
+//! `autopilot targets` and `autopilot compile`: output, formats and exit codes, with Debian's
+//! real AVR toolchain and with the fake arduino-cli.
+
+use std::path::{Path, PathBuf};
+
+use predicates::str::contains;
+
+use crate::support::autopilot;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sketch(name: &str) -> PathBuf {
+    root().join("data/fixtures/sketches").join(name)
+}
+
+/// Whether the AVR toolchain is installed; fails under `CI=true` when it is not.
+#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
+fn avr_toolchain() -> bool {
+    let present = Path::new("/usr/bin/arduino-builder").is_file()
+        && Path::new("/usr/share/arduino/hardware/arduino/avr/platform.txt").is_file();
+    if !present {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the AVR toolchain is missing and CI=true requires it"
+        );
+        eprintln!("skipped: the AVR toolchain is missing (scripts/install-os-deps.sh)");
+    }
+    present
+}
+
+#[test]
+fn targets_lists_every_board() {
+    let output = autopilot()
+        .arg("targets")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    for name in [
+        "uno",
+        "nano",
+        "mega",
+        "nano33ble",
+        "nano33ble_sense",
+        "esp32",
+        "esp32s3",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("arduino:avr:nano:cpu=atmega328"));
+}
+
+#[test]
+fn targets_shows_one_as_json_or_text() {
+    let output = autopilot()
+        .args(["targets", "nano33ble_sense", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(json["fqbn"], "arduino:mbed_nano:nano33ble");
+    assert_eq!(json["tinyml"]["library"], "Chirale_TensorFLowLite");
+    assert_eq!(json["sensors"][0]["library"], "Arduino_APDS9960");
+    autopilot()
+        .args(["targets", "uno"])
+        .assert()
+        .code(0)
+        .stdout(contains("simulator   simavr -m atmega328p -f 16000000"));
+    autopilot()
+        .args(["targets", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown target `nope`"));
+}
+
+#[test]
+fn a_bad_targets_folder_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("targets/uno.toml"), dir.path().join("uno.toml")).unwrap();
+    let text = std::fs::read_to_string(root().join("targets/nano.toml"))
+        .unwrap()
+        .replace("ram_bytes = 2048", "ram_bytes = -1");
+    std::fs::write(dir.path().join("nano.toml"), text).unwrap();
+    autopilot()
+        .arg("targets")
+        .arg("--targets-dir")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "{}: key `ram_bytes`",
+            dir.path().join("nano.toml").display()
+        )));
+}
+
+#[test]
+fn compile_a_good_sketch_then_hit_the_cache() {
+    if !avr_toolchain() {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        autopilot()
+            .arg("compile")
+            .arg(sketch("Good"))
+            .args(["--target", "uno", "--cache-dir"])
+            .arg(cache.path())
+            .assert()
+            .code(0)
+    };
+    run()
+        .stdout(contains(
+            "uno (arduino:avr:uno) via arduino-builder 1.3.25: compiled in",
+        ))
+        .stdout(contains("flash "))
+        .stdout(contains(" / 32256 bytes"));
+    run().stdout(contains("(compile cache hit)"));
+}
+
+#[test]
+fn compile_failure_exits_1_with_structured_json() {
+    if !avr_toolchain() {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let output = autopilot()
+        .arg("compile")
+        .arg(sketch("Undeclared").join("Undeclared.ino"))
+        .args([
+            "--target",
+            "nano",
+            "--format",
+            "json",
+            "--no-cache",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(json["target"], "nano");
+    assert_eq!(json["outcome"]["status"], "failed");
+    let diagnostic = &json["outcome"]["diagnostics"][0];
+    assert_eq!(diagnostic["file"], "Undeclared.ino");
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["column"].as_u64()),
+        (Some(7), Some(18))
+    );
+    assert_eq!(
+        diagnostic["message"],
+        "'sensorValue' was not declared in this scope"
+    );
+    assert_eq!(json["cache_hit"], false);
+}
+
+#[test]
+fn compile_human_output_lists_diagnostics_with_context() {
+    if !avr_toolchain() {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    autopilot()
+        .arg("compile")
+        .arg(sketch("SyntaxError"))
+        .args(["--target", "uno", "--cache-dir"])
+        .arg(cache.path())
+        .assert()
+        .code(1)
+        .stdout(contains("SyntaxError.ino:4:3: error: expected ',' or ';' before 'Serial'\n    In function 'void setup()'"))
+        .stdout(contains("compile failed in"));
+}
+
+#[test]
+fn compile_without_a_toolchain_exits_3() {
+    let cache = tempfile::tempdir().unwrap();
+    autopilot()
+        .arg("compile")
+        .arg(sketch("Good"))
+        .args([
+            "--target",
+            "uno",
+            "--arduino-builder",
+            "/nonexistent/arduino-builder",
+            "--arduino-cli",
+            "/nonexistent/arduino-cli",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .assert()
+        .code(3)
+        .stderr(contains("no toolchain for uno"));
+}
+
+#[test]
+fn compile_bad_input_exits_2() {
+    let cache = tempfile::tempdir().unwrap();
+    autopilot()
+        .args([
+            "compile",
+            "/nonexistent/Sketch.ino",
+            "--target",
+            "uno",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .assert()
+        .code(2)
+        .stderr(contains("/nonexistent/Sketch.ino: not found"));
+    autopilot()
+        .arg("compile")
+        .arg(sketch("Good"))
+        .args(["--target", "teapot", "--cache-dir"])
+        .arg(cache.path())
+        .assert()
+        .code(2)
+        .stderr(contains("unknown target `teapot`"));
+}
+
+#[test]
+fn compile_through_arduino_cli_for_the_nano_33_ble() {
+    let work = tempfile::tempdir().unwrap();
+    let fixtures = root().join("data/fixtures/arduino-cli");
+    let case = work.path().join("case");
+    std::fs::create_dir_all(&case).unwrap();
+    for dir in ["common", "compile-success"] {
+        for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, case.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let sketch = work.path().join("Colors");
+    std::fs::create_dir_all(&sketch).unwrap();
+    std::fs::write(
+        sketch.join("Colors.ino"),
+        "void setup() {}\nvoid loop() {}\n",
+    )
+    .unwrap();
+    autopilot()
+        .arg("compile")
+        .arg(&sketch)
+        .args(["--target", "nano33ble_sense", "--arduino-cli"])
+        .arg(fixtures.join("fake-arduino-cli"))
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .env("FAKE_ARDUINO_CLI_CASE", &case)
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "nano33ble_sense (arduino:mbed_nano:nano33ble) via arduino-cli 1.2.2: compiled",
+        ))
+        .stdout(contains(
+            "flash 289104 / 983040 bytes (29.4%), RAM 68832 / 262144 bytes (26.3%)",
+        ));
+}
