@@ -42,6 +42,12 @@ pub enum Command {
     /// Send one prompt to an LLM: the answer on stdout; tokens, latency and cost on stderr.
     /// Exit 3 when the backend stays unreachable after retries, 2 for a rejected request.
     Chat(Box<ChatArgs>),
+    /// Turn the original system's text logs into session traces, one file per session.
+    /// Exit 2 on unreadable input or when a session file exists (unless --force).
+    Import(ImportArgs),
+    /// Label every failure of session traces, run directories or legacy logs with the
+    /// taxonomy. Exit 2 on unreadable input or an invalid taxonomy file.
+    Classify(ClassifyArgs),
 }
 
 /// Where board definitions come from.
@@ -183,6 +189,62 @@ fn parse_stage(text: &str) -> Result<autopilot_trace::Stage, String> {
          simulate"
             .to_owned()
     })
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Legacy `.log` files, or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The run directory to write `sessions/<id>.jsonl` into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite session files that exist.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = ImportFormat::Table)]
+    pub format: ImportFormat,
+    /// Files read at once (default: the number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+}
+
+/// What `autopilot import` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// Per-log counts of sessions and outcomes.
+    Table,
+    /// One row per session: file,model,batch,session,outcome,attempts,success_attempt,compile_attempts,llm_calls,start,end.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Trace files, run directories, legacy `.log` files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// `default` (data/taxonomy.toml, built in), `legacy` (the published classifier, exactly)
+    /// or the path of a taxonomy file.
+    #[arg(long, default_value = "default")]
+    pub taxonomy: String,
+    #[arg(long, value_enum, default_value_t = ClassifyFormat::Table)]
+    pub format: ClassifyFormat,
+    /// Files read at once (default: the number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+}
+
+/// What `autopilot classify` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClassifyFormat {
+    /// Counts per category and model, for people.
+    Table,
+    /// One row per failure (legacy: file,index,category).
+    Csv,
+    /// One JSON object per failure (legacy: per entry).
+    Jsonl,
+    /// The summary: counts per category, model × category, stage, root cause, outcome.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,9 @@
 //! One module per command; `run` dispatches.
 
 mod chat;
+mod classify;
 mod compile;
+mod import;
 mod targets;
 mod trace;
 
@@ -23,5 +25,13 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             compile::run(&args)
         }
         Command::Chat(args) => chat::run(&cli.global, &args),
+        Command::Import(args) => {
+            crate::logging::install(&cli.global, None);
+            import::run(&args)
+        }
+        Command::Classify(args) => {
+            crate::logging::install(&cli.global, None);
+            classify::run(&args)
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod chat_cli;
+mod classify_cli;
 mod support;
 mod toolchain_cli;
 mod trace_cli;

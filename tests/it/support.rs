@@ -52,3 +52,33 @@ pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
     });
     RunDirSink::session_path(run_dir, &id)
 }
+
+/// `<workspace>/../shared/corpus/autopilot-failures` (or the same under a further ancestor, for
+/// git worktrees one level deeper), if present. Under `CI=true` a missing corpus fails the
+/// test; elsewhere the test is skipped with a message.
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped test says why on stderr, where the test harness shows it"
+)]
+pub fn corpus() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = root.canonicalize().unwrap_or(root);
+    if let Some(found) = root
+        .ancestors()
+        .map(|a| a.join("shared/corpus/autopilot-failures"))
+        .find(|d| d.join("raw_logs").is_dir())
+    {
+        return Some(found);
+    }
+    let expected = root.join("../shared/corpus/autopilot-failures");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the published corpus is missing at {} and CI=true requires it",
+        expected.display()
+    );
+    eprintln!(
+        "skipped: the published corpus is not at {} (CI=true makes this a failure)",
+        expected.display()
+    );
+    None
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the classifier crate: legacy parity, the importer, the GCC parser, the
+//! taxonomy and the default classification, on the published corpus and on small fixtures.
+
+mod default;
+mod docs;
+mod gcc;
+mod import;
+mod legacy;
+mod support;
+mod taxonomy;

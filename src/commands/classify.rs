@@ -1,0 +1,307 @@
+//! `autopilot classify`: label every failure of traces, run directories or legacy logs with the
+//! default taxonomy, a taxonomy file, or the published (legacy) classifier.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use autopilot_classifier::{
+    ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord, LegacySummary, Summary,
+    Taxonomy, classify_inputs, collect_inputs, legacy_classify_inputs,
+};
+
+use crate::cli::{ClassifyArgs, ClassifyFormat};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+
+pub fn run(args: &ClassifyArgs) -> CliResult<ExitStatus> {
+    let inputs = collect_inputs(&args.paths).input_error()?;
+    let options = options(args.jobs);
+    match args.taxonomy.as_str() {
+        "legacy" => legacy(&inputs, options, args.format),
+        "default" => {
+            let taxonomy = Taxonomy::builtin().input_error()?;
+            default(&inputs, &taxonomy, options, args.format)
+        }
+        path => {
+            let taxonomy = Taxonomy::load(Path::new(path)).input_error()?;
+            default(&inputs, &taxonomy, options, args.format)
+        }
+    }
+}
+
+/// Threads from `--jobs`, else one per CPU.
+pub fn options(jobs: Option<usize>) -> ClassifyOptions {
+    match jobs {
+        Some(threads) => ClassifyOptions {
+            threads: threads.max(1),
+        },
+        None => ClassifyOptions::default(),
+    }
+}
+
+/// A run that stopped because stdout was closed (`| head`) is a success; other errors are
+/// input errors naming the file.
+pub fn finish(result: Result<(), ClassifyError>) -> CliResult<()> {
+    match result {
+        Err(ClassifyError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.input_error(),
+    }
+}
+
+/// A CSV field, quoted when it needs to be.
+pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+fn default(
+    inputs: &[InputFile],
+    taxonomy: &Taxonomy,
+    options: ClassifyOptions,
+    format: ClassifyFormat,
+) -> CliResult<ExitStatus> {
+    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let mut summary = Summary::new(taxonomy);
+    if format == ClassifyFormat::Csv {
+        writeln!(
+            out,
+            "session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message"
+        )
+        .input_error()?;
+    }
+    let result = classify_inputs(inputs, taxonomy, &options, |session| {
+        summary.add(&session);
+        for record in &session.records {
+            match format {
+                ClassifyFormat::Csv => write_csv_record(&mut out, record)?,
+                ClassifyFormat::Jsonl => {
+                    serde_json::to_writer(&mut out, record)?;
+                    out.write_all(b"\n")?;
+                }
+                ClassifyFormat::Table | ClassifyFormat::Json => {}
+            }
+        }
+        Ok(())
+    });
+    finish(result)?;
+    summary.finish();
+    write_summary(out, format, &summary, || render_summary(&summary))?;
+    if summary.unreadable_lines > 0 {
+        let mut stderr = anstream::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "warning: {} trace line(s) could not be read; `autopilot trace validate` names them",
+            summary.unreadable_lines
+        );
+    }
+    tracing::info!(
+        sessions = summary.sessions,
+        failures = summary.failures,
+        "classified"
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// The summary as pretty JSON or as the human table (the per-failure formats are written
+/// already), then flushed.
+fn write_summary(
+    mut out: impl Write,
+    format: ClassifyFormat,
+    summary: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> CliResult<()> {
+    match format {
+        ClassifyFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, summary)
+                .context("cannot write JSON")
+                .input_error()?;
+            writeln!(out).input_error()?;
+        }
+        ClassifyFormat::Table => out.write_all(table().as_bytes()).input_error()?,
+        ClassifyFormat::Csv | ClassifyFormat::Jsonl => {}
+    }
+    flush(out)
+}
+
+fn flush(mut out: impl Write) -> CliResult<()> {
+    match out.flush() {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.input_error(),
+    }
+}
+
+fn write_csv_record(out: &mut impl Write, record: &FailureRecord) -> std::io::Result<()> {
+    let info = &record.session;
+    let label = &record.label;
+    writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        csv_field(&info.session),
+        csv_field(&info.model),
+        csv_field(&info.target),
+        csv_field(&info.prompt_variant),
+        record.source.as_str(),
+        label.stage,
+        record.attempt,
+        record.index,
+        csv_field(&label.group),
+        csv_field(&label.category),
+        csv_field(&label.symptom),
+        csv_field(&label.root_cause),
+        csv_field(&label.rule),
+        csv_field(&record.message),
+    )
+}
+
+fn percent(n: u64, total: u64) -> String {
+    format!("{:.1}%", n as f64 * 100.0 / total.max(1) as f64)
+}
+
+/// The human table: categories × models, then stages, root causes and outcomes.
+fn render_summary(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "taxonomy  {}", s.taxonomy);
+    let outcomes: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(out, "sessions  {} ({})", s.sessions, outcomes.join(", "));
+    let _ = writeln!(
+        out,
+        "failures  {} (uncategorized {}, {:.2}%)",
+        s.failures, s.uncategorized, s.uncategorized_percent
+    );
+    let models: Vec<&String> = s.by_model.keys().collect();
+    let _ = writeln!(out);
+    let mut header = format!(
+        "{:<30} {:<40} {:>8} {:>6}",
+        "group", "category", "failures", "%"
+    );
+    for model in &models {
+        let _ = write!(header, " {:>w$}", model, w = model.len().max(8));
+    }
+    let _ = writeln!(out, "{}", header.trim_end());
+    for c in s.categories.iter().filter(|c| c.count > 0) {
+        let mut line = format!(
+            "{:<30} {:<40} {:>8} {:>6}",
+            c.group,
+            c.category,
+            c.count,
+            percent(c.count, s.failures)
+        );
+        for model in &models {
+            let n = s.by_model[*model]
+                .categories
+                .get(&c.category)
+                .copied()
+                .unwrap_or(0);
+            let _ = write!(line, " {:>w$}", n, w = model.len().max(8));
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let mut line = format!("{:<30} {:<40} {:>8} {:>6}", "", "sessions", s.sessions, "");
+    for model in &models {
+        let _ = write!(
+            line,
+            " {:>w$}",
+            s.by_model[*model].sessions,
+            w = model.len().max(8)
+        );
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
+    let mut ranked = |title: &str, counts: &BTreeMap<String, u64>, total: u64| {
+        let mut rows: Vec<(&String, &u64)> = counts.iter().collect();
+        rows.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        let _ = writeln!(out, "\n{title}");
+        for (name, n) in rows {
+            let _ = writeln!(out, "  {n:>8} {:>6}  {name}", percent(*n, total));
+        }
+    };
+    ranked("stages", &s.by_stage, s.failures);
+    ranked("symptoms", &s.by_symptom, s.failures);
+    ranked("root causes", &s.by_root_cause, s.failures);
+    let ended: u64 = s.final_failures.values().sum();
+    ranked(
+        "unsuccessful sessions, by the failure they ended on",
+        &s.final_failures,
+        ended,
+    );
+    out
+}
+
+fn legacy(
+    inputs: &[InputFile],
+    options: ClassifyOptions,
+    format: ClassifyFormat,
+) -> CliResult<ExitStatus> {
+    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let mut summary = LegacySummary::default();
+    if format == ClassifyFormat::Csv {
+        writeln!(out, "file,index,category").input_error()?;
+    }
+    let result = legacy_classify_inputs(inputs, &options, |record: LegacyRecord| {
+        summary.add(&record);
+        let (Some(index), Some(category)) = (record.entry.index, record.category) else {
+            return Ok(());
+        };
+        match format {
+            ClassifyFormat::Csv => writeln!(
+                out,
+                "{},{index},{}",
+                csv_field(&record.file),
+                csv_field(category.name())
+            )?,
+            ClassifyFormat::Jsonl => {
+                let line = serde_json::json!({
+                    "file": record.file,
+                    "index_in_parsed_json": record.entry.parsed_index,
+                    "index_in_cleaned_json": index,
+                    "timestamp": record.entry.timestamp,
+                    "message": record.entry.message,
+                    "category": category.name(),
+                });
+                serde_json::to_writer(&mut out, &line)?;
+                out.write_all(b"\n")?;
+            }
+            ClassifyFormat::Table | ClassifyFormat::Json => {}
+        }
+        Ok(())
+    });
+    finish(result)?;
+    write_summary(out, format, &summary, || render_legacy(&summary))?;
+    Ok(ExitStatus::Success)
+}
+
+/// Counts per category, in total and per log, most frequent first.
+fn render_legacy(s: &LegacySummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "taxonomy  legacy (the published jsonizer + classifier)"
+    );
+    let _ = writeln!(
+        out,
+        "entries   {} classified, {} dropped (timestamp `unknown`)",
+        s.entries, s.dropped
+    );
+    let files: Vec<&String> = s.by_file.keys().collect();
+    let _ = writeln!(out);
+    let mut header = format!("{:<40} {:>7} {:>6}", "category", "entries", "%");
+    for file in &files {
+        let name = file.trim_end_matches(".log");
+        let _ = write!(header, " {:>w$}", name, w = name.len());
+    }
+    let _ = writeln!(out, "{header}");
+    for (category, n) in s.ranked() {
+        let mut line = format!("{category:<40} {n:>7} {:>6}", percent(n, s.entries));
+        for file in &files {
+            let count = s.by_file[*file].get(category).copied().unwrap_or(0);
+            let width = file.trim_end_matches(".log").len();
+            let _ = write!(line, " {count:>width$}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}

@@ -1,0 +1,216 @@
+//! `autopilot import` and `autopilot classify` end to end: outputs, exit codes, and the
+//! published corpus (legacy parity, importer counts, trace validation).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+
+use crate::support::{autopilot, corpus};
+
+/// Runs a command that must succeed and returns its stdout.
+fn stdout_of(command: &mut assert_cmd::Command) -> Vec<u8> {
+    command.assert().code(0).get_output().stdout.clone()
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/autopilot-classifier/tests/fixtures")
+}
+
+#[test]
+fn import_writes_traces_that_validate_and_never_overwrites_without_force() {
+    let out = tempfile::tempdir().unwrap();
+    autopilot()
+        .args(["import", "--out"])
+        .arg(out.path())
+        .arg(fixtures().join("logs"))
+        .assert()
+        .code(0)
+        .stdout(contains("sg_demo_1a2b.log"))
+        .stderr(contains("imported 6 session(s)"));
+    autopilot()
+        .args(["trace", "validate"])
+        .arg(out.path())
+        .assert()
+        .code(0)
+        .stderr(contains("6 trace file(s)"));
+    let first = out.path().join("sessions/sg_demo_1a2b-1a2b-aa01.jsonl");
+    std::fs::write(&first, "mine\n").unwrap();
+    autopilot()
+        .args(["import", "--out"])
+        .arg(out.path())
+        .arg(fixtures().join("logs/sg_demo_1a2b.log"))
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "{} exists; pass --force",
+            first.display()
+        )));
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), "mine\n");
+    autopilot()
+        .args(["import", "--force", "--format", "csv", "--out"])
+        .arg(out.path())
+        .arg(fixtures().join("logs/sg_demo_1a2b.log"))
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "file,model,batch,session,outcome,attempts,success_attempt,compile_attempts,llm_calls,start,end\n\
+             sg_demo_1a2b.log,codestral,1a2b,aa01,success,3,3,3,5,2025-04-01T10:00:00.000Z,2025-04-01T10:02:20.002Z\n",
+        ));
+    assert_ne!(std::fs::read_to_string(&first).unwrap(), "mine\n");
+}
+
+#[test]
+fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
+    let log = fixtures().join("logs/sg_demo_1a2b.log");
+    let jsonl = stdout_of(
+        autopilot()
+            .args(["classify", "--format", "jsonl"])
+            .arg(&log),
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 11);
+    for key in [
+        "session",
+        "model",
+        "target",
+        "prompt_variant",
+        "stage",
+        "attempt",
+        "group",
+        "category",
+        "symptom",
+        "root_cause",
+        "message",
+    ] {
+        assert!(lines[0].get(key).is_some(), "{key} missing in {}", lines[0]);
+    }
+    autopilot()
+        .args(["classify", "--format", "csv"])
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout(contains("session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message\n"))
+        .stdout(contains(",Sensor / Hardware Constant Not Declared,"));
+    autopilot()
+        .arg("classify")
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout(contains("Invalid TensorFlow Lite Usage"))
+        .stdout(contains("failures  11 (uncategorized 0, 0.00%)"));
+    autopilot()
+        .args(["classify", "--taxonomy", "legacy", "--format", "csv"])
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout(
+            "file,index,category\n\
+                 sg_demo_1a2b.log,0,Missing/Incorrect Libraries\n\
+                 sg_demo_1a2b.log,1,Missing/Incorrect Libraries\n\
+                 sg_demo_1a2b.log,2,Prompt Execution Error\n\
+                 sg_demo_1a2b.log,3,Code Generation Failure\n\
+                 sg_demo_1a2b.log,4,LLM Runtime/Backend Error\n\
+                 sg_demo_1a2b.log,5,Code Generation Failure\n",
+        );
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    let text = autopilot_classifier::DEFAULT_TAXONOMY.replacen(
+        "stage = \"spec_fill\"",
+        "stage = \"nowhere\"",
+        1,
+    );
+    std::fs::write(&broken, text).unwrap();
+    autopilot()
+        .args(["classify", "--taxonomy"])
+        .arg(&broken)
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "{}: rule[1] (spec-guideline-placeholder).stage: unknown stage \"nowhere\"",
+            broken.display()
+        )));
+    autopilot()
+        .args(["classify", "--taxonomy", "legacy"])
+        .arg(dir.path().join("missing.log"))
+        .assert()
+        .code(2)
+        .stderr(contains("missing.log"));
+    let trace = dir.path().join("t.jsonl");
+    std::fs::write(&trace, "{}\n").unwrap();
+    autopilot()
+        .args(["classify", "--taxonomy", "legacy"])
+        .arg(&trace)
+        .assert()
+        .code(2)
+        .stderr(contains("legacy .log files only"));
+}
+
+#[test]
+fn on_the_corpus_legacy_csv_equals_the_reference_and_the_import_matches_format_md() {
+    let Some(corpus) = corpus() else { return };
+    let raw = corpus.join("raw_logs");
+    let output = stdout_of(
+        autopilot()
+            .args(["classify", "--taxonomy", "legacy", "--format", "csv"])
+            .arg(&raw),
+    );
+    let ours = String::from_utf8(output).unwrap();
+    let mut reader =
+        csv::Reader::from_path(corpus.join("reference/legacy_categories.csv")).unwrap();
+    let mut expected = String::from("file,index,category\n");
+    for row in reader.records() {
+        let row = row.unwrap();
+        writeln!(expected, "{},{},{}", &row[0], &row[2], &row[5]).unwrap();
+    }
+    assert_eq!(ours.lines().count(), 1532);
+    assert!(
+        ours == expected,
+        "legacy CSV differs from reference/legacy_categories.csv"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let output = stdout_of(
+        autopilot()
+            .args(["import", "--format", "csv", "--out"])
+            .arg(out.path())
+            .arg(&raw),
+    );
+    let csv_text = String::from_utf8(output).unwrap();
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in csv_text.lines().skip(1) {
+        *outcomes.entry(line.split(',').nth(4).unwrap()).or_default() += 1;
+    }
+    assert_eq!(outcomes.values().sum::<usize>(), 214);
+    assert_eq!(outcomes["success"], 11);
+    assert_eq!(outcomes["infrastructure_error"], 13);
+    assert_eq!(outcomes["truncated"], 1);
+    autopilot()
+        .args(["trace", "validate"])
+        .arg(out.path())
+        .assert()
+        .code(0)
+        .stderr(contains("214 trace file(s)").and(contains(" 0 invalid")));
+
+    let summary = stdout_of(
+        autopilot()
+            .args(["classify", "--format", "json"])
+            .arg(out.path()),
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+    assert_eq!(summary["sessions"], 214);
+    assert!(
+        summary["uncategorized_percent"].as_f64().unwrap() <= 1.0,
+        "{}",
+        summary["uncategorized_percent"]
+    );
+    assert_eq!(summary["by_model"]["gpt-4o"]["outcomes"]["success"], 9);
+}
