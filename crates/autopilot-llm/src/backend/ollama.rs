@@ -1,19 +1,17 @@
 //! The `ollama` backend: Ollama's native `/api/chat`, as JSON or as NDJSON streaming, with its
 //! options (`num_ctx`, `num_predict`, …) and eval counts.
 //!
-//! Requests and messages are ollama-rs's types, so the wire format is the one that crate keeps
-//! up with. The HTTP exchange is ours: ollama-rs's client turns every non-success status into
-//! a bare string (no status code, no Retry-After) and, when streaming, prints and skips lines it
-//! cannot parse; classification needs the status, and a library must not print.
+//! The wire types are our own, small and tested against the protocol, rather than ollama-rs's:
+//! its client turns every non-success status into a bare string (no status code, no
+//! Retry-After), prints and skips stream lines it cannot parse (a library must not print), and
+//! the crate switches on `serde_json/preserve_order` for the whole workspace (through its
+//! schemars dependency), which changes the key order of every `serde_json::Map` we write.
 
 use std::time::{Duration, Instant};
 
 use autopilot_trace::{AnswerSource, LlmAnswer, Role, Secret, TokenUsage};
 use futures_util::StreamExt;
-use ollama_rs::generation::chat::request::ChatMessageRequest;
-use ollama_rs::generation::chat::{ChatMessage, MessageRole};
-use ollama_rs::models::ModelOptions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::http::{HttpStatusError, error_message, http_client, join_url, shorten};
 use super::{BackendCall, BoxFuture, ChatBackend};
@@ -146,68 +144,92 @@ impl ChatBackend for OllamaBackend {
     }
 }
 
-/// The `/api/chat` body: ollama-rs's request, with `stream` set (that crate keeps the field
-/// private and sets it in its own send functions).
-fn request_body(call: &BackendCall<'_>) -> serde_json::Value {
-    let messages = call
-        .request
-        .messages
-        .iter()
-        .map(|message| {
-            let role = match message.role {
-                Role::System => MessageRole::System,
-                Role::User => MessageRole::User,
-                Role::Assistant => MessageRole::Assistant,
-            };
-            ChatMessage::new(role, message.content.clone())
-        })
-        .collect();
+/// The `/api/chat` request.
+#[derive(Debug, Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Options::is_empty")]
+    options: Options,
+}
+
+#[derive(Debug, Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+/// Ollama's model options (a Modelfile's parameters) that our sampling parameters map to.
+#[derive(Debug, Default, PartialEq, Serialize)]
+struct Options {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    /// The most tokens to generate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_predict: Option<u32>,
+    /// The context window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_ctx: Option<u32>,
+}
+
+impl Options {
+    fn is_empty(&self) -> bool {
+        *self == Options::default()
+    }
+}
+
+fn request_body<'a>(call: &BackendCall<'a>) -> ChatBody<'a> {
     let sampling = &call.request.sampling;
-    let mut options = ModelOptions::default();
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "Ollama's sampling parameters are 32-bit floats"
-    )]
-    {
-        if let Some(temperature) = sampling.temperature {
-            options = options.temperature(temperature as f32);
-        }
-        if let Some(top_p) = sampling.top_p {
-            options = options.top_p(top_p as f32);
-        }
+    ChatBody {
+        model: call.model,
+        messages: call
+            .request
+            .messages
+            .iter()
+            .map(|message| WireMessage {
+                role: match message.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                },
+                content: &message.content,
+            })
+            .collect(),
+        stream: call.request.stream,
+        options: Options {
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            seed: sampling.seed,
+            num_predict: sampling.max_tokens,
+            num_ctx: sampling.num_ctx,
+        },
     }
-    if let Some(max_tokens) = sampling.max_tokens {
-        options = options.num_predict(i32::try_from(max_tokens).unwrap_or(i32::MAX));
-    }
-    if let Some(num_ctx) = sampling.num_ctx {
-        options = options.num_ctx(u64::from(num_ctx));
-    }
-    if let Some(seed) = sampling.seed {
-        // ollama-rs types the seed as i32; Ollama takes any integer.
-        options = options.extra("seed", seed);
-    }
-    let mut request = ChatMessageRequest::new(call.model.to_owned(), messages);
-    if options != ModelOptions::default() {
-        request = request.options(options);
-    }
-    let mut body = serde_json::to_value(&request).unwrap_or_default();
-    if let Some(object) = body.as_object_mut() {
-        object.insert("stream".to_owned(), call.request.stream.into());
-    }
-    body
 }
 
 /// One JSON object of the response (the whole body, or one NDJSON line).
 #[derive(Debug, Deserialize)]
 struct Line {
     model: Option<String>,
-    message: Option<ChatMessage>,
+    message: Option<ResponseMessage>,
     #[serde(default)]
     done: bool,
     done_reason: Option<String>,
     prompt_eval_count: Option<u64>,
     eval_count: Option<u64>,
     error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResponseMessage {
+    #[serde(default)]
+    content: String,
+    /// Reasoning, when the request asked a thinking model to think apart.
+    thinking: Option<String>,
 }
 
 impl Line {

@@ -280,3 +280,10 @@ async fn an_answer_that_is_only_reasoning_is_empty_and_retried() {
     assert_eq!(failure.kind, LlmErrorKind::EmptyAnswer);
     assert!(failure.message.contains("reasoning"), "{}", failure.message);
 }
+
+#[test]
+fn the_chat_future_is_send_so_sessions_can_be_spawned() {
+    fn spawnable<T: Send + 'static>(_: T) {}
+    let client = client(Scripted::new(vec![Step::Answer("a")]), policy(2));
+    spawnable(async move { client.chat(&sketch(1), &request("q", false)).await });
+}
