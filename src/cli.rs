@@ -38,6 +38,12 @@ pub enum Command {
     /// simavr). Exit 0 success, 1 generation failed, 2 bad input or a rejected LLM request,
     /// 3 LLM backend or toolchain unavailable.
     Run(Box<RunArgs>),
+    /// Run an experiment's matrix of sessions (models × targets × variants × sampling × runs)
+    /// concurrently; run it again to resume. Exit 0 when every session finished, 3 when some
+    /// ended on an infrastructure error (re-run them with --retry-failed), 2 bad input.
+    Batch(Box<BatchArgs>),
+    /// Join the run directories of shards (or of several batches of one experiment).
+    Merge(MergeArgs),
     /// List the boards autopilot knows (`targets/*.toml`), or show one.
     Targets(TargetsArgs),
     /// Compile a sketch for a target and print its diagnostics and size.
@@ -367,4 +373,36 @@ pub struct RunArgs {
     pub max_tokens: Option<u32>,
     #[command(flatten)]
     pub env: SessionEnvArgs,
+}
+
+/// `autopilot batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The experiment file (TOML).
+    pub experiment: PathBuf,
+    /// Run directory. Default: `runs/<experiment name>` (`…-shard-K-of-N` for a shard).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Sessions at once in all (per-provider limits still apply). Default: the experiment's.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Run only shard K of N (a deterministic slice of the matrix), e.g. `--shard 2/8`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<autopilot_orchestrator::batch::Shard>,
+    /// Also re-run sessions that ended on an infrastructure error.
+    #[arg(long)]
+    pub retry_failed: bool,
+    #[command(flatten)]
+    pub env: SessionEnvArgs,
+}
+
+/// `autopilot merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Run directories to join (shards of one experiment).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The joined run directory (created, or completed when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }

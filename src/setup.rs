@@ -10,9 +10,10 @@ use autopilot_llm::{
     Provider, ReplayBackend, ReplayMatch, RetryPolicy, ScriptedAnswers, live_backend,
     resolve_settings,
 };
+use autopilot_orchestrator::session::SessionSetup;
 use autopilot_orchestrator::{App, Policies, PromptSet};
 use autopilot_toolchain::{LibraryCatalog, Target, TinyMlApi, ToolchainConfig};
-use autopilot_trace::{TraceFile, collect_trace_files};
+use autopilot_trace::{BatchCell, SamplingParams, SessionId, TraceFile, collect_trace_files};
 
 use crate::cli::SessionEnvArgs;
 use crate::exit::{CliResult, WithStatus};
@@ -147,6 +148,60 @@ impl SessionEnvironment {
         Ok(LlmClient::new(model.clone(), backend)
             .with_retry(self.retry())
             .with_prices(self.prices.clone()))
+    }
+}
+
+/// What differs between the sessions of one environment.
+#[derive(Debug, Clone)]
+pub struct SessionParts {
+    pub id: SessionId,
+    pub app: App,
+    pub target: Target,
+    pub variant: String,
+    pub llm: LlmClient,
+    pub sampling: SamplingParams,
+    pub stream: bool,
+    pub run_dir: PathBuf,
+    pub final_dir: Option<PathBuf>,
+    pub batch: Option<BatchCell>,
+    pub note: Option<String>,
+}
+
+impl SessionEnvironment {
+    /// The fallback model's client, when the policies name one.
+    pub fn fallback_client(&self) -> CliResult<Option<LlmClient>> {
+        match &self.policies.fallback.model {
+            Some(model) => {
+                let model = ModelRef::parse(&model.to_string()).input_error()?;
+                Ok(Some(self.client(&model, None)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A session's setup: this environment plus what is particular to the session.
+    pub fn setup(&self, parts: SessionParts, fallback_llm: Option<LlmClient>) -> SessionSetup {
+        SessionSetup {
+            id: parts.id,
+            app: parts.app,
+            target: parts.target,
+            prompts: self.prompts.clone(),
+            variant: parts.variant,
+            policies: self.policies.clone(),
+            llm: parts.llm,
+            fallback_llm,
+            sampling: parts.sampling,
+            stream: parts.stream,
+            toolchain: self.toolchain.clone(),
+            catalog: self.catalog.clone(),
+            tinyml_api: self.tinyml_api.clone(),
+            simavr: self.simavr.clone(),
+            run_dir: parts.run_dir,
+            final_dir: parts.final_dir,
+            batch: parts.batch,
+            tool_versions: Vec::new(),
+            note: parts.note,
+        }
     }
 }
 

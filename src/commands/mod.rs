@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod batch;
 mod chat;
 mod classify;
 pub mod compile;
@@ -27,6 +28,11 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         }
         Command::Chat(args) => chat::run(&cli.global, &args),
         Command::Run(args) => run::run(&cli.global, &args),
+        Command::Batch(args) => batch::run(&cli.global, &args),
+        Command::Merge(args) => {
+            crate::logging::install(&cli.global, None);
+            batch::merge(&args)
+        }
         Command::Import(args) => {
             crate::logging::install(&cli.global, None);
             import::run(&args)

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
 use autopilot_orchestrator::App;
-use autopilot_orchestrator::session::{
-    SessionReport, SessionSetup, infra, run_session, sketch_name,
-};
+use autopilot_orchestrator::session::{SessionReport, infra, run_session, sketch_name};
 use autopilot_trace::{
     JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome, session_span,
 };
@@ -17,7 +15,9 @@ use tracing::Instrument;
 
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
-use crate::setup::{DEMO_ANSWERS, SessionEnvironment, answers_backend, traces_backend};
+use crate::setup::{
+    DEMO_ANSWERS, SessionEnvironment, SessionParts, answers_backend, traces_backend,
+};
 
 /// The model used when `OPENAI_API_KEY` is set and no model is named.
 pub const DEFAULT_OPENAI_MODEL: &str = "openai:gpt-4o-mini";
@@ -129,26 +129,17 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     let write_errors = layer.errors();
     crate::logging::install_with_progress(global, Some(layer), true);
     let llm = environment.client(&choice.model, choice.recorded.clone())?;
-    let fallback_llm = match &environment.policies.fallback.model {
-        Some(model) => {
-            let model = ModelRef::parse(&model.to_string()).input_error()?;
-            Some(environment.client(&model, None)?)
-        }
-        None => None,
-    };
+    let fallback_llm = environment.fallback_client()?;
     if let Some(note) = &choice.note {
         let mut stderr = anstream::stderr().lock();
         let _ = writeln!(stderr, "note: {note}");
     }
-    let setup = SessionSetup {
+    let parts = SessionParts {
         id: id.clone(),
         app,
         target,
-        prompts: environment.prompts.clone(),
         variant: args.variant.clone(),
-        policies: environment.policies.clone(),
         llm,
-        fallback_llm,
         sampling: SamplingParams {
             temperature: args.temperature,
             top_p: args.top_p,
@@ -157,16 +148,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
             num_ctx: None,
         },
         stream: args.stream,
-        toolchain: environment.toolchain.clone(),
-        catalog: environment.catalog.clone(),
-        tinyml_api: environment.tinyml_api.clone(),
-        simavr: environment.simavr.clone(),
         run_dir: out.clone(),
         final_dir: Some(out.join("sketch")),
         batch: None,
-        tool_versions: Vec::new(),
         note: choice.note,
     };
+    let setup = environment.setup(parts, fallback_llm);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,6 +1,7 @@
 //! Integration tests of the `autopilot` binary and of the workspace's architecture invariants.
 
 mod architecture;
+mod batch_cli;
 mod chat_cli;
 mod classify_cli;
 mod support;

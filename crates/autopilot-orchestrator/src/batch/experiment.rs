@@ -92,6 +92,8 @@ struct ExperimentFile {
     concurrency: ConcurrencyLimits,
     #[serde(default)]
     policies: Option<PathBuf>,
+    #[serde(default)]
+    answers: Option<PathBuf>,
 }
 
 fn default_runs() -> u32 {
@@ -116,6 +118,9 @@ pub struct Experiment {
     pub concurrency: ConcurrencyLimits,
     /// A policies file for every session.
     pub policies: Option<PathBuf>,
+    /// A scripted answers file that `replay:` models answer from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +229,7 @@ impl Experiment {
             seed: file.seed,
             concurrency: file.concurrency,
             policies: file.policies.map(|p| base.join(p)),
+            answers: file.answers.map(|p| base.join(p)),
         })
     }
 }

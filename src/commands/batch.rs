@@ -1,0 +1,374 @@
+//! `autopilot batch <experiment.toml>`: the matrix of an experiment, run concurrently under
+//! limits, resumable; and `autopilot merge`, which joins shard run directories.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
+use autopilot_orchestrator::App;
+use autopilot_orchestrator::batch::{
+    BatchObserver, Experiment, Manifest, PlannedAction, SessionPlan, expand, merge_run_dirs,
+    plan_actions, read_manifest, run_concurrently, set_aside, write_manifest,
+};
+use autopilot_orchestrator::session::{SessionReport, run_session};
+use autopilot_toolchain::{Compiler, Target};
+use autopilot_trace::{
+    ComponentVersion, JsonlLayer, RunDirSink, SessionOutcome, format_timestamp, session_span,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tracing::Instrument;
+
+use crate::cli::{BatchArgs, GlobalArgs, MergeArgs};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::setup::{SessionEnvironment, SessionParts};
+
+/// Live success counts per model, drawn on the progress bar.
+struct Progress {
+    bar: ProgressBar,
+    counts: Mutex<BTreeMap<String, (u32, u32)>>,
+}
+
+impl Progress {
+    fn message(&self) -> String {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts
+            .iter()
+            .map(|(model, (ok, done))| format!("{model} {ok}/{done} ok"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl BatchObserver<SessionReport> for Progress {
+    fn started(&self, _plan: &SessionPlan) {}
+
+    fn finished(&self, plan: &SessionPlan, report: &SessionReport) {
+        {
+            let mut counts = self
+                .counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = counts.entry(plan.model.clone()).or_default();
+            entry.1 += 1;
+            if matches!(report.outcome, SessionOutcome::Success { .. }) {
+                entry.0 += 1;
+            }
+        }
+        self.bar.set_message(self.message());
+        self.bar.inc(1);
+    }
+}
+
+/// The git revision of the checkout around the current folder, read from `.git` (no process).
+fn git_revision() -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let git = cwd
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|g| g.exists())?;
+    let git = if git.is_file() {
+        // A worktree: `.git` is a file naming the real git dir.
+        let text = fs_err::read_to_string(&git).ok()?;
+        PathBuf::from(text.strip_prefix("gitdir:")?.trim())
+    } else {
+        git
+    };
+    let head = fs_err::read_to_string(git.join("HEAD")).ok()?;
+    let Some(reference) = head.trim().strip_prefix("ref: ") else {
+        return Some(head.trim().to_owned());
+    };
+    let common = fs_err::read_to_string(git.join("commondir"))
+        .ok()
+        .map_or_else(|| git.clone(), |c| git.join(c.trim()));
+    for dir in [&git, &common] {
+        if let Ok(id) = fs_err::read_to_string(dir.join(reference)) {
+            return Some(id.trim().to_owned());
+        }
+        if let Ok(packed) = fs_err::read_to_string(dir.join("packed-refs"))
+            && let Some(line) = packed.lines().find(|l| l.ends_with(reference))
+        {
+            return line.split_whitespace().next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// Tool, core and library versions of every target the experiment uses.
+async fn tool_versions(
+    environment: &SessionEnvironment,
+    targets: &[Target],
+) -> Vec<ComponentVersion> {
+    let mut versions: Vec<ComponentVersion> = Vec::new();
+    for target in targets {
+        if let Ok(compiler) = Compiler::new(target, environment.toolchain.clone()).await {
+            for version in compiler.versions() {
+                if !versions.contains(version) {
+                    versions.push(version.clone());
+                }
+            }
+        }
+    }
+    versions
+}
+
+pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
+    let experiment = Experiment::load(&args.experiment).input_error()?;
+    let mut env_args = args.env.clone();
+    if env_args.config.is_none() {
+        env_args.config.clone_from(&experiment.policies);
+    }
+    let environment = SessionEnvironment::resolve(&env_args)?;
+    let app = App::load(&experiment.app).input_error()?;
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    let target_names: Vec<Option<String>> = if experiment.targets.is_empty() {
+        vec![None]
+    } else {
+        experiment.targets.iter().cloned().map(Some).collect()
+    };
+    for name in &target_names {
+        let target = environment.target(&app, name.as_deref())?;
+        targets.insert(name.clone().unwrap_or_else(|| "app".into()), target);
+    }
+    for variant in &experiment.variants {
+        environment
+            .prompts
+            .variant(variant)
+            .with_context(|| format!("{}: variants", args.experiment.display()))
+            .input_error()?;
+    }
+    // Scripted answers are served in order per stage attempt: each session gets its own copy.
+    let answers: Option<ScriptedAnswers> = experiment
+        .answers
+        .as_deref()
+        .map(ScriptedAnswers::load)
+        .transpose()
+        .input_error()?;
+    let mut models: BTreeMap<String, ModelRef> = BTreeMap::new();
+    for text in &experiment.models {
+        let model = ModelRef::parse(text)
+            .with_context(|| format!("{}: models", args.experiment.display()))
+            .input_error()?;
+        if model.provider == Provider::Replay && answers.is_none() {
+            return Err(anyhow!(
+                "{}: model {text} needs `answers = \"<file>\"` in the experiment",
+                args.experiment.display()
+            ))
+            .input_error();
+        }
+        models.insert(text.clone(), model);
+    }
+
+    let mut plans = expand(&experiment);
+    if let Some(shard) = args.shard {
+        plans.retain(|p| shard.contains(p));
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = autopilot_trace::SessionId::sanitized(&experiment.name).to_string();
+        let name = args
+            .shard
+            .map_or(name.clone(), |s| format!("{name}-shard-{}-of-{}", s.k, s.n));
+        PathBuf::from("runs").join(name)
+    });
+    let mut limits = experiment.concurrency.clone();
+    if let Some(n) = args.concurrency {
+        if n == 0 {
+            return Err(anyhow!("--concurrency must be at least 1")).input_error();
+        }
+        limits.total = n;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()?;
+
+    // The manifest: the same experiment resumes, another one is refused.
+    let hash = Manifest::hash_experiment(&experiment);
+    let now = format_timestamp(jiff::Timestamp::now());
+    let previous = read_manifest(&out).input_error()?;
+    if let Some(previous) = &previous
+        && previous.experiment_hash != hash
+    {
+        return Err(anyhow!(
+            "{} holds another experiment ({}); choose another --out",
+            out.display(),
+            previous.experiment.name
+        ))
+        .input_error();
+    }
+    let target_list: Vec<Target> = targets.values().cloned().collect();
+    let manifest = Manifest {
+        format: 1,
+        experiment: experiment.clone(),
+        experiment_hash: hash,
+        shard: args.shard.map(|s| s.to_string()),
+        autopilot_version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_revision: git_revision(),
+        tool_versions: runtime.block_on(tool_versions(&environment, &target_list)),
+        created: previous
+            .as_ref()
+            .map_or_else(|| now.clone(), |p| p.created.clone()),
+        updated: now,
+        invocations: previous.as_ref().map_or(1, |p| p.invocations + 1),
+    };
+    write_manifest(&out, &manifest).input_error()?;
+
+    // What runs: finished sessions are kept; interrupted ones are set aside and run again.
+    let actions = plan_actions(&plans, &out, args.retry_failed).input_error()?;
+    let mut pending = Vec::new();
+    let mut kept = 0usize;
+    for (plan, action) in plans.into_iter().zip(actions) {
+        match action {
+            PlannedAction::Keep => kept += 1,
+            PlannedAction::Run => pending.push(plan),
+            PlannedAction::Rerun { reason } => {
+                tracing::info!(session = %plan.id, reason, "running again");
+                set_aside(&out, &plan.id).input_error()?;
+                pending.push(plan);
+            }
+        }
+    }
+
+    let layer = JsonlLayer::new(RunDirSink::new(&out));
+    let write_errors = layer.errors();
+    crate::logging::install(global, Some(layer));
+    {
+        let mut stderr = anstream::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "batch {}: {} session(s) to run, {kept} already finished, in {}",
+            experiment.name,
+            pending.len(),
+            out.display()
+        );
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(pending.len() as u64),
+        if global.quiet > 0 {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let progress = Arc::new(Progress {
+        bar,
+        counts: Mutex::new(BTreeMap::new()),
+    });
+
+    let environment = Arc::new(environment);
+    let fallback = environment.fallback_client()?;
+    let mut jobs = Vec::new();
+    for plan in &pending {
+        let model = &models[&plan.model];
+        let recorded: Option<Arc<dyn ChatBackend>> = match (&answers, model.provider) {
+            (Some(answers), Provider::Replay) => {
+                Some(Arc::new(ReplayBackend::from_scripted(answers.clone())))
+            }
+            _ => None,
+        };
+        let llm = environment.client(model, recorded)?;
+        let target = targets[plan.target.as_deref().unwrap_or("app")].clone();
+        let parts = SessionParts {
+            id: plan.id.clone(),
+            app: app.clone(),
+            target,
+            variant: plan.variant.clone(),
+            llm,
+            sampling: plan.sampling.clone(),
+            stream: false,
+            run_dir: out.clone(),
+            final_dir: None,
+            batch: Some(plan.batch_cell(&experiment.name)),
+            note: None,
+        };
+        jobs.push((plan.id.clone(), environment.setup(parts, fallback.clone())));
+    }
+    let setups: Arc<BTreeMap<_, _>> = Arc::new(jobs.into_iter().collect());
+    let results = runtime.block_on(run_concurrently(
+        pending,
+        &limits,
+        move |plan| {
+            let setups = setups.clone();
+            async move {
+                let setup = &setups[&plan.id];
+                run_session(setup).instrument(session_span(&plan.id)).await
+            }
+        },
+        progress.clone(),
+    ));
+    progress.bar.finish_and_clear();
+
+    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut crashed = 0usize;
+    for result in &results {
+        match result {
+            Ok((_, report)) => *outcomes.entry(report.outcome.as_str()).or_default() += 1,
+            Err(_) => crashed += 1,
+        }
+    }
+    let mut stderr = anstream::stderr().lock();
+    for problem in write_errors.snapshot() {
+        let _ = writeln!(stderr, "warning: {problem}");
+    }
+    let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(
+        stderr,
+        "ran {} session(s): {}{}; {}",
+        results.len(),
+        if summary.is_empty() {
+            "nothing".to_owned()
+        } else {
+            summary.join(", ")
+        },
+        if crashed > 0 {
+            format!(", {crashed} crashed")
+        } else {
+            String::new()
+        },
+        progress.message()
+    );
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", out.display()).input_error()?;
+    let infra = outcomes.get("infrastructure_error").copied().unwrap_or(0) + crashed;
+    if infra > 0 {
+        let _ = writeln!(
+            stderr,
+            "{infra} session(s) ended on infrastructure errors: run again with --retry-failed"
+        );
+        return Ok(ExitStatus::Unavailable);
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {
+    let report = merge_run_dirs(&args.dirs, &args.out).input_error()?;
+    let mut stderr = anstream::stderr().lock();
+    let _ = writeln!(
+        stderr,
+        "merged {} run dir(s) into {}: {} copied, {} already there, {} unfinished replaced",
+        args.dirs.len(),
+        args.out.display(),
+        report.copied,
+        report.identical,
+        report.replaced
+    );
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", display(&args.out)).input_error()?;
+    Ok(ExitStatus::Success)
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

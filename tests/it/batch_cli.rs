@@ -1,0 +1,365 @@
+//! `autopilot batch` and `autopilot merge` end to end: a batch killed with SIGKILL resumes
+//! without losing, duplicating or redoing sessions; shards merged equal the whole run.
+//! Real compiles and simulations (Debian's AVR toolchain and simavr).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::autopilot;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether Debian's AVR toolchain and simavr are here; with `CI=true` their absence fails.
+#[expect(clippy::print_stderr, reason = "tests say why they skip")]
+fn avr_toolchain() -> bool {
+    let present = ["arduino-builder", "avr-g++", "simavr"]
+        .iter()
+        .all(|tool| which::which(tool).is_ok());
+    if !present {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but the AVR toolchain or simavr is missing"
+        );
+        eprintln!("skipping: arduino-builder, avr-g++ or simavr is not installed");
+    }
+    present
+}
+
+/// A path as a TOML string literal.
+fn toml_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batch-cache")
+}
+
+/// The finished sessions of a run directory, with their outcome.
+fn finished(run_dir: &Path) -> BTreeMap<String, SessionOutcome> {
+    let mut out = BTreeMap::new();
+    if !run_dir.join("sessions").is_dir() {
+        return out;
+    }
+    for path in collect_trace_files(run_dir).unwrap_or_default() {
+        let file = TraceFile::read(&path).unwrap();
+        if let Some(Event::SessionFinished(f)) = file.events().last() {
+            out.insert(
+                path.file_stem().unwrap().to_string_lossy().into_owned(),
+                f.outcome.clone(),
+            );
+        }
+    }
+    out
+}
+
+fn demo_answers() -> (String, String, String) {
+    let text =
+        std::fs::read_to_string(workspace().join("examples/color_uno/demo-answers.toml")).unwrap();
+    let file: toml::Value = toml::from_str(&text).unwrap();
+    let all: Vec<String> = file["answer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap().to_owned())
+        .collect();
+    (all[0].clone(), all[1].clone(), all[2].clone())
+}
+
+/// An OpenAI-compatible server: spec requests get the spec, sketch requests the good sketch,
+/// except runs whose seed is 3 modulo 4, which always get the broken one (they exhaust).
+/// Every ninth request fails with a 503 (the client retries it).
+struct Fake {
+    spec: String,
+    broken: String,
+    good: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Respond for Fake {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if n.is_multiple_of(9) {
+            return ResponseTemplate::new(503).set_body_string("busy");
+        }
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let text = body.to_string();
+        let seed = body["seed"].as_u64().unwrap_or(0);
+        let answer = if text.contains("<fill:") {
+            &self.spec
+        } else if seed % 4 == 3 {
+            &self.broken
+        } else {
+            &self.good
+        };
+        ResponseTemplate::new(200)
+            .set_delay(Duration::from_millis(40))
+            .set_body_json(serde_json::json!({
+                "id": "x", "object": "chat.completion", "created": 1, "model": "fake",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+            }))
+    }
+}
+
+fn write_files(dir: &Path, runs: u32) -> (PathBuf, PathBuf) {
+    let policies = dir.join("policies.toml");
+    std::fs::write(
+        &policies,
+        "[attempts]\nspec = 2\nsketch = 2\n[retry]\nmax_tries = 3\nbase_delay_ms = 10\n[simulation]\ntime_budget_secs = 8\n",
+    )
+    .unwrap();
+    let experiment = dir.join("experiment.toml");
+    std::fs::write(
+        &experiment,
+        format!(
+            "name = \"kill-test\"\napp = {}\nmodels = [\"openai:fake\"]\nruns = {runs}\nseed = 0\npolicies = \"policies.toml\"\n[concurrency]\ntotal = 4\n",
+            toml_path(&workspace().join("examples/color_uno/app.toml"))
+        ),
+    )
+    .unwrap();
+    (experiment, policies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
+    if !avr_toolchain() {
+        return;
+    }
+    let (spec, broken, good) = demo_answers();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(Fake {
+            spec,
+            broken,
+            good,
+            requests: requests.clone(),
+        })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (experiment, _) = write_files(dir.path(), 40);
+    let out = dir.path().join("run");
+    let base_url = format!("{}/v1", server.uri());
+    let argv: Vec<std::ffi::OsString> = vec![
+        "batch".into(),
+        experiment.clone().into(),
+        "--out".into(),
+        out.clone().into(),
+        "--base-url".into(),
+        base_url.into(),
+        "--cache-dir".into(),
+        cache_dir().into(),
+        "-q".into(),
+    ];
+
+    // First run: killed with SIGKILL once at least ten sessions have finished.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test runs the binary under test and kills it"
+    )]
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("autopilot"));
+    command
+        .args(&argv)
+        .env("OPENAI_API_KEY", "test-key")
+        .env_remove("RUST_LOG");
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if finished(&out).len() >= 10 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the batch ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the batch is too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before: BTreeMap<String, Vec<u8>> = finished(&out)
+        .keys()
+        .map(|id| {
+            (
+                id.clone(),
+                std::fs::read(out.join(format!("sessions/{id}.jsonl"))).unwrap(),
+            )
+        })
+        .collect();
+    let all_files = collect_trace_files(&out).unwrap().len();
+    assert!(
+        before.len() >= 10 && before.len() < 40,
+        "killed midway: {} finished",
+        before.len()
+    );
+    let interrupted = all_files - before.len();
+
+    // Second run: the same command.
+    let mut again = autopilot();
+    again.args(&argv).env("OPENAI_API_KEY", "test-key");
+    again.timeout(Duration::from_secs(400)).assert().code(0);
+
+    let after = finished(&out);
+    assert_eq!(after.len(), 40, "exactly forty finished sessions");
+    assert_eq!(
+        collect_trace_files(&out).unwrap().len(),
+        40,
+        "no duplicate or stray session files"
+    );
+    for (id, bytes) in &before {
+        let now = std::fs::read(out.join(format!("sessions/{id}.jsonl"))).unwrap();
+        assert!(&now == bytes, "finished session {id} was redone");
+    }
+    let superseded = std::fs::read_dir(out.join("superseded")).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            .count()
+    });
+    assert_eq!(
+        superseded, interrupted,
+        "interrupted sessions are set aside, not lost"
+    );
+    let successes = after
+        .values()
+        .filter(|o| matches!(o, SessionOutcome::Success { .. }))
+        .count();
+    let exhausted = after
+        .values()
+        .filter(|o| matches!(o, SessionOutcome::Exhausted { .. }))
+        .count();
+    assert_eq!((successes, exhausted), (30, 10), "{after:?}");
+    autopilot()
+        .args(["trace", "validate"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["invocations"], 2);
+    assert_eq!(manifest["experiment"]["name"], "kill-test");
+
+    // A third run does nothing.
+    let requests_before = requests.load(Ordering::SeqCst);
+    let mut third = autopilot();
+    third.args(&argv).env("OPENAI_API_KEY", "test-key");
+    third.assert().code(0);
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        requests_before,
+        "nothing ran twice"
+    );
+}
+
+#[test]
+fn shards_merged_equal_the_whole_run() {
+    if !avr_toolchain() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = dir.path().join("experiment.toml");
+    std::fs::write(
+        &experiment,
+        format!(
+            "name = \"shards\"\napp = {}\nmodels = [\"replay:demo\"]\nanswers = {}\nvariants = [\"default\", \"sg1-markdown-task\"]\nruns = 4\n",
+            toml_path(&workspace().join("examples/color_uno/app.toml")),
+            toml_path(&workspace().join("examples/color_uno/demo-answers.toml"))
+        ),
+    )
+    .unwrap();
+    let batch = |out: &Path, shard: Option<&str>| {
+        let mut cmd = autopilot();
+        cmd.arg("batch")
+            .arg(&experiment)
+            .arg("--out")
+            .arg(out)
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .arg("-q");
+        if let Some(shard) = shard {
+            cmd.args(["--shard", shard]);
+        }
+        cmd.assert().code(0);
+    };
+    let whole = dir.path().join("whole");
+    batch(&whole, None);
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|k| dir.path().join(format!("shard{k}")))
+        .collect();
+    for (k, shard) in shards.iter().enumerate() {
+        batch(shard, Some(&format!("{}/3", k + 1)));
+    }
+    let sizes: Vec<usize> = shards.iter().map(|s| finished(s).len()).collect();
+    assert_eq!(sizes, vec![3, 3, 2]);
+    let merged = dir.path().join("merged");
+    autopilot()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .code(0);
+    let whole_set: BTreeSet<(String, String)> = finished(&whole)
+        .into_iter()
+        .map(|(id, o)| (id, o.as_str().to_owned()))
+        .collect();
+    let merged_set: BTreeSet<(String, String)> = finished(&merged)
+        .into_iter()
+        .map(|(id, o)| (id, o.as_str().to_owned()))
+        .collect();
+    assert_eq!(whole_set.len(), 8);
+    assert_eq!(merged_set, whole_set);
+    autopilot()
+        .args(["trace", "validate"])
+        .arg(&merged)
+        .assert()
+        .code(0);
+    // Merging again changes nothing; a run dir of another experiment is refused.
+    autopilot()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .code(0);
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&experiment)
+            .unwrap()
+            .replace("shards", "other"),
+    )
+    .unwrap();
+    let stranger = dir.path().join("stranger");
+    let mut cmd = autopilot();
+    cmd.arg("batch")
+        .arg(&other)
+        .arg("--out")
+        .arg(&stranger)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["-q", "--shard", "1/3"]);
+    cmd.assert().code(0);
+    autopilot()
+        .arg("merge")
+        .arg(&stranger)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .code(2);
+}
