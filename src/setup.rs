@@ -169,10 +169,25 @@ pub struct SessionParts {
 
 impl SessionEnvironment {
     /// The fallback model's client, when the policies name one.
+    /// The policies' fallback model wins over the LLM config file's `fallback_model`.
     pub fn fallback_client(&self) -> CliResult<Option<LlmClient>> {
-        match &self.policies.fallback.model {
-            Some(model) => {
-                let model = ModelRef::parse(&model.to_string()).input_error()?;
+        let named = self
+            .policies
+            .fallback
+            .model
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| {
+                self.llm_settings
+                    .fallback_model
+                    .as_ref()
+                    .map(ToString::to_string)
+            });
+        match named {
+            Some(text) => {
+                let model = ModelRef::parse(&text)
+                    .with_context(|| format!("fallback model {text}"))
+                    .input_error()?;
                 Ok(Some(self.client(&model, None)?))
             }
             None => Ok(None),

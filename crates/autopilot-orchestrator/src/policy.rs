@@ -203,6 +203,9 @@ pub struct Fallbacks {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimulationPolicy {
+    /// Whether targets with a simulator run the firmware (benchmarks of the pipeline's own
+    /// overhead turn it off).
+    pub enabled: bool,
     /// Wall time the firmware may run in the simulator before it must have predicted.
     pub time_budget_secs: u64,
 }
@@ -210,6 +213,7 @@ pub struct SimulationPolicy {
 impl Default for SimulationPolicy {
     fn default() -> Self {
         SimulationPolicy {
+            enabled: true,
             time_budget_secs: 10,
         }
     }

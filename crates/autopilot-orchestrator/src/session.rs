@@ -919,6 +919,14 @@ impl Run<'_> {
         let (Some(simulator), Some(elf)) = (&setup.target.simulator, &result.elf) else {
             return Ok(None);
         };
+        if !setup.policies.simulation.enabled {
+            emit(&Event::Note(Note {
+                kind: "simulation_skipped".into(),
+                message: "simulation.enabled = false in the policies: the firmware was not run"
+                    .into(),
+            }));
+            return Ok(None);
+        }
         let mut request = SimulateRequest::new(
             elf,
             &simulator.mcu,
