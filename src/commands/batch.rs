@@ -239,7 +239,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     let layer = JsonlLayer::new(RunDirSink::new(&out));
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));
-    {
+    if global.quiet == 0 {
         let mut stderr = anstream::stderr().lock();
         let _ = writeln!(
             stderr,
@@ -323,22 +323,24 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         let _ = writeln!(stderr, "warning: {problem}");
     }
     let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    let _ = writeln!(
-        stderr,
-        "ran {} session(s): {}{}; {}",
-        results.len(),
-        if summary.is_empty() {
-            "nothing".to_owned()
-        } else {
-            summary.join(", ")
-        },
-        if crashed > 0 {
-            format!(", {crashed} crashed")
-        } else {
-            String::new()
-        },
-        progress.message()
-    );
+    if global.quiet == 0 {
+        let _ = writeln!(
+            stderr,
+            "ran {} session(s): {}{}; {}",
+            results.len(),
+            if summary.is_empty() {
+                "nothing".to_owned()
+            } else {
+                summary.join(", ")
+            },
+            if crashed > 0 {
+                format!(", {crashed} crashed")
+            } else {
+                String::new()
+            },
+            progress.message()
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", out.display()).input_error()?;
     let infra = outcomes.get("infrastructure_error").copied().unwrap_or(0) + crashed;
