@@ -3,6 +3,7 @@
 mod chat;
 mod classify;
 mod compile;
+mod doctor;
 mod import;
 mod targets;
 mod trace;
@@ -32,6 +33,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Classify(args) => {
             crate::logging::install(&cli.global, None);
             classify::run(&args)
+        }
+        Command::Doctor(args) => {
+            crate::logging::install(&cli.global, None);
+            doctor::run(&args)
         }
     }
 }
