@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use autopilot_llm::{
-    LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider, probe,
-    resolve_settings,
+    EndpointSettings, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider,
+    probe, resolve_settings,
 };
 use autopilot_toolchain::backend::{ArduinoBuilderConfig, arduino_builder, arduino_cli};
 use autopilot_toolchain::environment::{library_versions, platform_version};
@@ -351,25 +351,32 @@ async fn probe_endpoints(
         if settings.openai.api_key.is_none() && settings.openai.is_openai_api() {
             return None;
         }
-        probe(Provider::OpenAi, &settings.openai, timeout)
-            .await
-            .ok()
+        Some(probe_endpoint(Provider::OpenAi, &settings.openai, timeout).await)
     };
-    let ollama = async {
-        probe(Provider::Ollama, &settings.ollama, timeout)
-            .await
-            .unwrap_or_else(|error| ProbeResult {
-                provider: Provider::Ollama,
-                url: settings.ollama.redacted_url(),
-                reachable: false,
-                status: None,
-                kind: None,
-                models: Vec::new(),
-                error: Some(error.to_string()),
-                latency: Duration::ZERO,
-            })
-    };
-    tokio::join!(openai, ollama)
+    tokio::join!(
+        openai,
+        probe_endpoint(Provider::Ollama, &settings.ollama, timeout)
+    )
+}
+
+/// One probe; a probe that cannot even start (no HTTP client) is reported as its error.
+async fn probe_endpoint(
+    provider: Provider,
+    endpoint: &EndpointSettings,
+    timeout: Duration,
+) -> ProbeResult {
+    probe(provider, endpoint, timeout)
+        .await
+        .unwrap_or_else(|error| ProbeResult {
+            provider,
+            url: endpoint.redacted_url(),
+            reachable: false,
+            status: None,
+            kind: None,
+            models: Vec::new(),
+            error: Some(error.to_string()),
+            latency: Duration::ZERO,
+        })
 }
 
 fn apt(packages: &str) -> String {
