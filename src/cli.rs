@@ -58,6 +58,10 @@ pub enum Command {
     /// Label every failure of session traces, run directories or legacy logs with the
     /// taxonomy. Exit 2 on unreadable input or an invalid taxonomy file.
     Classify(ClassifyArgs),
+    /// Check toolchains, cores, libraries, LLM endpoints and keys, and say what to fix.
+    /// Exit 0 when the target (default `uno`) can compile and simulate, 3 when its toolchain
+    /// is missing (or, with --require-llm, when no LLM is usable).
+    Doctor(DoctorArgs),
 }
 
 /// Where board definitions come from.
@@ -106,6 +110,15 @@ pub struct CompileArgs {
     /// Use this backend instead of the target's preferred one.
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,
+    #[command(flatten)]
+    pub programs: ToolProgramsArgs,
+    #[command(flatten)]
+    pub targets: TargetsDirArg,
+}
+
+/// The compiler programs (names looked up on PATH, or paths).
+#[derive(Debug, Clone, Args)]
+pub struct ToolProgramsArgs {
     /// The arduino-cli program.
     #[arg(
         long,
@@ -122,6 +135,31 @@ pub struct CompileArgs {
         value_name = "PROGRAM"
     )]
     pub arduino_builder: PathBuf,
+}
+
+/// `autopilot doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// The target that must be ready for exit 0 (the default example's board).
+    #[arg(long, short, default_value = "uno")]
+    pub target: String,
+    /// Exit 3 when no LLM is usable (otherwise LLM problems are warnings: sessions fall back
+    /// to the example's hand-written demo answers).
+    #[arg(long)]
+    pub require_llm: bool,
+    /// LLM config file (as for `autopilot chat`): endpoints, key variable, model.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Limit of each endpoint probe, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// User libraries folder (where arduino-builder finds installed libraries).
+    #[arg(long, env = "AUTOPILOT_LIBRARIES_DIR", value_name = "DIR")]
+    pub libraries_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub programs: ToolProgramsArgs,
     #[command(flatten)]
     pub targets: TargetsDirArg,
 }

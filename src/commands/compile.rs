@@ -12,7 +12,7 @@ use autopilot_toolchain::{
     ToolchainConfig,
 };
 
-use crate::cli::{BackendArg, CompileArgs, Format};
+use crate::cli::{BackendArg, CompileArgs, Format, ToolProgramsArgs};
 use crate::exit::{CliError, CliResult, ExitStatus, WithStatus};
 
 /// `$XDG_CACHE_HOME/autopilot`, else `~/.cache/autopilot`.
@@ -37,14 +37,25 @@ fn default_build_dir(cache: &std::path::Path, target: &Target, sketch: &Sketch) 
     ))
 }
 
-fn config(args: &CompileArgs, cache: &std::path::Path) -> ToolchainConfig {
+/// Defaults with caches under `cache`, the programs of the command line and a user
+/// libraries folder.
+pub(super) fn toolchain_config(
+    cache: &std::path::Path,
+    programs: &ToolProgramsArgs,
+    libraries_dir: Option<&std::path::Path>,
+) -> ToolchainConfig {
     let mut config = ToolchainConfig::with_cache_dir(cache);
     config
         .arduino_builder
         .program
-        .clone_from(&args.arduino_builder);
-    config.arduino_cli.program.clone_from(&args.arduino_cli);
-    config.libraries_dir.clone_from(&args.libraries_dir);
+        .clone_from(&programs.arduino_builder);
+    config.arduino_cli.program.clone_from(&programs.arduino_cli);
+    config.libraries_dir = libraries_dir.map(std::path::Path::to_owned);
+    config
+}
+
+fn config(args: &CompileArgs, cache: &std::path::Path) -> ToolchainConfig {
+    let mut config = toolchain_config(cache, &args.programs, args.libraries_dir.as_deref());
     config.timeout = Duration::from_secs(args.timeout);
     if args.no_cache {
         config.compile_cache_dir = None;

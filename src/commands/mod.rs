@@ -4,6 +4,7 @@ mod batch;
 mod chat;
 mod classify;
 pub mod compile;
+mod doctor;
 mod import;
 mod run;
 pub mod targets;
@@ -40,6 +41,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Classify(args) => {
             crate::logging::install(&cli.global, None);
             classify::run(&args)
+        }
+        Command::Doctor(args) => {
+            crate::logging::install(&cli.global, None);
+            doctor::run(&args)
         }
     }
 }

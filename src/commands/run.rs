@@ -30,7 +30,30 @@ struct ModelChoice {
     note: Option<String>,
 }
 
-fn choose_model(args: &RunArgs, app: &App) -> CliResult<ModelChoice> {
+/// The local models of a reachable Ollama, a coder model first.
+fn ollama_models(
+    environment: &SessionEnvironment,
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<String> {
+    let probe = runtime.block_on(autopilot_llm::probe(
+        Provider::Ollama,
+        &environment.llm_settings.ollama,
+        std::time::Duration::from_secs(2),
+    ));
+    let mut models = match probe {
+        Ok(result) if result.is_ok() => result.models,
+        _ => Vec::new(),
+    };
+    models.sort_by_key(|m| !m.contains("coder"));
+    models
+}
+
+fn choose_model(
+    args: &RunArgs,
+    app: &App,
+    environment: &SessionEnvironment,
+    runtime: &tokio::runtime::Runtime,
+) -> CliResult<ModelChoice> {
     let recorded = if let Some(path) = &args.answers {
         Some(answers_backend(path)?)
     } else if args.replay.is_empty() {
@@ -68,10 +91,22 @@ fn choose_model(args: &RunArgs, app: &App) -> CliResult<ModelChoice> {
             note: None,
         });
     }
+    if let Some(first) = ollama_models(environment, runtime).first() {
+        let model = ModelRef::new(Provider::Ollama, first.clone());
+        let note = format!(
+            "no model named: using {model}, a model of the Ollama server at {}",
+            environment.llm_settings.ollama.redacted_url()
+        );
+        return Ok(ModelChoice {
+            model,
+            recorded: None,
+            note: Some(note),
+        });
+    }
     let demo = app.dir.join(DEMO_ANSWERS);
     if demo.is_file() {
         let note = format!(
-            "no LLM configured (no --model, no OPENAI_API_KEY): answering with the HAND-WRITTEN DEMO ANSWERS of {} \
+            "no LLM configured (no --model, no OPENAI_API_KEY, no reachable Ollama with a model): answering with the HAND-WRITTEN DEMO ANSWERS of {} \
              through the replay backend; they are not model output. The compile and the simulation are real.",
             demo.display()
         );
@@ -82,7 +117,7 @@ fn choose_model(args: &RunArgs, app: &App) -> CliResult<ModelChoice> {
         });
     }
     Err(anyhow!(
-        "no LLM configured: pass --model provider:model (e.g. ollama:qwen2.5-coder:14b), set OPENAI_API_KEY, or give --answers <file>"
+        "no LLM configured: pass --model provider:model (e.g. ollama:qwen2.5-coder:14b), set OPENAI_API_KEY, start Ollama, or give --answers <file>"
     ))
     .input_error()
 }
@@ -111,7 +146,13 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     let environment = SessionEnvironment::resolve(&args.env)?;
     let target = environment.target(&app, args.target.as_deref())?;
     environment.prompts.variant(&args.variant).input_error()?;
-    let choice = choose_model(args, &app)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()?;
+    let choice = choose_model(args, &app, &environment, &runtime)?;
     let id = session_id(&app);
     let out = args
         .out
@@ -154,12 +195,6 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         note: choice.note,
     };
     let setup = environment.setup(parts, fallback_llm);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
     let report: SessionReport =
         runtime.block_on(async { run_session(&setup).await }.instrument(session_span(&id)));
     finish(&out, &trace_path, &report, &write_errors.snapshot())

@@ -11,26 +11,18 @@ use std::time::{Duration, Instant};
 use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::autopilot;
+use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether Debian's AVR toolchain and simavr are here; with `CI=true` their absence fails.
-#[expect(clippy::print_stderr, reason = "tests say why they skip")]
+/// Debian's AVR toolchain and simavr (required under `CI=true`).
 fn avr_toolchain() -> bool {
-    let present = ["arduino-builder", "avr-g++", "simavr"]
-        .iter()
-        .all(|tool| which::which(tool).is_ok());
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but the AVR toolchain or simavr is missing"
-        );
-        eprintln!("skipping: arduino-builder, avr-g++ or simavr is not installed");
-    }
-    present
+    installed(
+        "the AVR toolchain and simavr",
+        &[AVR_TOOLCHAIN, &["/usr/bin/simavr"]].concat(),
+    )
 }
 
 /// A path as a TOML string literal.

@@ -4,6 +4,8 @@ mod architecture;
 mod batch_cli;
 mod chat_cli;
 mod classify_cli;
+mod doctor_cli;
+mod run_cli;
 mod support;
 mod toolchain_cli;
 mod trace_cli;

@@ -82,3 +82,28 @@ pub fn corpus() -> Option<PathBuf> {
     );
     None
 }
+
+/// Whether every one of `files` exists: Debian's AVR toolchain and simavr live at fixed paths.
+/// Under `CI=true` a missing one fails the test; elsewhere the test is skipped with a message.
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped test says why on stderr, where the test harness shows it"
+)]
+pub fn installed(what: &str, files: &[&str]) -> bool {
+    if let Some(missing) = files.iter().find(|f| !Path::new(f).is_file()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{what} is missing ({missing}) and CI=true requires it"
+        );
+        eprintln!("skipped: {what} is missing ({missing}; scripts/install-os-deps.sh)");
+        return false;
+    }
+    true
+}
+
+/// arduino-builder, its AVR core and avr-gcc.
+pub const AVR_TOOLCHAIN: &[&str] = &[
+    "/usr/bin/arduino-builder",
+    "/usr/bin/avr-gcc",
+    "/usr/share/arduino/hardware/arduino/avr/platform.txt",
+];

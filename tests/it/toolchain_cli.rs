@@ -1,11 +1,11 @@
 //! `autopilot targets` and `autopilot compile`: output, formats and exit codes, with Debian's
 //! real AVR toolchain and with the fake arduino-cli.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use predicates::str::contains;
 
-use crate::support::autopilot;
+use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,18 +16,8 @@ fn sketch(name: &str) -> PathBuf {
 }
 
 /// Whether the AVR toolchain is installed; fails under `CI=true` when it is not.
-#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
 fn avr_toolchain() -> bool {
-    let present = Path::new("/usr/bin/arduino-builder").is_file()
-        && Path::new("/usr/share/arduino/hardware/arduino/avr/platform.txt").is_file();
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the AVR toolchain is missing and CI=true requires it"
-        );
-        eprintln!("skipped: the AVR toolchain is missing (scripts/install-os-deps.sh)");
-    }
-    present
+    installed("the AVR toolchain", AVR_TOOLCHAIN)
 }
 
 #[test]

@@ -9,6 +9,9 @@
 //! passes them in. It never prints: every try is an `llm_call` event of the session trace
 //! (`autopilot_trace::emit`), and retries are also `tracing` warnings.
 //!
+//! [`probe`] asks an endpoint for its model listing once (`autopilot doctor` uses it): whether
+//! it answers, with which status and fault kind, and which models it serves.
+//!
 //! # Use
 //!
 //! ```no_run
@@ -55,6 +58,7 @@ mod client;
 mod error;
 mod model;
 mod prices;
+mod probe;
 mod reasoning;
 mod request;
 mod retry;
@@ -68,6 +72,7 @@ pub use client::LlmClient;
 pub use error::{LlmError, LlmErrorKind, Observation, classify, describe};
 pub use model::{ModelRef, ModelRefError, Provider};
 pub use prices::{ANY_MODEL, Price, PriceError, PriceTable};
+pub use probe::{ProbeResult, parse_listing, probe};
 pub use reasoning::split_reasoning;
 pub use request::{CallContext, ChatAnswer, ChatRequest, request_hash};
 pub use retry::RetryPolicy;

@@ -45,6 +45,8 @@ pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The default Ollama endpoint.
 pub const OLLAMA_DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
 const OLLAMA_DEFAULT_PORT: u16 = 11434;
+/// The host of OpenAI's own API.
+pub(crate) const OPENAI_HOST: &str = "api.openai.com";
 
 /// How to reach one provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +91,15 @@ impl EndpointSettings {
     /// The base URL with any credentials removed, for traces and messages.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.base_url)
+    }
+
+    /// Whether this is OpenAI's own API, which needs a key (compatible local servers may
+    /// have none).
+    pub fn is_openai_api(&self) -> bool {
+        reqwest::Url::parse(&self.base_url)
+            .ok()
+            .and_then(|url| url.host_str().map(|host| host == OPENAI_HOST))
+            .unwrap_or(false)
     }
 }
 

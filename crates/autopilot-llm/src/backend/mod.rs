@@ -1,7 +1,7 @@
 //! The backends behind one object-safe interface, [`ChatBackend`]: one per endpoint (a base URL
 //! and a key, or a set of recordings), shared by every client and model that uses it.
 
-mod http;
+pub(crate) mod http;
 mod ollama;
 mod openai;
 mod replay;

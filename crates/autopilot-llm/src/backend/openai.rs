@@ -28,10 +28,6 @@ use crate::error::{LlmError, Observation, chain_text, duration_ms};
 use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
 
-/// The host whose models want `max_completion_tokens` (o-series and gpt-5 reject
-/// `max_tokens`); compatible servers get the older, more widely understood `max_tokens`.
-const OPENAI_HOST: &str = "api.openai.com";
-
 /// An OpenAI-compatible endpoint.
 #[derive(Debug, Clone)]
 pub struct OpenAiBackend {
@@ -45,10 +41,9 @@ impl OpenAiBackend {
     /// A backend for one endpoint. The official OpenAI host needs a key; other hosts (local
     /// servers) may have none.
     pub fn new(settings: &EndpointSettings) -> Result<Self, ConfigError> {
-        let official = reqwest::Url::parse(&settings.base_url)
-            .ok()
-            .and_then(|url| url.host_str().map(|h| h == OPENAI_HOST))
-            .unwrap_or(false);
+        // OpenAI's own models want `max_completion_tokens` (o-series and gpt-5 reject
+        // `max_tokens`); compatible servers get the older, more widely understood `max_tokens`.
+        let official = settings.is_openai_api();
         if official && settings.api_key.is_none() {
             return Err(ConfigError::MissingApiKey {
                 base_url: settings.redacted_url(),

@@ -2,6 +2,7 @@
 
 mod backoff;
 mod faults;
+mod probe;
 mod protocol;
 mod replay;
 mod support;

@@ -1,0 +1,1152 @@
+//! `autopilot doctor`: checks the toolchains, cores, libraries, LLM endpoints and keys that
+//! sessions need, and says what to fix. Facts are gathered first (`gather_tools` and the LLM
+//! probes: the only I/O), judged by pure functions (`toolchain_checks`, `assess_target`,
+//! `llm_checks`), then rendered as a table or as JSON.
+//!
+//! Exit 0 when `--target` (default `uno`, the default example's board) can compile and
+//! simulate; 3 when its toolchain is missing or broken, or, with `--require-llm`, when no LLM is
+//! usable. Without `--require-llm` LLM problems are warnings: `autopilot run` then falls back to
+//! the example's hand-written demo answers.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use autopilot_llm::{
+    EndpointSettings, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider,
+    probe, resolve_settings,
+};
+use autopilot_toolchain::backend::{ArduinoBuilderConfig, arduino_builder, arduino_cli};
+use autopilot_toolchain::environment::{library_versions, platform_version};
+use autopilot_toolchain::process::{self, ProcessSpec};
+use autopilot_toolchain::target::Fqbn;
+use autopilot_toolchain::{Backend, BackendKind, Target, ToolchainConfig, select_backend};
+use autopilot_trace::ComponentVersion;
+use serde::Serialize;
+
+use crate::cli::{DoctorArgs, Format};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+
+const INSTALL_ALL: &str = "bash scripts/install-os-deps.sh";
+const ARDUINO_CLI_INSTALL: &str =
+    "install arduino-cli: https://arduino.github.io/arduino-cli/latest/installation/";
+
+/// How a check came out, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Ok,
+    Warning,
+    Missing,
+    Error,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Missing => "missing",
+            Status::Error => "error",
+        }
+    }
+
+    /// Missing or broken: what a session cannot do without.
+    fn blocks(self) -> bool {
+        self >= Status::Missing
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Area {
+    Toolchain,
+    Llm,
+}
+
+/// One checked thing: what was found and, when it is not ok, the fix.
+#[derive(Debug, Clone, Serialize)]
+struct Check {
+    area: Area,
+    name: &'static str,
+    status: Status,
+    found: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    models: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl Check {
+    fn new(area: Area, name: &'static str, status: Status, found: impl Into<String>) -> Check {
+        Check {
+            area,
+            name,
+            status,
+            found: found.into(),
+            path: None,
+            version: None,
+            models: Vec::new(),
+            fix: None,
+        }
+    }
+
+    fn path(mut self, path: &Path) -> Check {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    fn version(mut self, version: &str) -> Check {
+        self.version = Some(version.to_owned());
+        self
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// Something a target lacks, with its fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Finding {
+    status: Status,
+    what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+/// Whether one target can compile (and simulate, when it has a simulator).
+#[derive(Debug, Clone, Serialize)]
+struct TargetRow {
+    name: String,
+    fqbn: String,
+    /// The backend a compile would use; `None` when none is installed.
+    backend: Option<BackendKind>,
+    status: Status,
+    findings: Vec<Finding>,
+}
+
+/// A program that was found, and its version or why it could not be read.
+#[derive(Debug, Clone)]
+struct Found {
+    path: PathBuf,
+    version: Result<String, String>,
+}
+
+/// What `arduino-cli` reports about itself and its installation.
+#[derive(Debug, Clone, Default)]
+struct CliInventory {
+    version: Option<String>,
+    cores: Vec<ComponentVersion>,
+    libraries: Vec<ComponentVersion>,
+}
+
+/// Everything found about the compilers and the simulator.
+#[derive(Debug, Clone)]
+struct ToolFacts {
+    builder: Option<Found>,
+    /// The AVR platform folder arduino-builder uses, and its version.
+    avr_core: Option<(PathBuf, Option<String>)>,
+    avr_gcc: Option<Found>,
+    simavr: Option<PathBuf>,
+    /// Libraries arduino-builder sees (the platform's and the user libraries folder).
+    builder_libraries: Vec<ComponentVersion>,
+    cli: Option<(PathBuf, Result<CliInventory, String>)>,
+}
+
+/// The report: what `--format json` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    target: String,
+    /// The target can compile (and simulate).
+    ready: bool,
+    require_llm: bool,
+    llm_ready: bool,
+    exit_code: u8,
+    checks: Vec<Check>,
+    targets: Vec<TargetRow>,
+}
+
+pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
+    let targets = super::targets::load(&args.targets)?;
+    let required = targets.get(&args.target).input_error()?.name.clone();
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            anyhow!(
+                "--timeout {}: not a positive number of seconds",
+                args.timeout
+            )
+        })
+        .input_error()?;
+    let file = match &args.config {
+        Some(path) => LlmConfigFile::load(path).input_error()?,
+        None => LlmConfigFile::default(),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = resolve_settings(&file, &env, &LlmOverrides::default()).input_error()?;
+    // Doctor compiles nothing: the cache folders of this configuration are never used.
+    let config = super::compile::toolchain_config(
+        Path::new("."),
+        &args.programs,
+        args.libraries_dir.as_deref(),
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()?;
+    let (facts, (openai, ollama)) = runtime.block_on(async {
+        tokio::join!(gather_tools(&config), probe_endpoints(&settings, timeout))
+    });
+
+    let mut checks = toolchain_checks(&facts, &config);
+    let rows: Vec<TargetRow> = targets
+        .iter()
+        .map(|target| {
+            assess_target(
+                target,
+                select_backend(target, &config),
+                &facts,
+                &config.arduino_builder,
+            )
+        })
+        .collect();
+    let (llm, llm_ready) = llm_checks(&settings, openai.as_ref(), &ollama, args.require_llm);
+    checks.extend(llm);
+    let ready = rows
+        .iter()
+        .find(|row| row.name == required)
+        .is_some_and(|row| !row.status.blocks());
+    let status = if ready && (llm_ready || !args.require_llm) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Unavailable
+    };
+    let report = Report {
+        target: required,
+        ready,
+        require_llm: args.require_llm,
+        llm_ready,
+        exit_code: status as u8,
+        checks,
+        targets: rows,
+    };
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)
+                .context("cannot write JSON")
+                .input_error()?;
+            writeln!(stdout).input_error()?;
+        }
+        Format::Human => stdout.write_all(render(&report).as_bytes()).input_error()?,
+    }
+    Ok(status)
+}
+
+/// Finds the compilers, the AVR core and simavr, and reads their versions.
+async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
+    let avr = Fqbn::parse("arduino:avr:uno").expect("a valid FQBN");
+    let builder_config = &config.arduino_builder;
+    let builder = match which::which(&builder_config.program) {
+        Ok(path) => {
+            let version = arduino_builder::versions(builder_config, &path, &avr, &[])
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|versions| {
+                    versions
+                        .into_iter()
+                        .find(|v| v.name == "arduino-builder")
+                        .map(|v| v.version)
+                        .ok_or_else(|| "no version reported".to_owned())
+                });
+            Some(Found { path, version })
+        }
+        Err(_) => None,
+    };
+    let avr_core = builder_config.platform_dir(&avr).map(|dir| {
+        let version = platform_version(&dir);
+        (dir, version)
+    });
+    let gcc = builder_config.tools_dir.join("avr-gcc");
+    let avr_gcc = if gcc.is_file() {
+        let version = match process::run(
+            &ProcessSpec::new(&gcc)
+                .arg("-dumpversion")
+                .timeout(Duration::from_secs(20)),
+        )
+        .await
+        {
+            Ok(output) if output.success() => Ok(output.stdout.text().trim().to_owned()),
+            Ok(output) => Err(format!(
+                "`avr-gcc -dumpversion` failed: {}",
+                output.stderr.text().trim()
+            )),
+            Err(error) => Err(error.to_string()),
+        };
+        Some(Found { path: gcc, version })
+    } else {
+        None
+    };
+    let mut builder_libraries = avr_core
+        .as_ref()
+        .map(|(dir, _)| library_versions(&dir.join("libraries")))
+        .unwrap_or_default();
+    if let Some(dir) = &config.libraries_dir {
+        builder_libraries.extend(library_versions(dir));
+    }
+    let cli = match which::which(&config.arduino_cli.program) {
+        Ok(path) => {
+            let inventory = arduino_cli::versions(&config.arduino_cli, &path)
+                .await
+                .map(split_cli_versions)
+                .map_err(|e| e.to_string());
+            Some((path, inventory))
+        }
+        Err(_) => None,
+    };
+    ToolFacts {
+        builder,
+        avr_core,
+        avr_gcc,
+        simavr: which::which("simavr").ok(),
+        builder_libraries,
+        cli,
+    }
+}
+
+/// `arduino_cli::versions` lists the CLI, its cores and its libraries together: cores are
+/// the `package:architecture` names (library names never hold a `:`).
+fn split_cli_versions(versions: Vec<ComponentVersion>) -> CliInventory {
+    let mut inventory = CliInventory::default();
+    for component in versions {
+        if component.name == "arduino-cli" {
+            inventory.version = Some(component.version);
+        } else if component.name.contains(':') {
+            inventory.cores.push(component);
+        } else {
+            inventory.libraries.push(component);
+        }
+    }
+    inventory
+}
+
+/// Probes both endpoints at once. OpenAI's own API is not probed without a key (it would
+/// only answer 401).
+async fn probe_endpoints(
+    settings: &LlmSettings,
+    timeout: Duration,
+) -> (Option<ProbeResult>, ProbeResult) {
+    let openai = async {
+        if settings.openai.api_key.is_none() && settings.openai.is_openai_api() {
+            return None;
+        }
+        Some(probe_endpoint(Provider::OpenAi, &settings.openai, timeout).await)
+    };
+    tokio::join!(
+        openai,
+        probe_endpoint(Provider::Ollama, &settings.ollama, timeout)
+    )
+}
+
+/// One probe; a probe that cannot even start (no HTTP client) is reported as its error.
+async fn probe_endpoint(
+    provider: Provider,
+    endpoint: &EndpointSettings,
+    timeout: Duration,
+) -> ProbeResult {
+    probe(provider, endpoint, timeout)
+        .await
+        .unwrap_or_else(|error| ProbeResult {
+            provider,
+            url: endpoint.redacted_url(),
+            reachable: false,
+            status: None,
+            kind: None,
+            models: Vec::new(),
+            error: Some(error.to_string()),
+            latency: Duration::ZERO,
+        })
+}
+
+fn apt(packages: &str) -> String {
+    format!("sudo apt-get install {packages}  (all AVR tools at once: {INSTALL_ALL})")
+}
+
+/// A library name as a shell argument.
+fn lib_spec(name: &str, version: &str) -> String {
+    let spec = format!("{name}@{version}");
+    if spec.contains(' ') {
+        format!("\"{spec}\"")
+    } else {
+        spec
+    }
+}
+
+fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
+    let builder_config = &config.arduino_builder;
+    let tool = Area::Toolchain;
+    let mut checks = Vec::new();
+    let found =
+        |name: &'static str, found: &Option<Found>, program: &Path, package: &str| match found {
+            None => Check::new(
+                tool,
+                name,
+                Status::Missing,
+                format!("`{}` not found", program.display()),
+            )
+            .fix(apt(package)),
+            Some(Found {
+                path,
+                version: Ok(version),
+            }) => Check::new(tool, name, Status::Ok, version.clone())
+                .path(path)
+                .version(version),
+            Some(Found {
+                path,
+                version: Err(error),
+            }) => Check::new(tool, name, Status::Error, format!("does not run: {error}"))
+                .path(path)
+                .fix(format!("sudo apt-get install --reinstall {package}")),
+        };
+    checks.push(found(
+        "arduino-builder",
+        &facts.builder,
+        &builder_config.program,
+        "arduino-builder",
+    ));
+    checks.push(match &facts.avr_core {
+        Some((dir, version)) => {
+            let check = Check::new(
+                tool,
+                "AVR core",
+                Status::Ok,
+                format!(
+                    "arduino:avr {}",
+                    version.as_deref().unwrap_or("(no version)")
+                ),
+            )
+            .path(dir);
+            match version {
+                Some(version) => check.version(version),
+                None => check,
+            }
+        }
+        None => Check::new(
+            tool,
+            "AVR core",
+            Status::Missing,
+            format!(
+                "no arduino/avr/platform.txt under {}",
+                builder_config
+                    .hardware_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .fix(apt("arduino-core-avr")),
+    });
+    checks.push(found(
+        "avr-gcc",
+        &facts.avr_gcc,
+        &builder_config.tools_dir.join("avr-gcc"),
+        "gcc-avr avr-libc",
+    ));
+    checks.push(match &facts.simavr {
+        Some(path) => Check::new(tool, "simavr", Status::Ok, "found").path(path),
+        None => {
+            Check::new(tool, "simavr", Status::Missing, "`simavr` not found").fix(apt("simavr"))
+        }
+    });
+    checks.push(match &facts.cli {
+        None => Check::new(
+            tool,
+            "arduino-cli",
+            Status::Warning,
+            format!(
+                "`{}` not found: only arduino:avr boards can be compiled (with arduino-builder)",
+                config.arduino_cli.program.display()
+            ),
+        )
+        .fix(ARDUINO_CLI_INSTALL),
+        Some((path, Err(error))) => Check::new(
+            tool,
+            "arduino-cli",
+            Status::Error,
+            format!("cannot list its cores and libraries: {error}"),
+        )
+        .path(path)
+        .fix("run `arduino-cli core list` to see why; reinstall arduino-cli if it fails"),
+        Some((path, Ok(inventory))) => {
+            let cores = if inventory.cores.is_empty() {
+                "no cores".to_owned()
+            } else {
+                let list: Vec<String> = inventory
+                    .cores
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.version))
+                    .collect();
+                format!("cores {}", list.join(", "))
+            };
+            let version = inventory.version.as_deref().unwrap_or("(no version)");
+            let check = Check::new(
+                tool,
+                "arduino-cli",
+                Status::Ok,
+                format!(
+                    "{version}; {cores}; {} libraries",
+                    inventory.libraries.len()
+                ),
+            )
+            .path(path);
+            match &inventory.version {
+                Some(version) => check.version(version),
+                None => check,
+            }
+        }
+    });
+    checks
+}
+
+/// Whether `target` can compile with the backend a compile would pick, and simulate.
+fn assess_target(
+    target: &Target,
+    backend: Result<Backend, String>,
+    facts: &ToolFacts,
+    builder_config: &ArduinoBuilderConfig,
+) -> TargetRow {
+    let fqbn = target.fqbn();
+    let avr = fqbn.architecture == "avr";
+    let mut findings = Vec::new();
+    let mut add = |status: Status, what: String, fix: Option<String>| {
+        findings.push(Finding { status, what, fix });
+    };
+    let mut installed: &[ComponentVersion] = &[];
+    let kind = backend.as_ref().ok().map(|b| b.kind);
+    match (kind, &facts.cli) {
+        (None, _) => {
+            // select_backend's message names every program it looked for.
+            let (what, fix) = if avr {
+                (
+                    "a compiler: arduino-builder (or arduino-cli)".to_owned(),
+                    apt("arduino-builder arduino-core-avr gcc-avr avr-libc"),
+                )
+            } else {
+                (
+                    format!("arduino-cli with core {}", target.core),
+                    format!(
+                        "{ARDUINO_CLI_INSTALL}, then `arduino-cli core install {}`",
+                        target.core
+                    ),
+                )
+            };
+            tracing::debug!(target = target.name, detail = backend.err(), "no backend");
+            add(Status::Missing, what, Some(fix));
+        }
+        (Some(BackendKind::ArduinoBuilder), _) => {
+            if let Some(Found {
+                version: Err(error),
+                ..
+            }) = &facts.builder
+            {
+                add(
+                    Status::Error,
+                    format!("arduino-builder does not run ({error})"),
+                    Some("sudo apt-get install --reinstall arduino-builder".to_owned()),
+                );
+            }
+            if builder_config.platform_dir(&fqbn).is_none() {
+                add(
+                    Status::Missing,
+                    format!("core {} (Debian's arduino-core-avr)", target.core),
+                    Some(apt("arduino-core-avr")),
+                );
+            }
+            match &facts.avr_gcc {
+                None => add(
+                    Status::Missing,
+                    "avr-gcc".to_owned(),
+                    Some(apt("gcc-avr avr-libc")),
+                ),
+                Some(Found {
+                    version: Err(error),
+                    ..
+                }) => add(
+                    Status::Error,
+                    format!("avr-gcc does not run ({error})"),
+                    Some("sudo apt-get install --reinstall gcc-avr".to_owned()),
+                ),
+                Some(_) => {}
+            }
+            installed = &facts.builder_libraries;
+        }
+        (Some(BackendKind::ArduinoCli), Some((_, Ok(inventory)))) => {
+            if !inventory.cores.iter().any(|c| c.name == target.core) {
+                add(
+                    Status::Missing,
+                    format!("core {}", target.core),
+                    Some(format!("arduino-cli core install {}", target.core)),
+                );
+            }
+            installed = &inventory.libraries;
+        }
+        (Some(BackendKind::ArduinoCli), Some((_, Err(error)))) => add(
+            Status::Error,
+            format!("arduino-cli cannot list its cores ({error})"),
+            Some("run `arduino-cli core list` to see why".to_owned()),
+        ),
+        (Some(BackendKind::ArduinoCli), None) => add(
+            Status::Error,
+            "arduino-cli was not inspected".to_owned(),
+            None,
+        ),
+    }
+    if kind.is_some() {
+        let pinned = target
+            .tinyml
+            .iter()
+            .map(|t| (t.library.as_str(), Some(t.version.as_str())))
+            .chain(target.sensors.iter().filter_map(|s| {
+                s.library
+                    .as_deref()
+                    .map(|library| (library, s.version.as_deref()))
+            }));
+        for (library, version) in pinned {
+            let found = installed
+                .iter()
+                .find(|lib| lib.name.eq_ignore_ascii_case(library));
+            let fix = format!(
+                "arduino-cli lib install {}",
+                match version {
+                    Some(version) => lib_spec(library, version),
+                    None => lib_spec(library, "latest").replace("@latest", ""),
+                }
+            );
+            match (found, version) {
+                (None, _) => add(
+                    Status::Warning,
+                    format!("library {library} not installed"),
+                    Some(fix),
+                ),
+                (Some(lib), Some(version)) if lib.version != version => add(
+                    Status::Warning,
+                    format!(
+                        "library {library} {} installed, {version} pinned",
+                        lib.version
+                    ),
+                    Some(fix),
+                ),
+                _ => {}
+            }
+        }
+    }
+    if target.simulator.is_some() && facts.simavr.is_none() {
+        add(
+            Status::Missing,
+            "simavr (the simulation check)".to_owned(),
+            Some(apt("simavr")),
+        );
+    }
+    TargetRow {
+        name: target.name.clone(),
+        fqbn: target.fqbn.clone(),
+        backend: kind,
+        status: findings
+            .iter()
+            .map(|f| f.status)
+            .max()
+            .unwrap_or(Status::Ok),
+        findings,
+    }
+}
+
+/// The key, the endpoints and whether any LLM is usable. Problems are warnings unless an LLM
+/// is required. Returns the checks and whether an LLM is usable.
+fn llm_checks(
+    settings: &LlmSettings,
+    openai: Option<&ProbeResult>,
+    ollama: &ProbeResult,
+    require_llm: bool,
+) -> (Vec<Check>, bool) {
+    let llm = Area::Llm;
+    let key_env = settings
+        .openai
+        .api_key_env
+        .as_deref()
+        .unwrap_or("OPENAI_API_KEY");
+    let base = settings.openai.redacted_url();
+    let mut checks = Vec::new();
+    // The key itself is never shown, nor its length or any of its characters.
+    checks.push(
+        match (&settings.openai.api_key, settings.openai.is_openai_api()) {
+            (Some(_), _) => Check::new(llm, "OpenAI key", Status::Ok, format!("{key_env} is set")),
+            (None, true) => Check::new(
+                llm,
+                "OpenAI key",
+                Status::Missing,
+                format!("{key_env} is not set"),
+            )
+            .fix(format!("export {key_env}=…")),
+            (None, false) => Check::new(
+                llm,
+                "OpenAI key",
+                Status::Ok,
+                format!("{key_env} is not set (optional for {base})"),
+            ),
+        },
+    );
+    let wants = |provider: Provider| settings.model.as_ref().filter(|m| m.provider == provider);
+    let openai_ok = match openai {
+        None => {
+            checks.push(Check::new(
+                llm,
+                "OpenAI endpoint",
+                Status::Missing,
+                format!("{base}: not probed without a key"),
+            ));
+            false
+        }
+        Some(result) => {
+            let mut check = probe_check(llm, "OpenAI endpoint", result);
+            if let Some(error) = &result.error {
+                check.status = Status::Error;
+                check.found = format!("{}: {error}", result.url);
+                check.fix = Some(match result.kind {
+                    Some(
+                        autopilot_llm::LlmErrorKind::Unauthorized
+                        | autopilot_llm::LlmErrorKind::Forbidden,
+                    ) => format!("check the key in {key_env}: the endpoint rejected it"),
+                    _ => "check the network, or the endpoint (OPENAI_BASE_URL, or \
+                          [providers.openai] base_url in --config)"
+                        .to_owned(),
+                });
+            }
+            checks.push(check);
+            result.is_ok()
+        }
+    };
+    let mut ollama_check = probe_check(llm, "Ollama", ollama);
+    let pull = format!(
+        "ollama pull {}",
+        wants(Provider::Ollama).map_or("qwen2.5-coder", |m| m.model.as_str())
+    );
+    if let Some(error) = &ollama.error {
+        ollama_check.status = if ollama.reachable {
+            Status::Error
+        } else {
+            Status::Missing
+        };
+        ollama_check.found = format!("{}: {error}", ollama.url);
+        ollama_check.fix =
+            Some("start it with `ollama serve`, or set OLLAMA_HOST to a running server".to_owned());
+    } else if ollama.models.is_empty() {
+        ollama_check.status = Status::Missing;
+        ollama_check.found = format!("{}: reachable, but no models pulled", ollama.url);
+        ollama_check.fix = Some(pull.clone());
+    }
+    checks.push(ollama_check);
+    let ollama_ok = ollama.is_ok() && !ollama.models.is_empty();
+
+    let summary = llm_summary(
+        settings.model.as_ref(),
+        (openai_ok, openai),
+        (ollama_ok, ollama),
+        &format!("export {key_env}=…, or start Ollama (`ollama serve`) and `{pull}`"),
+        &pull,
+    );
+    let llm_ready = summary.status == Status::Ok;
+    checks.push(summary);
+    if !require_llm {
+        for check in &mut checks {
+            check.status = check.status.min(Status::Warning);
+        }
+    }
+    (checks, llm_ready)
+}
+
+/// Whether an LLM is usable: the configured model's provider (and the model listed by its
+/// endpoint), or, without a configured model, either provider.
+fn llm_summary(
+    configured: Option<&ModelRef>,
+    (openai_ok, openai): (bool, Option<&ProbeResult>),
+    (ollama_ok, ollama): (bool, &ProbeResult),
+    fix_none: &str,
+    pull: &str,
+) -> Check {
+    let llm = Area::Llm;
+    let Some(model) = configured else {
+        let usable: Vec<&str> = [("openai", openai_ok), ("ollama", ollama_ok)]
+            .into_iter()
+            .filter_map(|(name, ok)| ok.then_some(name))
+            .collect();
+        if usable.is_empty() {
+            return Check::new(
+                llm,
+                "LLM",
+                Status::Missing,
+                "none usable: `autopilot run` falls back to the example's hand-written demo \
+                 answers",
+            )
+            .fix(fix_none);
+        }
+        return Check::new(
+            llm,
+            "LLM",
+            Status::Ok,
+            format!("usable: {}", usable.join(", ")),
+        );
+    };
+    let (usable, result) = match model.provider {
+        Provider::OpenAi => (openai_ok, openai),
+        Provider::Ollama => (ollama_ok, Some(ollama)),
+        Provider::Replay => (true, None),
+    };
+    let listed = result.is_none_or(|r| r.models.is_empty() || r.models.contains(&model.model));
+    if !usable {
+        Check::new(
+            llm,
+            "LLM",
+            Status::Missing,
+            format!("the configured model {model} is not usable (see above)"),
+        )
+    } else if !listed {
+        let check = Check::new(
+            llm,
+            "LLM",
+            Status::Missing,
+            format!("the configured model {model} is not listed by its endpoint"),
+        );
+        if model.provider == Provider::Ollama {
+            check.fix(pull)
+        } else {
+            check
+        }
+    } else {
+        Check::new(llm, "LLM", Status::Ok, format!("{model} is usable"))
+    }
+}
+
+/// A probe as a check (ok when the endpoint listed its models).
+fn probe_check(area: Area, name: &'static str, result: &ProbeResult) -> Check {
+    let count = result.models.len();
+    let shown: Vec<&str> = result.models.iter().take(8).map(String::as_str).collect();
+    let more = if count > shown.len() { ", …" } else { "" };
+    let mut check = Check::new(
+        area,
+        name,
+        Status::Ok,
+        format!(
+            "{}: HTTP {} in {} ms, {count} model(s){}",
+            result.url,
+            result.status.unwrap_or_default(),
+            result.latency.as_millis(),
+            if shown.is_empty() {
+                String::new()
+            } else {
+                format!(": {}{more}", shown.join(", "))
+            }
+        ),
+    );
+    check.models.clone_from(&result.models);
+    check
+}
+
+fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for (area, title) in [(Area::Toolchain, "Toolchain"), (Area::Llm, "LLM")] {
+        let _ = writeln!(out, "{title}");
+        for check in report.checks.iter().filter(|c| c.area == area) {
+            let path = check
+                .path
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<width$}  {}{path}",
+                check.status.as_str(),
+                check.name,
+                check.found
+            );
+            if let Some(fix) = &check.fix {
+                let _ = writeln!(out, "  {:<8} {:<width$}  fix: {fix}", "", "");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let name_width = report
+        .targets
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("TARGET".len());
+    let _ = writeln!(out, "Targets");
+    let _ = writeln!(
+        out,
+        "  {:<name_width$}  {:<15}  STATUS",
+        "TARGET", "BACKEND"
+    );
+    for row in &report.targets {
+        let backend = row.backend.map_or("none", BackendKind::as_str);
+        let what: Vec<&str> = row.findings.iter().map(|f| f.what.as_str()).collect();
+        let status = match row.status {
+            Status::Ok => "ready".to_owned(),
+            Status::Warning => format!("ready; warning: {}", what.join("; ")),
+            Status::Missing => format!("missing: {}", what.join("; ")),
+            Status::Error => format!("error: {}", what.join("; ")),
+        };
+        let _ = writeln!(out, "  {:<name_width$}  {backend:<15}  {status}", row.name);
+        let mut fixes: Vec<&str> = Vec::new();
+        for fix in row.findings.iter().filter_map(|f| f.fix.as_deref()) {
+            if !fixes.contains(&fix) {
+                fixes.push(fix);
+            }
+        }
+        for fix in fixes {
+            let _ = writeln!(out, "  {:<name_width$}  {:<15}  fix: {fix}", "", "");
+        }
+    }
+    let _ = writeln!(out);
+    let verdict = if report.ready {
+        format!(
+            "{} is ready: sketches compile and, where the board has a simulator, run in it",
+            report.target
+        )
+    } else {
+        format!(
+            "{} is NOT ready: install what is missing above (exit 3)",
+            report.target
+        )
+    };
+    let _ = writeln!(out, "{verdict}");
+    let llm = match (report.llm_ready, report.require_llm) {
+        (true, _) => "an LLM is usable".to_owned(),
+        (false, true) => "no LLM is usable and --require-llm was given (exit 3)".to_owned(),
+        (false, false) => "no LLM is usable: sessions use hand-written demo answers \
+                           (--require-llm makes this exit 3)"
+            .to_owned(),
+    };
+    let _ = writeln!(out, "{llm}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(version: &str) -> Found {
+        Found {
+            path: PathBuf::from("/usr/bin/tool"),
+            version: Ok(version.to_owned()),
+        }
+    }
+
+    fn facts() -> ToolFacts {
+        ToolFacts {
+            builder: Some(found("1.3.25")),
+            avr_core: Some((PathBuf::from("/x"), Some("1.8.7".to_owned()))),
+            avr_gcc: Some(found("5.4.0")),
+            simavr: Some(PathBuf::from("/usr/bin/simavr")),
+            builder_libraries: Vec::new(),
+            cli: None,
+        }
+    }
+
+    fn target(name: &str) -> Target {
+        autopilot_toolchain::Targets::builtin()
+            .get(name)
+            .unwrap()
+            .clone()
+    }
+
+    fn component(name: &str, version: &str) -> ComponentVersion {
+        ComponentVersion {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        }
+    }
+
+    #[test]
+    fn cli_versions_split_into_cores_and_libraries() {
+        let inventory = split_cli_versions(vec![
+            component("arduino-cli", "1.2.2"),
+            component("arduino:mbed_nano", "4.2.4"),
+            component("Arduino_APDS9960", "1.0.4"),
+        ]);
+        assert_eq!(inventory.version.as_deref(), Some("1.2.2"));
+        assert_eq!(inventory.cores, [component("arduino:mbed_nano", "4.2.4")]);
+        assert_eq!(
+            inventory.libraries,
+            [component("Arduino_APDS9960", "1.0.4")]
+        );
+    }
+
+    #[test]
+    fn a_cli_target_lists_its_missing_core_and_libraries() {
+        let mut facts = facts();
+        facts.cli = Some((
+            PathBuf::from("/usr/bin/arduino-cli"),
+            Ok(CliInventory {
+                version: Some("1.2.2".to_owned()),
+                cores: Vec::new(),
+                libraries: vec![
+                    component("chirale_tensorflowlite", "2.0.0"),
+                    component("Arduino_APDS9960", "1.0.3"),
+                ],
+            }),
+        ));
+        let backend = Backend {
+            kind: BackendKind::ArduinoCli,
+            program: PathBuf::from("/usr/bin/arduino-cli"),
+        };
+        let row = assess_target(
+            &target("nano33ble_sense"),
+            Ok(backend),
+            &facts,
+            &ArduinoBuilderConfig::default(),
+        );
+        assert_eq!(row.status, Status::Missing);
+        let what: Vec<&str> = row.findings.iter().map(|f| f.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "core arduino:mbed_nano",
+                "library Arduino_APDS9960 1.0.3 installed, 1.0.4 pinned",
+                "library Arduino_LSM9DS1 not installed",
+                "library Arduino_HTS221 not installed",
+                "library Arduino_LPS22HB not installed",
+            ]
+        );
+        assert_eq!(
+            row.findings[0].fix.as_deref(),
+            Some("arduino-cli core install arduino:mbed_nano")
+        );
+        assert_eq!(
+            row.findings[1].fix.as_deref(),
+            Some("arduino-cli lib install Arduino_APDS9960@1.0.4")
+        );
+    }
+
+    #[test]
+    fn a_target_without_compiler_or_simulator_is_missing_both() {
+        let mut facts = facts();
+        facts.simavr = None;
+        let row = assess_target(
+            &target("uno"),
+            Err("arduino-builder not found (`arduino-builder`)".to_owned()),
+            &facts,
+            &ArduinoBuilderConfig::default(),
+        );
+        assert_eq!(row.status, Status::Missing);
+        assert_eq!(row.backend, None);
+        assert_eq!(row.findings.len(), 2);
+        assert_eq!(
+            row.findings[0].what,
+            "a compiler: arduino-builder (or arduino-cli)"
+        );
+        assert!(
+            row.findings[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("sudo apt-get install arduino-builder"),
+            "{:?}",
+            row.findings[0]
+        );
+        assert_eq!(row.findings[1].what, "simavr (the simulation check)");
+    }
+
+    fn probe_result(provider: Provider, error: Option<&str>, models: &[&str]) -> ProbeResult {
+        ProbeResult {
+            provider,
+            url: "http://127.0.0.1:1/x".to_owned(),
+            reachable: error.is_none(),
+            status: error.is_none().then_some(200),
+            kind: error.map(|_| autopilot_llm::LlmErrorKind::ConnectionRefused),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            error: error.map(str::to_owned),
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    fn settings(env: &[(&str, &str)], model: Option<&str>) -> LlmSettings {
+        let file = LlmConfigFile {
+            model: model.map(str::to_owned),
+            ..LlmConfigFile::default()
+        };
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        resolve_settings(&file, &lookup, &LlmOverrides::default()).unwrap()
+    }
+
+    #[test]
+    fn llm_problems_are_warnings_unless_required() {
+        let settings = settings(&[], None);
+        let refused = probe_result(Provider::Ollama, Some("connection refused"), &[]);
+        let (checks, ready) = llm_checks(&settings, None, &refused, false);
+        assert!(!ready);
+        assert!(
+            checks.iter().all(|c| c.status == Status::Warning),
+            "{checks:?}"
+        );
+        assert_eq!(checks[0].found, "OPENAI_API_KEY is not set");
+        assert_eq!(checks[0].fix.as_deref(), Some("export OPENAI_API_KEY=…"));
+        let (checks, ready) = llm_checks(&settings, None, &refused, true);
+        assert!(!ready);
+        assert_eq!(checks[0].status, Status::Missing);
+        assert_eq!(checks.last().unwrap().status, Status::Missing);
+    }
+
+    #[test]
+    fn a_set_key_is_reported_without_its_value() {
+        let settings = settings(&[("OPENAI_API_KEY", "sk-secret-value-9876")], None);
+        let openai = probe_result(Provider::OpenAi, None, &["gpt-4o"]);
+        let ollama = probe_result(Provider::Ollama, None, &[]);
+        let (checks, ready) = llm_checks(&settings, Some(&openai), &ollama, true);
+        assert!(ready);
+        let text = serde_json::to_string(&checks).unwrap();
+        assert!(!text.contains("9876") && !text.contains("sk-"), "{text}");
+        assert_eq!(checks[0].found, "OPENAI_API_KEY is set");
+        // Ollama answers but has no model: it is not usable, OpenAI is.
+        assert_eq!(checks[2].status, Status::Missing);
+        assert_eq!(checks[3].found, "usable: openai");
+    }
+
+    #[test]
+    fn a_configured_model_must_be_listed() {
+        let settings = settings(&[], Some("ollama:qwen2.5-coder:32b"));
+        let ollama = probe_result(Provider::Ollama, None, &["llama3.2:latest"]);
+        let (checks, ready) = llm_checks(&settings, None, &ollama, true);
+        assert!(!ready);
+        let summary = checks.last().unwrap();
+        assert_eq!(
+            summary.fix.as_deref(),
+            Some("ollama pull qwen2.5-coder:32b")
+        );
+        let ollama = probe_result(Provider::Ollama, None, &["qwen2.5-coder:32b"]);
+        let (_, ready) = llm_checks(&settings, None, &ollama, true);
+        assert!(ready);
+    }
+}
