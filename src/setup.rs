@@ -145,9 +145,14 @@ impl SessionEnvironment {
             }
             None => live_backend(model.provider, &self.llm_settings).input_error()?,
         };
-        Ok(LlmClient::new(model.clone(), backend)
+        Ok(self.client_on(model, backend))
+    }
+
+    /// A client for `model` on a given backend, with the session policies' retries and prices.
+    pub fn client_on(&self, model: &ModelRef, backend: Arc<dyn ChatBackend>) -> LlmClient {
+        LlmClient::new(model.clone(), backend)
             .with_retry(self.retry())
-            .with_prices(self.prices.clone()))
+            .with_prices(self.prices.clone())
     }
 }
 

@@ -65,6 +65,54 @@ impl BatchObserver<SessionReport> for Progress {
     }
 }
 
+/// What every session of a batch shares.
+struct BatchContext {
+    environment: SessionEnvironment,
+    app: App,
+    targets: BTreeMap<String, Target>,
+    models: BTreeMap<String, ModelRef>,
+    /// Live backends by model text.
+    backends: BTreeMap<String, Arc<dyn ChatBackend>>,
+    answers: Option<ScriptedAnswers>,
+    fallback: Option<(ModelRef, Arc<dyn ChatBackend>)>,
+    out: PathBuf,
+    experiment: String,
+}
+
+impl BatchContext {
+    fn setup(&self, plan: &SessionPlan) -> autopilot_orchestrator::session::SessionSetup {
+        let model = &self.models[&plan.model];
+        let backend: Arc<dyn ChatBackend> = match (&self.answers, self.backends.get(&plan.model)) {
+            (_, Some(live)) => live.clone(),
+            (Some(answers), None) => Arc::new(ReplayBackend::from_scripted(answers.clone())),
+            // Checked before the batch starts: replay models have answers.
+            (None, None) => Arc::new(ReplayBackend::from_scripted(ScriptedAnswers {
+                answers: vec![],
+                origin: "none".into(),
+            })),
+        };
+        let llm = self.environment.client_on(model, backend);
+        let fallback = self
+            .fallback
+            .as_ref()
+            .map(|(m, b)| self.environment.client_on(m, b.clone()));
+        let parts = SessionParts {
+            id: plan.id.clone(),
+            app: self.app.clone(),
+            target: self.targets[plan.target.as_deref().unwrap_or("app")].clone(),
+            variant: plan.variant.clone(),
+            llm,
+            sampling: plan.sampling.clone(),
+            stream: false,
+            run_dir: self.out.clone(),
+            final_dir: None,
+            batch: Some(plan.batch_cell(&self.experiment)),
+            note: None,
+        };
+        self.environment.setup(parts, fallback)
+    }
+}
+
 /// The git revision of the checkout around the current folder, read from `.git` (no process).
 fn git_revision() -> Option<String> {
     let cwd = std::env::current_dir().ok()?;
@@ -267,43 +315,41 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         counts: Mutex::new(BTreeMap::new()),
     });
 
-    let environment = Arc::new(environment);
-    let fallback = environment.fallback_client()?;
-    let mut jobs = Vec::new();
-    for plan in &pending {
-        let model = &models[&plan.model];
-        let recorded: Option<Arc<dyn ChatBackend>> = match (&answers, model.provider) {
-            (Some(answers), Provider::Replay) => {
-                Some(Arc::new(ReplayBackend::from_scripted(answers.clone())))
-            }
-            _ => None,
-        };
-        let llm = environment.client(model, recorded)?;
-        let target = targets[plan.target.as_deref().unwrap_or("app")].clone();
-        let parts = SessionParts {
-            id: plan.id.clone(),
-            app: app.clone(),
-            target,
-            variant: plan.variant.clone(),
-            llm,
-            sampling: plan.sampling.clone(),
-            stream: false,
-            run_dir: out.clone(),
-            final_dir: None,
-            batch: Some(plan.batch_cell(&experiment.name)),
-            note: None,
-        };
-        jobs.push((plan.id.clone(), environment.setup(parts, fallback.clone())));
+    // One backend per model, shared by its sessions (HTTP connections are pooled); each session
+    // gets its own client (repeat counters are per session) and, for scripted answers, its own
+    // replay backend (answers are served in order per stage attempt).
+    let mut backends: BTreeMap<String, Arc<dyn ChatBackend>> = BTreeMap::new();
+    for (text, model) in &models {
+        if model.provider != Provider::Replay {
+            backends.insert(
+                text.clone(),
+                environment.client(model, None)?.backend().clone(),
+            );
+        }
     }
-    let setups: Arc<BTreeMap<_, _>> = Arc::new(jobs.into_iter().collect());
+    let fallback = environment
+        .fallback_client()?
+        .map(|c| (c.model().clone(), c.backend().clone()));
+    let context = Arc::new(BatchContext {
+        environment,
+        app,
+        targets,
+        models,
+        backends,
+        answers,
+        fallback,
+        out: out.clone(),
+        experiment: experiment.name.clone(),
+    });
+    // Setups are built when a session starts: memory follows the concurrency, not the batch size.
     let results = runtime.block_on(run_concurrently(
         pending,
         &limits,
         move |plan| {
-            let setups = setups.clone();
+            let context = context.clone();
             async move {
-                let setup = &setups[&plan.id];
-                run_session(setup).instrument(session_span(&plan.id)).await
+                let setup = context.setup(&plan);
+                run_session(&setup).instrument(session_span(&plan.id)).await
             }
         },
         progress.clone(),
