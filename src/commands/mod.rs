@@ -4,6 +4,7 @@ mod chat;
 mod classify;
 mod compile;
 mod import;
+mod report;
 mod targets;
 mod trace;
 
@@ -32,6 +33,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Classify(args) => {
             crate::logging::install(&cli.global, None);
             classify::run(&args)
+        }
+        Command::Report(args) => {
+            crate::logging::install(&cli.global, None);
+            report::run(&args)
         }
     }
 }

@@ -1018,7 +1018,9 @@ fn copy_sketch(from: &Path, to: &Path) -> std::io::Result<()> {
     if to.exists() && fs_err::read_dir(to)?.next().is_some() {
         let ours = fs_err::read_dir(to)?.filter_map(Result::ok).all(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let extension = Path::new(&name).extension().map(std::ffi::OsStr::to_ascii_lowercase);
+            let extension = Path::new(&name)
+                .extension()
+                .map(std::ffi::OsStr::to_ascii_lowercase);
             from.join(&name).exists() || extension.is_some_and(|e| e == "ino" || e == "h")
         });
         if !ours {
