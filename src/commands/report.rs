@@ -61,7 +61,7 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
         stderr,
         "{} sessions, {successes} succeeded; {} failures classified ({} taxonomy)",
         input.sessions.len(),
-        input.failures.len(),
+        input.failure_count(),
         input.taxonomy
     );
     for row in report

@@ -86,7 +86,7 @@ pub fn build_report(input: &ReportInput) -> Report {
     }
     let mut counts: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
     for f in &input.failures {
-        *counts.entry((&f.model, &f.group, &f.category)).or_default() += 1;
+        *counts.entry((&f.model, &f.group, &f.category)).or_default() += f.count;
     }
     for ((model, group, category), count) in counts {
         let sessions = by_model.get(model).map_or(0, Vec::len).max(1) as f64;

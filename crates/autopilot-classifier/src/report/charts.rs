@@ -173,7 +173,7 @@ fn draw_grouped_bars(
     y_max: Option<f64>,
 ) -> DrawResult<()> {
     root.fill(&WHITE)?;
-    let root = root.titled(title, (FONT, 20))?;
+    let root = root.margin(8, 0, 0, 0).titled(title, (FONT, 20))?;
     let root = if series.len() > 1 {
         let (legend, rest) = root.split_vertically(28);
         let entries: Vec<(String, RGBColor)> = series
@@ -340,7 +340,7 @@ pub fn pareto_panels(title: &str, y_label: &str, panels: &[ParetoPanel]) -> Stri
         )
         .into_drawing_area();
         let _ = root.fill(&WHITE);
-        let Ok(titled) = root.titled(title, (FONT, 22)) else {
+        let Ok(titled) = root.margin(8, 0, 0, 0).titled(title, (FONT, 22)) else {
             return String::new();
         };
         let (legend, grid) = titled.split_vertically(26);

@@ -2,13 +2,13 @@
 //! logs (imported in memory), with its failures labelled by a taxonomy or, for legacy logs, by
 //! the published classifier.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use autopilot_trace::{Event, LlmCallResult, SessionOutcome, Stage, TraceOrigin, parse_timestamp};
 
 use super::model::{ReportFailure, ReportInput, ReportSession};
-use crate::classify::{LabelCache, classify_events_cached};
+use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
 use crate::import::provider_and_model;
 use crate::input::collect_inputs;
 use crate::legacy::LegacyCategory;
@@ -42,6 +42,8 @@ pub fn load_report_input(
     options: &ClassifyOptions,
 ) -> Result<ReportInput, ClassifyError> {
     let inputs = collect_inputs(paths)?;
+    // (model, group, category) → failures.
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
     let mut input = ReportInput {
         title: "autopilot report".to_owned(),
         ..ReportInput::default()
@@ -86,21 +88,16 @@ pub fn load_report_input(
                             events,
                         );
                         let session = report_session(read.session, read.events);
-                        let failures: Vec<ReportFailure> = classified
-                            .records
-                            .iter()
-                            .map(|r| ReportFailure {
-                                model: session.model.clone(),
-                                group: r.label.group.clone(),
-                                category: r.label.category.clone(),
-                            })
-                            .collect();
-                        emit((session, failures));
+                        emit((session, label_counts(&classified)));
                     })
                 },
                 |_, (session, failures)| {
+                    for (group, category, n) in failures {
+                        *counts
+                            .entry((session.model.clone(), group, category))
+                            .or_default() += n;
+                    }
                     input.sessions.push(session);
-                    input.failures.extend(failures);
                     Ok(())
                 },
             )?;
@@ -138,16 +135,39 @@ pub fn load_report_input(
                     .map(|h| provider_and_model(h.model).1)
                     .or_else(|| file_models.get(&record.file).cloned())
                     .unwrap_or_else(|| "unknown".to_owned());
-                input.failures.push(ReportFailure {
-                    model,
-                    group: LEGACY_GROUP.to_owned(),
-                    category: category.name().to_owned(),
-                });
+                *counts
+                    .entry((model, LEGACY_GROUP.to_owned(), category.name().to_owned()))
+                    .or_default() += 1;
                 Ok(())
             })?;
         }
     }
+    input.failures = counts
+        .into_iter()
+        .map(|((model, group, category), count)| ReportFailure {
+            model,
+            group,
+            category,
+            count,
+        })
+        .collect();
     Ok(input)
+}
+
+/// A session's failures counted per (group, category), in order of first appearance.
+fn label_counts(session: &ClassifiedSession) -> Vec<(String, String, u64)> {
+    let mut counts: Vec<(String, String, u64)> = Vec::new();
+    for record in &session.records {
+        let label = &record.label;
+        match counts
+            .iter_mut()
+            .find(|(g, c, _)| *g == label.group && *c == label.category)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => counts.push((label.group.clone(), label.category.clone(), 1)),
+        }
+    }
+    counts
 }
 
 /// One session's report row from its events (with their timestamps), in trace order. Counts

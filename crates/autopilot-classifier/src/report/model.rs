@@ -39,13 +39,15 @@ impl ReportSession {
     }
 }
 
-/// One classified failure (one diagnostic or one failed step; in legacy mode one entry of the
-/// published jsonizer).
+/// Classified failures of one category for one model (a failure is one diagnostic or one
+/// failed step; in legacy mode one entry of the published jsonizer). Counted, not listed, so a
+/// report's memory grows with its sessions, not with their diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFailure {
     pub model: String,
     pub group: String,
     pub category: String,
+    pub count: u64,
 }
 
 /// Everything a report is computed from.
@@ -55,9 +57,17 @@ pub struct ReportInput {
     /// Which taxonomy labelled the failures (`default`, `legacy`, a file).
     pub taxonomy: String,
     pub sessions: Vec<ReportSession>,
+    /// Rows with the same model, group and category add up.
     pub failures: Vec<ReportFailure>,
     /// Groups in taxonomy order with their categories, for the taxonomy table.
     pub taxonomy_order: Vec<(String, Vec<String>)>,
+}
+
+impl ReportInput {
+    /// All classified failures.
+    pub fn failure_count(&self) -> u64 {
+        self.failures.iter().map(|f| f.count).sum()
+    }
 }
 
 /// The dimensions success rates and costs are sliced by.

@@ -380,7 +380,7 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
         "{} sessions, {} succeeded; {} classified failures ({} taxonomy).\n",
         input.sessions.len(),
         successes,
-        input.failures.len(),
+        input.failure_count(),
         input.taxonomy
     );
     let models = models(input);

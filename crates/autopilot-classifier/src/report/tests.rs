@@ -31,6 +31,7 @@ fn failure(model: &str, group: &str, category: &str) -> ReportFailure {
         model: model.into(),
         group: group.into(),
         category: category.into(),
+        count: 1,
     }
 }
 

@@ -185,7 +185,7 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
     // One failure per failed attempt, as the classifier counts them.
     let classified = classify_paths(&[dir.path().to_owned()], &taxonomy, &OPTIONS).unwrap();
     let records: usize = classified.iter().map(|c| c.records.len()).sum();
-    assert_eq!(input.failures.len(), records);
+    assert_eq!(input.failure_count(), records as u64);
     assert_eq!(records, 2);
 
     // A legacy session the log cut off is `truncated`, as the importer calls it.
@@ -206,7 +206,7 @@ fn counts(input: &ReportInput) -> BTreeMap<(String, String), u64> {
     for f in &input.failures {
         *counts
             .entry((f.model.clone(), f.category.clone()))
-            .or_default() += 1;
+            .or_default() += f.count;
     }
     counts
 }
