@@ -13,16 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-corpus=${1:-}
-if [ -z "$corpus" ]; then
-    for candidate in ../shared/corpus/autopilot-failures ../../shared/corpus/autopilot-failures; do
-        if [ -d "$candidate/raw_logs" ]; then corpus=$candidate; break; fi
-    done
-fi
-if [ -z "$corpus" ] || [ ! -d "$corpus/raw_logs" ]; then
-    echo "error: the published corpus (autopilot-failures/raw_logs) was not found; pass its folder" >&2
-    exit 2
-fi
+source scripts/find-corpus.sh "${1:-}"
 logs="$corpus/raw_logs"
 runs=${RUNS:-11}
 size_mb=${SIZE_MB:-1024}

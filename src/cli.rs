@@ -62,6 +62,11 @@ pub enum Command {
     /// Exit 0 when the target (default `uno`) can compile and simulate, 3 when its toolchain
     /// is missing (or, with --require-llm, when no LLM is usable).
     Doctor(DoctorArgs),
+    /// Write a report (Markdown, CSV, SVG charts, one HTML page) over runs and legacy logs:
+    /// success rates with 95% intervals, attempts to success, time and cost per outcome,
+    /// failure categories per model. Prints the report folder on stdout. Exit 2 on
+    /// unreadable input, an invalid taxonomy file, or an output folder holding other files.
+    Report(ReportArgs),
 }
 
 /// Where board definitions come from.
@@ -277,6 +282,26 @@ pub struct ClassifyArgs {
     pub taxonomy: String,
     #[arg(long, value_enum, default_value_t = ClassifyFormat::Table)]
     pub format: ClassifyFormat,
+    /// Files read at once (default: the number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run directories, trace files, legacy `.log` files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The folder to write into: new, empty, or holding an earlier report.
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+    /// `default` (data/taxonomy.toml, built in), `legacy` (the published classifier, legacy
+    /// logs only; the paper's per-model figure) or the path of a taxonomy file.
+    #[arg(long, default_value = "default")]
+    pub taxonomy: String,
+    /// The report's title (default: names the inputs and the taxonomy).
+    #[arg(long)]
+    pub title: Option<String>,
     /// Files read at once (default: the number of CPUs).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,

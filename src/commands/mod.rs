@@ -6,6 +6,7 @@ mod classify;
 pub mod compile;
 mod doctor;
 mod import;
+mod report;
 mod run;
 pub mod targets;
 mod trace;
@@ -45,6 +46,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Doctor(args) => {
             crate::logging::install(&cli.global, None);
             doctor::run(&args)
+        }
+        Command::Report(args) => {
+            crate::logging::install(&cli.global, None);
+            report::run(&args)
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use autopilot_trace::TraceFile;
+use autopilot_trace::{Event, TraceFile};
 
 use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
 use crate::import::{ImportError, LegacySession, import_legacy};
@@ -48,7 +48,7 @@ impl Default for ClassifyOptions {
     }
 }
 
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -78,11 +78,21 @@ fn for_each_legacy_session(
     Ok(())
 }
 
-fn classify_file(
+/// One session of an input, as read: its id, the file it came from and its events with their
+/// timestamps, in trace order.
+pub(crate) struct SessionEvents<'a> {
+    pub session: &'a str,
+    pub source: &'a str,
+    pub events: &'a [(&'a str, &'a Event)],
+    /// Trace lines that could not be read.
+    pub unreadable_lines: usize,
+}
+
+/// Reads every session of one input (a trace file holds one, a legacy log many, imported in
+/// memory) and hands each to `each`.
+pub(crate) fn for_each_session(
     input: &InputFile,
-    taxonomy: &Taxonomy,
-    cache: &mut LabelCache,
-    emit: &mut dyn FnMut(ClassifiedSession),
+    each: &mut dyn FnMut(SessionEvents<'_>),
 ) -> Result<(), ClassifyError> {
     match input {
         InputFile::Trace(path) => {
@@ -101,26 +111,51 @@ fn classify_file(
                 |r| r.record.session.to_string(),
             );
             let source = path.display().to_string();
-            let events = file.records.iter().map(|r| &r.record.event);
-            let mut classified = classify_events_cached(taxonomy, cache, &session, &source, events);
-            classified.unreadable_lines = file.problems.len();
-            emit(classified);
+            let events: Vec<(&str, &Event)> = file
+                .records
+                .iter()
+                .map(|r| (r.record.ts.as_str(), &r.record.event))
+                .collect();
+            each(SessionEvents {
+                session: &session,
+                source: &source,
+                events: &events,
+                unreadable_lines: file.problems.len(),
+            });
         }
         InputFile::LegacyLog(path) => {
             let source = file_name(path);
             for_each_legacy_session(path, |session| {
-                let events = session.events.iter().map(|e| &e.event);
-                emit(classify_events_cached(
-                    taxonomy,
-                    cache,
-                    session.id.as_str(),
-                    &source,
-                    events,
-                ));
+                let events: Vec<(&str, &Event)> = session
+                    .events
+                    .iter()
+                    .map(|e| (e.ts.as_str(), &e.event))
+                    .collect();
+                each(SessionEvents {
+                    session: session.id.as_str(),
+                    source: &source,
+                    events: &events,
+                    unreadable_lines: 0,
+                });
             })?;
         }
     }
     Ok(())
+}
+
+fn classify_file(
+    input: &InputFile,
+    taxonomy: &Taxonomy,
+    cache: &mut LabelCache,
+    emit: &mut dyn FnMut(ClassifiedSession),
+) -> Result<(), ClassifyError> {
+    for_each_session(input, &mut |read| {
+        let events = read.events.iter().map(|(_, event)| *event);
+        let mut classified =
+            classify_events_cached(taxonomy, cache, read.session, read.source, events);
+        classified.unreadable_lines = read.unreadable_lines;
+        emit(classified);
+    })
 }
 
 /// Classifies every session of the inputs with `taxonomy` (default mode) and hands each to

@@ -39,6 +39,18 @@ impl Proportion {
     }
 }
 
+impl Proportion {
+    /// The rate as a percentage with one decimal: `26.5%`.
+    pub fn percent(&self) -> String {
+        format!("{:.1}%", self.rate * 100.0)
+    }
+
+    /// The interval as percentages with one decimal: `14.6–43.1%`.
+    pub fn interval_percent(&self) -> String {
+        format!("{:.1}–{:.1}%", self.low * 100.0, self.high * 100.0)
+    }
+}
+
 /// The mean of the values, `None` when there are none.
 pub fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     let (sum, count) = values

@@ -6,5 +6,6 @@ mod docs;
 mod gcc;
 mod import;
 mod legacy;
+mod report;
 mod support;
 mod taxonomy;

@@ -1,0 +1,340 @@
+//! Report rows read from runs: native traces (tokens, cost, time, unfinished sessions) and
+//! legacy logs (rows equal to the importer's, failures equal to the classifier's, in both
+//! taxonomies).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use autopilot_classifier::report::{
+    LEGACY_GROUP, ReportInput, ReportTaxonomy, build_report, load_report_input, report_session,
+};
+use autopilot_classifier::{
+    ClassifyOptions, LegacySummary, Summary, Taxonomy, classify_paths, collect_inputs,
+    import_legacy_all, legacy_classify_inputs,
+};
+use autopilot_trace::{
+    AnswerSource, AttemptFinished, AttemptOutcome, Event, LlmAnswer, LlmCall, LlmCallResult,
+    SamplingParams, SessionFinished, SessionId, SessionOutcome, SessionStarted, SessionTotals,
+    Stage, TokenUsage, TraceOrigin, TraceRecord,
+};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/logs"))
+}
+
+const OPTIONS: ClassifyOptions = ClassifyOptions { threads: 2 };
+
+fn started(model: &str, origin: TraceOrigin) -> Event {
+    Event::SessionStarted(SessionStarted {
+        app: "color".into(),
+        app_path: None,
+        target: "uno".into(),
+        fqbn: None,
+        provider: "openai".into(),
+        model: model.into(),
+        endpoint: None,
+        prompt_variant: "staged".into(),
+        sampling: SamplingParams::default(),
+        seed: None,
+        tool_versions: vec![],
+        autopilot_version: "0.1.0".into(),
+        batch: None,
+        origin,
+    })
+}
+
+fn answered(attempt: u32, input: Option<u64>, output: Option<u64>, cost: Option<f64>) -> Event {
+    Event::LlmCall(LlmCall {
+        stage: Stage::Sketch,
+        attempt,
+        retry: 0,
+        repeat: 0,
+        provider: "openai".into(),
+        model: "m".into(),
+        request_hash: "00".into(),
+        messages: vec![],
+        sampling: SamplingParams::default(),
+        stream: false,
+        result: LlmCallResult::Answered(LlmAnswer {
+            text: "```cpp\nvoid setup(){}\n```".into(),
+            reasoning: None,
+            finish_reason: None,
+            response_model: None,
+            usage: TokenUsage { input, output },
+            time_to_first_token_ms: None,
+        }),
+        latency_ms: 10,
+        cost_usd: cost,
+        source: AnswerSource::Live,
+        retry_in_ms: None,
+    })
+}
+
+fn attempt_failed(attempt: u32) -> Event {
+    Event::AttemptFinished(AttemptFinished {
+        stage: Stage::Sketch,
+        attempt,
+        outcome: AttemptOutcome::CompileFailed,
+        message: "'foo' was not declared in this scope".into(),
+    })
+}
+
+fn write_trace(dir: &Path, id: &str, events: &[(&str, Event)]) {
+    let sessions = dir.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let mut file = std::fs::File::create(sessions.join(format!("{id}.jsonl"))).unwrap();
+    for (seq, (ts, event)) in (0u64..).zip(events) {
+        let record = TraceRecord {
+            v: autopilot_trace::FORMAT_VERSION,
+            session: SessionId::new(id).unwrap(),
+            seq,
+            ts: (*ts).to_owned(),
+            event: event.clone(),
+        };
+        serde_json::to_writer(&mut file, &record).unwrap();
+        file.write_all(b"\n").unwrap();
+    }
+}
+
+#[test]
+fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    write_trace(
+        dir.path(),
+        "done",
+        &[
+            ("2025-01-01T00:00:00Z", started("m", TraceOrigin::Native)),
+            (
+                "2025-01-01T00:00:01Z",
+                answered(1, Some(100), Some(20), Some(0.01)),
+            ),
+            ("2025-01-01T00:00:02Z", attempt_failed(1)),
+            (
+                "2025-01-01T00:00:03Z",
+                answered(2, Some(200), Some(40), Some(0.02)),
+            ),
+            (
+                "2025-01-01T00:00:09Z",
+                Event::SessionFinished(SessionFinished {
+                    outcome: SessionOutcome::Success { attempt: 2 },
+                    totals: SessionTotals {
+                        attempts: 2,
+                        llm_calls: 2,
+                        input_tokens: 300,
+                        output_tokens: 60,
+                        cost_usd: Some(0.03),
+                        wall_ms: 9000,
+                        compiles: 2,
+                        cache_hits: 0,
+                    },
+                }),
+            ),
+        ],
+    );
+    // Killed after one answer, one of whose calls had no price.
+    write_trace(
+        dir.path(),
+        "killed",
+        &[
+            ("2025-01-01T00:00:00Z", started("m", TraceOrigin::Native)),
+            ("2025-01-01T00:00:01Z", answered(1, Some(50), None, None)),
+            ("2025-01-01T00:00:04.500Z", attempt_failed(1)),
+        ],
+    );
+    let taxonomy = Taxonomy::builtin().unwrap();
+    let input = load_report_input(
+        &[dir.path().to_owned()],
+        ReportTaxonomy::Taxonomy {
+            taxonomy: &taxonomy,
+            name: "default",
+        },
+        &OPTIONS,
+    )
+    .unwrap();
+    let [done, killed] = &input.sessions[..] else {
+        panic!("{:?}", input.sessions)
+    };
+    assert_eq!(
+        (
+            done.outcome.as_str(),
+            done.success_attempt,
+            done.attempts,
+            done.llm_calls
+        ),
+        ("success", Some(2), 2, 2)
+    );
+    assert_eq!(
+        (done.input_tokens, done.output_tokens),
+        (Some(300), Some(60))
+    );
+    assert_eq!((done.wall_ms, done.cost_usd), (9000, Some(0.03)));
+    assert_eq!(
+        (done.model.as_str(), done.variant.as_str()),
+        ("m", "staged")
+    );
+    assert_eq!(
+        (killed.outcome.as_str(), killed.attempts, killed.llm_calls),
+        ("unfinished", 1, 1)
+    );
+    assert_eq!(
+        (killed.input_tokens, killed.output_tokens),
+        (Some(50), None)
+    );
+    assert_eq!((killed.wall_ms, killed.cost_usd), (4500, None));
+    // One failure per failed attempt, as the classifier counts them.
+    let classified = classify_paths(&[dir.path().to_owned()], &taxonomy, &OPTIONS).unwrap();
+    let records: usize = classified.iter().map(|c| c.records.len()).sum();
+    assert_eq!(input.failure_count(), records as u64);
+    assert_eq!(records, 2);
+
+    // A legacy session the log cut off is `truncated`, as the importer calls it.
+    let origin = TraceOrigin::LegacyImport {
+        file: "sg_x.log".into(),
+        batch: "1a2b".into(),
+        session: "aa01".into(),
+    };
+    let legacy = started("codestral", origin);
+    let row = report_session("cut", &[("2025-01-01T00:00:00Z", &legacy)]);
+    assert_eq!(row.outcome, "truncated");
+    assert_eq!((row.input_tokens, row.cost_usd), (None, None));
+}
+
+/// Failures per (model, category), as the report counts them.
+fn counts(input: &ReportInput) -> BTreeMap<(String, String), u64> {
+    let mut counts = BTreeMap::new();
+    for f in &input.failures {
+        *counts
+            .entry((f.model.clone(), f.category.clone()))
+            .or_default() += f.count;
+    }
+    counts
+}
+
+#[test]
+fn legacy_logs_give_the_importers_rows_and_the_classifiers_counts_in_both_taxonomies() {
+    let paths = [fixtures()];
+    let taxonomy = Taxonomy::builtin().unwrap();
+    let default = load_report_input(
+        &paths,
+        ReportTaxonomy::Taxonomy {
+            taxonomy: &taxonomy,
+            name: "default",
+        },
+        &OPTIONS,
+    )
+    .unwrap();
+    let legacy = load_report_input(&paths, ReportTaxonomy::Legacy, &OPTIONS).unwrap();
+
+    let mut rows = Vec::new();
+    for log in ["sg_demo_1a2b.log", "sg_demo_b2025.log"] {
+        rows.extend(
+            import_legacy_all(&fixtures().join(log))
+                .unwrap()
+                .iter()
+                .map(autopilot_classifier::LegacySession::row),
+        );
+    }
+    for input in [&default, &legacy] {
+        let got: Vec<(&str, &str, u32, Option<u32>, u32)> = input
+            .sessions
+            .iter()
+            .map(|s| {
+                (
+                    s.model.as_str(),
+                    s.outcome.as_str(),
+                    s.attempts,
+                    s.success_attempt,
+                    s.llm_calls,
+                )
+            })
+            .collect();
+        let want: Vec<(&str, &str, u32, Option<u32>, u32)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.model.as_str(),
+                    r.outcome,
+                    r.attempts,
+                    r.success_attempt,
+                    r.llm_calls,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(got.iter().any(|r| r.1 == "truncated"), "{got:?}");
+        assert!(got.iter().any(|r| r.1 == "success"), "{got:?}");
+    }
+
+    // Default taxonomy: the classifier's summary, model by model and category by category.
+    let mut summary = Summary::new(&taxonomy);
+    for session in classify_paths(&paths, &taxonomy, &OPTIONS).unwrap() {
+        summary.add(&session);
+    }
+    let mut want = BTreeMap::new();
+    for (model, s) in &summary.by_model {
+        for (category, n) in &s.categories {
+            want.insert((model.clone(), category.clone()), *n);
+        }
+    }
+    assert_eq!(counts(&default), want);
+    assert!(!want.is_empty());
+
+    // Legacy taxonomy: the published classifier's entries.
+    let inputs = collect_inputs(&paths).unwrap();
+    let mut legacy_summary = LegacySummary::default();
+    legacy_classify_inputs(&inputs, &OPTIONS, |r| {
+        legacy_summary.add(&r);
+        Ok(())
+    })
+    .unwrap();
+    let mut by_category: BTreeMap<String, u64> = BTreeMap::new();
+    for ((_, category), n) in counts(&legacy) {
+        *by_category.entry(category).or_default() += n;
+    }
+    assert_eq!(by_category, legacy_summary.categories);
+    assert!(legacy.failures.iter().all(|f| f.group == LEGACY_GROUP));
+
+    // The report's categories.csv says the same.
+    let report = build_report(&legacy);
+    let csv = &report
+        .files
+        .iter()
+        .find(|f| f.0 == "categories.csv")
+        .unwrap()
+        .1;
+    let mut from_csv: BTreeMap<String, u64> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        *from_csv.entry(fields[2].to_owned()).or_default() += fields[3].parse::<u64>().unwrap();
+    }
+    assert_eq!(from_csv, legacy_summary.categories);
+}
+
+#[test]
+fn legacy_taxonomy_refuses_traces_and_bad_paths_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_trace(
+        dir.path(),
+        "t",
+        &[("2025-01-01T00:00:00Z", started("m", TraceOrigin::Native))],
+    );
+    let err =
+        load_report_input(&[dir.path().to_owned()], ReportTaxonomy::Legacy, &OPTIONS).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the legacy taxonomy reads legacy .log files only"),
+        "{err}"
+    );
+    let missing = dir.path().join("nope.log");
+    let err = load_report_input(
+        std::slice::from_ref(&missing),
+        ReportTaxonomy::Legacy,
+        &OPTIONS,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
+}
