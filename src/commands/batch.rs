@@ -348,8 +348,10 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         move |plan| {
             let context = context.clone();
             async move {
-                let setup = context.setup(&plan);
-                run_session(&setup).instrument(session_span(&plan.id)).await
+                // Boxed: every task is spawned up front, and an unboxed session future would
+                // make each waiting task as large as a running one.
+                let setup = Box::new(context.setup(&plan));
+                Box::pin(run_session(&setup).instrument(session_span(&plan.id))).await
             }
         },
         progress.clone(),
