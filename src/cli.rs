@@ -52,6 +52,11 @@ pub enum Command {
     /// Label every failure of session traces, run directories or legacy logs with the
     /// taxonomy. Exit 2 on unreadable input or an invalid taxonomy file.
     Classify(ClassifyArgs),
+    /// Run every session of a run directory again with its recorded LLM answers and today's
+    /// prompts, checks, compiler and classifier (no network, no LLM cost); print the sessions
+    /// whose outcome changed and why. Exit 0 when the replay ran (changes are results), 2 bad
+    /// input.
+    Replay(Box<ReplayArgs>),
 }
 
 /// Where board definitions come from.
@@ -365,6 +370,31 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[arg(long)]
     pub max_tokens: Option<u32>,
+    #[command(flatten)]
+    pub env: SessionEnvArgs,
+}
+
+/// `autopilot replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A run directory of `autopilot run` or `autopilot batch`: its `sessions/*.jsonl` are
+    /// replayed.
+    pub run_dir: PathBuf,
+    /// Where the replayed sessions go (same session ids). Default: `<run-dir>-replay`. Existing
+    /// session files there are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Answer only requests identical to the recorded ones (stage, attempt, request hash);
+    /// default: the recorded answers of each stage attempt in order, whatever today's prompts
+    /// say.
+    #[arg(long)]
+    pub exact: bool,
+    /// Use this app file for every session instead of the one recorded in its trace.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<PathBuf>,
+    /// Sessions replayed at once.
+    #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     #[command(flatten)]
     pub env: SessionEnvArgs,
 }

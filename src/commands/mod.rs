@@ -4,6 +4,7 @@ mod chat;
 mod classify;
 pub mod compile;
 mod import;
+mod replay;
 mod run;
 pub mod targets;
 mod trace;
@@ -35,5 +36,6 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             crate::logging::install(&cli.global, None);
             classify::run(&args)
         }
+        Command::Replay(args) => replay::run(&cli.global, &args),
     }
 }

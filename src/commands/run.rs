@@ -107,7 +107,10 @@ pub fn exit_status(outcome: &SessionOutcome) -> ExitStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
-    let app = App::load(&args.app).input_error()?;
+    let mut app = App::load(&args.app).input_error()?;
+    // The trace records the app file's canonical path, so `autopilot replay` finds it from
+    // any folder.
+    app.path = fs_err::canonicalize(&app.path).input_error()?;
     let environment = SessionEnvironment::resolve(&args.env)?;
     let target = environment.target(&app, args.target.as_deref())?;
     environment.prompts.variant(&args.variant).input_error()?;
@@ -167,12 +170,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         tool_versions: Vec::new(),
         note: choice.note,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::session_runtime()?;
     let report: SessionReport =
         runtime.block_on(async { run_session(&setup).await }.instrument(session_span(&id)));
     finish(&out, &trace_path, &report, &write_errors.snapshot())

@@ -3,6 +3,7 @@
 mod architecture;
 mod chat_cli;
 mod classify_cli;
+mod replay_cli;
 mod support;
 mod toolchain_cli;
 mod trace_cli;

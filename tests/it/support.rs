@@ -15,40 +15,58 @@ pub fn autopilot() -> assert_cmd::Command {
     cmd
 }
 
+/// A `session_started` of the uno demo answered by `replay:demo`.
+pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
+    Event::SessionStarted(SessionStarted {
+        app: "color_classifier".into(),
+        app_path: app_path.map(Into::into),
+        target: "uno".into(),
+        fqbn: Some("arduino:avr:uno".into()),
+        provider: "replay".into(),
+        model: "demo".into(),
+        endpoint: None,
+        prompt_variant: "default".into(),
+        sampling: SamplingParams::default(),
+        seed: None,
+        tool_versions: vec![],
+        autopilot_version: "0.1.0".into(),
+        batch: None,
+        origin,
+    })
+}
+
 /// Writes a small finished session into `<run_dir>/sessions/<id>.jsonl` through the real layer.
 pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
+    write_events(
+        run_dir,
+        id,
+        &[
+            session_started(None, TraceOrigin::Native),
+            Event::AttemptFinished(AttemptFinished {
+                stage: Stage::Sketch,
+                attempt: 1,
+                outcome: AttemptOutcome::CompileFailed,
+                message: "'foo' was not declared in this scope".into(),
+            }),
+            Event::SessionFinished(SessionFinished {
+                outcome: SessionOutcome::Success { attempt: 2 },
+                totals: SessionTotals::default(),
+            }),
+        ],
+    )
+}
+
+/// Writes `events` as the session `<run_dir>/sessions/<id>.jsonl` through the real layer.
+pub fn write_events(run_dir: &Path, id: &str, events: &[Event]) -> PathBuf {
     let id = SessionId::new(id).unwrap();
     let layer = JsonlLayer::new(RunDirSink::new(run_dir));
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     tracing::dispatcher::with_default(&dispatch, || {
         let span = session_span(&id);
         let _entered = span.enter();
-        emit(&Event::SessionStarted(SessionStarted {
-            app: "color_classifier".into(),
-            app_path: None,
-            target: "uno".into(),
-            fqbn: Some("arduino:avr:uno".into()),
-            provider: "replay".into(),
-            model: "demo".into(),
-            endpoint: None,
-            prompt_variant: "default".into(),
-            sampling: SamplingParams::default(),
-            seed: None,
-            tool_versions: vec![],
-            autopilot_version: "0.1.0".into(),
-            batch: None,
-            origin: TraceOrigin::Native,
-        }));
-        emit(&Event::AttemptFinished(AttemptFinished {
-            stage: Stage::Sketch,
-            attempt: 1,
-            outcome: AttemptOutcome::CompileFailed,
-            message: "'foo' was not declared in this scope".into(),
-        }));
-        emit(&Event::SessionFinished(SessionFinished {
-            outcome: SessionOutcome::Success { attempt: 2 },
-            totals: SessionTotals::default(),
-        }));
+        for event in events {
+            emit(event);
+        }
     });
     RunDirSink::session_path(run_dir, &id)
 }

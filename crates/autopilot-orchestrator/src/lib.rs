@@ -24,6 +24,7 @@ mod policy;
 mod precheck;
 mod prompts;
 mod repair;
+pub mod replay;
 pub mod session;
 mod spec;
 mod tflite;
