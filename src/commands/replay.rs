@@ -26,7 +26,6 @@ use crate::setup::SessionEnvironment;
 
 /// A recorded session, ready to run again.
 struct Planned {
-    recorded_trace: PathBuf,
     recorded: RecordedSession,
     setup: SessionSetup,
     replayed_trace: PathBuf,
@@ -236,7 +235,6 @@ fn plan(
         note: Some(note),
     };
     Ok(Ok(Planned {
-        recorded_trace: file.to_owned(),
         recorded,
         setup,
         replayed_trace,
@@ -368,7 +366,13 @@ fn report(
             continue;
         };
         changed += 1;
-        let failed = !matches!(one.view.outcome, Some(SessionOutcome::Success { .. }));
+        // The classifier's name for the failure the session ended on; a replay miss is the
+        // replay's own limit, not a failure of the session.
+        let failed = match &one.view.outcome {
+            Some(SessionOutcome::Success { .. }) => false,
+            Some(SessionOutcome::InfrastructureError { kind, .. }) => kind != infra::REPLAY_MISS,
+            _ => true,
+        };
         let category = failed
             .then(|| {
                 final_failure(
@@ -426,18 +430,6 @@ fn report(
         );
     }
     let _ = writeln!(stderr, "traces: {}", out.join("sessions").display());
-    if let Some(first) = replayed.first() {
-        let _ = writeln!(
-            stderr,
-            "recorded: {}",
-            first
-                .planned
-                .recorded_trace
-                .parent()
-                .unwrap_or(Path::new("."))
-                .display()
-        );
-    }
     if !write_errors.is_empty() {
         return Ok(ExitStatus::Unavailable);
     }

@@ -174,6 +174,16 @@ fn a_stricter_policy_changes_the_outcome_and_the_replay_says_why() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (run_dir, id) = record(dir.path());
+    // A second session in the run directory: the same recording under another id.
+    let sessions = run_dir.join("sessions");
+    let second = format!("{id}-b");
+    let copy = std::fs::read_to_string(sessions.join(format!("{id}.jsonl")))
+        .unwrap()
+        .replace(
+            &format!("\"session\":\"{id}\""),
+            &format!("\"session\":\"{second}\""),
+        );
+    std::fs::write(sessions.join(format!("{second}.jsonl")), copy).unwrap();
     let policies = dir.path().join("policies.toml");
     std::fs::write(&policies, "[attempts]\nsketch = 1\n").unwrap();
     let out = dir.path().join("strict");
@@ -185,24 +195,33 @@ fn a_stricter_policy_changes_the_outcome_and_the_replay_says_why() {
             policies.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
+            "--jobs",
+            "2",
         ],
     );
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines.len(), 2, "{stdout}");
+    // One line per changed session, in the order of the trace files whatever finished first.
+    let mut order = [format!("{id}.jsonl"), format!("{second}.jsonl")];
+    order.sort();
+    for (line, file) in lines.iter().zip(&order) {
+        let session = file.trim_end_matches(".jsonl");
+        assert!(
+            line.starts_with(&format!(
+                "{session}: success@2 → exhausted/sketch: sketch attempt 2 was compiled \
+                 (succeeded) and printed \"red\" in simavr, now it is not made: the sketch \
+                 attempt budget runs out after attempt 1 [final failure: "
+            )),
+            "{stdout}"
+        );
+    }
     assert!(
-        lines[0].starts_with(&format!(
-            "{id}: success@2 → exhausted/sketch: sketch attempt 2 was compiled (succeeded) and \
-             printed \"red\" in simavr, now it is not made: the sketch attempt budget runs out \
-             after attempt 1 [final failure: "
-        )),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("replay: 1 replayed, 0 unchanged, 1 changed"),
+        stderr.contains("replay: 2 replayed, 0 unchanged, 2 changed"),
         "{stderr}"
     );
+    assert!(out.join("artifacts").join(&second).is_dir());
     let events = events(&out.join("sessions").join(format!("{id}.jsonl")));
     assert_eq!(
         outcome(&events),
@@ -244,6 +263,22 @@ fn an_exact_replay_after_the_app_changed_is_a_replay_miss() {
         stderr.contains("1 changed (1 with a replay miss)"),
         "{stderr}"
     );
+    // The original app file, given with --app, asks the recorded requests again.
+    let original = root().join("examples/color_uno/app.toml");
+    let with_app = dir.path().join("with-app");
+    let output = replay(
+        dir.path(),
+        &[
+            run,
+            "--exact",
+            "--app",
+            original.to_str().unwrap(),
+            "--out",
+            with_app.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "");
     // In recorded order, today's different prompt still gets the recorded answers.
     let in_order = dir.path().join("in-order");
     let output = replay(dir.path(), &[run, "--out", in_order.to_str().unwrap()]);
