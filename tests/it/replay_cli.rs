@@ -11,7 +11,7 @@ use autopilot_trace::{
     TraceFile, TraceOrigin,
 };
 
-use crate::support::{autopilot, session_started, write_events, write_session};
+use crate::support::{autopilot, read_request, session_started, write_events, write_session};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -165,6 +165,92 @@ fn an_unchanged_replay_prints_nothing_and_answers_every_call_from_the_recording(
     assert!(stderr.contains("exists already"), "{stderr}");
     assert!(stderr.contains("nothing was run"), "{stderr}");
     assert_eq!(std::fs::read(&replayed).unwrap(), before);
+}
+
+/// A loopback OpenAI-compatible server answering one request per answer, in order, each with
+/// 1000 tokens in and 400 out; then it closes its port.
+fn serve_answers(answers: Vec<String>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (answer, stream) in answers.into_iter().zip(listener.incoming()) {
+            let mut stream = stream.unwrap();
+            read_request(&mut stream);
+            let body = serde_json::json!({
+                "id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 400, "total_tokens": 1400}
+            })
+            .to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            std::io::Write::write_all(&mut stream, response.as_bytes()).unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn a_session_recorded_from_a_live_model_replays_offline_at_no_cost() {
+    if !avr_toolchain() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = copy_example(dir.path());
+    let demo = autopilot_llm::ScriptedAnswers::load(&app.join("demo-answers.toml")).unwrap();
+    let texts = demo
+        .answers
+        .into_iter()
+        .map(|a| a.reply.unwrap().text)
+        .collect();
+    let url = serve_answers(texts);
+    let run_dir = dir.path().join("run");
+    autopilot()
+        .current_dir(&app)
+        .args([
+            "run",
+            "app.toml",
+            "--model",
+            "openai:gpt-4o",
+            "--base-url",
+            &url,
+        ])
+        .arg("--out")
+        .arg(&run_dir)
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("AUTOPILOT_CACHE_DIR", cache_dir())
+        .assert()
+        .code(0);
+    // The server has served its three answers and closed: the replay cannot reach it.
+    let output = replay(dir.path(), &[run_dir.to_str().unwrap(), "--base-url", &url]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "", "{stderr}");
+    assert!(
+        stderr.contains(
+            "LLM cost $0: 3 calls served from the recordings (3 answered), no network; live they \
+             would cost $0.0195 at today's prices"
+        ),
+        "{stderr}"
+    );
+    let replayed = std::fs::read_dir(dir.path().join("run-replay/sessions"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let events = events(&replayed);
+    assert_eq!(llm_sources(&events), vec![AnswerSource::Replay; 3]);
+    let Some(Event::SessionStarted(started)) = events.first() else {
+        panic!("no session_started");
+    };
+    assert_eq!(
+        (started.provider.as_str(), started.model.as_str()),
+        ("openai", "gpt-4o")
+    );
+    assert_eq!(outcome(&events), SessionOutcome::Success { attempt: 2 });
 }
 
 #[test]

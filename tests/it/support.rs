@@ -1,5 +1,6 @@
 //! Helpers for CLI tests: the binary under test and small trace files.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use autopilot_trace::{
@@ -99,4 +100,28 @@ pub fn corpus() -> Option<PathBuf> {
         expected.display()
     );
     None
+}
+
+/// Reads a request's head and `content-length` body.
+pub fn read_request(stream: &mut std::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return;
+        }
+    }
 }
