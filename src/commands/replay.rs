@@ -1,7 +1,13 @@
 //! `autopilot replay <run-dir>`: runs every recorded session again with its recorded LLM
 //! answers and today's prompts, checks, compiler and classifier, and reports the sessions whose
 //! outcome changed and why.
+//!
+//! Every trace is checked before anything runs (bad input stops the whole replay). Sessions
+//! are then built one at a time as slots free up — the recording re-read, its replay backend
+//! and clients made — and each replayed trace is read back and compared as soon as its session
+//! ends, so memory holds a few sessions whatever the size of the run.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +18,11 @@ use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ReplayMatch}
 use autopilot_orchestrator::App;
 use autopilot_orchestrator::replay::{RecordedSession, SessionView, compare};
 use autopilot_orchestrator::session::{SessionReport, SessionSetup, infra, run_session};
+use autopilot_toolchain::Target;
 use autopilot_trace::{
     AnswerSource, Event, JsonlLayer, LlmCallResult, RunDirSink, SessionOutcome, TraceFile,
     collect_trace_files, session_span,
 };
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -24,28 +30,66 @@ use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
 use crate::setup::SessionEnvironment;
 
-/// A recorded session, ready to run again.
+/// A recorded session, checked and ready to run again.
 struct Planned {
+    /// The recorded trace.
+    file: PathBuf,
     recorded: RecordedSession,
-    setup: SessionSetup,
+    /// The key of its app in the loaded apps.
+    app_path: PathBuf,
+    target: Target,
+    primary: ModelRef,
+    /// Where the replayed trace goes.
     replayed_trace: PathBuf,
 }
 
-/// What became of one session.
-struct Replayed {
-    planned: Planned,
-    view: SessionView,
-    events: Vec<Event>,
+/// What the replay of one session came to.
+struct Examined {
+    /// The stdout line of a changed session.
+    change: Option<String>,
+    outcome: String,
+    replay_miss: bool,
+    calls: CallCount,
 }
 
-/// LLM calls of the replayed traces, by where their answers came from.
-#[derive(Default)]
+/// LLM calls of replayed traces, by where their answers came from.
+#[derive(Debug, Clone, Copy)]
 struct CallCount {
     calls: usize,
     answered: usize,
     live: usize,
-    /// What the answered calls would have cost at today's prices (`None` when any is unpriced).
+    /// What the calls would have cost at today's prices (`None` when any is unpriced).
     as_if_cost: Option<f64>,
+}
+
+impl Default for CallCount {
+    fn default() -> Self {
+        CallCount {
+            calls: 0,
+            answered: 0,
+            live: 0,
+            as_if_cost: Some(0.0),
+        }
+    }
+}
+
+impl CallCount {
+    fn add(&mut self, other: CallCount) {
+        self.calls += other.calls;
+        self.answered += other.answered;
+        self.live += other.live;
+        self.as_if_cost = self.as_if_cost.zip(other.as_if_cost).map(|(a, b)| a + b);
+    }
+}
+
+/// What every session of the replay shares: the machine, the loaded apps, how answers are
+/// matched, where traces go, the taxonomy.
+struct Replay {
+    environment: SessionEnvironment,
+    apps: HashMap<PathBuf, App>,
+    matching: ReplayMatch,
+    out: PathBuf,
+    taxonomy: Taxonomy,
 }
 
 pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
@@ -70,35 +114,41 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         Some(out) => out.clone(),
         None => default_out(&args.run_dir)?,
     };
-    let environment = SessionEnvironment::resolve(&args.env)?;
-    let matching = if args.exact {
-        ReplayMatch::Exact
-    } else {
-        ReplayMatch::InOrder
+    let mut context = Replay {
+        environment: SessionEnvironment::resolve(&args.env)?,
+        apps: HashMap::new(),
+        matching: if args.exact {
+            ReplayMatch::Exact
+        } else {
+            ReplayMatch::InOrder
+        },
+        out,
+        taxonomy: Taxonomy::builtin()
+            .context("the built-in taxonomy")
+            .unavailable()?,
     };
     let mut planned = Vec::new();
     let mut skipped = 0usize;
-    let mut problems = Vec::new();
+    let mut problems = 0usize;
     {
         let mut stderr = anstream::stderr().lock();
         for file in &files {
-            match plan(&environment, args, file, &out, matching) {
+            match plan(&mut context, args.app.as_deref(), file) {
                 Ok(Ok(one)) => planned.push(one),
                 Ok(Err(reason)) => {
                     skipped += 1;
                     let _ = writeln!(stderr, "note: skipped {}: {reason}", file.display());
                 }
-                Err(problem) => problems.push(format!("{}: {:#}", file.display(), problem.error)),
+                Err(problem) => {
+                    problems += 1;
+                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem.error);
+                }
             }
         }
-        for problem in &problems {
-            let _ = writeln!(stderr, "{problem}");
-        }
     }
-    if !problems.is_empty() {
+    if problems > 0 {
         return Err(anyhow!(
-            "{} of {} session traces cannot be replayed (listed above); nothing was run",
-            problems.len(),
+            "{problems} of {} session traces cannot be replayed (listed above); nothing was run",
             files.len()
         ))
         .input_error();
@@ -110,27 +160,17 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         ))
         .input_error();
     }
-    let layer = JsonlLayer::new(RunDirSink::new(&out));
+    let layer = JsonlLayer::new(RunDirSink::new(&context.out));
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));
     let runtime = crate::setup::session_runtime()?;
-    let total = planned.len();
-    let quiet = global.quiet > 0;
-    let reports = runtime.block_on(run_all(planned, usize::from(args.jobs), total, quiet));
-    let taxonomy = Taxonomy::builtin()
-        .context("the built-in taxonomy")
-        .unavailable()?;
-    let mut replayed = Vec::with_capacity(reports.len());
-    for (planned, report) in reports {
-        replayed.push(read_replay(planned, &report)?);
-    }
-    report(
-        &replayed,
-        &taxonomy,
-        &out,
-        skipped,
-        &write_errors.snapshot(),
-    )
+    let examined = runtime.block_on(run_all(
+        &context,
+        &planned,
+        usize::from(args.jobs),
+        global.quiet > 0,
+    ))?;
+    summarize(&examined, &context.out, skipped, &write_errors.snapshot())
 }
 
 /// `<run-dir>-replay`, next to the run directory.
@@ -146,14 +186,12 @@ fn default_out(run_dir: &Path) -> CliResult<PathBuf> {
     Ok(dir.with_file_name(format!("{name}-replay")))
 }
 
-/// Rebuilds the session of one recorded trace: `Ok(Err(reason))` when there is nothing to
-/// replay in it, `Err` when it or what it names is bad input.
+/// Checks that the session of one recorded trace can run again: `Ok(Err(reason))` when there
+/// is nothing to replay in it, `Err` when it or what it names is bad input.
 fn plan(
-    environment: &SessionEnvironment,
-    args: &ReplayArgs,
+    context: &mut Replay,
+    app_override: Option<&Path>,
     file: &Path,
-    out: &Path,
-    matching: ReplayMatch,
 ) -> CliResult<Result<Planned, String>> {
     let trace = TraceFile::read(file).context("cannot read").input_error()?;
     let recorded = match RecordedSession::from_trace(&trace) {
@@ -161,7 +199,7 @@ fn plan(
         Err(not) if not.is_broken() => return Err(anyhow!("{not}")).input_error(),
         Err(not) => return Ok(Err(not.to_string())),
     };
-    let replayed_trace = RunDirSink::session_path(out, &recorded.id);
+    let replayed_trace = RunDirSink::session_path(&context.out, &recorded.id);
     if replayed_trace.exists() {
         return Err(anyhow!(
             "{} exists already; a replay never overwrites one: choose another --out",
@@ -170,11 +208,16 @@ fn plan(
         .input_error();
     }
     let started = &recorded.started;
-    let app_path = args.app.as_ref().unwrap_or(&recorded.app_path);
-    let app = App::load(app_path)
-        .with_context(|| format!("the app file of session {}", recorded.id))
-        .input_error()?;
-    let target = environment.target(&app, Some(&started.target))?;
+    let app_path = app_override.unwrap_or(&recorded.app_path).to_owned();
+    if !context.apps.contains_key(&app_path) {
+        let app = App::load(&app_path)
+            .with_context(|| format!("the app file of session {}", recorded.id))
+            .input_error()?;
+        context.apps.insert(app_path.clone(), app);
+    }
+    let app = &context.apps[&app_path];
+    let environment = &context.environment;
+    let target = environment.target(app, Some(&started.target))?;
     environment
         .prompts
         .variant(&started.prompt_variant)
@@ -185,11 +228,33 @@ fn plan(
         .with_context(|| format!("the recorded model {}:{}", started.provider, started.model))
         .input_error()?;
     let primary = ModelRef::new(provider, started.model.clone());
+    Ok(Ok(Planned {
+        file: file.to_owned(),
+        recorded,
+        app_path,
+        target,
+        primary,
+        replayed_trace,
+    }))
+}
+
+/// The session of a planned replay: the recording read again into a replay backend that
+/// answers its model (and a fallback model) with no network.
+fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
+    let environment = &context.environment;
+    let trace = TraceFile::read(&planned.file)
+        .with_context(|| format!("cannot read {}", planned.file.display()))
+        .input_error()?;
     let backend =
-        ReplayBackend::from_traces(std::slice::from_ref(&trace), matching).input_error()?;
+        ReplayBackend::from_traces(std::slice::from_ref(&trace), context.matching).input_error()?;
+    drop(trace);
     // A fallback model recorded in the trace answers from the recording too; without one,
-    // today's fallback policy gets a replay client that has no answers (a replay miss if used).
-    let fallback_model = match backend.recorded_models().iter().find(|m| **m != primary) {
+    // today's fallback policy gets a replay client with no answers (a replay miss if used).
+    let fallback_model = match backend
+        .recorded_models()
+        .iter()
+        .find(|m| **m != planned.primary)
+    {
         Some(model) => Some(model.clone()),
         None => match &environment.policies.fallback.model {
             Some(model) => Some(ModelRef::parse(&model.to_string()).input_error()?),
@@ -197,14 +262,16 @@ fn plan(
         },
     };
     let backend: Arc<dyn ChatBackend> = Arc::new(backend);
-    let llm = environment.client(&primary, Some(backend.clone()))?;
+    let llm = environment.client(&planned.primary, Some(backend.clone()))?;
     let fallback_llm = fallback_model.map(|model| llm.for_model(model, backend.clone()));
+    let recorded = &planned.recorded;
+    let started = &recorded.started;
     let mut note = format!(
         "replay of {}: LLM answers from the recording ({}), prompts, checks, compiler and simulator of today; no network",
-        fs_err::canonicalize(file)
-            .unwrap_or_else(|_| file.to_owned())
+        fs_err::canonicalize(&planned.file)
+            .unwrap_or_else(|_| planned.file.clone())
             .display(),
-        match matching {
+        match context.matching {
             ReplayMatch::Exact => "identical requests only",
             ReplayMatch::InOrder => "in recorded order per stage attempt",
         }
@@ -213,10 +280,10 @@ fn plan(
         note.push_str("; the recording said: ");
         note.push_str(recorded_note);
     }
-    let setup = SessionSetup {
+    Ok(SessionSetup {
         id: recorded.id.clone(),
-        app,
-        target,
+        app: context.apps[&planned.app_path].clone(),
+        target: planned.target.clone(),
         prompts: environment.prompts.clone(),
         variant: started.prompt_variant.clone(),
         policies: environment.policies.clone(),
@@ -228,70 +295,63 @@ fn plan(
         catalog: environment.catalog.clone(),
         tinyml_api: environment.tinyml_api.clone(),
         simavr: environment.simavr.clone(),
-        run_dir: out.to_owned(),
+        run_dir: context.out.clone(),
         final_dir: None,
         batch: started.batch.clone(),
         tool_versions: Vec::new(),
         note: Some(note),
-    };
-    Ok(Ok(Planned {
-        recorded,
-        setup,
-        replayed_trace,
-    }))
+    })
 }
 
-/// Runs the sessions, `jobs` at a time, each in its session span; results in input order.
+/// Runs the sessions, at most `jobs` at once, each in its session span, and examines each as
+/// it ends; the results in input order.
 async fn run_all(
-    planned: Vec<Planned>,
+    context: &Replay,
+    planned: &[Planned],
     jobs: usize,
-    total: usize,
     quiet: bool,
-) -> Vec<(Planned, SessionReport)> {
-    let slots = Arc::new(Semaphore::new(jobs.max(1)));
+) -> CliResult<Vec<Examined>> {
+    let total = planned.len();
+    let mut queue = planned.iter().enumerate();
     let mut tasks = JoinSet::new();
-    let mut waiting: Vec<Option<Planned>> = Vec::with_capacity(planned.len());
-    for (index, one) in planned.into_iter().enumerate() {
-        let setup = one.setup.clone();
-        let slots = slots.clone();
-        tasks.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            let span = session_span(&setup.id);
-            let report = run_session(&setup).instrument(span).await;
-            (index, report)
-        });
-        waiting.push(Some(one));
-    }
-    let mut done: Vec<Option<(Planned, SessionReport)>> = (0..total).map(|_| None).collect();
+    let mut results: Vec<Option<Examined>> = (0..total).map(|_| None).collect();
     let mut finished = 0usize;
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        while tasks.len() < jobs.max(1) {
+            let Some((index, one)) = queue.next() else {
+                break;
+            };
+            let setup = setup(context, one)?;
+            tasks.spawn(async move {
+                let span = session_span(&setup.id);
+                (index, run_session(&setup).instrument(span).await)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let (index, report) = match joined {
-            Ok(result) => result,
+            Ok(done) => done,
             // A panicking session is a bug; let it surface as one.
             Err(error) => std::panic::resume_unwind(error.into_panic()),
         };
+        let examined = examine(context, &planned[index], &report)?;
         finished += 1;
-        let one = waiting[index].take().expect("each session finishes once");
         if !quiet {
             let mut stderr = anstream::stderr().lock();
             let _ = writeln!(
                 stderr,
                 "[{finished}/{total}] {}: {}",
-                one.recorded.id,
-                SessionView {
-                    outcome: Some(report.outcome.clone()),
-                    attempts: Vec::new(),
-                }
-                .outcome_label()
+                planned[index].recorded.id, examined.outcome
             );
         }
-        done[index] = Some((one, report));
+        results[index] = Some(examined);
     }
-    done.into_iter().flatten().collect()
+    Ok(results.into_iter().flatten().collect())
 }
 
-/// Reads the replayed trace back.
-fn read_replay(planned: Planned, report: &SessionReport) -> CliResult<Replayed> {
+/// Reads the replayed trace back and compares it with the recording.
+fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliResult<Examined> {
     let trace = TraceFile::read(&planned.replayed_trace)
         .with_context(|| {
             format!(
@@ -300,24 +360,36 @@ fn read_replay(planned: Planned, report: &SessionReport) -> CliResult<Replayed> 
             )
         })
         .unavailable()?;
-    let events: Vec<Event> = trace.events().cloned().collect();
-    let mut view = SessionView::from_events(&events);
-    // The file is written as events happen; the returned outcome is the authority if the
-    // last line could not be written.
+    let mut view = SessionView::from_events(trace.events());
+    // The trace is written as events happen; the returned outcome stands in if its last line
+    // could not be written.
     view.outcome.get_or_insert_with(|| report.outcome.clone());
-    Ok(Replayed {
-        planned,
-        view,
-        events,
+    let replay_miss = matches!(
+        &view.outcome,
+        Some(SessionOutcome::InfrastructureError { kind, .. }) if kind == infra::REPLAY_MISS
+    );
+    let change = compare(&planned.recorded.view, &view).map(|change| {
+        // The classifier's name for the failure the session ended on; a replay miss is the
+        // replay's own limit, not a failure of the session.
+        let failed = !replay_miss && !matches!(view.outcome, Some(SessionOutcome::Success { .. }));
+        let category = failed
+            .then(|| final_failure(&context.taxonomy, planned, &trace))
+            .flatten()
+            .map(|category| format!(" [final failure: {category}]"))
+            .unwrap_or_default();
+        format!("{}: {change}{category}", planned.recorded.id)
+    });
+    Ok(Examined {
+        change,
+        outcome: view.outcome_label(),
+        replay_miss,
+        calls: count_calls(trace.events()),
     })
 }
 
-fn count_calls(replayed: &[Replayed]) -> CallCount {
-    let mut count = CallCount {
-        as_if_cost: Some(0.0),
-        ..CallCount::default()
-    };
-    for event in replayed.iter().flat_map(|r| &r.events) {
+fn count_calls<'e>(events: impl Iterator<Item = &'e Event>) -> CallCount {
+    let mut count = CallCount::default();
+    for event in events {
         let Event::LlmCall(call) = event else {
             continue;
         };
@@ -328,67 +400,42 @@ fn count_calls(replayed: &[Replayed]) -> CallCount {
         if call.source == AnswerSource::Live {
             count.live += 1;
         }
-        count.as_if_cost = match (count.as_if_cost, call.cost_usd) {
-            (Some(sum), Some(cost)) => Some(sum + cost),
-            _ => None,
-        };
+        count.as_if_cost = count.as_if_cost.zip(call.cost_usd).map(|(a, b)| a + b);
     }
     count
 }
 
-/// The category the classifier gives the session's final failure, if it failed.
-fn final_failure(taxonomy: &Taxonomy, id: &str, source: &Path, events: &[Event]) -> Option<String> {
-    let classified = classify_events(taxonomy, id, &source.display().to_string(), events);
-    classified
-        .verdict
-        .final_failure
-        .map(|label| label.category.clone())
+/// The category the classifier gives the failure the replayed session ended on.
+fn final_failure(taxonomy: &Taxonomy, planned: &Planned, trace: &TraceFile) -> Option<String> {
+    classify_events(
+        taxonomy,
+        planned.recorded.id.as_str(),
+        &planned.replayed_trace.display().to_string(),
+        trace.records.iter().map(|r| &r.record.event),
+    )
+    .verdict
+    .final_failure
+    .map(|label| label.category.clone())
 }
 
-/// Changed sessions on stdout, one line each; the summary on stderr.
-fn report(
-    replayed: &[Replayed],
-    taxonomy: &Taxonomy,
+/// Changed sessions on stdout, one line each in input order; the summary on stderr.
+fn summarize(
+    examined: &[Examined],
     out: &Path,
     skipped: usize,
     write_errors: &[String],
 ) -> CliResult<ExitStatus> {
     let mut stdout = std::io::stdout().lock();
-    let mut changed = 0usize;
-    let mut misses = 0usize;
-    for one in replayed {
-        if let Some(SessionOutcome::InfrastructureError { kind, .. }) = &one.view.outcome
-            && kind == infra::REPLAY_MISS
-        {
-            misses += 1;
+    let mut calls = CallCount::default();
+    for one in examined {
+        if let Some(line) = &one.change {
+            writeln!(stdout, "{line}").input_error()?;
         }
-        let Some(change) = compare(&one.planned.recorded.view, &one.view) else {
-            continue;
-        };
-        changed += 1;
-        // The classifier's name for the failure the session ended on; a replay miss is the
-        // replay's own limit, not a failure of the session.
-        let failed = match &one.view.outcome {
-            Some(SessionOutcome::Success { .. }) => false,
-            Some(SessionOutcome::InfrastructureError { kind, .. }) => kind != infra::REPLAY_MISS,
-            _ => true,
-        };
-        let category = failed
-            .then(|| {
-                final_failure(
-                    taxonomy,
-                    one.planned.recorded.id.as_str(),
-                    &one.planned.replayed_trace,
-                    &one.events,
-                )
-            })
-            .flatten()
-            .map(|category| format!(" [final failure: {category}]"))
-            .unwrap_or_default();
-        writeln!(stdout, "{}: {change}{category}", one.planned.recorded.id).input_error()?;
+        calls.add(one.calls);
     }
     drop(stdout);
-    let calls = count_calls(replayed);
+    let changed = examined.iter().filter(|e| e.change.is_some()).count();
+    let misses = examined.iter().filter(|e| e.replay_miss).count();
     let mut stderr = anstream::stderr().lock();
     for problem in write_errors {
         let _ = writeln!(stderr, "warning: {problem}");
@@ -406,8 +453,8 @@ fn report(
     let _ = writeln!(
         stderr,
         "replay: {} replayed, {} unchanged, {changed} changed{misses}{skipped}",
-        replayed.len(),
-        replayed.len() - changed,
+        examined.len(),
+        examined.len() - changed,
     );
     let as_if = calls
         .as_if_cost
