@@ -67,6 +67,11 @@ pub enum Command {
     /// failure categories per model. Prints the report folder on stdout. Exit 2 on
     /// unreadable input, an invalid taxonomy file, or an output folder holding other files.
     Report(ReportArgs),
+    /// Run every session of a run directory again with its recorded LLM answers and today's
+    /// prompts, checks, compiler and classifier (no network, no LLM cost); print the sessions
+    /// whose outcome changed and why. Exit 0 when the replay ran (changes are results), 2 bad
+    /// input.
+    Replay(Box<ReplayArgs>),
 }
 
 /// Where board definitions come from.
@@ -468,4 +473,28 @@ pub struct MergeArgs {
     /// The joined run directory (created, or completed when it exists).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+/// `autopilot replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A run directory of `autopilot run` or `autopilot batch`: its `sessions/*.jsonl` are
+    /// replayed.
+    pub run_dir: PathBuf,
+    /// Where the replayed sessions go (same session ids). Default: `<run-dir>-replay`. Existing
+    /// session files there are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Answer only requests identical to the recorded ones (stage, attempt, request hash);
+    /// default: the recorded answers of each stage attempt in order, whatever today's prompts
+    /// say.
+    #[arg(long)]
+    pub exact: bool,
+    /// Use this app file for every session instead of the one recorded in its trace.
+    #[arg(long, value_name = "FILE")]
+    pub app: Option<PathBuf>,
+    /// Sessions replayed at once.
+    #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub env: SessionEnvArgs,
 }

@@ -225,6 +225,17 @@ impl SessionEnvironment {
     }
 }
 
+/// The async runtime sessions run on (two workers: sessions wait on the LLM and the compiler,
+/// they do not compute).
+pub fn session_runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()
+}
+
 /// A replay backend answering from a scripted answers file.
 pub fn answers_backend(path: &Path) -> CliResult<Arc<dyn ChatBackend>> {
     let answers = ScriptedAnswers::load(path).input_error()?;

@@ -6,6 +6,7 @@ mod classify;
 pub mod compile;
 mod doctor;
 mod import;
+mod replay;
 mod report;
 mod run;
 pub mod targets;
@@ -51,5 +52,6 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             crate::logging::install(&cli.global, None);
             report::run(&args)
         }
+        Command::Replay(args) => replay::run(&cli.global, &args),
     }
 }

@@ -142,16 +142,14 @@ pub fn exit_status(outcome: &SessionOutcome) -> ExitStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
-    let app = App::load(&args.app).input_error()?;
+    let mut app = App::load(&args.app).input_error()?;
+    // The trace records the app file's canonical path, so `autopilot replay` finds it from
+    // any folder.
+    app.path = fs_err::canonicalize(&app.path).input_error()?;
     let environment = SessionEnvironment::resolve(&args.env)?;
     let target = environment.target(&app, args.target.as_deref())?;
     environment.prompts.variant(&args.variant).input_error()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::session_runtime()?;
     let choice = choose_model(args, &app, &environment, &runtime)?;
     let id = session_id(&app);
     let out = args

@@ -1,7 +1,7 @@
 //! `autopilot chat`: the answer on stdout, the accounting on stderr, exit 3 for an unreachable
 //! backend and 2 for a rejected request or bad input.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::thread;
@@ -9,7 +9,7 @@ use std::thread;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
-use crate::support::autopilot;
+use crate::support::{autopilot, read_request};
 
 /// A loopback HTTP server answering `connections` requests with `status` and a JSON `body`,
 /// then closing its port.
@@ -27,30 +27,6 @@ fn serve(connections: usize, status: &str, body: &str) -> String {
         }
     });
     url
-}
-
-/// Reads a request's head and `content-length` body.
-fn read_request(stream: &mut std::net::TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut chunk) {
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + length {
-            return;
-        }
-    }
 }
 
 /// A config file with quick retries.

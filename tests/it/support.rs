@@ -1,5 +1,6 @@
 //! Helpers for CLI tests: the binary under test and small trace files.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use autopilot_trace::{
@@ -15,40 +16,58 @@ pub fn autopilot() -> assert_cmd::Command {
     cmd
 }
 
+/// A `session_started` of the uno demo answered by `replay:demo`.
+pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
+    Event::SessionStarted(SessionStarted {
+        app: "color_classifier".into(),
+        app_path: app_path.map(Into::into),
+        target: "uno".into(),
+        fqbn: Some("arduino:avr:uno".into()),
+        provider: "replay".into(),
+        model: "demo".into(),
+        endpoint: None,
+        prompt_variant: "default".into(),
+        sampling: SamplingParams::default(),
+        seed: None,
+        tool_versions: vec![],
+        autopilot_version: "0.1.0".into(),
+        batch: None,
+        origin,
+    })
+}
+
 /// Writes a small finished session into `<run_dir>/sessions/<id>.jsonl` through the real layer.
 pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
+    write_events(
+        run_dir,
+        id,
+        &[
+            session_started(None, TraceOrigin::Native),
+            Event::AttemptFinished(AttemptFinished {
+                stage: Stage::Sketch,
+                attempt: 1,
+                outcome: AttemptOutcome::CompileFailed,
+                message: "'foo' was not declared in this scope".into(),
+            }),
+            Event::SessionFinished(SessionFinished {
+                outcome: SessionOutcome::Success { attempt: 2 },
+                totals: SessionTotals::default(),
+            }),
+        ],
+    )
+}
+
+/// Writes `events` as the session `<run_dir>/sessions/<id>.jsonl` through the real layer.
+pub fn write_events(run_dir: &Path, id: &str, events: &[Event]) -> PathBuf {
     let id = SessionId::new(id).unwrap();
     let layer = JsonlLayer::new(RunDirSink::new(run_dir));
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     tracing::dispatcher::with_default(&dispatch, || {
         let span = session_span(&id);
         let _entered = span.enter();
-        emit(&Event::SessionStarted(SessionStarted {
-            app: "color_classifier".into(),
-            app_path: None,
-            target: "uno".into(),
-            fqbn: Some("arduino:avr:uno".into()),
-            provider: "replay".into(),
-            model: "demo".into(),
-            endpoint: None,
-            prompt_variant: "default".into(),
-            sampling: SamplingParams::default(),
-            seed: None,
-            tool_versions: vec![],
-            autopilot_version: "0.1.0".into(),
-            batch: None,
-            origin: TraceOrigin::Native,
-        }));
-        emit(&Event::AttemptFinished(AttemptFinished {
-            stage: Stage::Sketch,
-            attempt: 1,
-            outcome: AttemptOutcome::CompileFailed,
-            message: "'foo' was not declared in this scope".into(),
-        }));
-        emit(&Event::SessionFinished(SessionFinished {
-            outcome: SessionOutcome::Success { attempt: 2 },
-            totals: SessionTotals::default(),
-        }));
+        for event in events {
+            emit(event);
+        }
     });
     RunDirSink::session_path(run_dir, &id)
 }
@@ -107,3 +126,27 @@ pub const AVR_TOOLCHAIN: &[&str] = &[
     "/usr/bin/avr-gcc",
     "/usr/share/arduino/hardware/arduino/avr/platform.txt",
 ];
+
+/// Reads a request's head and `content-length` body.
+pub fn read_request(stream: &mut std::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return;
+        }
+    }
+}

@@ -8,6 +8,9 @@
 //! loop that calls the LLM and the compiler composes these functions and emits the trace events
 //! they describe.
 //!
+//! [`replay`] reads what a recorded trace says about its session and tells how a replay of it
+//! differs from the recording, from the events of both.
+//!
 //! Where the inputs come from: target facts, allowed libraries and the TFLM API facts of the
 //! pinned library are the toolchain's ([`TargetFacts`], [`ForbiddenApi`]); diagnostics, size
 //! reports and real declarations are found by the toolchain and passed in as the trace's types
@@ -24,6 +27,7 @@ mod policy;
 mod precheck;
 mod prompts;
 mod repair;
+pub mod replay;
 pub mod session;
 mod spec;
 mod tflite;

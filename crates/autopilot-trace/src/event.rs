@@ -154,7 +154,8 @@ pub struct BatchCell {
 pub struct SessionStarted {
     /// Application name (from the app file).
     pub app: String,
-    /// Path of the app file as given, if any.
+    /// Path of the app file, if any: canonical and absolute in traces of `autopilot run` (so
+    /// `autopilot replay` finds it from any folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_path: Option<String>,
     /// Target name (`uno`, `nano33ble_sense`).

@@ -10,6 +10,7 @@ mod policy;
 mod precheck;
 mod prompts;
 mod repair;
+mod replay;
 mod session;
 mod spec;
 mod support;
