@@ -376,22 +376,8 @@ pub struct SessionEnvArgs {
     /// User libraries folder passed to the compiler.
     #[arg(long, env = "AUTOPILOT_LIBRARIES_DIR", value_name = "DIR")]
     pub libraries_dir: Option<PathBuf>,
-    /// The arduino-cli program.
-    #[arg(
-        long,
-        env = "AUTOPILOT_ARDUINO_CLI",
-        default_value = "arduino-cli",
-        value_name = "PROGRAM"
-    )]
-    pub arduino_cli: PathBuf,
-    /// The arduino-builder program.
-    #[arg(
-        long,
-        env = "AUTOPILOT_ARDUINO_BUILDER",
-        default_value = "arduino-builder",
-        value_name = "PROGRAM"
-    )]
-    pub arduino_builder: PathBuf,
+    #[command(flatten)]
+    pub programs: ToolProgramsArgs,
     /// The simavr program.
     #[arg(
         long,

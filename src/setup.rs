@@ -74,8 +74,11 @@ impl SessionEnvironment {
         toolchain
             .arduino_builder
             .program
-            .clone_from(&args.arduino_builder);
-        toolchain.arduino_cli.program.clone_from(&args.arduino_cli);
+            .clone_from(&args.programs.arduino_builder);
+        toolchain
+            .arduino_cli
+            .program
+            .clone_from(&args.programs.arduino_cli);
         toolchain.libraries_dir.clone_from(&args.libraries_dir);
         toolchain.timeout = policies.timeouts.compile();
         let file = match &args.llm_config {
