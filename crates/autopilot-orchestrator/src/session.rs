@@ -129,6 +129,16 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         target_facts(&setup.target, &allowed_libraries),
         forbidden.clone(),
     );
+    // The compiler first: its tool, core and library versions belong in session_started.
+    let compiler = Compiler::new(&setup.target, setup.toolchain.clone()).await;
+    let mut tool_versions = setup.tool_versions.clone();
+    if let Ok(compiler) = &compiler {
+        for version in compiler.versions() {
+            if !tool_versions.contains(version) {
+                tool_versions.push(version.clone());
+            }
+        }
+    }
     let mut run = Run {
         setup,
         start,
@@ -153,7 +163,7 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         prompt_variant: setup.variant.clone(),
         sampling: setup.sampling.clone(),
         seed: setup.sampling.seed,
-        tool_versions: setup.tool_versions.clone(),
+        tool_versions,
         autopilot_version: env!("CARGO_PKG_VERSION").to_owned(),
         batch: setup.batch.clone(),
         origin: TraceOrigin::Native,
@@ -164,7 +174,11 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
             message: note.clone(),
         }));
     }
-    let (outcome, sketch_dir) = match run.drive().await {
+    let driven = match compiler {
+        Ok(mut compiler) => run.drive(&mut compiler).await,
+        Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
+    };
+    let (outcome, sketch_dir) = match driven {
         Ok(dir) => (
             SessionOutcome::Success {
                 attempt: run.totals.attempts,
@@ -386,11 +400,14 @@ impl Run<'_> {
         }
     }
 
-    async fn drive(&mut self) -> Result<PathBuf, Ending> {
+    async fn drive(&mut self, compiler: &mut Compiler) -> Result<PathBuf, Ending> {
         let spec = self.fill_spec().await?;
         let variant = self.setup.variant.clone();
         let budget = self.setup.policies.attempts.sketch;
-        if let Some(dir) = self.sketch_rounds(&spec, &variant, 1, budget).await? {
+        if let Some(dir) = self
+            .sketch_rounds(compiler, &spec, &variant, 1, budget)
+            .await?
+        {
             return Ok(dir);
         }
         let exhausted = SessionOutcome::Exhausted {
@@ -414,7 +431,7 @@ impl Run<'_> {
                 "{budget} sketch attempts exhausted; one more round with prompt variant {fallback}"
             ),
         }));
-        self.sketch_rounds(&spec, &fallback, budget + 1, budget)
+        self.sketch_rounds(compiler, &spec, &fallback, budget + 1, budget)
             .await?
             .ok_or(exhausted)
     }
@@ -536,6 +553,7 @@ impl Run<'_> {
     /// the attempts are used up.
     async fn sketch_rounds(
         &mut self,
+        compiler: &mut Compiler,
         spec: &Value,
         variant: &str,
         first: u32,
@@ -553,9 +571,6 @@ impl Run<'_> {
         } else {
             (None, None)
         };
-        let mut compiler = Compiler::new(&setup.target, setup.toolchain.clone())
-            .await
-            .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
         let build_dir = setup.run_dir.join("build").join(setup.id.as_str());
         let name = sketch_name(&setup.app.name);
         let model = setup.app.model.as_ref();
@@ -598,7 +613,7 @@ impl Run<'_> {
             self.write_artifact(&format!("{dir}/answer.md"), &answer.text)?;
             let step = self
                 .one_attempt(
-                    &mut compiler,
+                    compiler,
                     &build_dir,
                     &name,
                     attempt,

@@ -247,6 +247,17 @@ async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predic
 
     assert_eq!(report.outcome, SessionOutcome::Success { attempt: 2 });
     assert_eq!(finished(&events), SessionOutcome::Success { attempt: 2 });
+    match &events[0] {
+        Event::SessionStarted(started) => assert!(
+            started
+                .tool_versions
+                .iter()
+                .any(|v| v.name == "arduino-builder"),
+            "session_started records the toolchain: {:?}",
+            started.tool_versions
+        ),
+        other => panic!("first event {other:?}"),
+    }
     assert_eq!(
         compiles(&events),
         vec![(1, CompileStatus::Failed), (2, CompileStatus::Succeeded)]
