@@ -57,10 +57,31 @@ fn curated_headers_map_to_allow_listed_libraries() {
 
 #[test]
 fn tensorflow_headers_resolve_to_the_pinned_library() {
-    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    let resolved = resolve("nano33ble_sense", &[], "Chirale_TensorFlowLite.h").unwrap();
     assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
-    assert!(resolved.candidates.contains(&"Harvard_TinyMLx".to_owned()));
     assert!(resolved.allowed);
+    let resolved = resolve(
+        "nano33ble_sense",
+        &[],
+        "tensorflow/lite/micro/micro_interpreter.h",
+    )
+    .unwrap();
+    assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
+    assert!(resolved.allowed);
+    // The old main header is not part of the pinned 2.0.0: no other TFLM library (Harvard_TinyMLx
+    // also ships a TensorFlowLite.h) is offered in its place.
+    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    assert_eq!(resolved.source, ResolutionSource::NotFound);
+    assert_eq!(resolved.library, None);
+    assert!(!resolved.allowed);
+    assert!(
+        resolved
+            .reason
+            .starts_with("not part of Chirale_TensorFLowLite 2.0.0: not a header of 2.0.0")
+            && resolved.reason.ends_with("use Chirale_TensorFlowLite.h"),
+        "{}",
+        resolved.reason
+    );
     // Installed already: the header is simply not part of that version.
     let resolved = resolve(
         "nano33ble_sense",
@@ -91,7 +112,13 @@ fn a_header_the_pinned_version_lacks_is_an_api_mismatch_not_a_library() {
         "{}",
         resolved.reason
     );
-    assert!(resolved.reason.contains("schema_generated.h"));
+    assert!(
+        resolved
+            .reason
+            .contains("micro_interpreter.h, which defines TFLITE_SCHEMA_VERSION"),
+        "{}",
+        resolved.reason
+    );
 }
 
 #[test]
