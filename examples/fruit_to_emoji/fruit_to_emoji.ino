@@ -25,6 +25,8 @@ const int kProximityPresent = 10;
 // Time the colour reading needs to settle once an object is in front of the sensor.
 const unsigned long kSettleMs = 100;
 const unsigned long kColourTimeoutMs = 500;
+// The sensor has a new reading about every 10 ms: poll at that pace.
+const unsigned long kPollMs = 10;
 
 // The model needs about 1.4 KB on a 64-bit host and less on the board; 4 KB leaves room.
 constexpr int kTensorArenaSize = 4 * 1024;
@@ -105,6 +107,7 @@ void setup() {
 }
 
 void loop() {
+  delay(kPollMs);
   if (object_classified) {
     // One prediction per object: wait until it has been taken away.
     if (object_gone()) {
