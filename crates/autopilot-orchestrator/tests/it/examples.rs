@@ -1,13 +1,16 @@
 //! The shipped examples: app files load, the fruit header matches our converter, and the
-//! hand-written demo answers pass spec validation, extraction and the prechecks.
+//! hand-written demo answers (color_uno, fruit_to_emoji) pass spec validation, extraction and the
+//! prechecks.
 
+use autopilot_orchestrator::session::{allowed_libraries, forbidden_apis};
 use autopilot_orchestrator::{
     App, ModelKind, PrecheckInput, SpecRules, extract_code, run_prechecks, spec_template,
     tflite_to_header, validate_spec,
 };
+use autopilot_toolchain::{LibraryCatalog, TinyMlApi};
 use serde::Deserialize;
 
-use crate::support::examples_dir;
+use crate::support::{examples_dir, load_target, mutant_body};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,8 +26,8 @@ struct DemoAnswer {
     text: String,
 }
 
-fn demo_answers() -> Vec<DemoAnswer> {
-    let path = examples_dir().join("color_uno/demo-answers.toml");
+fn demo_answers(example: &str) -> Vec<DemoAnswer> {
+    let path = examples_dir().join(example).join("demo-answers.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         text.starts_with("# HAND-WRITTEN DEMO ANSWERS, NOT MODEL OUTPUT."),
@@ -93,7 +96,7 @@ fn the_uno_example_loads() {
 #[test]
 fn the_demo_spec_answer_is_a_valid_spec() {
     let app = App::load(&examples_dir().join("color_uno/app.toml")).unwrap();
-    let answers = demo_answers();
+    let answers = demo_answers("color_uno");
     let template = spec_template(&app);
     let validation = validate_spec(
         answer(&answers, "spec", 1),
@@ -113,7 +116,7 @@ fn the_demo_spec_answer_is_a_valid_spec() {
 #[test]
 fn the_demo_sketches_pass_extraction_and_prechecks_and_differ() {
     let app = App::load(&examples_dir().join("color_uno/app.toml")).unwrap();
-    let answers = demo_answers();
+    let answers = demo_answers("color_uno");
     let first = extract_code(answer(&answers, "sketch", 1)).unwrap();
     let second = extract_code(answer(&answers, "sketch", 2)).unwrap();
     assert_ne!(first.sha256, second.sha256);
@@ -133,4 +136,62 @@ fn the_demo_sketches_pass_extraction_and_prechecks_and_differ() {
     // Attempt 1 carries the compile error the demo is about; attempt 2 fixes it.
     assert!(first.code.contains("% NUM_SAMPLES") && !first.code.contains("kNumSamples"));
     assert!(second.code.contains("% kNumSamples") && !second.code.contains("NUM_SAMPLES"));
+}
+
+#[test]
+fn the_fruit_demo_spec_answer_is_a_valid_spec() {
+    let app = App::load(&examples_dir().join("fruit_to_emoji/app.toml")).unwrap();
+    let target = load_target(&app.target);
+    let answers = demo_answers("fruit_to_emoji");
+    let allowed = allowed_libraries(&LibraryCatalog::builtin(), &target);
+    let validation = validate_spec(
+        answer(&answers, "spec", 1),
+        &spec_template(&app),
+        &SpecRules {
+            target: &app.target,
+            classes: &app.classes,
+            allowed_libraries: &allowed,
+            model_kind: Some(ModelKind::Tflite),
+            ram_bytes: Some(target.ram_bytes),
+        },
+    );
+    assert!(validation.problems.is_empty(), "{:#?}", validation.problems);
+    let spec = validation.spec.unwrap();
+    assert_eq!(
+        spec.libraries,
+        ["Chirale_TensorFLowLite", "Arduino_APDS9960"]
+    );
+    assert_eq!(spec.tensor_arena_bytes, Some(4096));
+    assert_eq!(spec.classes, app.classes);
+}
+
+#[test]
+fn the_fruit_demo_sketches_are_the_raw_counts_mutant_then_the_example_sketch() {
+    let dir = examples_dir().join("fruit_to_emoji");
+    let app = App::load(&dir.join("app.toml")).unwrap();
+    let forbidden = forbidden_apis(&load_target(&app.target), &TinyMlApi::builtin());
+    assert!(!forbidden.is_empty(), "Chirale 2.0.0 has API facts");
+    let answers = demo_answers("fruit_to_emoji");
+    let first = extract_code(answer(&answers, "sketch", 1)).unwrap();
+    let second = extract_code(answer(&answers, "sketch", 2)).unwrap();
+    let example = std::fs::read_to_string(dir.join("fruit_to_emoji.ino")).unwrap();
+    assert_eq!(first.code.trim_end(), mutant_body("raw_counts").trim_end());
+    assert_eq!(second.code.trim_end(), example.trim_end());
+    assert_eq!(mutant_body("correct"), example);
+    for extraction in [&first, &second] {
+        let report = run_prechecks(
+            &extraction.code,
+            &PrecheckInput {
+                model: app.model.as_ref(),
+                forbidden: &forbidden,
+            },
+        );
+        assert!(report.passed(), "{:#?}", report.verdicts);
+        for class in &app.classes {
+            assert!(extraction.code.contains(&format!("\"{class}\"")), "{class}");
+        }
+    }
+    // The repair is the preprocessing the model was trained on.
+    assert!(first.code.contains("input->data.f[0] = r;"));
+    assert!(second.code.contains("input->data.f[0] = r / sum;"));
 }

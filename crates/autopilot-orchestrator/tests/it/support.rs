@@ -11,6 +11,29 @@ pub fn examples_dir() -> PathBuf {
     workspace_root().join("examples")
 }
 
+/// A target of `targets/`.
+pub fn load_target(name: &str) -> autopilot_toolchain::Target {
+    autopilot_toolchain::target::load_target(&workspace_root().join(format!("targets/{name}.toml")))
+        .unwrap()
+}
+
+/// The host-check fixtures (`data/fixtures/host/{probes,mutants}`).
+pub fn host_fixtures(kind: &str) -> PathBuf {
+    workspace_root().join("data/fixtures/host").join(kind)
+}
+
+/// A mutant sketch without its two-line `// MUTANT …` header.
+pub fn mutant_body(name: &str) -> String {
+    let path = host_fixtures("mutants").join(format!("{name}/{name}.ino"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with(&format!("// MUTANT `{name}`: ")),
+        "{}",
+        path.display()
+    );
+    text.splitn(3, '\n').nth(2).unwrap().to_owned()
+}
+
 pub fn prompts_dir() -> PathBuf {
     workspace_root().join("prompts")
 }

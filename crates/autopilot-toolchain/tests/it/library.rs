@@ -57,9 +57,16 @@ fn curated_headers_map_to_allow_listed_libraries() {
 
 #[test]
 fn tensorflow_headers_resolve_to_the_pinned_library() {
-    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    let resolved = resolve("nano33ble_sense", &[], "Chirale_TensorFlowLite.h").unwrap();
     assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
-    assert!(resolved.candidates.contains(&"Harvard_TinyMLx".to_owned()));
+    assert!(resolved.allowed);
+    let resolved = resolve(
+        "nano33ble_sense",
+        &[],
+        "tensorflow/lite/micro/micro_interpreter.h",
+    )
+    .unwrap();
+    assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
     assert!(resolved.allowed);
     // Installed already: the header is simply not part of that version.
     let resolved = resolve(
@@ -80,18 +87,32 @@ fn tensorflow_headers_resolve_to_the_pinned_library() {
 
 #[test]
 fn a_header_the_pinned_version_lacks_is_an_api_mismatch_not_a_library() {
-    let resolved = resolve("nano33ble_sense", &[], "tensorflow/lite/version.h").unwrap();
-    assert_eq!(resolved.source, ResolutionSource::NotFound);
-    assert_eq!(resolved.library, None);
-    assert!(!resolved.allowed);
-    assert!(
-        resolved
-            .reason
-            .starts_with("not part of Chirale_TensorFLowLite 2.0.0: removed"),
-        "{}",
-        resolved.reason
-    );
-    assert!(resolved.reason.contains("schema_generated.h"));
+    // The old main header included: no other TFLM library (Harvard_TinyMLx also ships a
+    // TensorFlowLite.h) is offered in place of the pinned one.
+    for (header, reason, instead) in [
+        (
+            "tensorflow/lite/version.h",
+            "removed",
+            "micro_interpreter.h, which defines TFLITE_SCHEMA_VERSION",
+        ),
+        (
+            "TensorFlowLite.h",
+            "not a header of 2.0.0",
+            "use Chirale_TensorFlowLite.h",
+        ),
+    ] {
+        let resolved = resolve("nano33ble_sense", &[], header).unwrap();
+        assert_eq!(resolved.source, ResolutionSource::NotFound, "{header}");
+        assert_eq!(resolved.library, None, "{header}");
+        assert!(!resolved.allowed, "{header}");
+        assert!(
+            resolved.reason.starts_with(&format!(
+                "not part of Chirale_TensorFLowLite 2.0.0: {reason}"
+            )) && resolved.reason.contains(instead),
+            "{}",
+            resolved.reason
+        );
+    }
 }
 
 #[test]
