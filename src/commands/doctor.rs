@@ -307,7 +307,8 @@ async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
     }
     let cli = match which::which(&config.arduino_cli.program) {
         Ok(path) => {
-            let inventory = arduino_cli::versions(&config.arduino_cli, &path)
+            let libraries_dirs: Vec<_> = config.libraries_dir.iter().cloned().collect();
+            let inventory = arduino_cli::versions(&config.arduino_cli, &path, &libraries_dirs)
                 .await
                 .map(split_cli_versions)
                 .map_err(|e| e.to_string());

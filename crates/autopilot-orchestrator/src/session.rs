@@ -781,8 +781,9 @@ impl Run<'_> {
                     )
                     .await
                     .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
-                    installed_any |= install.succeeded;
-                    emit(&Event::LibraryInstalled(install));
+                    // "Already installed" succeeds but changes nothing: no second compile.
+                    installed_any |= install.changed;
+                    emit(&Event::LibraryInstalled(install.event));
                 }
             }
             if installed_any {

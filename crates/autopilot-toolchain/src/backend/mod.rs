@@ -56,6 +56,18 @@ pub enum Warnings {
 }
 
 impl Warnings {
+    /// The level a board of `architecture` gets. arduino-esp32 2.0.x maps `more` and `all` to
+    /// `-Wall -Werror=all` (its platform.txt; espressif/arduino-esp32 #8791, dropped again by
+    /// #9273): a warning inside a library becomes an error the sketch cannot fix, so ESP32
+    /// boards get `default` at most.
+    #[must_use]
+    pub fn for_architecture(self, architecture: &str) -> Warnings {
+        match (architecture, self) {
+            ("esp32", Warnings::More | Warnings::All) => Warnings::Default,
+            _ => self,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Warnings::None => "none",
@@ -114,7 +126,14 @@ pub struct ArduinoCliConfig {
     pub config_file: Option<PathBuf>,
     /// Extra environment for every arduino-cli call (`ARDUINO_DIRECTORIES_USER`, …).
     pub env: Vec<(OsString, OsString)>,
+    /// Capture limit for `compile --format json`. Every result carries the whole expanded
+    /// `build_properties` list and the compiler output, diagnostics with code lines: several
+    /// MiB for a TFLM build, so far more than the runner's 1 MiB default.
+    pub json_capture_limit: usize,
 }
+
+/// Default [`ArduinoCliConfig::json_capture_limit`].
+pub const DEFAULT_JSON_CAPTURE_LIMIT: usize = 64 * 1024 * 1024;
 
 impl Default for ArduinoCliConfig {
     fn default() -> Self {
@@ -122,6 +141,7 @@ impl Default for ArduinoCliConfig {
             program: PathBuf::from("arduino-cli"),
             config_file: None,
             env: Vec::new(),
+            json_capture_limit: DEFAULT_JSON_CAPTURE_LIMIT,
         }
     }
 }

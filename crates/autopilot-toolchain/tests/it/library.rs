@@ -57,10 +57,21 @@ fn curated_headers_map_to_allow_listed_libraries() {
 
 #[test]
 fn tensorflow_headers_resolve_to_the_pinned_library() {
-    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    let resolved = resolve("nano33ble_sense", &[], "Chirale_TensorFlowLite.h").unwrap();
     assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
-    assert!(resolved.candidates.contains(&"Harvard_TinyMLx".to_owned()));
     assert!(resolved.allowed);
+    // Chirale 2.0.0 renamed its main header: `TensorFlowLite.h` is not part of it, and no
+    // other TFLM library is offered in its place.
+    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    assert_eq!(
+        (resolved.library.as_deref(), resolved.allowed),
+        (None, false)
+    );
+    assert!(
+        resolved.reason.contains("Chirale_TensorFlowLite.h"),
+        "{}",
+        resolved.reason
+    );
     // Installed already: the header is simply not part of that version.
     let resolved = resolve(
         "nano33ble_sense",
