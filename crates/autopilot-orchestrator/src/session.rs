@@ -27,7 +27,7 @@ use crate::prompts::Flow;
 use crate::{
     App, BoardFacts, BuildEnvironment, ForbiddenApi, PrecheckInput, PromptFacts, PromptSet,
     RepairInput, RepairLimits, RepairMaterial, RepairTracker, SpecRules, TargetFacts, Task,
-    TinymlLibrary, build_repair, extract_code, run_prechecks, spec_template, validate_spec,
+    TinymlLibrary, build_repair, extract_code, run_prechecks, spec_template_for, validate_spec,
 };
 
 /// Everything one session needs, resolved by the caller.
@@ -456,7 +456,8 @@ impl Run<'_> {
     async fn fill_spec(&mut self) -> Result<Value, Ending> {
         let setup = self.setup;
         let app = &setup.app;
-        let template = spec_template(app);
+        // The session's target, which may not be the app's (`run --target`, experiments).
+        let template = spec_template_for(app, &setup.target.name);
         let allowed_libraries = self.allowed_libraries.clone();
         let rules = SpecRules {
             target: &setup.target.name,
