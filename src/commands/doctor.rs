@@ -539,20 +539,13 @@ fn assess_target(
     match (kind, &facts.cli) {
         (None, _) => {
             // select_backend's message names every program it looked for.
-            let (what, fix) = if avr {
-                (
-                    "a compiler: arduino-builder (or arduino-cli)".to_owned(),
-                    apt("arduino-builder arduino-core-avr gcc-avr avr-libc"),
-                )
+            // The same fix a session prints when it stops before the LLM.
+            let what = if avr {
+                "a compiler: arduino-builder (or arduino-cli)".to_owned()
             } else {
-                (
-                    format!("arduino-cli with core {}", target.core),
-                    format!(
-                        "{ARDUINO_CLI_INSTALL}, then `arduino-cli core install {}`",
-                        target.core
-                    ),
-                )
+                format!("arduino-cli with core {}", target.core)
             };
+            let fix = autopilot_toolchain::install_fix(target);
             tracing::debug!(target = target.name, detail = backend.err(), "no backend");
             add(Status::Missing, what, Some(fix));
         }

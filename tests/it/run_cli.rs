@@ -229,6 +229,50 @@ async fn run_target_overrides_the_apps_board_in_the_spec_and_the_build() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
+    // The Nano 33 BLE example needs arduino-cli and the mbed core; neither exists here.
+    let server = MockServer::start().await;
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let mut cmd = autopilot();
+    cmd.arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
+        .args(["--model", "openai:gpt-4o-mini", "--base-url"])
+        .arg(format!("{}/v1", server.uri()))
+        .arg("--out")
+        .arg(&run)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .env("OPENAI_API_KEY", "test-key")
+        .env("AUTOPILOT_ARDUINO_CLI", out.path().join("no-arduino-cli"));
+    let assert = tokio::task::spawn_blocking(move || cmd.assert())
+        .await
+        .unwrap();
+    assert
+        .code(3)
+        .stderr(contains("cannot build for nano33ble_sense"))
+        .stderr(contains(
+            "install arduino-cli: https://arduino.github.io/arduino-cli/latest/installation/, then `arduino-cli core install arduino:mbed_nano`",
+        ));
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        0,
+        "no LLM request"
+    );
+    let events = events(&run);
+    assert!(matches!(events[0], Event::SessionStarted(_)));
+    assert!(!events.iter().any(|e| matches!(e, Event::LlmCall(_))));
+    match events.last() {
+        Some(Event::SessionFinished(f)) => assert!(
+            matches!(&f.outcome, autopilot_trace::SessionOutcome::InfrastructureError { kind, .. } if kind == "toolchain_missing"),
+            "{:?}",
+            f.outcome
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_bad_app_file_is_named_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();

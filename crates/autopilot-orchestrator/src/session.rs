@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use autopilot_llm::{CallContext, ChatAnswer, ChatRequest, LlmClient, LlmError, LlmErrorKind};
 use autopilot_toolchain::environment::LookupLimits;
 use autopilot_toolchain::{
-    CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target, TinyMlApi,
-    ToolchainConfig, library,
+    BuildCapability, CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target,
+    TinyMlApi, ToolchainConfig, library,
 };
 use autopilot_trace::{
     AttemptFinished, AttemptOutcome, BatchCell, ChatMessage, CheckVerdict, ComponentVersion,
@@ -175,6 +175,16 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         }));
     }
     let driven = match compiler {
+        // Checked before the first LLM call: a session that cannot compile spends nothing.
+        Ok(compiler) if let BuildCapability::Missing { detail, fix } = compiler.capability() => {
+            Err(infrastructure(
+                infra::TOOLCHAIN_MISSING,
+                format!(
+                    "cannot build for {} ({}): {detail}; fix: {fix}",
+                    setup.target.name, setup.target.fqbn
+                ),
+            ))
+        }
         Ok(mut compiler) => run.drive(&mut compiler).await,
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::arduino_builder::millis;
 use crate::backend::{
-    Backend, BackendKind, BuildJob, ToolchainConfig, Warnings, arduino_builder, arduino_cli,
-    select_backend,
+    Backend, BackendKind, BuildCapability, BuildJob, ToolchainConfig, Warnings, arduino_builder,
+    arduino_cli, install_fix, select_backend,
 };
 use crate::cache::{CacheInputs, CompileCache};
 use crate::environment;
@@ -207,6 +207,8 @@ pub struct Compiler {
     target: Target,
     config: ToolchainConfig,
     backend: Result<Backend, String>,
+    /// The fix when the backend was refused after all (an arduino-cli too old to read).
+    refused_fix: Option<String>,
     versions: Vec<ComponentVersion>,
     cache: Option<CompileCache>,
 }
@@ -223,6 +225,7 @@ impl Compiler {
             cache: config.compile_cache_dir.as_deref().map(CompileCache::new),
             config,
             backend,
+            refused_fix: None,
             versions: Vec::new(),
         };
         compiler.refresh_versions().await?;
@@ -239,6 +242,33 @@ impl Compiler {
 
     pub fn backend(&self) -> Option<&Backend> {
         self.backend.as_ref().ok()
+    }
+
+    /// Whether this target can be built here: the backend exists (and, for arduino-cli, the
+    /// target's core is installed), or what is missing with its fix.
+    pub fn capability(&self) -> BuildCapability {
+        let missing = |detail: String, fix: String| BuildCapability::Missing { detail, fix };
+        let backend = match &self.backend {
+            Ok(backend) => backend,
+            Err(detail) => {
+                let fix = self
+                    .refused_fix
+                    .clone()
+                    .unwrap_or_else(|| install_fix(&self.target));
+                return missing(detail.clone(), fix);
+            }
+        };
+        // `core list` was read (versions present) and does not have the board's core.
+        if backend.kind == BackendKind::ArduinoCli
+            && !self.versions.is_empty()
+            && !self.versions.iter().any(|v| v.name == self.target.core)
+        {
+            return missing(
+                format!("arduino-cli has no core {}", self.target.core),
+                format!("arduino-cli core install {}", self.target.core),
+            );
+        }
+        BuildCapability::Real(backend.clone())
     }
 
     /// Tool, core and library versions (part of the cache key; shown in repair prompts).
@@ -283,6 +313,9 @@ impl Compiler {
             Err(error @ CompileError::Unsupported { .. }) => {
                 // Too old to read: no compile can be trusted, so every compile reports it
                 // as a missing toolchain, with the upgrade as the fix.
+                if let CompileError::Unsupported { fix, .. } = &error {
+                    self.refused_fix = Some(fix.clone());
+                }
                 self.backend = Err(error.to_string());
                 self.versions.clear();
                 self.cache = None;

@@ -223,6 +223,41 @@ pub fn select_backend(target: &Target, config: &ToolchainConfig) -> Result<Backe
     Err(tried.join("; "))
 }
 
+/// Whether a target can be built on this machine, known before a session spends anything.
+/// One place decides it so that other ways to build (a host build standing in for a board)
+/// join as variants here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildCapability {
+    /// A real compiler for the board, with its core.
+    Real(Backend),
+    /// Nothing here can build the board: what is missing and the command that fixes it (the
+    /// same fix `autopilot doctor` prints).
+    Missing { detail: String, fix: String },
+}
+
+impl BuildCapability {
+    pub fn is_missing(&self) -> bool {
+        matches!(self, BuildCapability::Missing { .. })
+    }
+}
+
+/// How Debian's AVR toolchain is installed.
+pub const AVR_INSTALL: &str = "sudo apt-get install arduino-builder arduino-core-avr gcc-avr avr-libc  (all AVR tools at once: bash scripts/install-os-deps.sh)";
+
+/// The command that installs a compiler for `target`: Debian's AVR packages for `arduino:avr`
+/// boards, arduino-cli and the target's core otherwise.
+pub fn install_fix(target: &Target) -> String {
+    if BackendKind::ArduinoBuilder.supports(&target.fqbn()) {
+        AVR_INSTALL.to_owned()
+    } else {
+        format!(
+            "install arduino-cli: {}, then `arduino-cli core install {}`",
+            arduino_cli::INSTALL_URL,
+            target.core
+        )
+    }
+}
+
 /// One compile, as a backend sees it. Every path is absolute and every folder exists.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildJob<'a> {

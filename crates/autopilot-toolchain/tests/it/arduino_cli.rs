@@ -929,3 +929,46 @@ fn an_include_chain_is_rendered_for_an_error_inside_a_header() {
         ]
     );
 }
+
+#[tokio::test]
+async fn build_capability_names_what_is_missing_and_its_fix() {
+    use autopilot_toolchain::{BuildCapability, install_fix};
+    let fake = Fake::new(&[]);
+    let nano = fake.compiler("nano33ble_sense").await;
+    assert!(
+        matches!(nano.capability(), BuildCapability::Real(b) if b.kind == BackendKind::ArduinoCli)
+    );
+    // `core list` has no esp32 core.
+    let esp32 = fake.compiler("esp32").await;
+    assert_eq!(
+        esp32.capability(),
+        BuildCapability::Missing {
+            detail: "arduino-cli has no core esp32:esp32".into(),
+            fix: "arduino-cli core install esp32:esp32".into(),
+        }
+    );
+    // No arduino-cli at all.
+    let mut config = fake_cli_config(fake.path(), &fake.case, &fake.log);
+    config.arduino_cli.program = fake.path().join("no-arduino-cli");
+    let none = Compiler::new(&target("nano33ble"), config).await.unwrap();
+    let BuildCapability::Missing { fix, .. } = none.capability() else {
+        panic!("{:?}", none.capability())
+    };
+    assert_eq!(fix, install_fix(&target("nano33ble")));
+    assert!(
+        fix.contains("arduino-cli core install arduino:mbed_nano"),
+        "{fix}"
+    );
+    // Too old: the fix is the upgrade.
+    let old = Fake::new(&["version-0.35"]);
+    let refused = Compiler::new(
+        &target("nano33ble_sense"),
+        fake_cli_config(old.path(), &old.case, &old.log),
+    )
+    .await
+    .unwrap();
+    let BuildCapability::Missing { fix, .. } = refused.capability() else {
+        panic!("{:?}", refused.capability())
+    };
+    assert!(fix.starts_with("upgrade arduino-cli"), "{fix}");
+}
