@@ -102,25 +102,75 @@ impl Fake {
 
 const COLORS: &str = "#include <Arduino_APDS9960.h>\nvoid setup() {}\nvoid loop() {}\n";
 
+/// A recorded JSON output (the tests read facts from the recordings, so that recordings made
+/// with `scripts/record-arduino-cli-fixtures.sh` replace the hand-written ones).
+fn recorded(case: &str, file: &str) -> serde_json::Value {
+    let path = fixtures().join("arduino-cli").join(case).join(file);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// `version` as recorded in `common/`.
+fn recorded_version() -> String {
+    recorded("common", "version.stdout")["VersionString"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Flash and RAM of the recorded successful compile.
+fn recorded_sections() -> (u64, u64, u64, u64) {
+    let json = recorded("compile-success", "compile.stdout");
+    let sections = json["builder_result"]["executable_sections_size"]
+        .as_array()
+        .unwrap();
+    let section = |name: &str| {
+        let s = sections.iter().find(|s| s["name"] == name).unwrap();
+        (s["size"].as_u64().unwrap(), s["max_size"].as_u64().unwrap())
+    };
+    let (text, text_max) = section("text");
+    let (data, data_max) = section("data");
+    (text, text_max, data, data_max)
+}
+
 #[tokio::test]
 async fn versions_come_from_version_core_list_and_lib_list() {
     let fake = Fake::new(&[]);
     let compiler = fake.compiler("nano33ble_sense").await;
-    let versions: Vec<(&str, &str)> = compiler
+    let versions: Vec<(String, String)> = compiler
         .versions()
         .iter()
-        .map(|v| (v.name.as_str(), v.version.as_str()))
+        .map(|v| (v.name.clone(), v.version.clone()))
         .collect();
-    assert_eq!(
-        versions,
-        [
-            ("arduino-cli", "1.2.2"),
-            ("arduino:mbed_nano", "4.2.4"),
-            ("Arduino_APDS9960", "1.0.4"),
-            ("Chirale_TensorFLowLite", "2.0.0")
-        ]
-    );
-    assert_eq!(compiler.backend_version().as_deref(), Some("1.2.2"));
+    let field = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
+    let mut expected = vec![("arduino-cli".to_owned(), recorded_version())];
+    for platform in recorded("common", "core-list.stdout")["platforms"]
+        .as_array()
+        .unwrap()
+    {
+        expected.push((field(platform, "id"), field(platform, "installed_version")));
+    }
+    for entry in recorded("common", "lib-list.stdout")["installed_libraries"]
+        .as_array()
+        .unwrap()
+    {
+        expected.push((
+            field(&entry["library"], "name"),
+            field(&entry["library"], "version"),
+        ));
+    }
+    assert_eq!(versions, expected);
+    // What the other tests rely on.
+    for name in [
+        "arduino:mbed_nano",
+        "Arduino_APDS9960",
+        "Chirale_TensorFLowLite",
+    ] {
+        assert!(
+            versions.iter().any(|(n, _)| n == name),
+            "{name}: {versions:?}"
+        );
+    }
+    assert_eq!(compiler.backend_version(), Some(recorded_version()));
     assert_eq!(
         fake.calls(),
         [
@@ -138,14 +188,15 @@ async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached
     std::fs::write(build.join("Colors.ino.elf"), b"\x7fELF fake").unwrap();
     std::fs::write(build.join("build.options.json"), "{}").unwrap();
     let result = compiler.compile(&sketch, &build).await.unwrap();
+    let (text, text_max, data, data_max) = recorded_sections();
     assert_eq!(
         result.outcome,
         CompileOutcome::Succeeded {
             size: Some(SizeReport {
-                flash_used: 289_104,
-                flash_max: Some(983_040),
-                ram_used: Some(68_832),
-                ram_max: Some(262_144),
+                flash_used: text,
+                flash_max: Some(text_max),
+                ram_used: Some(data),
+                ram_max: Some(data_max),
             }),
             warnings: vec![],
         }
@@ -177,7 +228,7 @@ async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached
     let event = result.to_trace_event(1);
     assert_eq!(
         (event.backend.as_str(), event.backend_version.as_deref()),
-        ("arduino-cli", Some("1.2.2"))
+        ("arduino-cli", Some(recorded_version().as_str()))
     );
     assert_eq!(event.fqbn, "arduino:mbed_nano:nano33ble");
 
@@ -222,7 +273,13 @@ async fn the_build_cache_setting_goes_only_to_versions_that_honour_it() {
     for (version, passed) in [("1.0.3", true), ("1.0.4", false), ("git-snapshot", false)] {
         let fake = Fake::new(&["compile-success"]);
         let text = std::fs::read_to_string(fake.case.join("version.stdout")).unwrap();
-        fake.set("version.stdout", &text.replace("1.2.2", version));
+        fake.set(
+            "version.stdout",
+            &text.replace(
+                &format!("\"{}\"", recorded_version()),
+                &format!("\"{version}\""),
+            ),
+        );
         let mut config = fake_cli_config(fake.path(), &fake.case, &fake.log);
         config.compile_cache_dir = None;
         let compiler = Compiler::new(&target("nano33ble_sense"), config)
