@@ -175,17 +175,17 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         }));
     }
     let driven = match compiler {
-        // Checked before the first LLM call: a session that cannot compile spends nothing.
-        Ok(compiler) if let BuildCapability::Missing { detail, fix } = compiler.capability() => {
-            Err(infrastructure(
+        Ok(mut compiler) => match compiler.capability() {
+            // Checked before the first LLM call: a session that cannot compile spends nothing.
+            BuildCapability::Missing { detail, fix } => Err(infrastructure(
                 infra::TOOLCHAIN_MISSING,
                 format!(
                     "cannot build for {} ({}): {detail}; fix: {fix}",
                     setup.target.name, setup.target.fqbn
                 ),
-            ))
-        }
-        Ok(mut compiler) => run.drive(&mut compiler).await,
+            )),
+            BuildCapability::Real(_) => run.drive(&mut compiler).await,
+        },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
     let (outcome, sketch_dir) = match driven {

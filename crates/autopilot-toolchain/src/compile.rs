@@ -268,6 +268,19 @@ impl Compiler {
                 format!("arduino-cli core install {}", self.target.core),
             );
         }
+        // Debian's arduino-builder without the AVR core it builds with.
+        if backend.kind == BackendKind::ArduinoBuilder
+            && self
+                .config
+                .arduino_builder
+                .platform_dir(&self.target.fqbn())
+                .is_none()
+        {
+            return missing(
+                format!("arduino-builder has no core {}", self.target.core),
+                install_fix(&self.target),
+            );
+        }
         BuildCapability::Real(backend.clone())
     }
 

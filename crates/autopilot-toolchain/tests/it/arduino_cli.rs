@@ -1028,4 +1028,17 @@ async fn build_capability_names_what_is_missing_and_its_fix() {
         panic!("{:?}", refused.capability())
     };
     assert!(fix.starts_with("upgrade arduino-cli"), "{fix}");
+    // arduino-builder without the AVR core (or without arduino-builder): Debian's packages.
+    let mut config = crate::support::config(fake.path());
+    config.arduino_builder.hardware_dirs = vec![fake.path().join("no-hardware")];
+    config.arduino_cli.program = fake.path().join("no-arduino-cli");
+    let uno = Compiler::new(&target("uno"), config).await.unwrap();
+    let BuildCapability::Missing { fix, .. } = uno.capability() else {
+        panic!("{:?}", uno.capability())
+    };
+    assert_eq!(fix, install_fix(&target("uno")));
+    assert!(
+        fix.starts_with("sudo apt-get install arduino-builder"),
+        "{fix}"
+    );
 }
