@@ -670,6 +670,14 @@ async fn a_failing_lib_search_is_not_found_with_the_reason_not_an_error() {
         "{}",
         resolved.reason
     );
+    // A plain-text failure (cobra's unknown command, exit 1) is read the same way.
+    let (resolved, _) = resolve("common", "Arduino_LIS33GH.h").await;
+    assert_eq!(resolved.source, ResolutionSource::NotFound);
+    assert!(
+        resolved.reason.contains("Error: unknown command"),
+        "{}",
+        resolved.reason
+    );
 }
 
 #[tokio::test]
