@@ -75,7 +75,10 @@ fn compile_error(error: CompileError) -> CliError {
         | CompileError::SketchLayout { .. }
         | CompileError::ForeignBuildDir { .. }
         | CompileError::Io { .. } => ExitStatus::InputError,
-        CompileError::Process(_) | CompileError::Unrecognized { .. } => ExitStatus::Unavailable,
+        CompileError::Process(_)
+        | CompileError::Unrecognized { .. }
+        | CompileError::Tool { .. }
+        | CompileError::Unsupported { .. } => ExitStatus::Unavailable,
     };
     CliError {
         status,

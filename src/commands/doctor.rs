@@ -307,7 +307,8 @@ async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
     }
     let cli = match which::which(&config.arduino_cli.program) {
         Ok(path) => {
-            let inventory = arduino_cli::versions(&config.arduino_cli, &path)
+            let libraries_dirs: Vec<_> = config.libraries_dir.iter().cloned().collect();
+            let inventory = arduino_cli::versions(&config.arduino_cli, &path, &libraries_dirs)
                 .await
                 .map(split_cli_versions)
                 .map_err(|e| e.to_string());
@@ -538,20 +539,13 @@ fn assess_target(
     match (kind, &facts.cli) {
         (None, _) => {
             // select_backend's message names every program it looked for.
-            let (what, fix) = if avr {
-                (
-                    "a compiler: arduino-builder (or arduino-cli)".to_owned(),
-                    apt("arduino-builder arduino-core-avr gcc-avr avr-libc"),
-                )
+            // The same fix a session prints when it stops before the LLM.
+            let what = if avr {
+                "a compiler: arduino-builder (or arduino-cli)".to_owned()
             } else {
-                (
-                    format!("arduino-cli with core {}", target.core),
-                    format!(
-                        "{ARDUINO_CLI_INSTALL}, then `arduino-cli core install {}`",
-                        target.core
-                    ),
-                )
+                format!("arduino-cli with core {}", target.core)
             };
+            let fix = autopilot_toolchain::install_fix(target);
             tracing::debug!(target = target.name, detail = backend.err(), "no backend");
             add(Status::Missing, what, Some(fix));
         }

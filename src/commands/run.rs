@@ -208,6 +208,12 @@ fn finish(
     for problem in write_errors {
         let _ = writeln!(stderr, "warning: {problem}");
     }
+    if let SessionOutcome::InfrastructureError { kind, message } = &report.outcome
+        && kind == infra::TOOLCHAIN_MISSING
+    {
+        // The message carries the fix (the one `autopilot doctor` prints).
+        let _ = writeln!(stderr, "error: {message}");
+    }
     let _ = writeln!(stderr, "trace: {}", trace_path.display());
     let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
     if let Some(dir) = &report.sketch_dir {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
+use crate::support::{AVR_TOOLCHAIN, autopilot, installed, requested_target, spec_for_target};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,7 +85,7 @@ impl Respond for Fake {
         let text = body.to_string();
         let seed = body["seed"].as_u64().unwrap_or(0);
         let answer = if text.contains("<fill:") {
-            &self.spec
+            &spec_for_target(&self.spec, requested_target(&request.body).as_deref())
         } else if seed % 4 == 3 {
             &self.broken
         } else {
@@ -255,6 +255,81 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
         requests.load(Ordering::SeqCst),
         requests_before,
         "nothing ran twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_experiment_over_two_targets_builds_each_session_for_its_own_board() {
+    // README's example: an uno app with `targets = ["uno", "nano"]`.
+    if !avr_toolchain() {
+        return;
+    }
+    let (spec, broken, good) = demo_answers();
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(Fake {
+            spec,
+            broken,
+            good,
+            requests: Arc::new(AtomicUsize::new(0)),
+        })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (experiment, _) = write_files(dir.path(), 1);
+    let text = std::fs::read_to_string(&experiment).unwrap();
+    std::fs::write(
+        &experiment,
+        text.replace("runs = 1\n", "runs = 1\ntargets = [\"uno\", \"nano\"]\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let mut cmd = autopilot();
+    cmd.arg("batch")
+        .arg(&experiment)
+        .arg("--out")
+        .arg(&out)
+        .arg("--base-url")
+        .arg(format!("{}/v1", server.uri()))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .arg("-q")
+        .env("OPENAI_API_KEY", "test-key");
+    let assert = tokio::task::spawn_blocking(move || cmd.assert())
+        .await
+        .unwrap();
+    assert.code(0);
+    let mut boards = BTreeSet::new();
+    for path in collect_trace_files(&out).unwrap() {
+        let file = TraceFile::read(&path).unwrap();
+        let events: Vec<&Event> = file.events().collect();
+        let Event::SessionStarted(started) = events[0] else {
+            panic!("{:?}", events[0])
+        };
+        let fqbns: BTreeSet<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::CompileFinished(c) => Some(c.fqbn.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            fqbns.into_iter().collect::<Vec<_>>(),
+            [started.fqbn.as_deref().unwrap()],
+            "{} compiled for its own board",
+            started.target
+        );
+        assert!(
+            matches!(events.last(), Some(Event::SessionFinished(f)) if matches!(f.outcome, SessionOutcome::Success { .. })),
+            "{}: {:?}",
+            started.target,
+            events.last()
+        );
+        boards.insert(started.target.clone());
+    }
+    assert_eq!(
+        boards,
+        BTreeSet::from(["nano".to_owned(), "uno".to_owned()])
     );
 }
 

@@ -8,7 +8,7 @@ use predicates::str::contains;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
+use crate::support::{AVR_TOOLCHAIN, autopilot, installed, requested_target, spec_for_target};
 
 fn toolchain() -> bool {
     installed(
@@ -81,9 +81,9 @@ impl Respond for OllamaChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&request.body);
         let content = if body.contains("<fill:") {
-            &self.spec
+            spec_for_target(&self.spec, requested_target(&request.body).as_deref())
         } else {
-            &self.sketch
+            self.sketch.clone()
         };
         ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "model": "qwen2.5-coder:7b",
@@ -97,11 +97,9 @@ impl Respond for OllamaChat {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reachable_ollama_is_used_when_no_model_is_named() {
-    if !toolchain() {
-        return;
-    }
+/// A loopback Ollama answering with the demo spec (for the requested target) and the good
+/// demo sketch.
+async fn ollama_with_demo_answers() -> MockServer {
     let text = std::fs::read_to_string(app().with_file_name("demo-answers.toml")).unwrap();
     let answers: toml::Value = toml::from_str(&text).unwrap();
     let texts: Vec<String> = answers["answer"]
@@ -126,17 +124,37 @@ async fn a_reachable_ollama_is_used_when_no_model_is_named() {
         })
         .mount(&server)
         .await;
-    let out = tempfile::tempdir().unwrap();
-    let run = out.path().join("run");
+    server
+}
+
+/// `autopilot run <color_uno> <extra> --out <run>` with no model named and `server` as Ollama.
+fn run_with_ollama(
+    server: &MockServer,
+    extra: &[&str],
+    run: &std::path::Path,
+) -> assert_cmd::Command {
     let mut cmd = autopilot();
     cmd.args(["run"])
         .arg(app())
+        .args(extra)
         .arg("--out")
-        .arg(&run)
+        .arg(run)
         .arg("--cache-dir")
         .arg(cache_dir())
         .env_remove("OPENAI_API_KEY")
         .env("OLLAMA_HOST", server.uri());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reachable_ollama_is_used_when_no_model_is_named() {
+    if !toolchain() {
+        return;
+    }
+    let server = ollama_with_demo_answers().await;
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let mut cmd = run_with_ollama(&server, &[], &run);
     let assert = tokio::task::spawn_blocking(move || cmd.assert())
         .await
         .unwrap();
@@ -165,6 +183,94 @@ async fn a_reachable_ollama_is_used_when_no_model_is_named() {
         (1800, 600),
         "Ollama's eval counts"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_target_overrides_the_apps_board_in_the_spec_and_the_build() {
+    if !toolchain() {
+        return;
+    }
+    let server = ollama_with_demo_answers().await;
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let mut cmd = run_with_ollama(&server, &["--target", "nano"], &run);
+    let assert = tokio::task::spawn_blocking(move || cmd.assert())
+        .await
+        .unwrap();
+    assert.code(0);
+    let prompt = std::fs::read_to_string(
+        run.join("artifacts")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("spec-1/prompt.md"),
+    )
+    .unwrap();
+    assert!(prompt.contains("\"target\": \"nano\""), "{prompt}");
+    let events = events(&run);
+    assert!(events.iter().any(|e| matches!(e,
+        Event::CheckVerdict(v) if v.check == "spec.target" && v.passed)));
+    let compiles: Vec<&autopilot_trace::CompileFinished> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CompileFinished(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(!compiles.is_empty());
+    assert!(
+        compiles
+            .iter()
+            .all(|c| c.fqbn == "arduino:avr:nano:cpu=atmega328"),
+        "{compiles:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
+    // The Nano 33 BLE example needs arduino-cli and the mbed core; neither exists here.
+    let server = MockServer::start().await;
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let mut cmd = autopilot();
+    cmd.arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
+        .args(["--model", "openai:gpt-4o-mini", "--base-url"])
+        .arg(format!("{}/v1", server.uri()))
+        .arg("--out")
+        .arg(&run)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .env("OPENAI_API_KEY", "test-key")
+        .env("AUTOPILOT_ARDUINO_CLI", out.path().join("no-arduino-cli"));
+    let assert = tokio::task::spawn_blocking(move || cmd.assert())
+        .await
+        .unwrap();
+    assert
+        .code(3)
+        .stderr(contains("cannot build for nano33ble_sense"))
+        .stderr(contains(
+            "install arduino-cli: https://arduino.github.io/arduino-cli/latest/installation/, then `arduino-cli core install arduino:mbed_nano`",
+        ));
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        0,
+        "no LLM request"
+    );
+    let events = events(&run);
+    assert!(matches!(events[0], Event::SessionStarted(_)));
+    assert!(!events.iter().any(|e| matches!(e, Event::LlmCall(_))));
+    match events.last() {
+        Some(Event::SessionFinished(f)) => assert!(
+            matches!(&f.outcome, autopilot_trace::SessionOutcome::InfrastructureError { kind, .. } if kind == "toolchain_missing"),
+            "{:?}",
+            f.outcome
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

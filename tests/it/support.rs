@@ -150,3 +150,22 @@ pub fn read_request(stream: &mut std::net::TcpStream) {
         }
     }
 }
+
+/// The board a chat request's spec template states (`"target": "<name>"` in a message), so a
+/// loopback LLM can answer for the session's target.
+pub fn requested_target(body: &[u8]) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    body["messages"].as_array()?.iter().find_map(|message| {
+        let content = message["content"].as_str()?;
+        let rest = &content[content.find("\"target\": \"")? + "\"target\": \"".len()..];
+        Some(rest[..rest.find('"')?].to_owned())
+    })
+}
+
+/// A spec answer written for the uno, restated for `target`.
+pub fn spec_for_target(spec: &str, target: Option<&str>) -> String {
+    spec.replace(
+        "\"target\": \"uno\"",
+        &format!("\"target\": \"{}\"", target.unwrap_or("uno")),
+    )
+}

@@ -67,7 +67,7 @@ pub use repair::{
 };
 pub use spec::{
     FILL_MARKER, STANDARD_BAUD_RATES, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation,
-    extract_json, placeholder_reason, spec_template, validate_spec,
+    extract_json, placeholder_reason, spec_template, spec_template_for, validate_spec,
 };
 pub use tflite::{
     DEFAULT_MODEL_SYMBOL, TensorFacts, TfliteError, TfliteFacts, inspect_tflite, is_c_identifier,

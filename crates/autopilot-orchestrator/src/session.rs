@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use autopilot_llm::{CallContext, ChatAnswer, ChatRequest, LlmClient, LlmError, LlmErrorKind};
 use autopilot_toolchain::environment::LookupLimits;
 use autopilot_toolchain::{
-    CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target, TinyMlApi,
-    ToolchainConfig, library,
+    BuildCapability, CompileOutcome, Compiler, LibraryCatalog, SimulateRequest, Sketch, Target,
+    TinyMlApi, ToolchainConfig, library,
 };
 use autopilot_trace::{
     AttemptFinished, AttemptOutcome, BatchCell, ChatMessage, CheckVerdict, ComponentVersion,
@@ -27,7 +27,7 @@ use crate::prompts::Flow;
 use crate::{
     App, BoardFacts, BuildEnvironment, ForbiddenApi, PrecheckInput, PromptFacts, PromptSet,
     RepairInput, RepairLimits, RepairMaterial, RepairTracker, SpecRules, TargetFacts, Task,
-    TinymlLibrary, build_repair, extract_code, run_prechecks, spec_template, validate_spec,
+    TinymlLibrary, build_repair, extract_code, run_prechecks, spec_template_for, validate_spec,
 };
 
 /// Everything one session needs, resolved by the caller.
@@ -175,7 +175,17 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         }));
     }
     let driven = match compiler {
-        Ok(mut compiler) => run.drive(&mut compiler).await,
+        Ok(mut compiler) => match compiler.capability() {
+            // Checked before the first LLM call: a session that cannot compile spends nothing.
+            BuildCapability::Missing { detail, fix } => Err(infrastructure(
+                infra::TOOLCHAIN_MISSING,
+                format!(
+                    "cannot build for {} ({}): {detail}; fix: {fix}",
+                    setup.target.name, setup.target.fqbn
+                ),
+            )),
+            BuildCapability::Real(_) => run.drive(&mut compiler).await,
+        },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
     let (outcome, sketch_dir) = match driven {
@@ -456,7 +466,8 @@ impl Run<'_> {
     async fn fill_spec(&mut self) -> Result<Value, Ending> {
         let setup = self.setup;
         let app = &setup.app;
-        let template = spec_template(app);
+        // The session's target, which may not be the app's (`run --target`, experiments).
+        let template = spec_template_for(app, &setup.target.name);
         let allowed_libraries = self.allowed_libraries.clone();
         let rules = SpecRules {
             target: &setup.target.name,
@@ -781,8 +792,9 @@ impl Run<'_> {
                     )
                     .await
                     .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
-                    installed_any |= install.succeeded;
-                    emit(&Event::LibraryInstalled(install));
+                    // "Already installed" succeeds but changes nothing: no second compile.
+                    installed_any |= install.changed;
+                    emit(&Event::LibraryInstalled(install.event));
                 }
             }
             if installed_any {

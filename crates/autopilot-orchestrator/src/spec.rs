@@ -37,7 +37,7 @@ pub enum SpecCheck {
     Placeholders,
     /// The template's facts kept unchanged.
     Facts,
-    /// The board matches the app's target.
+    /// The board matches the session's target.
     Target,
     /// Only libraries known for the target.
     Libraries,
@@ -88,6 +88,8 @@ impl fmt::Display for SpecProblem {
 /// The rules a spec is held to, from the app and the target definition.
 #[derive(Debug, Clone, Copy)]
 pub struct SpecRules<'a> {
+    /// The session's target (`run --target` or an experiment's `targets` may differ from the
+    /// app's).
     pub target: &'a str,
     pub classes: &'a [String],
     /// Library names allowed for the target (the toolchain's allow-list, including the
@@ -156,8 +158,15 @@ impl SpecValidation {
     }
 }
 
-/// Builds the spec template for an app: facts filled in, the rest as `"<fill: …>"` strings.
+/// Builds the spec template for an app on its own target: see [`spec_template_for`].
 pub fn spec_template(app: &App) -> Value {
+    spec_template_for(app, &app.target)
+}
+
+/// Builds the spec template for an app built for `target` (the session's target, which
+/// `run --target` or an experiment's `targets` may set to another board than the app's): facts
+/// filled in, the rest as `"<fill: …>"` strings.
+pub fn spec_template_for(app: &App, target: &str) -> Value {
     let fill = |what: &str| Value::String(format!("{FILL_MARKER} {what}>"));
     let mut model = Map::new();
     let mut inference = Map::new();
@@ -193,7 +202,7 @@ pub fn spec_template(app: &App) -> Value {
     );
     spec.insert(
         "board".into(),
-        json!({ "target": app.target, "name": fill("the board's full name") }),
+        json!({ "target": target, "name": fill("the board's full name") }),
     );
     spec.insert(
         "libraries".into(),
@@ -305,7 +314,10 @@ pub fn validate_spec(answer: &str, template: &Value, rules: &SpecRules<'_>) -> S
         v.problem(
             SpecCheck::Target,
             "board.target",
-            format!("is `{target}` but the app is for target `{}`", rules.target),
+            format!(
+                "is `{target}` but this session builds for target `{}`",
+                rules.target
+            ),
         );
     }
     let libraries = v.libraries(rules.allowed_libraries);

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::arduino_builder::millis;
 use crate::backend::{
-    Backend, BackendKind, BuildJob, ToolchainConfig, arduino_builder, arduino_cli, select_backend,
+    Backend, BackendKind, BuildCapability, BuildJob, ToolchainConfig, Warnings, arduino_builder,
+    arduino_cli, install_fix, select_backend,
 };
 use crate::cache::{CacheInputs, CompileCache};
 use crate::environment;
@@ -169,6 +170,23 @@ pub enum CompileError {
         stdout: String,
         stderr: String,
     },
+    /// The tool ran and said why it failed (arduino-cli's `{"error": …}`).
+    #[error("{backend}: {message}")]
+    Tool {
+        backend: &'static str,
+        message: String,
+        exit_code: Option<i32>,
+    },
+    /// The tool is older than the oldest version whose output is understood.
+    #[error(
+        "{tool} {version} is older than {minimum}, the oldest version autopilot supports; {fix}"
+    )]
+    Unsupported {
+        tool: &'static str,
+        version: String,
+        minimum: String,
+        fix: String,
+    },
     #[error(transparent)]
     Sketch(#[from] SketchError),
     #[error("arduino-cli needs the main file named after its folder: {} is in {}", main.display(), dir.display())]
@@ -189,6 +207,8 @@ pub struct Compiler {
     target: Target,
     config: ToolchainConfig,
     backend: Result<Backend, String>,
+    /// The fix when the backend was refused after all (an arduino-cli too old to read).
+    refused_fix: Option<String>,
     versions: Vec<ComponentVersion>,
     cache: Option<CompileCache>,
 }
@@ -205,6 +225,7 @@ impl Compiler {
             cache: config.compile_cache_dir.as_deref().map(CompileCache::new),
             config,
             backend,
+            refused_fix: None,
             versions: Vec::new(),
         };
         compiler.refresh_versions().await?;
@@ -221,6 +242,46 @@ impl Compiler {
 
     pub fn backend(&self) -> Option<&Backend> {
         self.backend.as_ref().ok()
+    }
+
+    /// Whether this target can be built here: the backend exists (and, for arduino-cli, the
+    /// target's core is installed), or what is missing with its fix.
+    pub fn capability(&self) -> BuildCapability {
+        let missing = |detail: String, fix: String| BuildCapability::Missing { detail, fix };
+        let backend = match &self.backend {
+            Ok(backend) => backend,
+            Err(detail) => {
+                let fix = self
+                    .refused_fix
+                    .clone()
+                    .unwrap_or_else(|| install_fix(&self.target));
+                return missing(detail.clone(), fix);
+            }
+        };
+        // `core list` was read (versions present) and does not have the board's core.
+        if backend.kind == BackendKind::ArduinoCli
+            && !self.versions.is_empty()
+            && !self.versions.iter().any(|v| v.name == self.target.core)
+        {
+            return missing(
+                format!("arduino-cli has no core {}", self.target.core),
+                format!("arduino-cli core install {}", self.target.core),
+            );
+        }
+        // Debian's arduino-builder without the AVR core it builds with.
+        if backend.kind == BackendKind::ArduinoBuilder
+            && self
+                .config
+                .arduino_builder
+                .platform_dir(&self.target.fqbn())
+                .is_none()
+        {
+            return missing(
+                format!("arduino-builder has no core {}", self.target.core),
+                install_fix(&self.target),
+            );
+        }
+        BuildCapability::Real(backend.clone())
     }
 
     /// Tool, core and library versions (part of the cache key; shown in repair prompts).
@@ -253,10 +314,25 @@ impl Compiler {
                 .await
             }
             BackendKind::ArduinoCli => {
-                arduino_cli::versions(&self.config.arduino_cli, &backend.program).await
+                arduino_cli::versions(
+                    &self.config.arduino_cli,
+                    &backend.program,
+                    &self.libraries_dirs(),
+                )
+                .await
             }
         };
         match read {
+            Err(error @ CompileError::Unsupported { .. }) => {
+                // Too old to read: no compile can be trusted, so every compile reports it
+                // as a missing toolchain, with the upgrade as the fix.
+                if let CompileError::Unsupported { fix, .. } = &error {
+                    self.refused_fix = Some(fix.clone());
+                }
+                self.backend = Err(error.to_string());
+                self.versions.clear();
+                self.cache = None;
+            }
             Ok(versions) => {
                 self.versions = versions;
                 self.cache = self
@@ -273,6 +349,13 @@ impl Compiler {
             }
         }
         Ok(())
+    }
+
+    /// The warning level this board gets (see [`Warnings::for_architecture`]).
+    pub fn warnings(&self) -> Warnings {
+        self.config
+            .warnings
+            .for_architecture(&self.target.architecture())
     }
 
     fn libraries_dirs(&self) -> Vec<PathBuf> {
@@ -344,7 +427,7 @@ impl Compiler {
             build_dir: &build_dir,
             build_cache_dir: &build_cache_dir,
             libraries_dirs: &libraries_dirs,
-            warnings: self.config.warnings,
+            warnings: self.warnings(),
             timeout: self.config.timeout,
         };
         let spec = match backend.kind {
@@ -353,9 +436,14 @@ impl Compiler {
                 &backend.program,
                 &job,
             ),
-            BackendKind::ArduinoCli => {
-                arduino_cli::compile_command(&self.config.arduino_cli, &backend.program, &job)
-            }
+            BackendKind::ArduinoCli => arduino_cli::compile_command(
+                &self.config.arduino_cli,
+                &backend.program,
+                &job,
+                self.backend_version()
+                    .as_deref()
+                    .and_then(arduino_cli::CliVersion::parse),
+            ),
         };
         tracing::debug!(command = %spec.display(), "compiling");
         let output = match process::run(&spec).await {
@@ -419,7 +507,7 @@ impl Compiler {
             let bytes = fs_err::read(&path).map_err(|source| CompileError::Io { path, source })?;
             contents.push((file, bytes));
         }
-        let mut settings = vec![format!("warnings={}", self.config.warnings.as_str())];
+        let mut settings = vec![format!("warnings={}", self.warnings().as_str())];
         if backend.kind == BackendKind::ArduinoBuilder {
             settings.extend(
                 self.config
@@ -448,14 +536,18 @@ impl Compiler {
     }
 
     /// Records a finished install: versions are read again so the cache key follows.
+    /// Whether they changed (`lib install` of the version already there exits 0 with
+    /// "Already installed").
     pub(crate) async fn after_install(
         &mut self,
         installed: &LibraryInstalled,
-    ) -> Result<(), CompileError> {
-        if installed.succeeded {
-            self.refresh_versions().await?;
+    ) -> Result<bool, CompileError> {
+        if !installed.succeeded {
+            return Ok(false);
         }
-        Ok(())
+        let before = self.versions.clone();
+        self.refresh_versions().await?;
+        Ok(self.versions != before)
     }
 }
 

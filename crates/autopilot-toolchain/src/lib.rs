@@ -35,7 +35,9 @@ pub mod sketch;
 pub mod target;
 pub mod tinyml;
 
-pub use backend::{Backend, BackendKind, ToolchainConfig, Warnings, select_backend};
+pub use backend::{
+    Backend, BackendKind, BuildCapability, ToolchainConfig, Warnings, install_fix, select_backend,
+};
 pub use compile::{CompileError, CompileOutcome, CompileResult, Compiler};
 pub use diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
 pub use environment::{find_declarations, symbols_from_diagnostics, symbols_in_message};

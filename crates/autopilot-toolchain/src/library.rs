@@ -380,7 +380,20 @@ pub async fn resolve(
             .clone_into(&mut resolved.reason);
         return Ok(resolved);
     };
-    let hits = arduino_cli::lib_search(&compiler.config().arduino_cli, program, &header).await?;
+    let hits = match arduino_cli::lib_search(&compiler.config().arduino_cli, program, &header).await
+    {
+        Ok(hits) => hits,
+        Err(error) => {
+            // `lib search` refreshes its index when older than an hour and fails offline
+            // (exit 1, `Error updating library index`): the header stays unresolved, the
+            // session goes on.
+            resolved.reason = format!(
+                "not found: `lib search provides:{header}` failed ({error}); not in the curated map either"
+            );
+            data::truncate(&mut resolved.reason, 500);
+            return Ok(resolved);
+        }
+    };
     resolved.candidates = hits.iter().map(|hit| hit.name.clone()).collect();
     if let Some(hit) = hits.iter().find(|hit| catalog.is_allowed(&hit.name)) {
         resolved.library = Some(hit.name.clone());
@@ -416,24 +429,36 @@ pub fn pinned_version(target: &Target, library: &str) -> Option<String> {
         .and_then(|s| s.version.clone())
 }
 
+/// What [`install`] did: the trace event, and whether the installed libraries changed (an
+/// `Already installed` answer changes nothing, so nothing needs compiling again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallReport {
+    pub event: LibraryInstalled,
+    pub changed: bool,
+}
+
 /// Installs `library` (at the target's pinned version) when it is allow-listed and the caller
 /// allows installs; otherwise reports why not, without running anything. Versions are read
-/// again after a successful install so the compile cache key follows.
+/// again after a successful install so the compile cache key follows; `changed` says whether
+/// they moved.
 pub async fn install(
     catalog: &LibraryCatalog,
     compiler: &mut Compiler,
     attempt: u32,
     library: &str,
     allow_installs: bool,
-) -> Result<LibraryInstalled, CompileError> {
+) -> Result<InstallReport, CompileError> {
     let version = pinned_version(compiler.target(), library);
-    let refused = |message: String| LibraryInstalled {
-        attempt,
-        library: library.to_owned(),
-        version: version.clone(),
-        succeeded: false,
-        exit_code: None,
-        message,
+    let refused = |message: String| InstallReport {
+        event: LibraryInstalled {
+            attempt,
+            library: library.to_owned(),
+            version: version.clone(),
+            succeeded: false,
+            exit_code: None,
+            message,
+        },
+        changed: false,
     };
     if !catalog.is_allowed(library) {
         return Ok(refused(format!(
@@ -459,6 +484,9 @@ pub async fn install(
         version.as_deref(),
     )
     .await?;
-    compiler.after_install(&installed).await?;
-    Ok(installed)
+    let changed = compiler.after_install(&installed).await?;
+    Ok(InstallReport {
+        event: installed,
+        changed,
+    })
 }

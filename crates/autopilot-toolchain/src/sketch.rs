@@ -3,10 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-/// Extensions of the files Arduino builds compile or include from a sketch folder.
+/// Extensions of the files arduino-cli copies from a sketch folder, any depth: the main-file
+/// extensions and `AdditionalFileValidExtensions` (upstream `internal/arduino/globals/
+/// globals.go`, read by `supportedFiles` in `internal/arduino/sketch/sketch.go`). Case
+/// matters (`.S`). `.s` is kept for arduino-builder, whose sketch loader is older.
 const SOURCE_EXTENSIONS: &[&str] = &[
-    "ino", "pde", "h", "hh", "hpp", "c", "cc", "cpp", "cxx", "s", "S", "tpp", "ipp",
+    "ino", "pde", "h", "c", "hpp", "hh", "cpp", "cxx", "cc", "S", "s", "adoc", "md", "json", "tpp",
+    "ipp",
 ];
+/// Main-file extensions, the deprecated `.pde` included.
+const MAIN_EXTENSIONS: &[&str] = &["ino", "pde"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sketch {
@@ -46,7 +52,7 @@ impl Sketch {
         }
         let absolute = fs_err::canonicalize(path).map_err(io)?;
         if absolute.is_file() {
-            if absolute.extension().is_none_or(|ext| ext != "ino") {
+            if !is_main(&absolute) {
                 return Err(SketchError::NotASketch {
                     path: path.to_owned(),
                 });
@@ -61,10 +67,14 @@ impl Sketch {
                 main: absolute,
             });
         }
-        let named = absolute
-            .file_name()
-            .map(|name| absolute.join(format!("{}.ino", name.to_string_lossy())));
-        if let Some(named) = named.filter(|p| p.is_file()) {
+        // `<folder>.ino`, else `<folder>.pde`, as arduino-cli looks for the main file.
+        let named = absolute.file_name().and_then(|name| {
+            MAIN_EXTENSIONS
+                .iter()
+                .map(|ext| absolute.join(format!("{}.{ext}", name.to_string_lossy())))
+                .find(|p| p.is_file())
+        });
+        if let Some(named) = named {
             return Ok(Sketch {
                 dir: absolute,
                 main: named,
@@ -113,29 +123,30 @@ impl Sketch {
             .is_some_and(|dir| dir.to_string_lossy() == self.name())
     }
 
-    /// The files a build reads, relative to the folder and sorted: sources at the top level
-    /// and everything under `src/` (the Arduino sketch layout).
+    /// The files a build reads, relative to the folder and sorted: what arduino-cli copies
+    /// (`supportedFiles`): files with a [`SOURCE_EXTENSIONS`] extension and a name not starting
+    /// with `.`, in every subfolder except build folders (holding `build.options.json`), plus
+    /// everything under `src/` (arduino-builder copies that folder whole).
     pub fn files(&self) -> Result<Vec<PathBuf>, SketchError> {
-        let mut files = Vec::new();
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| SketchError::Io { path, source }
         };
-        for entry in fs_err::read_dir(&self.dir).map_err(io(&self.dir))? {
-            let path = entry.map_err(io(&self.dir))?.path();
-            if path.is_file() && is_source(&path) {
-                files.push(path);
-            }
-        }
         let src = self.dir.join("src");
-        if src.is_dir() {
-            let mut stack = vec![src];
-            while let Some(dir) = stack.pop() {
-                for entry in fs_err::read_dir(&dir).map_err(io(&dir))? {
-                    let path = entry.map_err(io(&dir))?.path();
-                    if path.is_dir() {
+        let mut files = Vec::new();
+        let mut stack = vec![self.dir.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs_err::read_dir(&dir).map_err(io(&dir))? {
+                let path = entry.map_err(io(&dir))?.path();
+                if path.is_dir() {
+                    if !path.join("build.options.json").is_file() {
                         stack.push(path);
-                    } else if path.is_file() {
+                    }
+                } else if path.is_file() {
+                    let hidden = path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    if (!hidden && is_source(&path)) || path.starts_with(&src) {
                         files.push(path);
                     }
                 }
@@ -144,11 +155,15 @@ impl Sketch {
         let mut relative: Vec<PathBuf> = files
             .into_iter()
             .filter_map(|p| p.strip_prefix(&self.dir).ok().map(Path::to_path_buf))
-            .filter(|p| !p.to_string_lossy().starts_with('.'))
             .collect();
         relative.sort();
         Ok(relative)
     }
+}
+
+fn is_main(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| MAIN_EXTENSIONS.iter().any(|known| ext == *known))
 }
 
 fn is_source(path: &Path) -> bool {

@@ -1,7 +1,8 @@
 //! The spec template, JSON extraction and typed validation.
 
 use autopilot_orchestrator::{
-    App, FILL_MARKER, ModelKind, SpecCheck, SpecRules, extract_json, spec_template, validate_spec,
+    App, FILL_MARKER, ModelKind, SpecCheck, SpecRules, extract_json, spec_template,
+    spec_template_for, validate_spec,
 };
 use autopilot_trace::Stage;
 use serde_json::{Value, json};
@@ -93,6 +94,37 @@ fn a_filled_spec_validates_into_a_typed_spec() {
 }
 
 #[test]
+fn a_session_on_another_target_holds_the_spec_to_that_target() {
+    // `run --target nano` on an uno app: the template states nano, an answer that keeps it
+    // passes, one that goes back to the app's board fails.
+    let app = app();
+    let allowed = allowed();
+    let template = spec_template_for(&app, "nano");
+    assert_eq!(template["board"]["target"], "nano");
+    let rules = SpecRules {
+        target: "nano",
+        ..rules(&app, &allowed)
+    };
+    let spec = filled(&template);
+    let validation = validate_spec(&as_answer(&spec), &template, &rules);
+    assert!(validation.is_valid(), "{:#?}", validation.problems);
+    assert_eq!(validation.spec.unwrap().target, "nano");
+
+    let mut back = spec.clone();
+    back["board"]["target"] = json!("uno");
+    let validation = validate_spec(&as_answer(&back), &template, &rules);
+    assert!(
+        validation
+            .problems
+            .iter()
+            .any(|p| p.check == SpecCheck::Target
+                && p.message == "is `uno` but this session builds for target `nano`"),
+        "{:#?}",
+        validation.problems
+    );
+}
+
+#[test]
 fn every_problem_is_listed_exactly() {
     let app = app();
     let allowed = allowed();
@@ -127,7 +159,11 @@ fn every_problem_is_listed_exactly() {
             "no {check:?} problem at {path} with {fragment:?} in {listed:#?}"
         );
     };
-    expect("board.target", SpecCheck::Target, "app is for target `uno`");
+    expect(
+        "board.target",
+        SpecCheck::Target,
+        "this session builds for target `uno`",
+    );
     expect("libraries[1]", SpecCheck::Libraries, "is a header");
     expect("libraries[2]", SpecCheck::Libraries, "listed twice");
     expect(

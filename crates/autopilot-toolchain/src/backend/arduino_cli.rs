@@ -3,8 +3,11 @@
 //!
 //! The JSON shapes follow arduino-cli 1.x (`compile --format json`: `compiler_out`,
 //! `compiler_err`, `builder_result` with `diagnostics[]`, `success`, `error`). Diagnostics are
-//! read from `builder_result.diagnostics`; when that is empty (older versions, or a missing
-//! header) the text in `compiler_err` is parsed instead.
+//! read from `builder_result.diagnostics` (since 0.36 a missing header is a `FATAL` one there);
+//! when that is empty the text in `compiler_err` is parsed instead. A fatal error before the
+//! build (bad FQBN, unreadable sketch) prints `{"error": …}` on stderr and nothing on stdout.
+//! Versions below [`MINIMUM_VERSION`] are refused: 0.35's `core list` / `lib list` print other
+//! shapes (upstream `docs/UPGRADING.md`, 1.0.0).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,13 +22,49 @@ use super::{ArduinoCliConfig, BuildJob};
 use crate::backend::arduino_builder::{keep_relevant, millis, sketch_warnings};
 use crate::compile::{BackendOutcome, CompileError, CompileOutcome};
 use crate::diagnostics::{PathMap, parse_gcc_output};
+use crate::environment::{library_versions, platform_include_dirs};
 use crate::process::{self, ProcessOutput, ProcessSpec, Termination};
 use crate::size::parse_size_report;
+use crate::target::Fqbn;
 
 /// Time limit for the short commands (version, lists, search).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time limit for `lib install` (downloads).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Capture limit for the JSON of the queries (`lib search` lists whole registries).
+const QUERY_CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The oldest arduino-cli whose JSON this backend reads.
+pub const MINIMUM_VERSION: CliVersion = CliVersion(1, 0, 0);
+/// Since 1.0.4 a given `--build-path` disables the shared core cache (upstream
+/// `docs/UPGRADING.md`, 1.0.4; `commands/service_compile.go`): `ARDUINO_BUILD_CACHE_PATH` is
+/// passed only to older versions, where it still shares compiled cores between build paths.
+pub const BUILD_PATH_DISABLES_CACHE: CliVersion = CliVersion(1, 0, 4);
+/// Where users get arduino-cli.
+pub const INSTALL_URL: &str = "https://arduino.github.io/arduino-cli/latest/installation/";
+
+/// An arduino-cli release number (`1.2.2`; a pre-release suffix is ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CliVersion(pub u64, pub u64, pub u64);
+
+impl CliVersion {
+    /// `None` for strings that are not a release number (`git-snapshot`, `nightly-…`).
+    pub fn parse(text: &str) -> Option<CliVersion> {
+        let release = text.trim().trim_start_matches('v');
+        let release = release.split(['-', '+']).next()?;
+        let mut parts = release.split('.').map(|p| p.parse::<u64>().ok());
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0);
+        let patch = parts.next().flatten().unwrap_or(0);
+        Some(CliVersion(major, minor, patch))
+    }
+}
+
+impl std::fmt::Display for CliVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
 
 /// The top level of `arduino-cli compile --format json`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -73,14 +112,16 @@ pub struct CliLibrary {
     pub provides_includes: Vec<String>,
 }
 
+/// `executable_sections_size[]`: int64 upstream; `size` is -1 when the platform has a
+/// `maximum_data_size` but no regex to measure data (`internal/arduino/builder/sizer.go`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SectionSize {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
-    pub size: u64,
+    pub size: i64,
     #[serde(default)]
-    pub max_size: u64,
+    pub max_size: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,15 +174,27 @@ pub fn base_command(config: &ArduinoCliConfig, program: &Path) -> ProcessSpec {
     spec
 }
 
-/// `arduino-cli compile --format json …`. The shared build cache goes through the
-/// `ARDUINO_BUILD_CACHE_PATH` setting (`--build-cache-path` is deprecated).
+/// `arduino-cli compile --format json …` in the session's build path.
+///
+/// One build path per session, reused by every attempt: the libraries (TFLM is most of a
+/// build) and the core are compiled once and later attempts rebuild only the sketch. Since
+/// 1.0.4 a given `--build-path` turns arduino-cli's shared core cache off; leaving the build
+/// path to arduino-cli would keep the core cache but give every attempt (a new sketch folder)
+/// a new build folder and recompile the libraries each time, the larger cost. The cache
+/// setting is passed only to versions older than [`BUILD_PATH_DISABLES_CACHE`]; `cli_version`
+/// `None` (unknown) counts as current.
 pub fn compile_command(
     config: &ArduinoCliConfig,
     program: &Path,
     job: &BuildJob<'_>,
+    cli_version: Option<CliVersion>,
 ) -> ProcessSpec {
-    let mut spec = base_command(config, program)
-        .env("ARDUINO_BUILD_CACHE_PATH", job.build_cache_dir)
+    let mut spec = base_command(config, program);
+    if cli_version.is_some_and(|v| v < BUILD_PATH_DISABLES_CACHE) {
+        spec = spec.env("ARDUINO_BUILD_CACHE_PATH", job.build_cache_dir);
+    }
+    let mut spec = spec
+        .capture_limit(config.json_capture_limit)
         .args(["compile", "--format", "json", "--fqbn"])
         .arg(job.fqbn)
         .arg("--build-path")
@@ -195,12 +248,20 @@ pub fn convert_diagnostics(diagnostics: &[CliDiagnostic], paths: &PathMap) -> Ve
     diagnostics
         .iter()
         .map(|d| {
+            // arduino-cli's parser keeps an include trace until the next one and hands it to
+            // the first diagnostic after it, even one in the including file itself (a note
+            // in between, `parser_gcc.go`). A file named in its own include chain means the
+            // chain belongs to something else: drop it.
+            let stale_trace = d.context.iter().any(|frame| {
+                is_include_frame(frame) && frame.file.is_some() && frame.file == d.file
+            });
             let mut included = 0;
             let context = d
                 .context
                 .iter()
+                .filter(|frame| !(stale_trace && is_include_frame(frame)))
                 .map(|frame| {
-                    if frame.message.starts_with("included from") {
+                    if is_include_frame(frame) {
                         included += 1;
                         if included == 1 {
                             format!("In file included from {}", location(frame))
@@ -240,17 +301,30 @@ pub fn convert_diagnostics(diagnostics: &[CliDiagnostic], paths: &PathMap) -> Ve
         .collect()
 }
 
-/// Flash (`text`) and RAM (`data`) from `executable_sections_size`.
+fn is_include_frame(frame: &CliLocated) -> bool {
+    frame.message.starts_with("included from")
+}
+
+/// Flash (`text`) and RAM (`data`) from `executable_sections_size`. A negative size is
+/// "not measured" (unknown, never zero).
 fn sections_size(sections: &[SectionSize]) -> Option<SizeReport> {
+    let positive = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0);
+    let measured = |n: i64| u64::try_from(n).ok();
     let text = sections.iter().find(|s| s.name == "text")?;
     let data = sections.iter().find(|s| s.name == "data");
-    let positive = |n: u64| (n > 0).then_some(n);
     Some(SizeReport {
-        flash_used: text.size,
+        flash_used: measured(text.size)?,
         flash_max: positive(text.max_size),
-        ram_used: data.map(|d| d.size),
+        ram_used: data.and_then(|d| measured(d.size)),
         ram_max: data.and_then(|d| positive(d.max_size)),
     })
+}
+
+/// The message of `{"error": …}`, what arduino-cli prints (on stderr in JSON mode) when a
+/// command fails before producing its result (`internal/cli/feedback`).
+pub fn json_error(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    value.get("error")?.as_str().map(str::to_owned)
 }
 
 /// An `error` that means the core is not installed: a *toolchain missing* outcome.
@@ -291,6 +365,22 @@ pub fn interpret_compile(
             "the JSON result exceeded the capture limit".to_owned(),
         ));
     }
+    if stdout.trim().is_empty()
+        && let Some(error) = json_error(&stderr)
+    {
+        // Failed before building: the real message, not "unrecognized output".
+        if is_missing_platform(&error) {
+            return Ok(BackendOutcome::new(
+                CompileOutcome::ToolchainMissing { detail: error },
+                stderr,
+            ));
+        }
+        return Err(CompileError::Tool {
+            backend: "arduino-cli",
+            message: error,
+            exit_code: output.exit_code(),
+        });
+    }
     let json = parse_compile_json(&stdout)
         .map_err(|e| unrecognized(format!("stdout is not arduino-cli's JSON result: {e}")))?;
     let builder = json.builder_result.clone().unwrap_or_default();
@@ -312,7 +402,7 @@ pub fn interpret_compile(
             version: lib.version.clone(),
         })
         .collect();
-    let include_dirs = include_dirs(&builder);
+    let include_dirs = include_dirs(&builder, job.fqbn);
     let outcome = if json.success {
         let size = sections_size(&builder.executable_sections_size)
             .or_else(|| parse_size_report(&json.compiler_out).map(|p| p.report));
@@ -366,17 +456,21 @@ pub fn interpret_compile(
     Ok(result)
 }
 
-/// The folders whose headers the build saw: the core of the board platform and the source
-/// folder of every used library.
-fn include_dirs(builder: &BuilderResult) -> Vec<PathBuf> {
+/// The folders whose headers the build saw: the core and variant folders of the board
+/// (`build.core` / `build.variant` in the platform's `boards.txt`: `cores/esp32` on ESP32, the
+/// mbed variant folder holds headers too), the platform's libraries and the source folder of
+/// every used library.
+fn include_dirs(builder: &BuilderResult, fqbn: &str) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = builder
         .board_platform
         .as_ref()
         .and_then(|p| p.install_dir.as_deref())
     {
-        dirs.push(Path::new(dir).join("cores").join("arduino"));
-        dirs.push(Path::new(dir).join("libraries"));
+        match Fqbn::parse(fqbn) {
+            Ok(fqbn) => dirs.extend(platform_include_dirs(Path::new(dir), &fqbn)),
+            Err(_) => dirs.push(Path::new(dir).join("libraries")),
+        }
     }
     for lib in &builder.used_libraries {
         if let Some(dir) = lib.source_dir.as_deref().or(lib.install_dir.as_deref()) {
@@ -394,39 +488,54 @@ async fn query(
     let spec = base_command(config, program)
         .args(args.iter().copied())
         .args(["--format", "json"])
+        .capture_limit(QUERY_CAPTURE_LIMIT)
         .timeout(QUERY_TIMEOUT);
     let output = process::run(&spec).await?;
     let stdout = output.stdout.text_marked();
-    let unrecognized = |reason: String| CompileError::Unrecognized {
+    let stderr = output.stderr.text_marked();
+    if !output.success() {
+        // In JSON mode the reason is `{"error": …}` on stderr.
+        return Err(CompileError::Tool {
+            backend: "arduino-cli",
+            message: format!(
+                "`arduino-cli {}` failed: {}",
+                args.join(" "),
+                json_error(&stderr).unwrap_or_else(|| first_line(&stderr))
+            ),
+            exit_code: output.exit_code(),
+        });
+    }
+    serde_json::from_str(stdout.trim()).map_err(|e| CompileError::Unrecognized {
         backend: "arduino-cli",
-        reason,
+        reason: format!("`arduino-cli {}` printed no JSON: {e}", args.join(" ")),
         exit_code: output.exit_code(),
         stdout: stdout.clone(),
-        stderr: output.stderr.text_marked(),
-    };
-    if !output.success() {
-        return Err(unrecognized(format!(
-            "`arduino-cli {}` failed",
-            args.join(" ")
-        )));
-    }
-    serde_json::from_str(stdout.trim()).map_err(|e| {
-        unrecognized(format!(
-            "`arduino-cli {}` printed no JSON: {e}",
-            args.join(" ")
-        ))
+        stderr,
     })
 }
 
 /// `arduino-cli version`, `core list` and `lib list`: the CLI's version, installed cores and
-/// installed libraries.
+/// installed libraries; then the libraries of the `--libraries` folders, which `lib list`
+/// does not show (it lists `directories.user/libraries` only) but a compile uses. A version
+/// below [`MINIMUM_VERSION`] is [`CompileError::Unsupported`], before the lists are read.
 pub async fn versions(
     config: &ArduinoCliConfig,
     program: &Path,
+    libraries_dirs: &[PathBuf],
 ) -> Result<Vec<ComponentVersion>, CompileError> {
     let mut versions = Vec::new();
     let version = query(config, program, &["version"]).await?;
     if let Some(v) = version.get("VersionString").and_then(|v| v.as_str()) {
+        if let Some(parsed) = CliVersion::parse(v)
+            && parsed < MINIMUM_VERSION
+        {
+            return Err(CompileError::Unsupported {
+                tool: "arduino-cli",
+                version: v.to_owned(),
+                minimum: MINIMUM_VERSION.to_string(),
+                fix: format!("upgrade arduino-cli: {INSTALL_URL}"),
+            });
+        }
         versions.push(ComponentVersion {
             name: "arduino-cli".to_owned(),
             version: v.to_owned(),
@@ -443,6 +552,13 @@ pub async fn versions(
                 version: lib.version,
             }),
     );
+    for dir in libraries_dirs {
+        for library in library_versions(dir) {
+            if !versions.contains(&library) {
+                versions.push(library);
+            }
+        }
+    }
     Ok(versions)
 }
 
@@ -479,8 +595,11 @@ pub struct SearchHit {
     pub provides_includes: Vec<String>,
 }
 
-/// `arduino-cli lib search provides:<header> --format json`: the libraries that declare the
-/// header, in the order arduino-cli lists them.
+/// `arduino-cli lib search provides:<header> --omit-releases-details --format json`: the
+/// libraries that declare exactly this header (case-insensitively, as arduino-cli compares),
+/// in arduino-cli's order (by name). `provides:` is a substring match upstream
+/// (`commands/utility_libraries_index_search_matcher.go`): `provides:APDS9960.h` also lists
+/// `Adafruit_APDS9960.h` and `SparkFun_APDS9960.h`, which are dropped here.
 pub async fn lib_search(
     config: &ArduinoCliConfig,
     program: &Path,
@@ -489,10 +608,26 @@ pub async fn lib_search(
     let json = query(
         config,
         program,
-        &["lib", "search", &format!("provides:{header}")],
+        &[
+            "lib",
+            "search",
+            &format!("provides:{header}"),
+            "--omit-releases-details",
+        ],
     )
     .await?;
-    Ok(parse_lib_search(&json))
+    Ok(providing(parse_lib_search(&json), header))
+}
+
+/// The hits whose `provides_includes` name `header` exactly (ignoring case).
+pub fn providing(hits: Vec<SearchHit>, header: &str) -> Vec<SearchHit> {
+    hits.into_iter()
+        .filter(|hit| {
+            hit.provides_includes
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(header))
+        })
+        .collect()
 }
 
 pub fn parse_lib_search(json: &serde_json::Value) -> Vec<SearchHit> {

@@ -56,6 +56,18 @@ pub enum Warnings {
 }
 
 impl Warnings {
+    /// The level a board of `architecture` gets. arduino-esp32 2.0.x maps `more` and `all` to
+    /// `-Wall -Werror=all` (its platform.txt; espressif/arduino-esp32 #8791, dropped again by
+    /// #9273): a warning inside a library becomes an error the sketch cannot fix, so ESP32
+    /// boards get `default` at most.
+    #[must_use]
+    pub fn for_architecture(self, architecture: &str) -> Warnings {
+        match (architecture, self) {
+            ("esp32", Warnings::More | Warnings::All) => Warnings::Default,
+            _ => self,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Warnings::None => "none",
@@ -114,7 +126,14 @@ pub struct ArduinoCliConfig {
     pub config_file: Option<PathBuf>,
     /// Extra environment for every arduino-cli call (`ARDUINO_DIRECTORIES_USER`, …).
     pub env: Vec<(OsString, OsString)>,
+    /// Capture limit for `compile --format json`. Every result carries the whole expanded
+    /// `build_properties` list and the compiler output, diagnostics with code lines: several
+    /// MiB for a TFLM build, so far more than the runner's 1 MiB default.
+    pub json_capture_limit: usize,
 }
+
+/// Default [`ArduinoCliConfig::json_capture_limit`].
+pub const DEFAULT_JSON_CAPTURE_LIMIT: usize = 64 * 1024 * 1024;
 
 impl Default for ArduinoCliConfig {
     fn default() -> Self {
@@ -122,6 +141,7 @@ impl Default for ArduinoCliConfig {
             program: PathBuf::from("arduino-cli"),
             config_file: None,
             env: Vec::new(),
+            json_capture_limit: DEFAULT_JSON_CAPTURE_LIMIT,
         }
     }
 }
@@ -201,6 +221,41 @@ pub fn select_backend(target: &Target, config: &ToolchainConfig) -> Result<Backe
         }
     }
     Err(tried.join("; "))
+}
+
+/// Whether a target can be built on this machine, known before a session spends anything.
+/// One place decides it so that other ways to build (a host build standing in for a board)
+/// join as variants here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildCapability {
+    /// A real compiler for the board, with its core.
+    Real(Backend),
+    /// Nothing here can build the board: what is missing and the command that fixes it (the
+    /// same fix `autopilot doctor` prints).
+    Missing { detail: String, fix: String },
+}
+
+impl BuildCapability {
+    pub fn is_missing(&self) -> bool {
+        matches!(self, BuildCapability::Missing { .. })
+    }
+}
+
+/// How Debian's AVR toolchain is installed.
+pub const AVR_INSTALL: &str = "sudo apt-get install arduino-builder arduino-core-avr gcc-avr avr-libc  (all AVR tools at once: bash scripts/install-os-deps.sh)";
+
+/// The command that installs a compiler for `target`: Debian's AVR packages for `arduino:avr`
+/// boards, arduino-cli and the target's core otherwise.
+pub fn install_fix(target: &Target) -> String {
+    if BackendKind::ArduinoBuilder.supports(&target.fqbn()) {
+        AVR_INSTALL.to_owned()
+    } else {
+        format!(
+            "install arduino-cli: {}, then `arduino-cli core install {}`",
+            arduino_cli::INSTALL_URL,
+            target.core
+        )
+    }
 }
 
 /// One compile, as a backend sees it. Every path is absolute and every folder exists.

@@ -68,6 +68,18 @@ fn tensorflow_headers_resolve_to_the_pinned_library() {
     .unwrap();
     assert_eq!(resolved.library.as_deref(), Some("Chirale_TensorFLowLite"));
     assert!(resolved.allowed);
+    // Chirale 2.0.0 renamed its main header: `TensorFlowLite.h` is not part of it, and no
+    // other TFLM library is offered in its place.
+    let resolved = resolve("nano33ble_sense", &[], "TensorFlowLite.h").unwrap();
+    assert_eq!(
+        (resolved.library.as_deref(), resolved.allowed),
+        (None, false)
+    );
+    assert!(
+        resolved.reason.contains("Chirale_TensorFlowLite.h"),
+        "{}",
+        resolved.reason
+    );
     // Installed already: the header is simply not part of that version.
     let resolved = resolve(
         "nano33ble_sense",

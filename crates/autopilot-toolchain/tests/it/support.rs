@@ -107,12 +107,23 @@ pub fn fake_cli_case(dir: &Path, cases: &[&str]) -> PathBuf {
     let case = dir.join("fake-cli-case");
     std::fs::create_dir_all(&case).unwrap();
     for name in std::iter::once("common").chain(cases.iter().copied()) {
-        for entry in std::fs::read_dir(fixtures().join("arduino-cli").join(name)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, case.join(path.file_name().unwrap())).unwrap();
-        }
+        copy_dir(&fixtures().join("arduino-cli").join(name), &case);
     }
     case
+}
+
+/// Copies the files and folders of `from` into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, dest).unwrap();
+        }
+    }
 }
 
 /// A configuration that runs the fake arduino-cli on `case`, logging its calls to `log`.
@@ -125,6 +136,7 @@ pub fn fake_cli_config(work: &Path, case: &Path, log: &Path) -> ToolchainConfig 
             ("FAKE_ARDUINO_CLI_CASE".into(), case.into()),
             ("FAKE_ARDUINO_CLI_LOG".into(), log.into()),
         ],
+        ..ArduinoCliConfig::default()
     };
     config.force_backend = Some(BackendKind::ArduinoCli);
     config
