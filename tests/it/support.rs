@@ -150,3 +150,27 @@ pub fn read_request(stream: &mut std::net::TcpStream) {
         }
     }
 }
+
+/// Runs the binary with its stdout on a pipe whose reader is already gone (`| head` that has
+/// stopped reading), and returns its exit code and stderr.
+pub fn run_into_closed_pipe(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test runs the binary under test with a closed stdout"
+    )]
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("autopilot"));
+    let output = command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
