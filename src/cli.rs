@@ -334,9 +334,9 @@ pub enum TraceCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Summarise one session: stages, attempts, verdicts, tokens, time.
+    /// Summarise sessions: stages, attempts, verdicts, tokens, time.
     Show {
-        /// A trace file.
+        /// A trace file, or a run directory (every trace in its `sessions/`).
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
