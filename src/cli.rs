@@ -209,13 +209,17 @@ pub struct ChatArgs {
     /// Tries in all, the first included (1 = no retries).
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
-    #[arg(long)]
+    /// Sampling temperature (0 = most deterministic); default: the provider's.
+    #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    #[arg(long)]
+    /// Nucleus sampling: sample from the tokens holding this much probability mass (0-1).
+    #[arg(long, value_name = "P")]
     pub top_p: Option<f64>,
-    #[arg(long)]
+    /// Sampling seed, for providers that honour one (repeatable answers).
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    #[arg(long)]
+    /// Most tokens one answer may have; default: the provider's.
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
     /// Ollama's context window.
     #[arg(long)]
@@ -417,13 +421,17 @@ pub struct RunArgs {
     /// Stream answers (measures the time to the first token).
     #[arg(long)]
     pub stream: bool,
-    #[arg(long)]
+    /// Sampling temperature (0 = most deterministic); default: the provider's.
+    #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    #[arg(long)]
+    /// Nucleus sampling: sample from the tokens holding this much probability mass (0-1).
+    #[arg(long, value_name = "P")]
     pub top_p: Option<f64>,
-    #[arg(long)]
+    /// Sampling seed, for providers that honour one (repeatable answers).
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    #[arg(long)]
+    /// Most tokens one answer may have; default: the provider's.
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
     #[command(flatten)]
     pub env: SessionEnvArgs,
