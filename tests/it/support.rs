@@ -80,6 +80,15 @@ pub fn write_events(run_dir: &Path, id: &str, events: &[Event]) -> PathBuf {
     reason = "a skipped test says why on stderr, where the test harness shows it"
 )]
 pub fn corpus() -> Option<PathBuf> {
+    // An explicit corpus wins; a wrong one is an error, not a skip.
+    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
+        assert!(
+            dir.join("raw_logs").is_dir(),
+            "AUTOPILOT_CORPUS={} has no raw_logs/",
+            dir.display()
+        );
+        return Some(dir);
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let root = root.canonicalize().unwrap_or(root);
     if let Some(found) = root
