@@ -11,6 +11,7 @@ mod precheck;
 mod prompts;
 mod repair;
 mod replay;
+mod robustness;
 mod session;
 mod spec;
 mod support;
