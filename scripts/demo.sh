@@ -9,8 +9,12 @@
 # Extra arguments go to `autopilot run` (e.g. --variant staged, --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "==> checking and installing OS packages (scripts/install-os-deps.sh)" >&2
 bash scripts/install-os-deps.sh
-cargo build --release --locked -q
+# Not -q: the first build takes minutes, and cargo's progress shows it is working.
+echo "==> building autopilot in release (several minutes the first time)" >&2
+cargo build --release --locked
+echo "==> running one session: autopilot run examples/color_uno/app.toml $*" >&2
 args=(run examples/color_uno/app.toml)
 if [ -n "${AUTOPILOT_MODEL:-}" ]; then
     args+=(--model "$AUTOPILOT_MODEL")

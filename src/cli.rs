@@ -209,13 +209,17 @@ pub struct ChatArgs {
     /// Tries in all, the first included (1 = no retries).
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
-    #[arg(long)]
+    /// Sampling temperature (0 = most deterministic); default: the provider's.
+    #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    #[arg(long)]
+    /// Nucleus sampling: sample from the tokens holding this much probability mass (0-1).
+    #[arg(long, value_name = "P")]
     pub top_p: Option<f64>,
-    #[arg(long)]
+    /// Sampling seed, for providers that honour one (repeatable answers).
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    #[arg(long)]
+    /// Most tokens one answer may have; default: the provider's.
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
     /// Ollama's context window.
     #[arg(long)]
@@ -334,9 +338,9 @@ pub enum TraceCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Summarise one session: stages, attempts, verdicts, tokens, time.
+    /// Summarise sessions: stages, attempts, verdicts, tokens, time.
     Show {
-        /// A trace file.
+        /// A trace file, or a run directory (every trace in its `sessions/`).
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -417,13 +421,17 @@ pub struct RunArgs {
     /// Stream answers (measures the time to the first token).
     #[arg(long)]
     pub stream: bool,
-    #[arg(long)]
+    /// Sampling temperature (0 = most deterministic); default: the provider's.
+    #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    #[arg(long)]
+    /// Nucleus sampling: sample from the tokens holding this much probability mass (0-1).
+    #[arg(long, value_name = "P")]
     pub top_p: Option<f64>,
-    #[arg(long)]
+    /// Sampling seed, for providers that honour one (repeatable answers).
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    #[arg(long)]
+    /// Most tokens one answer may have; default: the provider's.
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
     #[command(flatten)]
     pub env: SessionEnvArgs,

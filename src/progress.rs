@@ -232,11 +232,15 @@ pub fn describe(event: &Event) -> Option<String> {
                     format!("infrastructure error ({kind}): {message}")
                 }
             };
+            // Totals hold 0 for counts no answer reported; LLM calls never cost zero tokens.
+            let tokens = match t.input_tokens.saturating_add(t.output_tokens) {
+                0 if t.llm_calls > 0 => "unknown".to_owned(),
+                n => n.to_string(),
+            };
             format!(
-                "{outcome} — {} attempt(s), {} LLM call(s), {} tokens, {cost}, {:.1} s",
+                "{outcome} — {} attempt(s), {} LLM call(s), {tokens} tokens, {cost}, {:.1} s",
                 t.attempts,
                 t.llm_calls,
-                t.input_tokens + t.output_tokens,
                 t.wall_ms as f64 / 1000.0
             )
         }

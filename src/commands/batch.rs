@@ -212,7 +212,9 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         models.insert(text.clone(), model);
     }
 
-    let mut plans = expand(&experiment);
+    let mut plans = expand(&experiment)
+        .with_context(|| args.experiment.display().to_string())
+        .input_error()?;
     if let Some(shard) = args.shard {
         plans.retain(|p| shard.contains(p));
     }
@@ -237,6 +239,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         .context("cannot start the async runtime")
         .unavailable()?;
 
+    let _lock = super::lock_run_dir(&out)?;
     // The manifest: the same experiment resumes, another one is refused.
     let hash = Manifest::hash_experiment(&experiment);
     let now = format_timestamp(jiff::Timestamp::now());

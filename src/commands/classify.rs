@@ -50,12 +50,18 @@ pub fn finish(result: Result<(), ClassifyError>) -> CliResult<()> {
     }
 }
 
-/// A CSV field, quoted when it needs to be.
+/// A CSV field, quoted when it needs to be. Text that a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
 pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    let text: std::borrow::Cow<'_, str> = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\"")).into()
     } else {
-        text.into()
+        text
     }
 }
 
@@ -304,4 +310,18 @@ fn render_legacy(s: &LegacySummary) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn formulas_are_defused_and_separators_quoted() {
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-1+2"), "'-1+2");
+        assert_eq!(csv_field("gpt-4o"), "gpt-4o");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
 }

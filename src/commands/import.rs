@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 
 use anyhow::Context;
-use autopilot_classifier::{ClassifyError, ImportRow, collect_inputs, import_inputs};
+use autopilot_classifier::{ImportRow, StagedImport, collect_inputs, import_inputs};
 
-use super::classify::{csv_field, finish, options};
+use super::classify::{csv_field, options};
 use crate::cli::{ImportArgs, ImportFormat};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
 
@@ -23,43 +23,65 @@ const OUTCOMES: [&str; 5] = [
     "truncated",
 ];
 
+/// Writes every session first (staged, then moved into place all at once) and prints only
+/// then: a failure part-way leaves the run directory as it was and exits non-zero, and a
+/// closed stdout (`| head`) cannot cut an import short.
 pub fn run(args: &ImportArgs) -> CliResult<ExitStatus> {
     let inputs = collect_inputs(&args.paths).input_error()?;
     fs_err::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))
         .input_error()?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    if args.format == ImportFormat::Csv {
-        writeln!(out, "{}", ImportRow::CSV_HEADER).input_error()?;
-    }
-    let mut per_file: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
-    let mut sessions = 0u64;
+    let mut staged = StagedImport::new(&args.out, args.force).input_error()?;
+    let mut rows: Vec<ImportRow> = Vec::new();
     let result = import_inputs(&inputs, &options(args.jobs), |session| {
-        session.write_to_run_dir(&args.out, args.force)?;
-        sessions += 1;
-        let row = session.row();
+        staged.add(&session)?;
+        rows.push(session.row());
+        Ok(())
+    });
+    result.input_error()?;
+    let sessions = staged.commit().input_error()?;
+
+    let mut per_file: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
+    for row in &rows {
         *per_file
             .entry(row.file.clone())
             .or_default()
             .entry(row.outcome)
             .or_default() += 1;
-        if args.format == ImportFormat::Csv {
-            write_row(&mut out, &row).map_err(ClassifyError::Output)?;
-        }
-        Ok(())
-    });
-    finish(result)?;
-    if args.format == ImportFormat::Table {
-        out.write_all(render(&per_file).as_bytes()).input_error()?;
     }
-    let _ = out.flush();
+    let printed = print(args.format, &rows, &per_file);
     let mut stderr = anstream::stderr().lock();
     let _ = writeln!(
         stderr,
         "imported {sessions} session(s) into {}",
         args.out.join("sessions").display()
     );
-    Ok(ExitStatus::Success)
+    match printed {
+        // The reader stopped early (`| head`): the import itself is complete.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
+        other => other
+            .context("cannot write the import summary to stdout")
+            .input_error()
+            .map(|()| ExitStatus::Success),
+    }
+}
+
+fn print(
+    format: ImportFormat,
+    rows: &[ImportRow],
+    per_file: &BTreeMap<String, OutcomeCounts>,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match format {
+        ImportFormat::Csv => {
+            writeln!(out, "{}", ImportRow::CSV_HEADER)?;
+            for row in rows {
+                write_row(&mut out, row)?;
+            }
+        }
+        ImportFormat::Table => out.write_all(render(per_file).as_bytes())?,
+    }
+    out.flush()
 }
 
 fn write_row(out: &mut impl Write, row: &ImportRow) -> std::io::Result<()> {

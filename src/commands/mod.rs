@@ -12,8 +12,30 @@ mod run;
 pub mod targets;
 mod trace;
 
+use std::io::Write as _;
+use std::path::Path;
+
+use autopilot_orchestrator::batch::RunDirLock;
+
 use crate::cli::{Cli, Command};
-use crate::exit::{CliResult, ExitStatus};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+
+/// Locks a run directory for this process (`batch`, `replay`): a second writer is an input
+/// error (exit 2) naming the holder; a lock left by a dead process is taken over with a note.
+fn lock_run_dir(dir: &Path) -> CliResult<RunDirLock> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let now = autopilot_trace::format_timestamp(jiff::Timestamp::now());
+    let (lock, stale) = RunDirLock::acquire(dir, &command, &now).input_error()?;
+    if let Some(stale) = stale {
+        let mut stderr = anstream::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "note: took over the lock of {} left by {stale}, which is no longer running",
+            dir.display()
+        );
+    }
+    Ok(lock)
+}
 
 pub fn run(cli: Cli) -> CliResult<ExitStatus> {
     match cli.command {

@@ -160,6 +160,8 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         ))
         .input_error();
     }
+    // Taken once there is something to replay, so a refused replay leaves no folder behind.
+    let _lock = super::lock_run_dir(&context.out)?;
     let layer = JsonlLayer::new(RunDirSink::new(&context.out));
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));

@@ -122,9 +122,20 @@ fn choose_model(
     .input_error()
 }
 
-fn session_id(app: &App) -> SessionId {
-    let now = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
-    SessionId::sanitized(&format!("{}-{now}", sketch_name(&app.name)))
+/// `<app>-<date>-<time>-<milliseconds>`, with `-2`, `-3`, … when a run into the same `--out`
+/// already took that id (two runs within one millisecond).
+fn session_id(app: &App, out: Option<&Path>) -> SessionId {
+    let now = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S-%3f").to_string();
+    let base = format!("{}-{now}", sketch_name(&app.name));
+    let mut id = SessionId::sanitized(&base);
+    let mut n = 1;
+    while let Some(out) = out
+        && RunDirSink::session_path(out, &id).exists()
+    {
+        n += 1;
+        id = SessionId::sanitized(&format!("{base}-{n}"));
+    }
+    id
 }
 
 /// Exit status of a finished session.
@@ -151,7 +162,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     environment.prompts.variant(&args.variant).input_error()?;
     let runtime = crate::setup::session_runtime()?;
     let choice = choose_model(args, &app, &environment, &runtime)?;
-    let id = session_id(&app);
+    let id = session_id(&app, args.out.as_deref());
     let out = args
         .out
         .clone()

@@ -74,12 +74,35 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
     })
 }
 
+/// Shows one trace, or every trace of a run directory (as `validate` accepts).
 fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
-    let file = TraceFile::read(path)
-        .with_context(|| format!("cannot read {}", path.display()))
+    let paths = collect_trace_files(path)
+        .with_context(|| format!("cannot list {}", path.display()))
         .input_error()?;
-    let mut stdout = std::io::stdout().lock();
-    {
+    if paths.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{}: no trace files (*.jsonl) found",
+            path.display()
+        ))
+        .input_error();
+    }
+    let mut files = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let file = TraceFile::read(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .input_error()?;
+        // Nothing readable: not a trace, and a blank summary would hide that.
+        if file.records.is_empty() {
+            let reason = file.problems.first().map_or_else(
+                || "the file is empty".to_owned(),
+                |p| format!("line {}: {}", p.line, p.message),
+            );
+            return Err(anyhow::anyhow!(
+                "{} is not a session trace: {reason}",
+                path.display()
+            ))
+            .input_error();
+        }
         let mut stderr = anstream::stderr().lock();
         for problem in &file.problems {
             let _ = writeln!(
@@ -90,21 +113,35 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
                 problem.message
             );
         }
+        files.push(file);
     }
+    let mut text = Vec::new();
     match format {
         Format::Json => {
-            let records: Vec<_> = file.records.iter().map(|r| &r.record).collect();
-            serde_json::to_writer_pretty(&mut stdout, &records)
+            let records: Vec<_> = files
+                .iter()
+                .flat_map(|f| f.records.iter().map(|r| &r.record))
+                .collect();
+            serde_json::to_writer_pretty(&mut text, &records)
                 .context("cannot write JSON")
                 .input_error()?;
-            writeln!(stdout).input_error()?;
+            text.push(b'\n');
         }
         Format::Human => {
-            let summary = SessionSummary::from_records(&file.records);
-            stdout
-                .write_all(render_summary(&summary).as_bytes())
-                .input_error()?;
+            for (i, file) in files.iter().enumerate() {
+                if i > 0 {
+                    text.push(b'\n');
+                }
+                let summary = SessionSummary::from_records(&file.records);
+                text.extend_from_slice(render_summary(&summary).as_bytes());
+            }
         }
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&text).and_then(|()| stdout.flush()) {
+        // The reader stopped early (`| head`): nothing to say.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("cannot write to stdout").input_error()?,
     }
     Ok(ExitStatus::Success)
 }
@@ -149,10 +186,14 @@ pub fn render_summary(s: &SessionSummary) -> String {
     let cost = s
         .cost_usd
         .map_or_else(|| "unknown".to_owned(), |c| format!("${c:.4}"));
+    let tokens = |n: Option<u64>| n.map_or_else(|| "unknown".to_owned(), |n| n.to_string());
     let _ = writeln!(
         out,
         "llm       {} call(s), {} failed, {} in / {} out tokens, cost {cost}",
-        s.llm_calls, s.llm_failures, s.input_tokens, s.output_tokens
+        s.llm_calls,
+        s.llm_failures,
+        tokens(s.input_tokens),
+        tokens(s.output_tokens)
     );
     let _ = writeln!(
         out,

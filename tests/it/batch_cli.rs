@@ -430,3 +430,35 @@ fn shards_merged_equal_the_whole_run() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_run_directory_in_use_is_refused_with_exit_2_naming_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (experiment, _) = write_files(dir.path(), 2);
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    // This test process is alive: its lock holds.
+    let holder = serde_json::json!({
+        "pid": std::process::id(),
+        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned()),
+        "command": "autopilot batch first.toml",
+        "started": "2026-12-04T20:00:00.000Z",
+    });
+    let lock = out.join("autopilot.lock");
+    std::fs::write(&lock, holder.to_string()).unwrap();
+    autopilot()
+        .arg("batch")
+        .arg(&experiment)
+        .arg("--out")
+        .arg(&out)
+        .env("OPENAI_API_KEY", "test-key")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "is in use by pid {}",
+            std::process::id()
+        )))
+        .stderr(predicates::str::contains("autopilot batch first.toml"));
+    assert!(!out.join("manifest.json").exists());
+    assert!(lock.exists(), "another holder's lock is never removed");
+}

@@ -63,6 +63,61 @@ fn import_writes_traces_that_validate_and_never_overwrites_without_force() {
 }
 
 #[test]
+fn an_import_that_fails_part_way_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let sessions = out.path().join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    // The log's last session exists: the two before it must not be written either.
+    let last = sessions.join("sg_demo_1a2b-9c9c-cc03.jsonl");
+    std::fs::write(&last, "mine\n").unwrap();
+    autopilot()
+        .args(["import", "--out"])
+        .arg(out.path())
+        .arg(fixtures().join("logs/sg_demo_1a2b.log"))
+        .assert()
+        .code(2)
+        .stderr(contains("exists; pass --force").and(contains("imported").not()));
+    let names: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .chain(std::fs::read_dir(&sessions).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["sessions", "sg_demo_1a2b-9c9c-cc03.jsonl"]);
+}
+
+#[test]
+fn an_import_into_a_closed_pipe_is_complete_or_says_it_failed() {
+    let Some(corpus) = corpus() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let logs = corpus.join("raw_logs");
+    let (code, stderr) = crate::support::run_into_closed_pipe(&[
+        "import".as_ref(),
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        logs.as_os_str(),
+    ]);
+    // `--format csv` without a closed pipe: the number of sessions the corpus holds.
+    let csv = stdout_of(
+        autopilot()
+            .args(["import", "--format", "csv", "--out"])
+            .arg(out.path().join("reference"))
+            .arg(&logs),
+    );
+    let expected = String::from_utf8(csv).unwrap().lines().count() - 1;
+    let written = std::fs::read_dir(out.path().join("sessions"))
+        .unwrap()
+        .count();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(written, expected);
+    assert!(
+        stderr.contains(&format!("imported {expected} session(s)")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
     let log = fixtures().join("logs/sg_demo_1a2b.log");
     let jsonl = stdout_of(

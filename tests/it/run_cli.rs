@@ -297,3 +297,60 @@ fn a_bad_app_file_is_named_and_exits_2() {
         .code(2)
         .stderr(contains("no-such-app.toml"));
 }
+
+#[test]
+fn two_runs_into_one_out_at_once_keep_both_sessions() {
+    if !toolchain() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let one_run = || {
+        let run = run.clone();
+        std::thread::spawn(move || {
+            autopilot()
+                .args(["run"])
+                .arg(app())
+                .arg("--out")
+                .arg(&run)
+                .arg("--cache-dir")
+                .arg(cache_dir())
+                .env_remove("OPENAI_API_KEY")
+                .env("OLLAMA_HOST", "127.0.0.1:9")
+                .output()
+                .unwrap()
+        })
+    };
+    let (a, b) = (one_run(), one_run());
+    for output in [a.join().unwrap(), b.join().unwrap()] {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let files = collect_trace_files(&run).unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in files {
+        assert_eq!(TraceFile::read(&file).unwrap().validate(), vec![]);
+    }
+}
+
+#[test]
+fn sampling_flags_have_help() {
+    for command in ["run", "chat"] {
+        let output = autopilot().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        for flag in ["--temperature", "--top-p", "--seed", "--max-tokens"] {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(flag))
+                .unwrap_or_else(|| panic!("{command}: no {flag} in {help}"));
+            assert!(
+                line.trim_end().len() > line.trim().find(' ').unwrap_or(0) + 12,
+                "{command} {flag} has no help: {line:?}"
+            );
+        }
+    }
+}

@@ -80,6 +80,15 @@ pub fn write_events(run_dir: &Path, id: &str, events: &[Event]) -> PathBuf {
     reason = "a skipped test says why on stderr, where the test harness shows it"
 )]
 pub fn corpus() -> Option<PathBuf> {
+    // An explicit corpus wins; a wrong one is an error, not a skip.
+    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
+        assert!(
+            dir.join("raw_logs").is_dir(),
+            "AUTOPILOT_CORPUS={} has no raw_logs/",
+            dir.display()
+        );
+        return Some(dir);
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let root = root.canonicalize().unwrap_or(root);
     if let Some(found) = root
@@ -167,5 +176,29 @@ pub fn spec_for_target(spec: &str, target: Option<&str>) -> String {
     spec.replace(
         "\"target\": \"uno\"",
         &format!("\"target\": \"{}\"", target.unwrap_or("uno")),
+    )
+}
+
+/// Runs the binary with its stdout on a pipe whose reader is already gone (`| head` that has
+/// stopped reading), and returns its exit code and stderr.
+pub fn run_into_closed_pipe(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test runs the binary under test with a closed stdout"
+    )]
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("autopilot"));
+    let output = command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }

@@ -84,3 +84,36 @@ fn usage_errors_exit_2() {
     autopilot().args(["trace", "validate"]).assert().code(2);
     autopilot().args(["no-such-command"]).assert().code(2);
 }
+
+#[test]
+fn show_refuses_garbage_and_devices_accepts_run_dirs_and_says_unknown_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.jsonl");
+    std::fs::write(&garbage, "this is not json\n").unwrap();
+    autopilot()
+        .args(["trace", "show"])
+        .arg(&garbage)
+        .assert()
+        .code(2)
+        .stderr(contains("is not a session trace: line 1"));
+    for command in ["show", "validate"] {
+        let output = autopilot()
+            .args(["trace", command, "/dev/zero"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let text =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert!(text.contains("/dev/zero is not a regular file"), "{text}");
+    }
+    // A run directory: every session, tokens no answer reported are unknown, not 0.
+    write_session(dir.path(), "one");
+    write_session(dir.path(), "two");
+    autopilot()
+        .args(["trace", "show"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(contains("outcome   success at attempt 2").count(2))
+        .stdout(contains("unknown in / unknown out tokens"));
+}

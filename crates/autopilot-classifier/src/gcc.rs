@@ -60,9 +60,11 @@ pub fn parse_build_output(text: &str) -> BuildOutput {
 /// The folder of the first `.ino` file the output names, with its trailing `/`.
 fn sketch_dir(text: &str) -> Option<&str> {
     let at = memchr::memmem::find(text.as_bytes(), b".ino:")?;
+    // Step over the whole whitespace character: U+00A0 and U+0085 are two bytes.
     let start = text[..at]
-        .rfind(|c: char| c.is_whitespace())
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rfind(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let path = &text[start..at];
     path.rfind('/').map(|slash| &path[..=slash])
 }

@@ -30,7 +30,7 @@ pub use classify::{
 pub use gcc::{BuildOutput, parse_build_output};
 pub use import::{
     ImportError, ImportRow, LEGACY_APP, LEGACY_FQBN, LEGACY_TARGET, LegacyImporter, LegacySession,
-    TimedEvent, import_legacy, import_legacy_all, provider_and_model,
+    StagedImport, TimedEvent, import_legacy, import_legacy_all, provider_and_model,
 };
 pub use input::{InputError, InputFile, collect_inputs};
 pub use lines::LineReader;

@@ -49,12 +49,21 @@ impl PriceTable {
         PriceTable::from_toml(BUILTIN, "data/prices.toml").unwrap_or_default()
     }
 
-    /// Reads a table from a file.
+    /// Reads a table from a file. Errors name the file by its canonical path (what a `../` or
+    /// a symbolic link leads to) and never quote its text: the path may name any file.
     pub fn load(path: &Path) -> Result<Self, PriceError> {
-        let text = fs_err::read_to_string(path).map_err(|source| PriceError::Read {
+        let read = |source| PriceError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let path = fs_err::canonicalize(path).map_err(read)?;
+        if !fs_err::metadata(&path).map_err(read)?.is_file() {
+            return Err(PriceError::Invalid {
+                origin: path.display().to_string(),
+                message: "not a regular file".to_owned(),
+            });
+        }
+        let text = fs_err::read_to_string(&path).map_err(read)?;
         PriceTable::from_toml(&text, &path.display().to_string())
     }
 
@@ -64,8 +73,18 @@ impl PriceTable {
             origin: origin.to_owned(),
             message,
         };
-        let raw: BTreeMap<String, BTreeMap<String, Price>> =
-            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
+        // toml's own message quotes the offending line; the line number is enough.
+        let raw: BTreeMap<String, BTreeMap<String, Price>> = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                before.split('\n').count()
+            });
+            let message = e.message().trim_end();
+            invalid(line.map_or_else(
+                || message.to_owned(),
+                |line| format!("line {line}: {message}"),
+            ))
+        })?;
         let mut prices = BTreeMap::new();
         for (provider_name, models) in raw {
             let provider: Provider = provider_name
@@ -106,6 +125,22 @@ impl PriceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_name_the_resolved_file_and_never_quote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "password=hunter2 is here\n").unwrap();
+        let sub = dir.path().join("conf");
+        std::fs::create_dir(&sub).unwrap();
+        let err = PriceTable::load(&sub.join("../secret.txt")).unwrap_err();
+        let text = format!("{err}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains(".."), "{text}");
+        assert!(text.contains("secret.txt: line 1"), "{text}");
+        let err = PriceTable::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
 
     fn usage(input: u64, output: u64) -> TokenUsage {
         TokenUsage {

@@ -342,6 +342,9 @@ fn resolve_endpoint(
     Ok(settings)
 }
 
+/// The most tries of one request, as in the policies file.
+pub const MAX_ATTEMPTS: u32 = 20;
+
 fn resolve_retry(
     file: &LlmConfigFile,
     overrides: &LlmOverrides,
@@ -366,15 +369,20 @@ fn resolve_retry(
     if let Some(n) = overrides.max_attempts {
         policy.max_attempts = n;
     }
-    if policy.max_attempts == 0 {
-        let origin = if overrides.max_attempts == Some(0) {
+    // The policies file's `retry.max_tries` allows 1..=20; the same bound here keeps a typo
+    // (4294967295 with no delay) from hammering a provider.
+    if !(1..=MAX_ATTEMPTS).contains(&policy.max_attempts) {
+        let origin = if overrides.max_attempts == Some(policy.max_attempts) {
             "--max-attempts".to_owned()
         } else {
             file.origin("retry.max_attempts")
         };
         return Err(ConfigError::InvalidValue {
             origin,
-            message: "must be at least 1 (1 = no retries)".to_owned(),
+            message: format!(
+                "{} is out of range: use 1 to {MAX_ATTEMPTS} (1 = no retries)",
+                policy.max_attempts
+            ),
         });
     }
     Ok(policy)
@@ -601,11 +609,24 @@ mod tests {
             .to_string();
         assert!(message.contains("/etc/autopilot.toml: model"), "{message}");
 
-        let file = parse_file("[retry]\nmax_attempts = 0\n");
-        let message = resolve(&file, &env_of(&[]), &LlmOverrides::default())
+        for n in [0u64, 21, 4_294_967_295] {
+            let file = parse_file(&format!(
+                "[retry]\nmax_attempts = {n}\ninitial_delay_ms = 0\n"
+            ));
+            let message = resolve(&file, &env_of(&[]), &LlmOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("retry.max_attempts"), "{message}");
+            assert!(message.contains("use 1 to 20"), "{message}");
+        }
+        let overrides = LlmOverrides {
+            max_attempts: Some(21),
+            ..LlmOverrides::default()
+        };
+        let message = resolve(&LlmConfigFile::default(), &env_of(&[]), &overrides)
             .unwrap_err()
             .to_string();
-        assert!(message.contains("retry.max_attempts"), "{message}");
+        assert!(message.contains("--max-attempts"), "{message}");
 
         let message = resolve(
             &LlmConfigFile::default(),

@@ -98,9 +98,17 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
-    /// Number of elements (product of the shape).
+    /// Number of elements (product of the shape); `u64::MAX` when it does not fit, which
+    /// loading reports as a problem ([`TensorSpec::checked_elements`]).
     pub fn elements(&self) -> u64 {
-        self.shape.iter().map(|d| u64::from(*d)).product()
+        self.checked_elements().unwrap_or(u64::MAX)
+    }
+
+    /// Number of elements, `None` when the product overflows 64 bits.
+    pub fn checked_elements(&self) -> Option<u64> {
+        self.shape
+            .iter()
+            .try_fold(1u64, |n, d| n.checked_mul(u64::from(*d)))
     }
 
     /// `float32[1, 3]`
@@ -480,10 +488,24 @@ fn resolve_file(
         return problem(format!("`{written}` should end in {}", wanted.join(" or ")));
     }
     match fs_err::metadata(&path) {
-        Ok(meta) if meta.is_file() => Some(path),
-        Ok(_) => problem(format!("`{}` is not a file", path.display())),
-        Err(_) => problem(format!("file not found: `{}`", path.display())),
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return problem(format!("`{}` is not a file", path.display())),
+        Err(_) => return problem(format!("file not found: `{}`", path.display())),
     }
+    // The lexical check above cannot see symbolic links: a relative path must also stay inside
+    // once they are resolved.
+    if !as_written.is_absolute() {
+        let inside = match (fs_err::canonicalize(dir), fs_err::canonicalize(&path)) {
+            (Ok(dir), Ok(real)) => real.starts_with(dir),
+            _ => false,
+        };
+        if !inside {
+            return problem(format!(
+                "`{written}` leaves the app directory through a symbolic link; write an absolute path to use a file outside it"
+            ));
+        }
+    }
+    Some(path)
 }
 
 fn load_model(
@@ -660,6 +682,11 @@ fn check_tensor(key: &str, spec: &TensorSpec, problems: &mut Vec<KeyProblem>) {
         problems.push(KeyProblem::new(
             format!("{key}.shape"),
             "has a zero dimension",
+        ));
+    } else if spec.checked_elements().is_none() {
+        problems.push(KeyProblem::new(
+            format!("{key}.shape"),
+            "has more elements than a 64-bit count holds",
         ));
     }
 }

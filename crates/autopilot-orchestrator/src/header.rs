@@ -271,6 +271,8 @@ fn declarator_prefix<'t, 'a>(head: &[&'t Token<'a>]) -> Vec<&'t Token<'a>> {
     prefix
 }
 
+/// The index of the `}` closing the `{` at `open`, or `tokens.len()` when the text ends first
+/// (a truncated header): `tokens[open + 1..close]` is then the rest of the text.
 fn matching_brace(tokens: &[Token<'_>], open: usize) -> usize {
     let mut depth = 0usize;
     for (j, t) in tokens.iter().enumerate().skip(open) {
@@ -283,7 +285,7 @@ fn matching_brace(tokens: &[Token<'_>], open: usize) -> usize {
             }
         }
     }
-    tokens.len().saturating_sub(1)
+    tokens.len()
 }
 
 fn declaration(

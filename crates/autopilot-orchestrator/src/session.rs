@@ -319,7 +319,10 @@ impl Run<'_> {
                 reason: format!("wall-time budget of {} s spent", limit.as_secs()),
             });
         }
-        let tokens = self.totals.input_tokens + self.totals.output_tokens;
+        let tokens = self
+            .totals
+            .input_tokens
+            .saturating_add(self.totals.output_tokens);
         if let Some(limit) = budget.tokens
             && tokens >= limit
         {
@@ -339,8 +342,11 @@ impl Run<'_> {
 
     fn account(&mut self, answer: &ChatAnswer) {
         self.totals.llm_calls += answer.tries;
-        self.totals.input_tokens += answer.usage.input.unwrap_or(0);
-        self.totals.output_tokens += answer.usage.output.unwrap_or(0);
+        // Saturating: a provider reporting absurd counts must not wrap the budget back to zero.
+        self.totals.input_tokens =
+            (self.totals.input_tokens).saturating_add(answer.usage.input.unwrap_or(0));
+        self.totals.output_tokens =
+            (self.totals.output_tokens).saturating_add(answer.usage.output.unwrap_or(0));
         match answer.cost_usd {
             Some(cost) => self.cost += cost,
             None => self.all_priced = false,

@@ -141,8 +141,16 @@ pub struct TraceFile {
 
 impl TraceFile {
     /// Reads every line; I/O errors (missing file) are `Err`, bad lines are `problems`.
+    /// A path that is not a regular file (a device, a FIFO) is an `InvalidInput` error: reading
+    /// `/dev/zero` as a trace would never end.
     pub fn read(path: &Path) -> io::Result<TraceFile> {
         let file = fs_err::File::open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
         let reader = TraceReader::new(io::BufReader::with_capacity(64 * 1024, file));
         let mut records = Vec::new();
         let mut problems = Vec::new();

@@ -58,9 +58,16 @@ impl SessionId {
         }
     }
 
-    /// Turns any text (a model name with `:` and `/`, say) into a valid id, replacing every
-    /// other character by `_`.
+    /// Turns any text (a model name with `:` and `/`, say) into a valid id. Text that is
+    /// already a valid id is kept as it is; otherwise every other character becomes `_` and
+    /// the result is cut to leave room for `-` and a short hash of the whole text, so texts
+    /// that differ give different ids (`test/model`, `test:model` and `test_model` do) even
+    /// when they differ only in replaced characters or beyond the 128th.
     pub fn sanitized(text: &str) -> Self {
+        if let Ok(id) = SessionId::new(text) {
+            return id;
+        }
+        let hash = format!("-{:08x}", short_hash(text));
         let mut id: String = text
             .chars()
             .map(|c| {
@@ -70,12 +77,14 @@ impl SessionId {
                     '_'
                 }
             })
-            .take(128)
+            .take(128 - hash.len())
             .collect();
+        // `.` first would make a hidden file.
         if id.is_empty() || id.starts_with('.') {
             id.insert(0, '_');
-            id.truncate(128);
+            id.truncate(128 - hash.len());
         }
+        id.push_str(&hash);
         SessionId(id)
     }
 
@@ -101,6 +110,18 @@ impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// 32 bits of FNV-1a over the text: stable across builds and platforms (unlike std's hasher),
+/// which session ids need.
+fn short_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Fold the halves so every input bit reaches the 32 kept bits.
+    (hash ^ (hash >> 32)) & 0xffff_ffff
 }
 
 /// Formats a timestamp as the trace writes it: RFC 3339, UTC, milliseconds.
@@ -131,10 +152,28 @@ mod tests {
             let id = SessionId::sanitized(text);
             assert!(SessionId::new(id.as_str()).is_ok(), "{id}");
         }
-        assert_eq!(
-            SessionId::sanitized("openai/gpt-4o").as_str(),
-            "openai_gpt-4o"
+        assert!(
+            SessionId::sanitized("openai/gpt-4o")
+                .as_str()
+                .starts_with("openai_gpt-4o-")
         );
+        assert_eq!(SessionId::sanitized("gpt-4o_1").as_str(), "gpt-4o_1");
+    }
+
+    #[test]
+    fn sanitized_ids_of_different_texts_differ() {
+        let long = "m".repeat(130);
+        let texts = [
+            "test/model".to_owned(),
+            "test:model".to_owned(),
+            "test_model".to_owned(),
+            format!("{long}--r000"),
+            format!("{long}--r001"),
+        ];
+        let ids: std::collections::BTreeSet<SessionId> =
+            texts.iter().map(|t| SessionId::sanitized(t)).collect();
+        assert_eq!(ids.len(), texts.len(), "{ids:?}");
+        assert!(ids.iter().all(|id| id.as_str().len() <= 128));
     }
 
     #[test]

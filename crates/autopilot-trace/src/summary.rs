@@ -40,8 +40,9 @@ pub struct SessionSummary {
     pub failed_checks: Vec<FailedCheck>,
     pub llm_calls: u32,
     pub llm_failures: u32,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+    /// `None` when no answer reported the count (legacy imports, providers without usage).
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
     /// `None` when no call was priced or any call had an unknown price.
     pub cost_usd: Option<f64>,
     pub compiles: u32,
@@ -90,8 +91,13 @@ impl SessionSummary {
                     s.llm_calls += 1;
                     match &e.result {
                         LlmCallResult::Answered(answer) => {
-                            s.input_tokens += answer.usage.input.unwrap_or(0);
-                            s.output_tokens += answer.usage.output.unwrap_or(0);
+                            // Saturating: absurd counts must not wrap around to small ones.
+                            let add = |total: Option<u64>, n: Option<u64>| match n {
+                                Some(n) => Some(total.unwrap_or(0).saturating_add(n)),
+                                None => total,
+                            };
+                            s.input_tokens = add(s.input_tokens, answer.usage.input);
+                            s.output_tokens = add(s.output_tokens, answer.usage.output);
                         }
                         LlmCallResult::Failed(_) => s.llm_failures += 1,
                     }
@@ -139,5 +145,38 @@ impl SessionSummary {
         self.outcome
             .as_ref()
             .map_or("unfinished", SessionOutcome::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{SessionId, TraceRecord};
+
+    fn call(seq: u64, usage: &str) -> NumberedRecord {
+        let event: Event = serde_json::from_str(&format!(
+            r#"{{"type":"llm_call","stage":"sketch","attempt":1,"retry":0,"provider":"p","model":"m","request_hash":"h","messages":[],"result":{{"status":"answered","text":"x","usage":{usage}}},"latency_ms":1}}"#
+        ))
+        .unwrap();
+        NumberedRecord {
+            line: seq + 1,
+            record: TraceRecord {
+                v: 1,
+                session: SessionId::new("s").unwrap(),
+                seq,
+                ts: "2026-01-01T00:00:00.000Z".into(),
+                event,
+            },
+        }
+    }
+
+    #[test]
+    fn token_counts_saturate_and_unreported_ones_are_unknown() {
+        let huge = r#"{"input":9223372036854775808,"output":1}"#;
+        let s = SessionSummary::from_records(&[call(0, huge), call(1, huge)]);
+        assert_eq!(s.input_tokens, Some(u64::MAX));
+        assert_eq!(s.output_tokens, Some(2));
+        let s = SessionSummary::from_records(&[call(0, "{}")]);
+        assert_eq!((s.input_tokens, s.output_tokens), (None, None));
     }
 }

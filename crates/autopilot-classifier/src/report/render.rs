@@ -33,11 +33,17 @@ fn csv_opt(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| format!("{v:.6}"))
 }
 
+/// A CSV cell: quoted when needed; text a spreadsheet would run as a formula gets a `'`.
 fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text.to_owned()
+        text
     }
 }
 
@@ -47,9 +53,30 @@ fn html_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A Markdown table cell: pipes escaped.
+/// A Markdown table cell: pipes escaped, and `<`, `>`, `&` too, so a model name cannot carry
+/// raw HTML into `report.md`.
 fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "\\<")
+        .replace('>', "\\>")
+        .replace('&', "\\&")
+}
+
+/// The text of a Markdown cell written by [`md_cell`].
+fn md_unescape(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    let mut chars = cell.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(next @ ('\\' | '|' | '<' | '>' | '&'))) => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every file of the report, in the order they are listed.
@@ -554,7 +581,7 @@ fn render_html(title: &str, markdown: &str, charts: &[Chart]) -> String {
             }
             html.push_str("<tr>");
             for cell in split_row(line) {
-                let cell = cell.replace("\\|", "|");
+                let cell = md_unescape(&cell);
                 let (cell, bold) = match cell.strip_prefix("**").and_then(|c| c.strip_suffix("**"))
                 {
                     Some(inner) => (inner.to_owned(), true),
@@ -627,4 +654,22 @@ fn split_row(line: &str) -> Vec<String> {
         }
     }
     cells.into_iter().map(|c| c.trim().to_owned()).collect()
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::{csv_field, md_cell, md_unescape, split_row};
+
+    #[test]
+    fn model_names_carry_no_html_into_markdown_and_no_formulas_into_csv() {
+        let name = r"<img src=x onerror=alert(1)>|a\b&c";
+        let cell = md_cell(name);
+        // Every `<` is escaped, so Markdown renders it as text, not as a tag.
+        assert!(!cell.replace("\\<", "").contains('<'), "{cell}");
+        let row = format!("| {cell} | 3 |");
+        assert_eq!(md_unescape(&split_row(&row)[0]), name);
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("@x,y"), "\"'@x,y\"");
+        assert_eq!(csv_field("gpt-4o"), "gpt-4o");
+    }
 }

@@ -138,3 +138,16 @@ fn tool_errors_and_bare_errors_are_kept() {
     );
     assert!(out.diagnostics[1].file.is_none());
 }
+
+#[test]
+fn a_multibyte_space_before_a_path_is_not_a_panic() {
+    // U+00A0 and U+0085 are whitespace of two bytes: the sketch folder starts after them.
+    for space in ['\u{a0}', '\u{85}'] {
+        let text = format!("x{space}/tmp/sketch/s.ino:3:1: error: 'y' was not declared\n");
+        let out = parse_build_output(&text);
+        let errors: Vec<_> = out.errors().collect();
+        assert_eq!(errors.len(), 1, "{space:?}");
+        assert!(errors[0].file.as_deref().unwrap().ends_with("s.ino"));
+        assert_eq!(errors[0].line, Some(3));
+    }
+}

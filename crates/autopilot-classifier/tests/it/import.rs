@@ -234,3 +234,48 @@ fn vocabulary_b_start_end_spec_and_compile_templates_are_read() {
         assert!(TraceFile::read(&path).unwrap().validate().is_empty());
     }
 }
+
+#[test]
+fn long_log_names_give_distinct_ids_and_a_repeated_id_is_an_error() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/logs/sg_demo_1a2b.log"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for end in ["a", "b"] {
+        // Names alike in their first 128 characters.
+        let log = dir.path().join(format!("sg_{}_{end}.log", "x".repeat(130)));
+        std::fs::copy(fixture, &log).unwrap();
+        for session in import_legacy_all(&log).unwrap() {
+            count += 1;
+            assert!(session.id.as_str().len() <= 128);
+            ids.insert(session.id);
+        }
+    }
+    assert_eq!(ids.len(), count);
+
+    let out = tempfile::tempdir().unwrap();
+    let mut staged = autopilot_classifier::StagedImport::new(out.path(), false).unwrap();
+    let session = &import_legacy_all(std::path::Path::new(fixture)).unwrap()[0];
+    staged.add(session).unwrap();
+    let err = staged.add(session).unwrap_err().to_string();
+    assert!(err.contains("two sessions get the session id"), "{err}");
+    drop(staged);
+    // Nothing committed: nothing left behind but the empty `sessions/`.
+    let left: Vec<_> = walk(out.path());
+    assert_eq!(left, [out.path().join("sessions")]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        found.push(path.clone());
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+    }
+    found
+}

@@ -10,6 +10,15 @@ use std::path::PathBuf;
     reason = "a skipped test says why on stderr, where the test harness shows it"
 )]
 pub fn corpus() -> Option<PathBuf> {
+    // An explicit corpus wins; a wrong one is an error, not a skip.
+    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
+        assert!(
+            dir.join("raw_logs").is_dir(),
+            "AUTOPILOT_CORPUS={} has no raw_logs/",
+            dir.display()
+        );
+        return Some(dir);
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = root.canonicalize().unwrap_or(root);
     let dir = root.join("../shared/corpus/autopilot-failures");

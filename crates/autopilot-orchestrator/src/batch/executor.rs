@@ -117,7 +117,7 @@ mod tests {
             Path::new("e.toml"),
         )
         .unwrap();
-        let plans = expand(&exp);
+        let plans = expand(&exp).unwrap();
         let peaks = Arc::new(Peaks::default());
         let results = run_concurrently(
             plans.clone(),

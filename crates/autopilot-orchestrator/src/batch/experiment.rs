@@ -100,6 +100,9 @@ fn default_runs() -> u32 {
     1
 }
 
+/// The most sessions one experiment may plan.
+pub const MAX_SESSIONS: u64 = 100_000;
+
 /// A validated experiment. Paths are resolved against the experiment file's folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
@@ -173,6 +176,22 @@ impl Experiment {
         }
         if file.runs == 0 {
             return Err(invalid("key `runs`: must be at least 1".into()));
+        }
+        // The matrix is expanded eagerly (ids are checked for collisions before anything runs),
+        // so its size is bounded here rather than by the memory of the machine.
+        let sessions = [
+            file.models.len(),
+            file.targets.len().max(1),
+            file.variants.len().max(1),
+            file.sampling.len().max(1),
+        ]
+        .into_iter()
+        .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+        .fold(u64::from(file.runs), u64::saturating_mul);
+        if sessions > MAX_SESSIONS {
+            return Err(invalid(format!(
+                "key `runs`: the matrix has {sessions} sessions (models × targets × variants × sampling × runs); an experiment may have at most {MAX_SESSIONS}"
+            )));
         }
         if file.concurrency.total == 0 {
             return Err(invalid(
@@ -294,6 +313,14 @@ total = 8
             ("name='x'\napp='a'\nmodels=[]\n", "key `models`"),
             ("name='x'\napp='a'\nmodels=['gpt-4o']\n", "key `models[0]`"),
             ("name='x'\napp='a'\nmodels=['a:b']\nruns=0\n", "key `runs`"),
+            (
+                "name='x'\napp='a'\nmodels=['a:b']\nruns=20000000\n",
+                "20000000 sessions",
+            ),
+            (
+                "name='x'\napp='a'\nmodels=['a:b','a:c']\nvariants=['a','b','c']\nruns=20000\n",
+                "at most 100000",
+            ),
             ("name='x'\napp='a'\nmodels=['a:b','a:b']\n", "listed twice"),
             (
                 "name='x'\napp='a'\nmodels=['a:b']\ncolour='red'\n",

@@ -207,7 +207,7 @@ mod tests {
             Path::new("e.toml"),
         )
         .unwrap();
-        let plans = expand(&exp);
+        let plans = expand(&exp).unwrap();
         let root = tempfile::tempdir().unwrap();
         let mut shards = Vec::new();
         for k in 1..=3 {

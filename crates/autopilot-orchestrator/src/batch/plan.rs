@@ -1,5 +1,6 @@
 //! The matrix of an experiment as a deterministic list of sessions, and shards of it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -46,8 +47,22 @@ impl SessionPlan {
     }
 }
 
+/// Two sessions of a matrix with one id: one trace file would hold both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sessions {first} and {second} of the matrix get the same session id {id}; rename a model, variant or sampling setting"
+)]
+pub struct DuplicateSessionId {
+    pub id: SessionId,
+    /// `cell` and repeat of the two sessions.
+    pub first: String,
+    pub second: String,
+}
+
 /// Expands the matrix: models × targets × variants × sampling × runs, in that nesting order.
-pub fn expand(experiment: &Experiment) -> Vec<SessionPlan> {
+/// Session ids are unique by construction ([`SessionId::sanitized`]); a collision all the same
+/// is an error here, before anything runs, never a lost session.
+pub fn expand(experiment: &Experiment) -> Result<Vec<SessionPlan>, DuplicateSessionId> {
     let targets: Vec<Option<String>> = if experiment.targets.is_empty() {
         vec![None]
     } else {
@@ -83,7 +98,17 @@ pub fn expand(experiment: &Experiment) -> Vec<SessionPlan> {
             }
         }
     }
-    plans
+    let mut seen: HashMap<&SessionId, &SessionPlan> = HashMap::with_capacity(plans.len());
+    for plan in &plans {
+        if let Some(first) = seen.insert(&plan.id, plan) {
+            return Err(DuplicateSessionId {
+                id: plan.id.clone(),
+                first: format!("{} run {}", first.cell, first.repeat),
+                second: format!("{} run {}", plan.cell, plan.repeat),
+            });
+        }
+    }
+    Ok(plans)
 }
 
 /// Shard `k` of `n` (1-based): the sessions whose matrix index is `k-1` modulo `n`.
@@ -140,11 +165,16 @@ mod tests {
 
     #[test]
     fn the_matrix_is_complete_unique_and_seeded_per_run() {
-        let plans = expand(&experiment());
+        let plans = expand(&experiment()).unwrap();
         assert_eq!(plans.len(), 2 * 2 * 2 * 5);
         let ids: BTreeSet<_> = plans.iter().map(|p| p.id.clone()).collect();
         assert_eq!(ids.len(), plans.len());
-        assert_eq!(plans[0].id.as_str(), "openai_gpt-4o--app--a--P--r000");
+        assert!(
+            plans[0]
+                .id
+                .as_str()
+                .starts_with("openai_gpt-4o--app--a--P--r000-")
+        );
         assert_eq!(plans[3].seed, 13);
         assert_eq!(plans[3].sampling.seed, Some(13));
         assert!(plans.iter().enumerate().all(|(i, p)| p.index == i));
@@ -152,8 +182,23 @@ mod tests {
     }
 
     #[test]
+    fn models_that_sanitise_alike_and_long_names_keep_their_sessions() {
+        let long = "x".repeat(140);
+        let exp = Experiment::parse(
+            &format!(
+                "name='e'\napp='a'\nmodels=['test:model','test:mo/del','test:mo_del','ollama:{long}']\nruns=3\n"
+            ),
+            Path::new("e.toml"),
+        )
+        .unwrap();
+        let plans = expand(&exp).unwrap();
+        let ids: BTreeSet<_> = plans.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(ids.len(), 4 * 3, "{ids:?}");
+    }
+
+    #[test]
     fn shards_partition_the_matrix() {
-        let plans = expand(&experiment());
+        let plans = expand(&experiment()).unwrap();
         let mut union = Vec::new();
         for k in 1..=3 {
             let shard: Shard = format!("{k}/3").parse().unwrap();

@@ -180,6 +180,35 @@ fn paths_must_exist_have_the_right_extension_and_stay_inside_unless_absolute() {
     let csv = elsewhere.write("other.csv", "x,y\n1,2\n");
     dir.load(&toml.replace("data/xy.csv", csv.to_str().unwrap()))
         .unwrap();
+    // A relative path through a symbolic link that leads outside does not stay inside.
+    std::os::unix::fs::symlink(elsewhere.dir.path(), dir.dir.path().join("link")).unwrap();
+    let err = dir
+        .load(&toml.replace("data/xy.csv", "link/other.csv"))
+        .unwrap_err();
+    assert!(
+        has_problem(&err, "dataset[0].file", "through a symbolic link"),
+        "{err}"
+    );
+    // A link that stays inside is fine.
+    std::os::unix::fs::symlink(dir.dir.path().join("data"), dir.dir.path().join("same")).unwrap();
+    dir.load(&toml.replace("data/xy.csv", "same/xy.csv"))
+        .unwrap();
+}
+
+#[test]
+fn a_tensor_too_large_to_count_is_a_problem_not_zero_elements() {
+    let (dir, toml) = dense_app();
+    let bad = toml.replace(
+        "output = { dtype = \"float32\", shape = [1, 2] }",
+        "output = { dtype = \"float32\", shape = [4294967295, 4294967295, 4294967295] }",
+    );
+    assert_ne!(bad, toml);
+    let err = dir.load(&bad).unwrap_err();
+    assert!(
+        has_problem(&err, "model.output.shape", "more elements than"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("0 elements"), "{err}");
 }
 
 #[test]

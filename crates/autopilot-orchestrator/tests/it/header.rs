@@ -124,3 +124,19 @@ fn the_example_headers_scan_cleanly() {
     );
     assert_eq!(scan.get("color_model_w1").unwrap().elements, Some(8));
 }
+
+#[test]
+fn a_header_cut_after_an_opening_brace_is_scanned_without_a_panic() {
+    for source in [
+        "const unsigned char model[] = {",
+        "const unsigned char model[] = { 0x1c, 0x00",
+        "int f() {",
+        "struct S {",
+    ] {
+        let scan = scan_header(source);
+        if source.starts_with("const") {
+            let model = scan.get("model").expect(source);
+            assert_eq!(model.kind, SymbolKind::Array, "{source}");
+        }
+    }
+}

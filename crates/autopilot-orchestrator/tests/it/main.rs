@@ -13,6 +13,7 @@ mod precheck;
 mod prompts;
 mod repair;
 mod replay;
+mod robustness;
 mod session;
 mod spec;
 mod support;

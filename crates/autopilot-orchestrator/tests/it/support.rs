@@ -43,6 +43,15 @@ pub fn prompts_dir() -> PathBuf {
 /// checkout (`<root>/../shared/corpus`); a worktree one level deeper finds it one level up.
 #[expect(clippy::print_stderr, reason = "tests say why they skip")]
 pub fn corpus_logs() -> Option<PathBuf> {
+    // An explicit corpus wins; a wrong one is an error, not a skip.
+    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
+        assert!(
+            dir.join("raw_logs").is_dir(),
+            "AUTOPILOT_CORPUS={} has no raw_logs/",
+            dir.display()
+        );
+        return Some(dir.join("raw_logs"));
+    }
     let root = workspace_root().canonicalize().unwrap();
     let candidates: Vec<PathBuf> = root
         .ancestors()

@@ -54,9 +54,18 @@ pub fn simavr() -> bool {
     )
 }
 
-/// The published corpus: `<root>/../shared/corpus/autopilot-failures` (the main checkout's
+/// The published corpus: `AUTOPILOT_CORPUS`, else `<root>/../shared/corpus/autopilot-failures` (the main checkout's
 /// layout), or one level further up (a worktree under `wt/`).
 pub fn corpus() -> Option<PathBuf> {
+    // An explicit corpus wins; a wrong one is an error, not a skip.
+    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
+        assert!(
+            dir.join("raw_logs").is_dir(),
+            "AUTOPILOT_CORPUS={} has no raw_logs/",
+            dir.display()
+        );
+        return Some(dir);
+    }
     let candidates = [
         root().join("../shared/corpus/autopilot-failures"),
         root().join("../../shared/corpus/autopilot-failures"),
