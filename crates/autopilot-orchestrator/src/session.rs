@@ -957,6 +957,16 @@ impl Run<'_> {
         let simulation = autopilot_toolchain::simulate(&request)
             .await
             .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+        if let Some(refusal) = &simulation.refused {
+            // The firmware never reached simavr: the verdict names the check that refused it.
+            emit(&Event::CheckVerdict(CheckVerdict {
+                stage: Stage::Simulate,
+                attempt,
+                check: refusal.check_id().into(),
+                passed: false,
+                message: refusal.to_string(),
+            }));
+        }
         emit(&Event::SimulationFinished(
             simulation.to_trace_event(attempt),
         ));

@@ -16,6 +16,7 @@
 //! - [`environment`]: the symbols errors mention and their real declarations in the installed
 //!   headers, plus core and library versions, for repair prompts.
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
+//! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //!
 //! Libraries here never print and never read the environment for configuration: the caller
@@ -27,6 +28,7 @@ pub mod compile;
 pub mod data;
 pub mod diagnostics;
 pub mod environment;
+pub mod firmware;
 pub mod library;
 pub mod process;
 pub mod simulate;

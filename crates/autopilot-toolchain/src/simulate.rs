@@ -4,6 +4,9 @@
 //! simavr 1.6 prints the sketch's UART0 on **stderr**, each line wrapped in ANSI colour codes
 //! and every CR or LF byte shown as `.` (`Serial.println("tick")` → `ESC[32mtick..`); its own
 //! loader lines go to stdout. It never exits by itself, so the budget is the process timeout.
+//!
+//! The firmware is vetted first ([`crate::firmware::vet`]): simavr never sees an ELF with a
+//! `.mmcu` section, whoever calls [`simulate`] (a session, `autopilot replay`, a test).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use autopilot_trace::{SimulationFinished, SimulationStatus};
 
 use crate::backend::arduino_builder::millis;
 use crate::diagnostics::strip_ansi;
+use crate::firmware::{self, FirmwareRefusal};
 use crate::process::{self, LineControl, ProcessError, ProcessSpec, StreamKind, Termination};
 
 /// Serial lines kept by default.
@@ -64,6 +68,8 @@ pub struct SimulationResult {
     pub duration: Duration,
     /// Why the simulator failed (its own messages), when it did.
     pub detail: Option<String>,
+    /// Set when the firmware was refused before simavr ran (status `Failed`).
+    pub refused: Option<FirmwareRefusal>,
 }
 
 impl SimulationResult {
@@ -119,6 +125,24 @@ pub fn command(request: &SimulateRequest) -> ProcessSpec {
 
 /// Runs the firmware. `Err` only when simavr exists but cannot be started.
 pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, ProcessError> {
+    // An unreadable file is left to simavr, which reports it: there is nothing in it to obey.
+    if let Ok(bytes) = fs_err::read(&request.elf)
+        && let Err(refusal) = firmware::vet(&bytes)
+    {
+        tracing::warn!(elf = %request.elf.display(), check = refusal.check_id(), "firmware refused");
+        return Ok(SimulationResult {
+            status: SimulationStatus::Failed,
+            mcu: request.mcu.clone(),
+            matched: None,
+            serial: Vec::new(),
+            duration: Duration::ZERO,
+            detail: Some(format!(
+                "refused before simulation ({}): {refusal}",
+                refusal.check_id()
+            )),
+            refused: Some(refusal),
+        });
+    }
     let mut serial = Vec::new();
     let mut matched: Option<String> = None;
     let outcome = process::run_with_lines(&command(request), |stream, raw| {
@@ -152,6 +176,7 @@ pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, Pro
                 serial: Vec::new(),
                 duration: Duration::ZERO,
                 detail: Some(error.to_string()),
+                refused: None,
             });
         }
         Err(error) => return Err(error),
@@ -178,5 +203,6 @@ pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, Pro
         serial,
         duration: output.duration,
         detail,
+        refused: None,
     })
 }
