@@ -168,6 +168,15 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         batch: setup.batch.clone(),
         origin: TraceOrigin::Native,
     }));
+    if setup.toolchain.sandbox.is_none() {
+        // The user opted out: generated code compiles and runs with the host's full view.
+        emit(&Event::Note(Note {
+            kind: "sandbox_off".into(),
+            message: "the sandbox is off (opted out): the compiler and simavr ran generated code \
+                      unconfined"
+                .into(),
+        }));
+    }
     if let Some(note) = &setup.note {
         emit(&Event::Note(Note {
             kind: "session_note".into(),
@@ -950,6 +959,7 @@ impl Run<'_> {
             setup.app.expected_output.clone(),
         );
         request.simavr.clone_from(&setup.simavr);
+        request.sandbox.clone_from(&setup.toolchain.sandbox);
         emit(&Event::StageStarted(StageStarted {
             stage: Stage::Simulate,
             attempt: Some(attempt),

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::arduino_builder::millis;
 use crate::backend::{
-    Backend, BackendKind, BuildJob, ToolchainConfig, arduino_builder, arduino_cli, select_backend,
+    Backend, BackendKind, BuildJob, ToolchainConfig, arduino_builder, arduino_cli, compile_sandbox,
+    select_backend,
 };
 use crate::cache::{CacheInputs, CompileCache};
 use crate::environment;
@@ -357,7 +358,13 @@ impl Compiler {
                 arduino_cli::compile_command(&self.config.arduino_cli, &backend.program, &job)
             }
         };
-        tracing::debug!(command = %spec.display(), "compiling");
+        let sandbox = self
+            .config
+            .sandbox
+            .as_ref()
+            .map(|sandbox| compile_sandbox(sandbox, &self.config, backend.kind, &job));
+        let spec = spec.sandbox(sandbox);
+        tracing::debug!(command = %spec.display(), sandboxed = spec.get_sandbox().is_some(), "compiling");
         let output = match process::run(&spec).await {
             Ok(output) => output,
             Err(error) if error.is_not_found() => return Ok(self.missing(error.to_string(), start)),

@@ -17,6 +17,7 @@ use crate::backend::arduino_builder::millis;
 use crate::diagnostics::strip_ansi;
 use crate::firmware::{self, FirmwareRefusal};
 use crate::process::{self, LineControl, ProcessError, ProcessSpec, StreamKind, Termination};
+use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// Serial lines kept by default.
 pub const DEFAULT_MAX_LINES: usize = 200;
@@ -35,6 +36,9 @@ pub struct SimulateRequest {
     /// Tokens to look for (class names); matched as whole words.
     pub expected: Vec<String>,
     pub max_lines: usize,
+    /// The sandbox simavr runs in (it may read the firmware, write nothing of the host);
+    /// `None` only when the user opted out.
+    pub sandbox: Option<SandboxConfig>,
 }
 
 impl SimulateRequest {
@@ -53,6 +57,7 @@ impl SimulateRequest {
             budget,
             expected,
             max_lines: DEFAULT_MAX_LINES,
+            sandbox: Some(SandboxConfig::default()),
         }
     }
 }
@@ -112,15 +117,22 @@ pub fn match_token<'a>(line: &str, expected: &'a [String]) -> Option<&'a String>
 
 /// The simavr command.
 pub fn command(request: &SimulateRequest) -> ProcessSpec {
+    let elf = std::path::absolute(&request.elf).unwrap_or_else(|_| request.elf.clone());
     ProcessSpec::new(&request.simavr)
         .arg("-m")
         .arg(&request.mcu)
         .arg("-f")
         .arg(request.clock_hz.to_string())
-        .arg(&request.elf)
+        .arg(&elf)
         .timeout(request.budget)
         .grace(Duration::from_millis(500))
         .capture_limit(64 * 1024)
+        .sandbox(
+            request
+                .sandbox
+                .as_ref()
+                .map(|config| Sandbox::new(config).read_only(&elf)),
+        )
 }
 
 /// Runs the firmware. `Err` only when simavr exists but cannot be started.
