@@ -249,6 +249,26 @@ pub fn session_runtime() -> CliResult<tokio::runtime::Runtime> {
         .unavailable()
 }
 
+/// Resolves at the first SIGINT (Ctrl-C), SIGTERM or SIGHUP with its name, the reason a
+/// session ends `aborted`; never resolves when the handlers cannot be installed. Must be
+/// polled inside the runtime.
+pub async fn termination_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
+    };
+    format!("interrupted by {name}: the running step and its processes were stopped")
+}
+
 /// A replay backend answering from a scripted answers file.
 pub fn answers_backend(path: &Path) -> CliResult<Arc<dyn ChatBackend>> {
     let answers = ScriptedAnswers::load(path).input_error()?;

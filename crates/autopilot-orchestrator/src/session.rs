@@ -120,6 +120,16 @@ struct Run<'a> {
 /// Runs one session. It always ends with a `session_finished` event, and returns how it ended;
 /// run it inside the session's span ([`autopilot_trace::session_span`]).
 pub async fn run_session(setup: &SessionSetup) -> SessionReport {
+    run_session_until(setup, std::future::pending()).await
+}
+
+/// [`run_session`] that also ends when `stop` resolves (the CLI passes SIGINT/SIGTERM): the
+/// step under way is dropped, which kills its tool's process group, and the session ends
+/// `aborted` with the reason `stop` gives — still with its `session_finished` event.
+pub async fn run_session_until(
+    setup: &SessionSetup,
+    stop: impl Future<Output = String>,
+) -> SessionReport {
     let start = Instant::now();
     let artifacts = setup.run_dir.join("artifacts").join(setup.id.as_str());
     let forbidden = forbidden_apis(&setup.target, &setup.tinyml_api);
@@ -184,7 +194,10 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         }));
     }
     let driven = match compiler {
-        Ok(mut compiler) => run.drive(&mut compiler).await,
+        Ok(mut compiler) => tokio::select! {
+            driven = run.drive(&mut compiler) => driven,
+            reason = stop => Err(SessionOutcome::Aborted { reason }),
+        },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
     let (outcome, sketch_dir) = match driven {
