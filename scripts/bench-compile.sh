@@ -5,12 +5,18 @@
 #   cache hit  an identical request answered from the compile cache (the compiler does not run)
 # Each is measured RUNS times (default 5) as wall time of `autopilot compile` (process start,
 # version probe and compile) and as the compile's own `duration_ms`; medians with min–max.
-# Needs the AVR toolchain (scripts/install-os-deps.sh). Builds the release binary first.
+# Cold and warm compiles run in the bubblewrap sandbox (the default) and with --no-sandbox,
+# side by side; then simavr's time to the firmware's first serial line, in the sandbox and not.
+# Needs the AVR toolchain, simavr and bubblewrap (scripts/install-os-deps.sh). Builds the
+# release binary first (AUTOPILOT_BIN=<path> uses that binary instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-5}"
-cargo build --release --quiet --bin autopilot
-bin="$PWD/target/release/autopilot"
+bin="${AUTOPILOT_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release --quiet --bin autopilot
+    bin="$PWD/target/release/autopilot"
+fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/Bench"
@@ -46,6 +52,11 @@ done
 for i in $(seq "$runs"); do
     compile hit "$work/cache-$runs" "$work/build-$runs"
 done
+for i in $(seq "$runs"); do
+    compile cold-open "$work/open-cache-$i" "$work/open-build-$i" --no-cache --no-sandbox
+    echo "// edit $i" >> "$work/Bench/Bench.ino"
+    compile warm-open "$work/open-cache-$i" "$work/open-build-$i" --no-cache --no-sandbox
+done
 
 # stats <label> <column>: "median [min–max]"
 stats() {
@@ -59,3 +70,32 @@ printf '%-48s %-22s %s\n' "case" "wall (autopilot)" "compile (duration_ms)"
 printf '%-48s %-22s %s\n' "cold: empty caches, new build path" "$(stats cold 1)" "$(stats cold 2)"
 printf '%-48s %-22s %s\n' "warm: reused build path, edited sketch" "$(stats warm 1)" "$(stats warm 2)"
 printf '%-48s %-22s %s\n' "cache hit: identical request" "$(stats hit 1)" "$(stats hit 2)"
+printf '%-48s %-22s %s\n' "cold, --no-sandbox" "$(stats cold-open 1)" "$(stats cold-open 2)"
+printf '%-48s %-22s %s\n' "warm, --no-sandbox" "$(stats warm-open 1)" "$(stats warm-open 2)"
+
+# simavr: wall time from start to the firmware's first serial line, RUNS times each. The
+# sandboxed command mirrors autopilot_toolchain::sandbox::Sandbox::arguments (its test pins
+# those arguments): system folders and the firmware read-only, limits through prlimit.
+elf="$work/build-$runs/Bench.ino.elf"
+first_line() {
+    local label="$1"
+    shift
+    local start end
+    start="$(now_ms)"
+    # simavr never exits by itself: it ends on SIGPIPE once grep has its line.
+    { "$@" -m atmega328p -f 16000000 "$elf" 2>&1 || true; } | grep -q -m1 tick
+    end="$(now_ms)"
+    echo "$((end - start)) 0" >> "$work/$label"
+}
+sandboxed=(bwrap --die-with-parent --new-session --unshare-all --cap-drop ALL)
+for path in /usr /bin /sbin /lib /lib32 /lib64 /libx32 /etc/ld.so.cache /etc/alternatives; do
+    sandboxed+=(--ro-bind-try "$path" "$path")
+done
+sandboxed+=(--proc /proc --dev /dev --tmpfs /tmp --ro-bind-try "$elf" "$elf" --chdir /tmp --
+    /usr/bin/prlimit --as=1073741824 --cpu=600 --nproc=256 --fsize=268435456 -- /usr/bin/simavr)
+for i in $(seq "$runs"); do
+    first_line sim-open /usr/bin/simavr
+    first_line sim-sandbox "${sandboxed[@]}"
+done
+printf '%-48s %-22s\n' "simavr to first serial line, unsandboxed" "$(stats sim-open 1)"
+printf '%-48s %-22s\n' "simavr to first serial line, in the sandbox" "$(stats sim-sandbox 1)"

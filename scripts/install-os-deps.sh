@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the OS packages autopilot needs to compile and simulate AVR sketches offline
-# (Debian/Ubuntu): arduino-builder, the AVR core, avr-gcc, avr-libc and simavr.
+# (Debian/Ubuntu): arduino-builder, the AVR core, avr-gcc, avr-libc and simavr, and bubblewrap
+# (the sandbox generated code compiles and runs in; prlimit comes with util-linux).
 # Does nothing when they are all present. Uses sudo when not run as root.
 set -euo pipefail
-packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr)
+packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr bubblewrap util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -145,6 +145,11 @@ pub struct ToolProgramsArgs {
         value_name = "PROGRAM"
     )]
     pub arduino_builder: PathBuf,
+    /// Run the compiler and simavr on generated code without the bubblewrap sandbox (they
+    /// then see the whole file system; the trace notes it). Without this flag, a missing
+    /// `bwrap` stops the run.
+    #[arg(long, env = "AUTOPILOT_NO_SANDBOX")]
+    pub no_sandbox: bool,
 }
 
 /// `autopilot doctor`.

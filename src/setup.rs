@@ -11,7 +11,7 @@ use autopilot_llm::{
     resolve_settings,
 };
 use autopilot_orchestrator::session::SessionSetup;
-use autopilot_orchestrator::{App, Policies, PromptSet};
+use autopilot_orchestrator::{App, Policies, PromptSet, SandboxMode};
 use autopilot_toolchain::{LibraryCatalog, Target, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{BatchCell, SamplingParams, SessionId, TraceFile, collect_trace_files};
 
@@ -70,16 +70,26 @@ impl SessionEnvironment {
                 &prompts.variants(),
             )
             .input_error()?;
-        let mut toolchain = ToolchainConfig::with_cache_dir(&cache);
-        toolchain
-            .arduino_builder
-            .program
-            .clone_from(&args.programs.arduino_builder);
-        toolchain
-            .arduino_cli
-            .program
-            .clone_from(&args.programs.arduino_cli);
-        toolchain.libraries_dir.clone_from(&args.libraries_dir);
+        let mut toolchain = crate::commands::compile::toolchain_config(
+            &cache,
+            &args.programs,
+            args.libraries_dir.as_deref(),
+        );
+        if policies.sandbox == SandboxMode::Off {
+            toolchain.sandbox = None;
+        }
+        if let Some(sandbox) = &toolchain.sandbox
+            && which::which(&sandbox.bwrap).is_err()
+        {
+            // Generated code never runs unconfined by accident: the user must opt out.
+            return Err(anyhow!(
+                "`{}` (bubblewrap) is not installed: generated code runs only in its sandbox; \
+                 install it (apt-get install bubblewrap) or opt out with --no-sandbox or \
+                 `sandbox = \"off\"` in the policies",
+                sandbox.bwrap.display()
+            ))
+            .unavailable();
+        }
         toolchain.timeout = policies.timeouts.compile();
         let file = match &args.llm_config {
             Some(path) => LlmConfigFile::load(path).input_error()?,
@@ -237,6 +247,26 @@ pub fn session_runtime() -> CliResult<tokio::runtime::Runtime> {
         .build()
         .context("cannot start the async runtime")
         .unavailable()
+}
+
+/// Resolves at the first SIGINT (Ctrl-C), SIGTERM or SIGHUP with its name, the reason a
+/// session ends `aborted`; never resolves when the handlers cannot be installed. Must be
+/// polled inside the runtime.
+pub async fn termination_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
+    };
+    format!("interrupted by {name}: the running step and its processes were stopped")
 }
 
 /// A replay backend answering from a scripted answers file.

@@ -39,7 +39,7 @@ fn default_build_dir(cache: &std::path::Path, target: &Target, sketch: &Sketch) 
 
 /// Defaults with caches under `cache`, the programs of the command line and a user
 /// libraries folder.
-pub(super) fn toolchain_config(
+pub(crate) fn toolchain_config(
     cache: &std::path::Path,
     programs: &ToolProgramsArgs,
     libraries_dir: Option<&std::path::Path>,
@@ -51,6 +51,22 @@ pub(super) fn toolchain_config(
         .clone_from(&programs.arduino_builder);
     config.arduino_cli.program.clone_from(&programs.arduino_cli);
     config.libraries_dir = libraries_dir.map(std::path::Path::to_owned);
+    if programs.no_sandbox {
+        config.sandbox = None;
+    }
+    if let Some(sandbox) = &mut config.sandbox {
+        // The sandbox clears the environment and shows only what it binds: arduino-cli keeps
+        // its configuration variables, and its default folders (under the real HOME) become
+        // readable — never writable — from a compile.
+        config.arduino_cli.env.extend(
+            std::env::vars_os().filter(|(key, _)| key.to_string_lossy().starts_with("ARDUINO_")),
+        );
+        if let Some(home) = std::env::home_dir() {
+            sandbox.read_only.push(home.join(".arduino15"));
+            sandbox.read_only.push(home.join("Arduino"));
+            config.arduino_cli.env.push(("HOME".into(), home.into()));
+        }
+    }
     config
 }
 

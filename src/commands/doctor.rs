@@ -156,6 +156,8 @@ struct ToolFacts {
     avr_core: Option<(PathBuf, Option<String>)>,
     avr_gcc: Option<Found>,
     simavr: Option<PathBuf>,
+    /// bubblewrap, the sandbox of generated code (`None` also when the sandbox is off).
+    bwrap: Option<PathBuf>,
     /// Libraries arduino-builder sees (the platform's and the user libraries folder).
     builder_libraries: Vec<ComponentVersion>,
     cli: Option<(PathBuf, Result<CliInventory, String>)>,
@@ -321,6 +323,10 @@ async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
         avr_core,
         avr_gcc,
         simavr: which::which("simavr").ok(),
+        bwrap: config
+            .sandbox
+            .as_ref()
+            .and_then(|sandbox| which::which(&sandbox.bwrap).ok()),
         builder_libraries,
         cli,
     }
@@ -470,6 +476,25 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
         None => {
             Check::new(tool, "simavr", Status::Missing, "`simavr` not found").fix(apt("simavr"))
         }
+    });
+    checks.push(match (&config.sandbox, &facts.bwrap) {
+        (None, _) => Check::new(
+            tool,
+            "bwrap",
+            Status::Warning,
+            "sandbox off (--no-sandbox): generated code would run unconfined",
+        ),
+        (Some(_), Some(path)) => Check::new(tool, "bwrap", Status::Ok, "found").path(path),
+        (Some(sandbox), None) => Check::new(
+            tool,
+            "bwrap",
+            Status::Missing,
+            format!(
+                "`{}` not found: sessions refuse to run generated code without the sandbox",
+                sandbox.bwrap.display()
+            ),
+        )
+        .fix(apt("bubblewrap")),
     });
     checks.push(match &facts.cli {
         None => Check::new(
@@ -960,6 +985,7 @@ mod tests {
             avr_core: Some((PathBuf::from("/x"), Some("1.8.7".to_owned()))),
             avr_gcc: Some(found("5.4.0")),
             simavr: Some(PathBuf::from("/usr/bin/simavr")),
+            bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
             builder_libraries: Vec::new(),
             cli: None,
         }

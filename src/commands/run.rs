@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
 use autopilot_orchestrator::App;
-use autopilot_orchestrator::session::{SessionReport, infra, run_session, sketch_name};
+use autopilot_orchestrator::session::{SessionReport, infra, run_session_until, sketch_name};
 use autopilot_trace::{
     JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome, session_span,
 };
@@ -204,8 +204,10 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         note: choice.note,
     };
     let setup = environment.setup(parts, fallback_llm);
-    let report: SessionReport =
-        runtime.block_on(async { run_session(&setup).await }.instrument(session_span(&id)));
+    let report: SessionReport = runtime.block_on(
+        async { run_session_until(&setup, crate::setup::termination_signal()).await }
+            .instrument(session_span(&id)),
+    );
     finish(&out, &trace_path, &report, &write_errors.snapshot())
 }
 

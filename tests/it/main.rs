@@ -8,6 +8,7 @@ mod doctor_cli;
 mod replay_cli;
 mod report_cli;
 mod run_cli;
+mod signals_cli;
 mod support;
 mod toolchain_cli;
 mod trace_cli;

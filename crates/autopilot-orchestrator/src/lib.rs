@@ -48,12 +48,13 @@ pub use extract::{
 pub use header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
 pub use policy::{
     AttemptBudgets, Fallbacks, LibraryPolicy, MAX_ATTEMPTS, ModelRef, Policies, RetryPolicy,
-    SessionBudget, SimulationPolicy, Timeouts,
+    SandboxMode, SessionBudget, SimulationPolicy, Timeouts,
 };
 pub use precheck::{
-    CHECK_FORBIDDEN_API, CHECK_INFERENCE_CALL, CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH,
-    CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP, ForbiddenApi, PrecheckInput, PrecheckReport,
-    PrecheckVerdict, run_prechecks,
+    CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,
+    CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH, CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP,
+    CHECK_SIMAVR_SECTION, ForbiddenApi, PrecheckInput, PrecheckReport, PrecheckVerdict,
+    run_prechecks,
 };
 pub use prompts::{
     AppFacts, DatasetFacts, Flow, MANIFEST, ModelFacts, PromptError, PromptFacts, PromptSet,

@@ -243,6 +243,18 @@ pub struct Policies {
     pub fallback: Fallbacks,
     pub simulation: SimulationPolicy,
     pub libraries: LibraryPolicy,
+    /// `sandbox = "off"` runs the compiler and simavr on generated code without the sandbox
+    /// (the trace notes it); the default is `"on"`.
+    pub sandbox: SandboxMode,
+}
+
+/// Whether tools that touch generated code run in the sandbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    #[default]
+    On,
+    Off,
 }
 
 impl Policies {

@@ -20,6 +20,14 @@ pub const CHECK_MODEL_SYMBOL_CLASH: &str = "precheck.model_symbol_clash";
 pub const CHECK_INFERENCE_CALL: &str = "precheck.inference_call";
 pub const CHECK_PLACEHOLDERS: &str = "precheck.placeholders";
 pub const CHECK_FORBIDDEN_API: &str = "precheck.forbidden_api";
+/// `#include` (or `__has_include`) of an absolute path, a `..` path or a computed name: the
+/// sketch may include its own files, the core's and the libraries', nothing else of the host.
+pub const CHECK_INCLUDE_PATH: &str = "precheck.include_path";
+/// `.incbin`: the assembler would paste a host file into the firmware.
+pub const CHECK_INCBIN: &str = "precheck.incbin";
+/// simavr's `.mmcu` section (`AVR_MCU`, `avr_mcu_section.h`, `section(".mmcu")`): its tags
+/// make the simulator open host files.
+pub const CHECK_SIMAVR_SECTION: &str = "precheck.simavr_section";
 
 /// A symbol or header the target's pinned TinyML library lacks (or that must not be used).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,8 +135,105 @@ pub fn run_prechecks(code: &str, input: &PrecheckInput<'_>) -> PrecheckReport {
         check_inference_call(&bare.text, input.model),
         check_placeholders(&no_comments.text, &no_comments.comments),
         check_forbidden(&bare.text, &includes, input.forbidden),
+        check_include_paths(&no_comments.text),
+        check_incbin(&no_comments.text),
+        check_simavr_section(&no_comments.text),
     ];
     PrecheckReport { verdicts }
+}
+
+/// `#include`-like directives: `#include`, `#include_next`, `#import`.
+static INCLUDE_DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^#\s*(include_next|include|import)\b\s*(.*)$").expect("valid regex")
+});
+static HAS_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"__has_include(?:_next)?\s*\(\s*(?:"([^"]*)"|<([^>]*)>)"#).expect("valid regex")
+});
+
+/// Why an include target reaches outside the sketch, core and libraries, if it does.
+fn host_path_problem(path: &str) -> Option<&'static str> {
+    let path = path.trim();
+    if path.starts_with('/') || path.starts_with('\\') || path.starts_with('~') {
+        Some("an absolute path")
+    } else if path.split(['/', '\\']).any(|part| part == "..") {
+        Some("a `..` path")
+    } else {
+        None
+    }
+}
+
+fn check_include_paths(code: &str) -> PrecheckVerdict {
+    let (_, directives) = cpp::tokenize(code);
+    let mut findings = Vec::new();
+    for directive in &directives {
+        let Some(caps) = INCLUDE_DIRECTIVE.captures(directive.text.trim()) else {
+            continue;
+        };
+        let rest = caps.get(2).map_or("", |m| m.as_str()).trim();
+        let target = match rest.chars().next() {
+            Some('"') => rest[1..].split('"').next(),
+            Some('<') => rest[1..].split('>').next(),
+            _ => None,
+        };
+        let problem = match target {
+            Some(path) => host_path_problem(path).map(|why| format!("`{path}` is {why}")),
+            // `#include MACRO` can name any file: only literal names are allowed.
+            None => Some(format!("`{rest}` is not a literal file name")),
+        };
+        if let Some(problem) = problem {
+            findings.push(format!("line {}: #{} {problem}", directive.line, &caps[1]));
+        }
+    }
+    for caps in HAS_INCLUDE.captures_iter(code) {
+        let path = caps
+            .get(1)
+            .or_else(|| caps.get(2))
+            .map_or("", |m| m.as_str());
+        if let Some(why) = host_path_problem(path) {
+            let line = caps.get(0).map_or(0, |m| cpp::line_of(code, m.start()));
+            findings.push(format!("line {line}: __has_include of `{path}`, {why}"));
+        }
+    }
+    if !findings.is_empty() {
+        findings.push(
+            "include only the sketch's own files, the core's and the libraries' headers by plain \
+             name (`#include \"model.h\"`, `#include <Arduino.h>`)"
+                .to_owned(),
+        );
+    }
+    PrecheckVerdict::from_findings(CHECK_INCLUDE_PATH, &findings)
+}
+
+fn check_incbin(code: &str) -> PrecheckVerdict {
+    let findings: Vec<String> = code
+        .match_indices(".incbin")
+        .map(|(at, _)| {
+            format!(
+                "line {}: `.incbin` pastes a file of the build machine into the firmware; \
+                 define the data in the sketch (a `const` array) instead",
+                cpp::line_of(code, at)
+            )
+        })
+        .collect();
+    PrecheckVerdict::from_findings(CHECK_INCBIN, &findings)
+}
+
+static SIMAVR_SECTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\.mmcu\b|\bAVR_MCU\w*|avr_mcu_section\.h").expect("valid regex"));
+
+fn check_simavr_section(code: &str) -> PrecheckVerdict {
+    let findings: Vec<String> = SIMAVR_SECTION
+        .find_iter(code)
+        .map(|m| {
+            format!(
+                "line {}: `{}` declares simavr's `.mmcu` section, which the simulator would obey; \
+                 remove it (the board's simulator needs no configuration from the sketch)",
+                cpp::line_of(code, m.start()),
+                m.as_str()
+            )
+        })
+        .collect();
+    PrecheckVerdict::from_findings(CHECK_SIMAVR_SECTION, &findings)
 }
 
 fn check_setup_loop(code: &str) -> PrecheckVerdict {

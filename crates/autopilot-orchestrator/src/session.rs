@@ -120,6 +120,16 @@ struct Run<'a> {
 /// Runs one session. It always ends with a `session_finished` event, and returns how it ended;
 /// run it inside the session's span ([`autopilot_trace::session_span`]).
 pub async fn run_session(setup: &SessionSetup) -> SessionReport {
+    run_session_until(setup, std::future::pending()).await
+}
+
+/// [`run_session`] that also ends when `stop` resolves (the CLI passes SIGINT/SIGTERM): the
+/// step under way is dropped, which kills its tool's process group, and the session ends
+/// `aborted` with the reason `stop` gives — still with its `session_finished` event.
+pub async fn run_session_until(
+    setup: &SessionSetup,
+    stop: impl Future<Output = String>,
+) -> SessionReport {
     let start = Instant::now();
     let artifacts = setup.run_dir.join("artifacts").join(setup.id.as_str());
     let forbidden = forbidden_apis(&setup.target, &setup.tinyml_api);
@@ -168,6 +178,15 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
         batch: setup.batch.clone(),
         origin: TraceOrigin::Native,
     }));
+    if setup.toolchain.sandbox.is_none() {
+        // The user opted out: generated code compiles and runs with the host's full view.
+        emit(&Event::Note(Note {
+            kind: "sandbox_off".into(),
+            message: "the sandbox is off (opted out): the compiler and simavr ran generated code \
+                      unconfined"
+                .into(),
+        }));
+    }
     if let Some(note) = &setup.note {
         emit(&Event::Note(Note {
             kind: "session_note".into(),
@@ -184,7 +203,10 @@ pub async fn run_session(setup: &SessionSetup) -> SessionReport {
                     setup.target.name, setup.target.fqbn
                 ),
             )),
-            BuildCapability::Real(_) => run.drive(&mut compiler).await,
+            BuildCapability::Real(_) => tokio::select! {
+                driven = run.drive(&mut compiler) => driven,
+                reason = stop => Err(SessionOutcome::Aborted { reason }),
+            },
         },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
@@ -968,6 +990,7 @@ impl Run<'_> {
             setup.app.expected_output.clone(),
         );
         request.simavr.clone_from(&setup.simavr);
+        request.sandbox.clone_from(&setup.toolchain.sandbox);
         emit(&Event::StageStarted(StageStarted {
             stage: Stage::Simulate,
             attempt: Some(attempt),
@@ -975,6 +998,16 @@ impl Run<'_> {
         let simulation = autopilot_toolchain::simulate(&request)
             .await
             .map_err(|e| infrastructure(infra::TOOLCHAIN_FAILED, e.to_string()))?;
+        if let Some(refusal) = &simulation.refused {
+            // The firmware never reached simavr: the verdict names the check that refused it.
+            emit(&Event::CheckVerdict(CheckVerdict {
+                stage: Stage::Simulate,
+                attempt,
+                check: refusal.check_id().into(),
+                passed: false,
+                message: refusal.to_string(),
+            }));
+        }
         emit(&Event::SimulationFinished(
             simulation.to_trace_event(attempt),
         ));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::arduino_builder::millis;
 use crate::backend::{
     Backend, BackendKind, BuildCapability, BuildJob, ToolchainConfig, Warnings, arduino_builder,
-    arduino_cli, install_fix, select_backend,
+    arduino_cli, compile_sandbox, install_fix, select_backend,
 };
 use crate::cache::{CacheInputs, CompileCache};
 use crate::environment;
@@ -445,7 +445,13 @@ impl Compiler {
                     .and_then(arduino_cli::CliVersion::parse),
             ),
         };
-        tracing::debug!(command = %spec.display(), "compiling");
+        let sandbox = self
+            .config
+            .sandbox
+            .as_ref()
+            .map(|sandbox| compile_sandbox(sandbox, &self.config, backend.kind, &job));
+        let spec = spec.sandbox(sandbox);
+        tracing::debug!(command = %spec.display(), sandboxed = spec.get_sandbox().is_some(), "compiling");
         let output = match process::run(&spec).await {
             Ok(output) => output,
             Err(error) if error.is_not_found() => return Ok(self.missing(error.to_string(), start)),

@@ -4,7 +4,8 @@
 //! answered from disk) and honest (a failed install or compile is reported as such).
 //!
 //! This crate is the only one that spawns processes ([`process`]); everything else in the
-//! workspace goes through it. The pieces, in the order a session uses them:
+//! workspace goes through it; tools that touch generated code run in its [`sandbox`]. The
+//! pieces, in the order a session uses them:
 //!
 //! - [`target`]: board definitions from `targets/*.toml`, validated on load.
 //! - [`compile::Compiler`]: one per session; picks the backend ([`backend`]: Debian's
@@ -16,6 +17,7 @@
 //! - [`environment`]: the symbols errors mention and their real declarations in the installed
 //!   headers, plus core and library versions, for repair prompts.
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
+//! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //!
 //! Libraries here never print and never read the environment for configuration: the caller
@@ -27,8 +29,10 @@ pub mod compile;
 pub mod data;
 pub mod diagnostics;
 pub mod environment;
+pub mod firmware;
 pub mod library;
 pub mod process;
+pub mod sandbox;
 pub mod simulate;
 pub mod size;
 pub mod sketch;
@@ -43,6 +47,7 @@ pub use diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
 pub use environment::{find_declarations, symbols_from_diagnostics, symbols_in_message};
 pub use library::LibraryCatalog;
 pub use process::{ProcessError, ProcessOutput, ProcessSpec, Termination};
+pub use sandbox::{Limits, Sandbox, SandboxConfig};
 pub use simulate::{SimulateRequest, SimulationResult, simulate};
 pub use size::parse_size_report;
 pub use sketch::{Sketch, SketchError};

@@ -9,6 +9,11 @@
 //!
 //! [`run`] captures; [`run_with_lines`] also hands every complete line to a callback that may
 //! stop the process early (the simulator stops as soon as a class name appears on serial).
+//!
+//! A spec with a [`Sandbox`] runs its program inside bubblewrap (see [`crate::sandbox`]): the
+//! program is resolved first (so a missing tool is still [`ProcessError::NotFound`]), the
+//! environment is cleared to [`sandbox::base_environment`] plus the spec's own variables, and
+//! a missing `bwrap` is [`ProcessError::SandboxMissing`], never a silent unsandboxed run.
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
@@ -21,6 +26,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
+
+use crate::sandbox::{self, Sandbox};
 
 /// Default per-stream capture limit (1 MiB).
 pub const DEFAULT_CAPTURE_LIMIT: usize = 1024 * 1024;
@@ -39,6 +46,7 @@ pub struct ProcessSpec {
     timeout: Option<Duration>,
     grace: Duration,
     capture_limit: usize,
+    sandbox: Option<Sandbox>,
 }
 
 impl ProcessSpec {
@@ -51,7 +59,19 @@ impl ProcessSpec {
             timeout: None,
             grace: DEFAULT_GRACE,
             capture_limit: DEFAULT_CAPTURE_LIMIT,
+            sandbox: None,
         }
+    }
+
+    /// Runs the program inside `sandbox` (or unsandboxed with `None`).
+    #[must_use]
+    pub fn sandbox(mut self, sandbox: Option<Sandbox>) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    pub fn get_sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
     }
 
     #[must_use]
@@ -231,6 +251,11 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the sandbox program `{bwrap}` is not installed, so `{program}` was not run \
+         (install bubblewrap, or opt out of the sandbox explicitly)"
+    )]
+    SandboxMissing { bwrap: String, program: String },
     #[error("failed to wait for `{program}`")]
     Wait {
         program: String,
@@ -276,7 +301,15 @@ where
     let program = spec.program.to_string_lossy().into_owned();
     let start = Instant::now();
     let mut child = spawn(spec).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
+        if let Some(sandbox) = &spec.sandbox
+            && source.kind() == std::io::ErrorKind::NotFound
+            && source.get_ref().is_none()
+        {
+            ProcessError::SandboxMissing {
+                bwrap: sandbox.bwrap().to_string_lossy().into_owned(),
+                program: program.clone(),
+            }
+        } else if source.kind() == std::io::ErrorKind::NotFound {
             ProcessError::NotFound {
                 program: program.clone(),
             }
@@ -382,19 +415,51 @@ where
     reason = "the process runner is the one place allowed to spawn processes"
 )]
 fn spawn(spec: &ProcessSpec) -> std::io::Result<tokio::process::Child> {
-    let mut command = tokio::process::Command::new(&spec.program);
+    let mut command = match &spec.sandbox {
+        None => {
+            let mut command = tokio::process::Command::new(&spec.program);
+            command.args(&spec.args);
+            if let Some(dir) = &spec.cwd {
+                command.current_dir(dir);
+            }
+            command
+        }
+        Some(sandbox) => {
+            // Resolved outside, so a missing tool is reported as missing (bwrap would only
+            // say "execvp failed" with exit code 1). The error carries a message to tell it
+            // apart from a missing bwrap.
+            let program = resolve_in_sandbox(&spec.program).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "program not found")
+            })?;
+            let mut command = tokio::process::Command::new(sandbox.bwrap());
+            command
+                .args(sandbox.arguments(&program, &spec.args, spec.cwd.as_deref()))
+                .env_clear()
+                .envs(sandbox::base_environment());
+            command
+        }
+    };
     command
-        .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    if let Some(dir) = &spec.cwd {
-        command.current_dir(dir);
-    }
     command.spawn()
+}
+
+/// The absolute path of `program` as the sandbox will see it: a path is made absolute (and
+/// must be a file), a bare name is looked up in [`sandbox::SANDBOX_PATH`].
+fn resolve_in_sandbox(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        let absolute = std::path::absolute(program).ok()?;
+        return absolute.is_file().then_some(absolute);
+    }
+    sandbox::SANDBOX_PATH
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 fn exit_termination(status: Option<ExitStatus>) -> Termination {

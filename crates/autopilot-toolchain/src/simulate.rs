@@ -4,6 +4,9 @@
 //! simavr 1.6 prints the sketch's UART0 on **stderr**, each line wrapped in ANSI colour codes
 //! and every CR or LF byte shown as `.` (`Serial.println("tick")` → `ESC[32mtick..`); its own
 //! loader lines go to stdout. It never exits by itself, so the budget is the process timeout.
+//!
+//! The firmware is vetted first ([`crate::firmware::vet`]): simavr never sees an ELF with a
+//! `.mmcu` section, whoever calls [`simulate`] (a session, `autopilot replay`, a test).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +15,9 @@ use autopilot_trace::{SimulationFinished, SimulationStatus};
 
 use crate::backend::arduino_builder::millis;
 use crate::diagnostics::strip_ansi;
+use crate::firmware::{self, FirmwareRefusal};
 use crate::process::{self, LineControl, ProcessError, ProcessSpec, StreamKind, Termination};
+use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// Serial lines kept by default.
 pub const DEFAULT_MAX_LINES: usize = 200;
@@ -31,6 +36,9 @@ pub struct SimulateRequest {
     /// Tokens to look for (class names); matched as whole words.
     pub expected: Vec<String>,
     pub max_lines: usize,
+    /// The sandbox simavr runs in (it may read the firmware, write nothing of the host);
+    /// `None` only when the user opted out.
+    pub sandbox: Option<SandboxConfig>,
 }
 
 impl SimulateRequest {
@@ -49,6 +57,7 @@ impl SimulateRequest {
             budget,
             expected,
             max_lines: DEFAULT_MAX_LINES,
+            sandbox: Some(SandboxConfig::default()),
         }
     }
 }
@@ -64,6 +73,8 @@ pub struct SimulationResult {
     pub duration: Duration,
     /// Why the simulator failed (its own messages), when it did.
     pub detail: Option<String>,
+    /// Set when the firmware was refused before simavr ran (status `Failed`).
+    pub refused: Option<FirmwareRefusal>,
 }
 
 impl SimulationResult {
@@ -106,19 +117,44 @@ pub fn match_token<'a>(line: &str, expected: &'a [String]) -> Option<&'a String>
 
 /// The simavr command.
 pub fn command(request: &SimulateRequest) -> ProcessSpec {
+    let elf = std::path::absolute(&request.elf).unwrap_or_else(|_| request.elf.clone());
     ProcessSpec::new(&request.simavr)
         .arg("-m")
         .arg(&request.mcu)
         .arg("-f")
         .arg(request.clock_hz.to_string())
-        .arg(&request.elf)
+        .arg(&elf)
         .timeout(request.budget)
         .grace(Duration::from_millis(500))
         .capture_limit(64 * 1024)
+        .sandbox(
+            request
+                .sandbox
+                .as_ref()
+                .map(|config| Sandbox::new(config).read_only(&elf)),
+        )
 }
 
 /// Runs the firmware. `Err` only when simavr exists but cannot be started.
 pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, ProcessError> {
+    // An unreadable file is left to simavr, which reports it: there is nothing in it to obey.
+    if let Ok(bytes) = fs_err::read(&request.elf)
+        && let Err(refusal) = firmware::vet(&bytes)
+    {
+        tracing::warn!(elf = %request.elf.display(), check = refusal.check_id(), "firmware refused");
+        return Ok(SimulationResult {
+            status: SimulationStatus::Failed,
+            mcu: request.mcu.clone(),
+            matched: None,
+            serial: Vec::new(),
+            duration: Duration::ZERO,
+            detail: Some(format!(
+                "refused before simulation ({}): {refusal}",
+                refusal.check_id()
+            )),
+            refused: Some(refusal),
+        });
+    }
     let mut serial = Vec::new();
     let mut matched: Option<String> = None;
     let outcome = process::run_with_lines(&command(request), |stream, raw| {
@@ -152,6 +188,7 @@ pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, Pro
                 serial: Vec::new(),
                 duration: Duration::ZERO,
                 detail: Some(error.to_string()),
+                refused: None,
             });
         }
         Err(error) => return Err(error),
@@ -178,5 +215,6 @@ pub async fn simulate(request: &SimulateRequest) -> Result<SimulationResult, Pro
         serial,
         duration: output.duration,
         detail,
+        refused: None,
     })
 }

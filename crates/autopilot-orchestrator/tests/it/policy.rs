@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use autopilot_orchestrator::{ConfigError, ModelRef, Policies};
+use autopilot_orchestrator::{ConfigError, ModelRef, Policies, SandboxMode};
 
 fn parse(text: &str) -> Result<Policies, ConfigError> {
     Policies::from_toml(Path::new("policies.toml"), text)
@@ -109,4 +109,15 @@ fn the_policy_file_is_read_from_disk() {
     assert_eq!(Policies::load(&path).unwrap().attempts.spec, 2);
     let missing = Policies::load(&dir.path().join("nope.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Read { .. }));
+}
+
+#[test]
+fn the_sandbox_is_on_unless_the_file_turns_it_off() {
+    assert_eq!(parse("").unwrap().sandbox, SandboxMode::On);
+    assert_eq!(
+        parse("sandbox = \"off\"").unwrap().sandbox,
+        SandboxMode::Off
+    );
+    let error = parse("sandbox = \"maybe\"").unwrap_err().to_string();
+    assert!(error.contains("policies.toml"), "{error}");
 }

@@ -1,8 +1,9 @@
 //! Static prechecks, each on its own, and the model-symbol clash from the published logs.
 
 use autopilot_orchestrator::{
-    App, CHECK_FORBIDDEN_API, CHECK_INFERENCE_CALL, CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH,
-    CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP, ForbiddenApi, ModelInfo, PrecheckInput, run_prechecks,
+    App, CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,
+    CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH, CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP,
+    CHECK_SIMAVR_SECTION, ForbiddenApi, ModelInfo, PrecheckInput, run_prechecks,
 };
 use autopilot_trace::Stage;
 
@@ -71,7 +72,7 @@ fn a_good_sketch_passes_every_check() {
         },
     );
     assert!(report.passed(), "{:#?}", report.verdicts);
-    assert_eq!(report.verdicts.len(), 6);
+    assert_eq!(report.verdicts.len(), 9);
     let events = report.events(4);
     assert!(
         events
@@ -371,4 +372,84 @@ fn a_realistic_tflm_sketch_passes_every_check() {
         "{:#?}",
         report.failures().collect::<Vec<_>>()
     );
+}
+
+/// The verdict of `check` on a sketch made of `head` plus empty `setup` and `loop`.
+fn host_verdict(head: &str, check: &str) -> (bool, String) {
+    let code = format!("{head}\nvoid setup() {{}}\nvoid loop() {{}}\n");
+    let report = run_prechecks(&code, &PrecheckInput::default());
+    let v = report.verdicts.iter().find(|v| v.check == check).unwrap();
+    (v.passed, v.message.clone())
+}
+
+#[test]
+fn includes_that_reach_the_host_are_refused() {
+    for (head, expected) in [
+        (
+            "#include \"/etc/passwd\"",
+            "line 1: #include `/etc/passwd` is an absolute path",
+        ),
+        (
+            "#include \"../../../.env\"",
+            "`../../../.env` is a `..` path",
+        ),
+        ("#include <../secrets.h>", "`../secrets.h` is a `..` path"),
+        (
+            "#  include_next \"/dev/zero\"",
+            "#include_next `/dev/zero` is an absolute path",
+        ),
+        (
+            "#import \"~/.ssh/id_rsa\"",
+            "#import `~/.ssh/id_rsa` is an absolute path",
+        ),
+        (
+            "#define F \"/etc/passwd\"\n#include F",
+            "line 2: #include `F` is not a literal file name",
+        ),
+        (
+            "#if __has_include(\"/root/.env\")\n#endif",
+            "__has_include of `/root/.env`",
+        ),
+    ] {
+        let (passed, message) = host_verdict(head, CHECK_INCLUDE_PATH);
+        assert!(!passed, "{head}");
+        assert!(message.contains(expected), "{head}: {message}");
+        assert!(message.contains("by plain name"), "{message}");
+    }
+    for head in [
+        "#include <Arduino.h>\n#include \"model.h\"\n#include <tensorflow/lite/micro/micro_interpreter.h>",
+        "// #include \"/etc/passwd\" in a comment is harmless",
+        "const char *p = \"../not/an/include\";",
+    ] {
+        let (passed, message) = host_verdict(head, CHECK_INCLUDE_PATH);
+        assert!(passed, "{head}: {message}");
+    }
+}
+
+#[test]
+fn incbin_and_simavr_sections_are_refused() {
+    let (passed, message) = host_verdict(
+        "__asm__(\".section .progmem.data\\nleak: .incbin \\\"/root/.env\\\"\");",
+        CHECK_INCBIN,
+    );
+    assert!(!passed);
+    assert!(message.starts_with("line 1: `.incbin`"), "{message}");
+    for (head, token) in [
+        ("#include \"avr_mcu_section.h\"", "avr_mcu_section.h"),
+        ("AVR_MCU(F_CPU, \"atmega328p\");", "AVR_MCU"),
+        (
+            "AVR_MCU_VCD_FILE(\"/root/.bashrc\", 1000);",
+            "AVR_MCU_VCD_FILE",
+        ),
+        (
+            "const char t[] __attribute__((section(\".mmcu\"), used)) = {12, 4, 'x', 0};",
+            ".mmcu",
+        ),
+    ] {
+        let (passed, message) = host_verdict(head, CHECK_SIMAVR_SECTION);
+        assert!(!passed, "{head}");
+        assert!(message.contains(&format!("`{token}`")), "{head}: {message}");
+    }
+    assert!(host_verdict("// mentions .incbin and AVR_MCU in a comment", CHECK_INCBIN).0);
+    assert!(host_verdict("int mmcu_count = 0;", CHECK_SIMAVR_SECTION).0);
 }

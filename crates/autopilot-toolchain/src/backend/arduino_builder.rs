@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use autopilot_trace::{ComponentVersion, Diagnostic, Severity};
+use autopilot_trace::{ComponentVersion, Diagnostic, DiagnosticOrigin, Severity};
 
 use super::{ArduinoBuilderConfig, BuildJob};
 use crate::compile::{BackendOutcome, CompileError, CompileOutcome};
@@ -90,6 +90,14 @@ pub fn interpret(
             },
             stderr,
         )),
+        Termination::Exited { .. } if let Some(limit) = resource_limit(&stderr) => {
+            Ok(BackendOutcome::new(
+                CompileOutcome::Failed {
+                    diagnostics: vec![limit],
+                },
+                stderr,
+            ))
+        }
         termination => Err(CompileError::Unrecognized {
             backend: "arduino-builder",
             reason: match termination {
@@ -104,6 +112,34 @@ pub fn interpret(
             stderr,
         }),
     }
+}
+
+/// A compiler stopped by a sandbox limit (`cc1plus: out of memory allocating …` after
+/// `#include "/dev/zero"`, a file-size or CPU limit) failed because of the sketch: an outcome
+/// with one error saying so, not an unrecognised tool failure.
+pub(crate) fn resource_limit(stderr: &str) -> Option<Diagnostic> {
+    const SIGNS: [&str; 4] = [
+        "out of memory allocating",
+        "virtual memory exhausted",
+        "File size limit exceeded",
+        "CPU time limit exceeded",
+    ];
+    let line = stderr
+        .lines()
+        .find(|line| SIGNS.iter().any(|sign| line.contains(sign)))?;
+    Some(Diagnostic {
+        file: None,
+        line: None,
+        column: None,
+        severity: Severity::Error,
+        message: format!(
+            "the compiler hit a resource limit of the sandbox: {}",
+            line.trim()
+        ),
+        origin: DiagnosticOrigin::Tool,
+        context: Vec::new(),
+        notes: Vec::new(),
+    })
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {

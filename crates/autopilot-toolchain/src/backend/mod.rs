@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::target::{Fqbn, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -162,6 +163,8 @@ pub struct ToolchainConfig {
     pub timeout: Duration,
     /// Use this backend whatever the target prefers.
     pub force_backend: Option<BackendKind>,
+    /// The sandbox every compile runs in; `None` only when the user opted out.
+    pub sandbox: Option<SandboxConfig>,
 }
 
 impl ToolchainConfig {
@@ -177,6 +180,7 @@ impl ToolchainConfig {
             warnings: Warnings::All,
             timeout: DEFAULT_TIMEOUT,
             force_backend: None,
+            sandbox: Some(SandboxConfig::default()),
         }
     }
 }
@@ -268,4 +272,46 @@ pub struct BuildJob<'a> {
     pub libraries_dirs: &'a [PathBuf],
     pub warnings: Warnings,
     pub timeout: Duration,
+}
+
+/// The sandbox of one compile: the sketch, cores, tools and libraries read-only; the build
+/// path and the shared build cache writable; nothing else of the host.
+pub fn compile_sandbox(
+    config: &SandboxConfig,
+    toolchain: &ToolchainConfig,
+    kind: BackendKind,
+    job: &BuildJob<'_>,
+) -> Sandbox {
+    let mut sandbox = Sandbox::new(config)
+        .read_only(&job.sketch.dir)
+        .writable(job.build_dir)
+        .writable(job.build_cache_dir);
+    for dir in job.libraries_dirs {
+        sandbox = sandbox.read_only(dir);
+    }
+    match kind {
+        BackendKind::ArduinoBuilder => {
+            let builder = &toolchain.arduino_builder;
+            for dir in &builder.hardware_dirs {
+                sandbox = sandbox.read_only(dir);
+            }
+            sandbox = sandbox.read_only(&builder.tools_dir);
+        }
+        BackendKind::ArduinoCli => {
+            let cli = &toolchain.arduino_cli;
+            if let Some(file) = &cli.config_file {
+                sandbox = sandbox.read_only(file);
+            }
+            // The folders arduino-cli is pointed at (data, user, downloads) hold its cores and
+            // tools: readable, never writable from a compile.
+            for (key, value) in &cli.env {
+                if key.to_string_lossy().starts_with("ARDUINO_DIRECTORIES_")
+                    && Path::new(value).is_absolute()
+                {
+                    sandbox = sandbox.read_only(value);
+                }
+            }
+        }
+    }
+    sandbox
 }

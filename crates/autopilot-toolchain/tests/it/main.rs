@@ -7,6 +7,7 @@ mod diagnostics;
 mod environment;
 mod library;
 mod process;
+mod redteam;
 mod simulate;
 mod size;
 mod support;

@@ -148,6 +148,11 @@ pub fn fake_cli_config(work: &Path, case: &Path, log: &Path) -> ToolchainConfig 
         ..ArduinoCliConfig::default()
     };
     config.force_backend = Some(BackendKind::ArduinoCli);
+    // The fake reads its case folder and appends to its log from inside the sandbox.
+    if let Some(sandbox) = &mut config.sandbox {
+        sandbox.read_only.push(case.to_owned());
+        sandbox.writable.extend(log.parent().map(Path::to_owned));
+    }
     config
 }
 
