@@ -3,7 +3,8 @@
 # (Debian/Ubuntu): arduino-builder, the AVR core, avr-gcc, avr-libc and simavr.
 # Does nothing when they are all present. Uses sudo when not run as root.
 set -euo pipefail
-packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr)
+# g++ and g++-multilib: the host TinyML check builds TFLM sketches natively (-m32 when present).
+packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr g++ g++-multilib)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,192 @@
+//! The whole host check of one sketch: build, run on the scene, judge, and the trace event.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use autopilot_trace::{HostCheckFinished, HostVerdictKind};
+
+use crate::build::{BuildRequest, HostBuild, HostBuildOutcome, build_sketch, duration_ms};
+use crate::profile::PreparedProfile;
+use crate::run::{Observation, RunRequest, run_sketch};
+use crate::verdict::{Policy, Verdict, judge};
+use crate::{HostCompiler, HostError, Scene, TflmLibrary};
+
+/// Serial lines kept in the trace event.
+const SERIAL_LINES: usize = 20;
+
+/// What the check needs besides the sketch: a prepared toolchain.
+#[derive(Debug, Clone)]
+pub struct HostToolchain {
+    pub compiler: HostCompiler,
+    pub tflm: TflmLibrary,
+    pub profile: PreparedProfile,
+}
+
+/// The check's result: the build, the run (when it built) and the verdict.
+#[derive(Debug, Clone)]
+pub struct HostCheckReport {
+    pub build: HostBuild,
+    pub observation: Option<Observation>,
+    pub verdict: Verdict,
+    pub profile: String,
+    pub tflm_source: String,
+}
+
+/// Builds the sketch, runs it on the scene within `budget` of wall time, and judges it.
+pub async fn check_sketch(
+    toolchain: &HostToolchain,
+    request: &BuildRequest,
+    scene: &Scene,
+    policy: &Policy,
+    budget: Duration,
+) -> Result<HostCheckReport, HostError> {
+    let build = build_sketch(
+        request,
+        &toolchain.compiler,
+        &toolchain.tflm,
+        &toolchain.profile,
+    )
+    .await?;
+    let profile = toolchain.profile.profile.id();
+    let tflm_source = toolchain.tflm.describe();
+    let (observation, verdict) = match &build.outcome {
+        HostBuildOutcome::Built { binary } => {
+            let obs = run_sketch(
+                &RunRequest {
+                    binary: binary.clone(),
+                    work_dir: request.build_dir.join("run"),
+                    budget,
+                },
+                scene,
+            )
+            .await?;
+            let verdict = judge(&obs, scene, policy);
+            (Some(obs), verdict)
+        }
+        HostBuildOutcome::Failed { diagnostics, .. } => {
+            (None, build_failed(diagnostics, &build, scene))
+        }
+    };
+    Ok(HostCheckReport {
+        build,
+        observation,
+        verdict,
+        profile,
+        tflm_source,
+    })
+}
+
+fn build_failed(
+    diagnostics: &[autopilot_trace::Diagnostic],
+    _build: &HostBuild,
+    scene: &Scene,
+) -> Verdict {
+    let first = diagnostics.iter().find(|d| {
+        matches!(
+            d.severity,
+            autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal
+        )
+    });
+    // A header the real library has but the host cannot provide is not the sketch's fault.
+    let unsupported = first.is_some_and(|d| d.message.contains("has no host equivalent"));
+    Verdict {
+        kind: if unsupported {
+            HostVerdictKind::UnsupportedOp
+        } else {
+            HostVerdictKind::BuildFailed
+        },
+        summary: first.map_or_else(
+            || "the host build failed without a parsed error".to_owned(),
+            |d| {
+                format!(
+                    "the host build failed: {}:{}: {}",
+                    d.file.as_deref().unwrap_or("?"),
+                    d.line.unwrap_or(0),
+                    d.message
+                )
+            },
+        ),
+        allocate_ok: None,
+        arena_used_bytes: None,
+        objects: scene.rows.len(),
+        invokes: 0,
+        invokes_without_object: 0,
+        max_input_deviation: None,
+        printed_accuracy: None,
+        model_accuracy: None,
+        unsupported: Vec::new(),
+    }
+}
+
+/// A verdict for a target whose pinned library has no profile: skipped, never passed.
+pub fn skipped_no_profile(library: &str, version: &str) -> HostCheckFinished {
+    HostCheckFinished {
+        attempt: 0,
+        verdict: HostVerdictKind::SkippedNoProfile,
+        summary: format!("no host API profile for {library}@{version}: the host check is skipped"),
+        profile: String::new(),
+        tflm_source: String::new(),
+        diagnostics: Vec::new(),
+        allocate_ok: None,
+        arena_used_bytes: None,
+        objects_presented: None,
+        invokes: None,
+        invokes_without_object: None,
+        max_input_deviation: None,
+        printed_accuracy: None,
+        model_accuracy: None,
+        blocked_in_setup: false,
+        unsupported: Vec::new(),
+        serial: Vec::new(),
+        build_ms: 0,
+        run_ms: None,
+    }
+}
+
+impl HostCheckReport {
+    pub fn to_trace_event(&self, attempt: u32) -> HostCheckFinished {
+        let v = &self.verdict;
+        let ran = self.observation.as_ref();
+        HostCheckFinished {
+            attempt,
+            verdict: v.kind,
+            summary: v.summary.clone(),
+            profile: self.profile.clone(),
+            tflm_source: self.tflm_source.clone(),
+            diagnostics: match &self.build.outcome {
+                HostBuildOutcome::Failed { diagnostics, .. } => diagnostics.clone(),
+                HostBuildOutcome::Built { .. } => Vec::new(),
+            },
+            allocate_ok: v.allocate_ok,
+            arena_used_bytes: v.arena_used_bytes,
+            objects_presented: ran.map(|_| u32::try_from(v.objects).unwrap_or(u32::MAX)),
+            invokes: ran.map(|_| u32::try_from(v.invokes).unwrap_or(u32::MAX)),
+            invokes_without_object: ran
+                .map(|_| u32::try_from(v.invokes_without_object).unwrap_or(u32::MAX)),
+            max_input_deviation: v.max_input_deviation,
+            printed_accuracy: v.printed_accuracy,
+            model_accuracy: v.model_accuracy,
+            blocked_in_setup: v.kind == HostVerdictKind::BlockedInSetup,
+            unsupported: v.unsupported.clone(),
+            serial: ran
+                .map(|o| {
+                    o.serial
+                        .iter()
+                        .take(SERIAL_LINES)
+                        .map(|l| l.text.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            build_ms: duration_ms(&self.build),
+            run_ms: ran.map(|o| u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// The build folder the check used.
+    pub fn binary(&self) -> Option<PathBuf> {
+        match &self.build.outcome {
+            HostBuildOutcome::Built { binary } => Some(binary.clone()),
+            HostBuildOutcome::Failed { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the host run: one binary, a module per area.
+mod build;
+mod pure;
+mod support;
