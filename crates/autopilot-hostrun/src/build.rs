@@ -299,13 +299,25 @@ pub async fn build_sketch(
     let out = command::run(&spec).await?;
     let paths = PathMap::sketch(&sketch_build).with(&request.sketch_dir, "");
     if !out.success() {
-        return Ok(failed(&out.stderr.text(), &paths, joined, started));
+        return Ok(failed(
+            &out.stderr.text(),
+            &paths,
+            &profile.poison_dir,
+            joined,
+            started,
+        ));
     }
     for (source, object) in &units {
         let spec = compiler.compile_spec(defines, &include_dirs, source, object);
         let out = command::run(&spec).await?;
         if !out.success() {
-            return Ok(failed(&out.stderr.text(), &paths, joined, started));
+            return Ok(failed(
+                &out.stderr.text(),
+                &paths,
+                &profile.poison_dir,
+                joined,
+                started,
+            ));
         }
     }
     let mut inputs = vec![sketch_obj];
@@ -316,7 +328,13 @@ pub async fn build_sketch(
     let link = compiler.link_spec(&inputs, WRAPPED, &binary);
     let out = command::run(&link).await?;
     if !out.success() {
-        return Ok(failed(&out.stderr.text(), &paths, joined, started));
+        return Ok(failed(
+            &out.stderr.text(),
+            &paths,
+            &profile.poison_dir,
+            joined,
+            started,
+        ));
     }
     Ok(HostBuild {
         outcome: HostBuildOutcome::Built { binary },
@@ -331,16 +349,57 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn failed(text: &str, paths: &PathMap, libraries: Vec<String>, started: Instant) -> HostBuild {
+fn failed(
+    text: &str,
+    paths: &PathMap,
+    poison_dir: &Path,
+    libraries: Vec<String>,
+    started: Instant,
+) -> HostBuild {
     let parsed = parse_gcc_output(text, paths);
+    let poison = poison_dir.to_string_lossy();
+    let diagnostics = parsed
+        .diagnostics
+        .into_iter()
+        .map(|d| unpoison(d, &poison))
+        .collect();
     HostBuild {
         outcome: HostBuildOutcome::Failed {
-            diagnostics: parsed.diagnostics,
+            diagnostics,
             output: paths.apply_in(text),
         },
         libraries,
         duration: started.elapsed(),
     }
+}
+
+static INCLUDED_FROM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^In file included from (.+):(\d+)").expect("valid regex"));
+
+/// A poison header's `#error` becomes what the board's compiler says for a missing header:
+/// `fatal error: X: No such file or directory` at the sketch's `#include` line.
+fn unpoison(mut d: Diagnostic, poison_dir: &str) -> Diagnostic {
+    let from_poison = d.file.as_deref().is_some_and(|f| f.starts_with(poison_dir));
+    let site = d
+        .context
+        .iter()
+        .rev()
+        .find_map(|c| INCLUDED_FROM.captures(c))
+        .map(|c| (c[1].to_owned(), c[2].parse::<u32>().ok()));
+    let missing = d
+        .message
+        .strip_prefix("#error \"")
+        .and_then(|m| m.split_once(": No such file or directory"))
+        .map(|(path, _)| path.to_owned());
+    if let (true, Some((file, line)), Some(path)) = (from_poison, site, missing) {
+        d.file = Some(file);
+        d.line = line;
+        d.column = None;
+        d.severity = autopilot_trace::Severity::Fatal;
+        d.message = format!("{path}: No such file or directory");
+        d.context.clear();
+    }
+    d
 }
 
 /// Milliseconds of a build, for traces.

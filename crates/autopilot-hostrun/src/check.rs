@@ -190,3 +190,83 @@ impl HostCheckReport {
         }
     }
 }
+
+/// Where the host check finds its tools and data (cheap to build; nothing is run until used).
+#[derive(Debug, Clone)]
+pub struct HostCheckConfig {
+    /// `~/.cache/autopilot` (the library is looked up there, never built by a session).
+    pub cache_dir: PathBuf,
+    /// `data/host` of the checkout.
+    pub data_dir: PathBuf,
+    pub cxx: PathBuf,
+    pub ctags: PathBuf,
+    /// Wall-time budget of one run.
+    pub budget: Duration,
+    pub policy: Policy,
+}
+
+/// One sketch to check for a target, as a session knows it.
+#[derive(Debug, Clone)]
+pub struct HostCheckInput<'a> {
+    /// The target's core (`arduino:mbed_nano`) and pinned TinyML library and version.
+    pub core: &'a str,
+    pub library: &'a str,
+    pub version: &'a str,
+    pub sketch_dir: PathBuf,
+    pub build_dir: PathBuf,
+    /// Labelled dataset files and the class names.
+    pub dataset: Vec<(PathBuf, usize)>,
+    pub classes: Vec<String>,
+    /// Files a session puts beside the sketch (`model.h`).
+    pub extra_files: Vec<(String, String)>,
+}
+
+/// The whole check from a session's point of view: a target without a core stand-in or a
+/// library version without a profile is `skipped_no_profile`; a missing host library is an `Err`
+/// ([`HostError::LibraryMissing`]).
+pub async fn run_host_check(
+    config: &HostCheckConfig,
+    input: &HostCheckInput<'_>,
+    attempt: u32,
+) -> Result<HostCheckFinished, HostError> {
+    let family = crate::profile::CoreFamily::for_core(input.core);
+    let profile = crate::Profile::load(
+        &config.data_dir.join("profiles"),
+        input.library,
+        input.version,
+    )?;
+    let (Some(family), Some(profile)) = (family, profile) else {
+        let mut skipped = skipped_no_profile(input.library, input.version);
+        skipped.attempt = attempt;
+        return Ok(skipped);
+    };
+    let compiler =
+        HostCompiler::detect(&config.cxx, &config.cache_dir.join("host-tflm/probe")).await?;
+    let tflm =
+        crate::find_library(&config.cache_dir, &compiler).ok_or(HostError::LibraryMissing)?;
+    let prepared = crate::profile::prepare(
+        &profile,
+        &tflm,
+        &compiler,
+        &config.data_dir.join("cores/common"),
+        2,
+    )
+    .await?;
+    let scene = crate::scene::colour_scene_from_files(&input.dataset, input.classes.clone())?;
+    let toolchain = HostToolchain {
+        compiler,
+        tflm,
+        profile: prepared,
+    };
+    let request = BuildRequest {
+        sketch_dir: input.sketch_dir.clone(),
+        build_dir: input.build_dir.clone(),
+        data_dir: config.data_dir.clone(),
+        family,
+        ctags: config.ctags.clone(),
+        jobs: 2,
+        extra_files: input.extra_files.clone(),
+    };
+    let report = check_sketch(&toolchain, &request, &scene, &config.policy, config.budget).await?;
+    Ok(report.to_trace_event(attempt))
+}

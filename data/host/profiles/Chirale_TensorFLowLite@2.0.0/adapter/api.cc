@@ -11,12 +11,12 @@
 #include "tensorflow/lite/micro/system_setup.h"
 #include "tensorflow/lite/micro/tflite_bridge/micro_error_reporter.h"
 
-void VMicroPrintf(const char* format, va_list args) { autopilot_host::vlog(format, args); }
+void Log(const char* format, va_list args) { autopilot_host::vlog(format, args); }
 
 void MicroPrintf(const char* format, ...) {
   va_list args;
   va_start(args, format);
-  VMicroPrintf(format, args);
+  Log(format, args);
   va_end(args);
 }
 
@@ -31,7 +31,7 @@ int ErrorReporter::Report(const char* format, ...) {
 }
 
 int MicroErrorReporter::Report(const char* format, va_list args) {
-  VMicroPrintf(format, args);
+  Log(format, args);
   return 0;
 }
 

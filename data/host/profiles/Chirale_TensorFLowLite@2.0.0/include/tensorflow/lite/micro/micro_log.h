@@ -2,6 +2,12 @@
 #ifndef AUTOPILOT_HOST_CHIRALE_MICRO_LOG_H
 #define AUTOPILOT_HOST_CHIRALE_MICRO_LOG_H
 #include <cstdarg>
+void Log(const char* format, va_list args);
 void MicroPrintf(const char* format, ...);
-void VMicroPrintf(const char* format, va_list args);
+namespace tflite {
+template <typename... Args>
+void Unused(Args&&... args) {
+  (void)(sizeof...(args));
+}
+}  // namespace tflite
 #endif

@@ -8,10 +8,23 @@
 
 #include "tensorflow/lite/c/common.h"
 #include "tensorflow/lite/micro/micro_log.h"
+#include "tensorflow/lite/micro/kernels/micro_ops.h"
 #include "tensorflow/lite/micro/micro_op_resolver.h"
+#include "tensorflow/lite/core/api/flatbuffer_conversions.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 namespace tflite {
+
+// The parsers the library passes to its private AddBuiltin (declared for the API; on the host
+// the 2020 interpreter parses operator data itself).
+TfLiteStatus ParseFullyConnected(const Operator* op, ErrorReporter* error_reporter,
+                                 BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseSoftmax(const Operator* op, ErrorReporter* error_reporter,
+                          BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseConv2D(const Operator* op, ErrorReporter* error_reporter,
+                         BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseReshape(const Operator* op, ErrorReporter* error_reporter,
+                          BuiltinDataAllocator* allocator, void** builtin_data);
 
 template <unsigned int tOpCount>
 class MicroMutableOpResolver : public MicroOpResolver {
@@ -124,7 +137,9 @@ class MicroMutableOpResolver : public MicroOpResolver {
   unsigned int GetRegistrationLength() { return host_op_count(); }
 
  private:
-  TfLiteStatus AddBuiltin(tflite::BuiltinOperator op, const TfLiteRegistration& registration);
+  template <typename Parser>
+  TfLiteStatus AddBuiltin(tflite::BuiltinOperator op, const TfLiteRegistration& registration,
+                          Parser parser);
 };
 
 }  // namespace tflite
