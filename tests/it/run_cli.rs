@@ -191,3 +191,64 @@ fn a_bad_app_file_is_named_and_exits_2() {
         .code(2)
         .stderr(contains("no-such-app.toml"));
 }
+
+/// Whether `autopilot host setup` has built the host TFLM library in the default cache (and the
+/// host build's tools are there).
+fn host_library() -> bool {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cache = home.join(".cache/autopilot/host-tflm");
+    let library = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("lib/libtflm.a"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| cache.join("<key>/lib/libtflm.a"));
+    installed(
+        "the host TFLM library (bash scripts/setup-host-tflm.sh), arduino-ctags, g++",
+        &[
+            &library.to_string_lossy(),
+            "/usr/bin/arduino-ctags",
+            "/usr/bin/g++",
+        ],
+    )
+}
+
+#[test]
+fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
+    if !host_library() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    autopilot()
+        .arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
+        .arg("--out")
+        .arg(&run)
+        .env_remove("OPENAI_API_KEY")
+        .env("OLLAMA_HOST", "127.0.0.1:9")
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .assert()
+        .code(0)
+        .stdout(contains("sketch/fruit_to_emoji"))
+        .stderr(contains("HOST BUILD"))
+        .stderr(contains(
+            "host check #1 (host build, Chirale_TensorFLowLite@2.0.0): wrong_input",
+        ))
+        .stderr(contains(
+            "host check #2 (host build, Chirale_TensorFLowLite@2.0.0): pass",
+        ));
+    let verdicts: Vec<_> = events(&run)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::HostCheckFinished(h) => Some(h),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(verdicts[1].invokes, Some(225));
+    assert!(verdicts[1].printed_accuracy.unwrap() > 0.9);
+}
