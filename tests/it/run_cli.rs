@@ -195,10 +195,12 @@ fn a_bad_app_file_is_named_and_exits_2() {
 /// Whether `autopilot host setup` has built the host TFLM library in the default cache (and the
 /// host build's tools are there).
 fn host_library() -> bool {
-    let home = std::env::var_os("HOME")
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_default();
-    let cache = home.join(".cache/autopilot/host-tflm");
+    let cache = base.join("autopilot/host-tflm");
     let library = std::fs::read_dir(&cache)
         .into_iter()
         .flatten()

@@ -35,9 +35,14 @@ pub fn require(what: &str, available: bool) -> bool {
     false
 }
 
+/// The default cache folder, as the CLI resolves it (`$XDG_CACHE_HOME` or `~/.cache`).
 pub fn cache_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/autopilot")
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join("autopilot")
 }
 
 /// Compiler, library and the Chirale 2.0.0 profile, prepared once per test binary.
