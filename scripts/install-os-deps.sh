@@ -4,7 +4,8 @@
 # (the sandbox generated code compiles and runs in; prlimit comes with util-linux).
 # Does nothing when they are all present. Uses sudo when not run as root.
 set -euo pipefail
-packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr bubblewrap util-linux)
+# g++ and g++-multilib: the host TinyML check builds TFLM sketches natively (-m32 when present).
+packages=(arduino-builder arduino-core-avr gcc-avr avr-libc simavr bubblewrap util-linux g++ g++-multilib)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

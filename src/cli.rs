@@ -72,6 +72,78 @@ pub enum Command {
     /// whose outcome changed and why. Exit 0 when the replay ran (changes are results), 2 bad
     /// input.
     Replay(Box<ReplayArgs>),
+    /// The host TinyML check: build the host TFLM library (`setup`), or build, run and judge one
+    /// TFLM sketch natively against an app's dataset (`check`). `check` exits 0 on a pass, 1 on
+    /// any other verdict, 2 bad input, 3 when the library cannot be built.
+    Host(HostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    #[command(subcommand)]
+    pub command: HostCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Fetch tfmicro 0.1.0 through cargo, check it, build the host TFLM library (cached).
+    /// Prints the library's path.
+    Setup(HostSetupArgs),
+    /// Build a sketch on the host, run it with the app's dataset presented, print the verdict.
+    Check(HostCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HostSetupArgs {
+    /// Cache folder. Default: `$XDG_CACHE_HOME/autopilot` or `~/.cache/autopilot`.
+    #[arg(long, env = "AUTOPILOT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The host C++ compiler.
+    #[arg(long, default_value = "g++", value_name = "PROGRAM")]
+    pub cxx: PathBuf,
+    /// cargo, used to fetch the TFLM sources from crates.io.
+    #[arg(long, env = "CARGO", default_value = "cargo", value_name = "PROGRAM")]
+    pub cargo: PathBuf,
+    /// Parallel compiles.
+    #[arg(long, short, default_value_t = 2)]
+    pub jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct HostCheckArgs {
+    /// A `.ino` file or a sketch folder.
+    pub sketch: PathBuf,
+    /// The app file whose dataset is presented to the sensor.
+    #[arg(long)]
+    pub app: PathBuf,
+    /// The target (default: the app's).
+    #[arg(long, short)]
+    pub target: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Build folder. Default: under the cache folder.
+    #[arg(long, value_name = "DIR")]
+    pub build_dir: Option<PathBuf>,
+    #[arg(long, env = "AUTOPILOT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Wall-time budget of the run, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub budget: u64,
+    /// The stand-ins and profiles (`data/host` of the checkout).
+    #[arg(long, default_value_os_t = crate::commands::host::default_host_data(), value_name = "DIR")]
+    pub host_data: PathBuf,
+    #[arg(long, default_value = "g++", value_name = "PROGRAM")]
+    pub cxx: PathBuf,
+    #[arg(long, env = "CARGO", default_value = "cargo", value_name = "PROGRAM")]
+    pub cargo: PathBuf,
+    #[arg(long, default_value = "arduino-ctags", value_name = "PROGRAM")]
+    pub ctags: PathBuf,
+    /// Build and run the sketch without the bubblewrap sandbox (it then sees the whole file
+    /// system). Without this flag, a missing `bwrap` stops the check.
+    #[arg(long, env = "AUTOPILOT_NO_SANDBOX")]
+    pub no_sandbox: bool,
+    #[command(flatten)]
+    pub targets: TargetsDirArg,
 }
 
 /// Where board definitions come from.

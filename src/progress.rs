@@ -190,6 +190,21 @@ pub fn describe(event: &Event) -> Option<String> {
                 if e.succeeded { "succeeded" } else { "failed" }
             )
         }
+        Event::Note(e) if e.kind == "host_build" => format!("HOST BUILD: {}", e.message),
+        Event::HostCheckFinished(e) => format!(
+            "host check #{} (host build, {}): {} — {} [build {:.1} s{}]",
+            e.attempt,
+            e.profile,
+            serde_json::to_value(e.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            e.summary,
+            e.build_ms as f64 / 1000.0,
+            e.run_ms
+                .map(|m| format!(", run {:.2} s", m as f64 / 1000.0))
+                .unwrap_or_default()
+        ),
         Event::SimulationFinished(e) => match e.status {
             SimulationStatus::Predicted => format!(
                 "simulate #{}: {} printed {:?} in {:.1} s",

@@ -47,6 +47,8 @@ pub struct SessionEnvironment {
     pub catalog: Arc<LibraryCatalog>,
     pub tinyml_api: Arc<TinyMlApi>,
     pub simavr: PathBuf,
+    /// The host TinyML check for TinyML targets (data/host of this checkout, the cache's library).
+    pub host_check: Option<autopilot_hostrun::check::HostCheckConfig>,
     pub policies: Policies,
     pub llm_settings: LlmSettings,
     pub prices: Arc<PriceTable>,
@@ -106,6 +108,7 @@ impl SessionEnvironment {
             Some(path) => PriceTable::load(path).input_error()?,
             None => PriceTable::builtin(),
         };
+        let host_sandbox = toolchain.sandbox.clone();
         Ok(SessionEnvironment {
             prompts: Arc::new(prompts),
             targets,
@@ -113,6 +116,15 @@ impl SessionEnvironment {
             catalog: Arc::new(LibraryCatalog::builtin()),
             tinyml_api: Arc::new(TinyMlApi::builtin()),
             simavr: args.simavr.clone(),
+            host_check: Some(autopilot_hostrun::check::HostCheckConfig {
+                cache_dir: cache.clone(),
+                data_dir: crate::commands::host::default_host_data(),
+                cxx: PathBuf::from("g++"),
+                ctags: PathBuf::from("arduino-ctags"),
+                budget: std::time::Duration::from_secs(10),
+                policy: autopilot_hostrun::Policy::default(),
+                sandbox: host_sandbox,
+            }),
             policies,
             llm_settings,
             prices: Arc::new(prices),
@@ -229,6 +241,7 @@ impl SessionEnvironment {
             catalog: self.catalog.clone(),
             tinyml_api: self.tinyml_api.clone(),
             simavr: self.simavr.clone(),
+            host_check: self.host_check.clone(),
             run_dir: parts.run_dir,
             final_dir: parts.final_dir,
             batch: parts.batch,

@@ -161,6 +161,8 @@ struct ToolFacts {
     /// Libraries arduino-builder sees (the platform's and the user libraries folder).
     builder_libraries: Vec<ComponentVersion>,
     cli: Option<(PathBuf, Result<CliInventory, String>)>,
+    /// The host TinyML check's TFLM library (path and what it was built from), when built.
+    host_tflm: Option<(PathBuf, String)>,
 }
 
 /// The report: what `--format json` prints.
@@ -210,6 +212,8 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
     let (facts, (openai, ollama)) = runtime.block_on(async {
         tokio::join!(gather_tools(&config), probe_endpoints(&settings, timeout))
     });
+    let mut facts = facts;
+    facts.host_tflm = runtime.block_on(host_tflm());
 
     let mut checks = toolchain_checks(&facts, &config);
     let rows: Vec<TargetRow> = targets
@@ -254,6 +258,16 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
         Format::Human => stdout.write_all(render(&report).as_bytes()).input_error()?,
     }
     Ok(status)
+}
+
+/// The host TFLM library `autopilot host setup` built for this machine's g++, if any.
+async fn host_tflm() -> Option<(PathBuf, String)> {
+    let cache = super::compile::default_cache_dir().ok()?;
+    let compiler =
+        autopilot_hostrun::HostCompiler::detect(Path::new("g++"), &cache.join("host-tflm/probe"))
+            .await
+            .ok()?;
+    autopilot_hostrun::find_library(&cache, &compiler).map(|l| (l.archive.clone(), l.describe()))
 }
 
 /// Finds the compilers, the AVR core and simavr, and reads their versions.
@@ -329,6 +343,7 @@ async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
             .and_then(|sandbox| which::which(&sandbox.bwrap).ok()),
         builder_libraries,
         cli,
+        host_tflm: None,
     }
 }
 
@@ -495,6 +510,20 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
             ),
         )
         .fix(apt("bubblewrap")),
+    });
+    // The host TinyML check stands in for boards nothing here can compile or simulate; without
+    // it those sessions end as "toolchain missing", so it is a warning, not a blocker.
+    checks.push(match &facts.host_tflm {
+        Some((path, built_from)) => {
+            Check::new(tool, "host TFLM library", Status::Ok, built_from.clone()).path(path)
+        }
+        None => Check::new(
+            tool,
+            "host TFLM library",
+            Status::Warning,
+            "not built: TFLM sketches (Nano 33 BLE, ESP32) cannot be checked on the host",
+        )
+        .fix("bash scripts/setup-host-tflm.sh"),
     });
     checks.push(match &facts.cli {
         None => Check::new(
@@ -988,6 +1017,7 @@ mod tests {
             bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
             builder_libraries: Vec::new(),
             cli: None,
+            host_tflm: None,
         }
     }
 

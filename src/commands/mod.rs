@@ -5,6 +5,7 @@ mod chat;
 mod classify;
 pub mod compile;
 mod doctor;
+pub mod host;
 mod import;
 mod replay;
 mod report;
@@ -75,5 +76,9 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
             report::run(&args)
         }
         Command::Replay(args) => replay::run(&cli.global, &args),
+        Command::Host(args) => {
+            crate::logging::install(&cli.global, None);
+            host::run(&args)
+        }
     }
 }

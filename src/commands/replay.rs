@@ -297,6 +297,7 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
         catalog: environment.catalog.clone(),
         tinyml_api: environment.tinyml_api.clone(),
         simavr: environment.simavr.clone(),
+        host_check: environment.host_check.clone(),
         run_dir: context.out.clone(),
         final_dir: None,
         batch: started.batch.clone(),

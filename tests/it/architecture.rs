@@ -78,6 +78,20 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
             broken.push(format!("autopilot-toolchain depends on {forbidden}"));
         }
     }
+    // The host run builds and runs sketches: it needs the toolchain (its process runner and
+    // diagnostics parser) and the trace, never the LLM, the sessions or the classifier.
+    if graph.transitive.contains_key("autopilot-hostrun") {
+        let deps = deps_of("autopilot-hostrun");
+        for forbidden in LLM_CLIENTS.iter().chain(&[
+            "autopilot-llm",
+            "autopilot-orchestrator",
+            "autopilot-classifier",
+        ]) {
+            if deps.contains(*forbidden) {
+                broken.push(format!("autopilot-hostrun depends on {forbidden}"));
+            }
+        }
+    }
     broken
 }
 

@@ -254,7 +254,10 @@ async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
         .stderr(contains("cannot build for nano33ble_sense"))
         .stderr(contains(
             "install arduino-cli: https://arduino.github.io/arduino-cli/latest/installation/, then `arduino-cli core install arduino:mbed_nano`",
-        ));
+        ))
+        // The test's cache folder holds no host TFLM library: no host build stands in either.
+        .stderr(contains("no host build either"))
+        .stderr(contains("autopilot host setup"));
     assert_eq!(
         server.received_requests().await.unwrap_or_default().len(),
         0,
@@ -353,4 +356,67 @@ fn sampling_flags_have_help() {
             );
         }
     }
+}
+
+/// Whether `autopilot host setup` has built the host TFLM library in the default cache (and the
+/// host build's tools are there).
+fn host_library() -> bool {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    let cache = base.join("autopilot/host-tflm");
+    let library = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("lib/libtflm.a"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| cache.join("<key>/lib/libtflm.a"));
+    installed(
+        "the host TFLM library (bash scripts/setup-host-tflm.sh), arduino-ctags, g++",
+        &[
+            &library.to_string_lossy(),
+            "/usr/bin/arduino-ctags",
+            "/usr/bin/g++",
+        ],
+    )
+}
+
+#[test]
+fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
+    if !host_library() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    autopilot()
+        .arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
+        .arg("--out")
+        .arg(&run)
+        .env_remove("OPENAI_API_KEY")
+        .env("OLLAMA_HOST", "127.0.0.1:9")
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .assert()
+        .code(0)
+        .stdout(contains("sketch/fruit_to_emoji"))
+        .stderr(contains("HOST BUILD"))
+        .stderr(contains(
+            "host check #1 (host build, Chirale_TensorFLowLite@2.0.0): wrong_input",
+        ))
+        .stderr(contains(
+            "host check #2 (host build, Chirale_TensorFLowLite@2.0.0): pass",
+        ));
+    let verdicts: Vec<_> = events(&run)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::HostCheckFinished(h) => Some(h),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(verdicts[1].invokes, Some(225));
+    assert!(verdicts[1].printed_accuracy.unwrap() > 0.9);
 }

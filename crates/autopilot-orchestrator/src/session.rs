@@ -16,8 +16,8 @@ use autopilot_toolchain::{
 };
 use autopilot_trace::{
     AttemptFinished, AttemptOutcome, BatchCell, ChatMessage, CheckVerdict, ComponentVersion,
-    Diagnostic, Event, FallbackApplied, Note, SamplingParams, SessionFinished, SessionId,
-    SessionOutcome, SessionStarted, SessionTotals, SimulationStatus, SizeReport, Stage,
+    Diagnostic, Event, FallbackApplied, HostVerdictKind, Note, SamplingParams, SessionFinished,
+    SessionId, SessionOutcome, SessionStarted, SessionTotals, SimulationStatus, SizeReport, Stage,
     StageFinished, StageStarted, TraceOrigin, emit,
 };
 use serde_json::Value;
@@ -50,6 +50,9 @@ pub struct SessionSetup {
     pub tinyml_api: Arc<TinyMlApi>,
     /// The simavr program.
     pub simavr: PathBuf,
+    /// The host TinyML check (build and run TFLM sketches natively) for TinyML targets: it
+    /// replaces the compile where arduino-cli is missing and follows it where it exists.
+    pub host_check: Option<autopilot_hostrun::check::HostCheckConfig>,
     /// Where the session's artifacts go: `<run-dir>/artifacts/<id>/`, its build folder
     /// `<run-dir>/build/<id>/`.
     pub run_dir: PathBuf,
@@ -196,13 +199,26 @@ pub async fn run_session_until(
     let driven = match compiler {
         Ok(mut compiler) => match compiler.capability() {
             // Checked before the first LLM call: a session that cannot compile spends nothing.
-            BuildCapability::Missing { detail, fix } => Err(infrastructure(
-                infra::TOOLCHAIN_MISSING,
-                format!(
-                    "cannot build for {} ({}): {detail}; fix: {fix}",
-                    setup.target.name, setup.target.fqbn
-                ),
-            )),
+            BuildCapability::Missing { detail, fix } => match host_readiness(setup) {
+                // No compiler for this board, but the host check can build and judge its
+                // sketches: the host build replaces the compile (marked as such per attempt).
+                Some(Ok(())) => tokio::select! {
+                    driven = run.drive(&mut compiler) => driven,
+                    reason = stop => Err(SessionOutcome::Aborted { reason }),
+                },
+                host => Err(infrastructure(
+                    infra::TOOLCHAIN_MISSING,
+                    format!(
+                        "cannot build for {} ({}): {detail}; fix: {fix}{}",
+                        setup.target.name,
+                        setup.target.fqbn,
+                        match host {
+                            Some(Err(why)) => format!("; no host build either: {why}"),
+                            _ => String::new(),
+                        }
+                    ),
+                )),
+            },
             BuildCapability::Real(_) => tokio::select! {
                 driven = run.drive(&mut compiler) => driven,
                 reason = stop => Err(SessionOutcome::Aborted { reason }),
@@ -840,7 +856,25 @@ impl Run<'_> {
         )?;
         match &result.outcome {
             CompileOutcome::ToolchainMissing { detail } => {
-                Err(infrastructure(infra::TOOLCHAIN_MISSING, detail.clone()))
+                // No compiler for this board: for a TinyML target the host build replaces the
+                // compile (clearly marked as such), and only its verdict can pass the attempt.
+                if !self.host_check_applies() {
+                    return Err(infrastructure(infra::TOOLCHAIN_MISSING, detail.clone()));
+                }
+                emit(&Event::Note(Note {
+                    kind: "host_build".into(),
+                    message: format!(
+                        "{detail}: a host build (native g++, API profile, stand-ins) replaces the compile"
+                    ),
+                }));
+                match self.host_check(&sketch_dir, build_dir, attempt).await? {
+                    HostResult::Passed => self.succeed(&sketch_dir, name, attempt),
+                    HostResult::Failed(failed) => Ok(Err(failed)),
+                    HostResult::NotJudged(why) => Err(infrastructure(
+                        infra::TOOLCHAIN_MISSING,
+                        format!("{detail}; the host check could not judge the sketch: {why}"),
+                    )),
+                }
             }
             CompileOutcome::TimedOut { after_ms } => Ok(Err(FailedAttempt::new(
                 AttemptOutcome::CompileTimedOut,
@@ -880,12 +914,36 @@ impl Run<'_> {
                 if let Some(failed) = self.simulate(&result, attempt).await? {
                     return Ok(Err(failed));
                 }
+                // A board without a simulator: the host check judges the behaviour after the
+                // real compile. A check that cannot judge leaves the real compile's success.
+                if setup.target.simulator.is_none()
+                    && self.host_check_applies()
+                    && let HostResult::Failed(failed) =
+                        self.host_check(&sketch_dir, build_dir, attempt).await?
+                {
+                    return Ok(Err(failed));
+                }
+                self.succeed(&sketch_dir, name, attempt)
+            }
+        }
+    }
+
+    /// The end of a successful attempt: the sketch is copied to the final folder.
+    fn succeed(
+        &mut self,
+        sketch_dir: &Path,
+        name: &str,
+        attempt: u32,
+    ) -> Result<Result<PathBuf, FailedAttempt>, Ending> {
+        let setup = self.setup;
+        {
+            {
                 let final_dir = setup
                     .final_dir
                     .clone()
                     .unwrap_or_else(|| self.artifacts.join("final"))
                     .join(name);
-                copy_sketch(&sketch_dir, &final_dir)
+                copy_sketch(sketch_dir, &final_dir)
                     .map_err(|e| local("cannot copy the final sketch", e))?;
                 emit(&Event::AttemptFinished(AttemptFinished {
                     stage: Stage::Sketch,
@@ -961,6 +1019,99 @@ impl Run<'_> {
             failed.problems = problems;
             Some(failed)
         }
+    }
+
+    /// Whether the host TinyML check is configured and the target pins a TinyML library.
+    fn host_check_applies(&self) -> bool {
+        self.setup.host_check.is_some() && self.setup.target.tinyml.is_some()
+    }
+
+    /// Builds and runs the sketch on the host with the app's dataset; emits the verdict event.
+    async fn host_check(
+        &mut self,
+        sketch_dir: &Path,
+        build_dir: &Path,
+        attempt: u32,
+    ) -> Result<HostResult, Ending> {
+        let setup = self.setup;
+        let (Some(config), Some(tinyml)) = (&setup.host_check, &setup.target.tinyml) else {
+            return Ok(HostResult::NotJudged("no host check configured".into()));
+        };
+        let app = &setup.app;
+        let dataset = app
+            .dataset_files
+            .iter()
+            .filter_map(|f| {
+                let index = app
+                    .classes
+                    .iter()
+                    .position(|c| Some(c) == f.class.as_ref())?;
+                Some((f.path.clone(), index))
+            })
+            .collect();
+        let input = autopilot_hostrun::check::HostCheckInput {
+            core: &setup.target.core,
+            library: &tinyml.library,
+            version: &tinyml.version,
+            sketch_dir: sketch_dir.to_owned(),
+            build_dir: build_dir.join("host"),
+            dataset,
+            classes: app.classes.clone(),
+            extra_files: Vec::new(),
+        };
+        emit(&Event::StageStarted(StageStarted {
+            stage: Stage::Simulate,
+            attempt: Some(attempt),
+        }));
+        let started = Instant::now();
+        let event = match autopilot_hostrun::check::run_host_check(config, &input, attempt).await {
+            Ok(event) => event,
+            Err(e) => {
+                emit(&Event::Note(Note {
+                    kind: "host_check_skipped".into(),
+                    message: e.to_string(),
+                }));
+                return Ok(HostResult::NotJudged(e.to_string()));
+            }
+        };
+        emit(&Event::HostCheckFinished(event.clone()));
+        emit(&Event::StageFinished(StageFinished {
+            stage: Stage::Simulate,
+            attempt: Some(attempt),
+            succeeded: event.verdict == HostVerdictKind::Pass,
+            duration_ms: millis(started.elapsed()),
+        }));
+        Ok(match event.verdict {
+            HostVerdictKind::Pass => HostResult::Passed,
+            HostVerdictKind::SkippedNoProfile | HostVerdictKind::UnsupportedOp => {
+                HostResult::NotJudged(event.summary)
+            }
+            HostVerdictKind::BuildFailed => {
+                let first = event
+                    .diagnostics
+                    .iter()
+                    .find(|d| {
+                        matches!(
+                            d.severity,
+                            autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal
+                        )
+                    })
+                    .map_or_else(|| event.summary.clone(), |d| first_line(&d.message));
+                let mut failed = FailedAttempt::new(AttemptOutcome::CompileFailed, first);
+                failed.diagnostics = event.diagnostics;
+                HostResult::Failed(failed)
+            }
+            _ => {
+                let problem = format!(
+                    "host run of the sketch with the app's dataset: {}",
+                    event.summary
+                );
+                let mut failed =
+                    FailedAttempt::new(AttemptOutcome::SimulationFailed, problem.clone());
+                failed.problems = vec![problem];
+                HostResult::Failed(failed)
+            }
+        })
     }
 
     /// Runs the firmware in the target's simulator, when it has one; the serial output must
@@ -1056,6 +1207,28 @@ impl Run<'_> {
         failed.problems = vec![problem];
         Ok(Some(failed))
     }
+}
+
+/// Whether the host check can stand in for the compiler of this session's target: `None` when
+/// it does not apply (no host check configured, or the target pins no TinyML library).
+fn host_readiness(setup: &SessionSetup) -> Option<Result<(), String>> {
+    let (Some(config), Some(tinyml)) = (&setup.host_check, &setup.target.tinyml) else {
+        return None;
+    };
+    Some(autopilot_hostrun::check::readiness(
+        config,
+        &setup.target.core,
+        &tinyml.library,
+        &tinyml.version,
+    ))
+}
+
+/// What the host check made of an attempt.
+enum HostResult {
+    Passed,
+    Failed(FailedAttempt),
+    /// Skipped (no profile, no library) or unsupported: neither a pass nor the sketch's fault.
+    NotJudged(String),
 }
 
 /// What a failed attempt leaves for the next repair prompt.

@@ -23,6 +23,7 @@ pub enum Event {
     LibraryInstalled(LibraryInstalled),
     RepairContext(RepairContext),
     SimulationFinished(SimulationFinished),
+    HostCheckFinished(HostCheckFinished),
     FallbackApplied(FallbackApplied),
     AttemptFinished(AttemptFinished),
     Note(Note),
@@ -44,6 +45,7 @@ impl Event {
             Event::LibraryInstalled(_) => "library_installed",
             Event::RepairContext(_) => "repair_context",
             Event::SimulationFinished(_) => "simulation_finished",
+            Event::HostCheckFinished(_) => "host_check_finished",
             Event::FallbackApplied(_) => "fallback_applied",
             Event::AttemptFinished(_) => "attempt_finished",
             Event::Note(_) => "note",
@@ -588,6 +590,83 @@ pub struct SimulationFinished {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub serial: Vec<String>,
     pub duration_ms: u64,
+}
+
+/// What the host TinyML check concluded about a sketch (snake_case on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostVerdictKind {
+    /// Built, invoked, printed accuracy close to the model's own, nothing printed without inference.
+    Pass,
+    BuildFailed,
+    /// `AllocateTensors()` failed (arena too small, bad model).
+    AllocateFailed,
+    /// An operator the model needs was not registered.
+    OpMissing,
+    /// The sketch printed, but never called `Invoke()` while objects were presented.
+    NoInvoke,
+    /// Printed accuracy far below the model's own on the same inputs.
+    WrongOutput,
+    /// The inputs given to the model deviate from the dataset's.
+    WrongInput,
+    /// Inferences while nothing was in front of the sensor.
+    PredictsWithoutObject,
+    /// The sketch never returned from `setup()`.
+    BlockedInSetup,
+    /// The sketch needs an operator or a header the host cannot provide: not judged.
+    UnsupportedOp,
+    /// No API profile for the pinned library version: not judged.
+    SkippedNoProfile,
+}
+
+/// The host TinyML check of one attempt: the sketch built natively against an API profile of the
+/// target's TinyML library, run on a simulated clock with the sensor fed from the app's dataset.
+/// Unknown figures (nothing to measure) are omitted, never zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostCheckFinished {
+    pub attempt: u32,
+    pub verdict: HostVerdictKind,
+    /// The verdict in plain words, as repair prompts quote it.
+    pub summary: String,
+    /// `library@version` of the API profile used.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    /// Where the host TFLM came from (`crates.io tfmicro 0.1.0`, or a library folder).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tflm_source: String,
+    /// Build diagnostics, parsed by the same GCC parser as real compiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocate_ok: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arena_used_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects_presented: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invokes: Option<u32>,
+    /// Invokes while nothing was presented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invokes_without_object: Option<u32>,
+    /// Largest absolute difference between an input given to the model and the dataset's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_deviation: Option<f64>,
+    /// Share of presented objects whose printed class was the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printed_accuracy: Option<f64>,
+    /// Share of presented objects the model itself classified right, on the inputs it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked_in_setup: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+    /// Serial lines (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serial: Vec<String>,
+    pub build_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_ms: Option<u64>,
 }
 
 /// A parachute that opened: a fallback model, a fallback prompt variant, a skipped compile …

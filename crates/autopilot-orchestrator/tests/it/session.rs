@@ -149,6 +149,7 @@ fn setup(run_dir: &Path, llm: LlmClient, policies: Policies) -> SessionSetup {
     let mut toolchain = ToolchainConfig::with_cache_dir(&shared_cache());
     toolchain.timeout = Duration::from_secs(120);
     SessionSetup {
+        host_check: None,
         id: SessionId::new("e2e").unwrap(),
         app,
         target,

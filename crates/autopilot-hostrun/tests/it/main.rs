@@ -1,0 +1,5 @@
+//! Integration tests of the host run: one binary, a module per area.
+mod build;
+mod fixtures;
+mod pure;
+mod support;

@@ -1,0 +1,198 @@
+//! Helpers: the repository's data, the "required under CI, skipped elsewhere" rule for the host
+//! TFLM library, a shared prepared toolchain, and a helper that builds and judges a sketch.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use autopilot_hostrun::profile::{self, PreparedProfile};
+use autopilot_hostrun::{
+    BuildRequest, CoreFamily, HostBuild, HostBuildOutcome, HostCompiler, Observation, Policy,
+    Profile, RunRequest, Scene, TflmLibrary, Verdict, build_sketch, find_library, judge,
+    run_sketch,
+};
+use autopilot_toolchain::SandboxConfig;
+use tokio::sync::OnceCell;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn data_host() -> PathBuf {
+    root().join("data/host")
+}
+
+pub fn on_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// `true` when `available`; otherwise fails under `CI=true` and skips (with a message) elsewhere.
+#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!on_ci(), "{what} is missing and CI=true requires it");
+    eprintln!("skipped: {what} is missing (CI=true makes this a failure)");
+    false
+}
+
+/// The default cache folder, as the CLI resolves it (`$XDG_CACHE_HOME` or `~/.cache`).
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join("autopilot")
+}
+
+/// Compiler, library and the Chirale 2.0.0 profile, prepared once per test binary.
+#[derive(Debug)]
+pub struct Host {
+    pub compiler: HostCompiler,
+    pub tflm: TflmLibrary,
+    pub profile: PreparedProfile,
+}
+
+static HOST: OnceCell<Option<Host>> = OnceCell::const_new();
+
+/// The prepared host, or `None` (skipped, or failed under CI) when the library is not built.
+pub async fn host() -> Option<&'static Host> {
+    HOST.get_or_init(|| async {
+        if !require(
+            "g++ and arduino-ctags",
+            which::which("g++").is_ok() && which::which("arduino-ctags").is_ok(),
+        ) {
+            return None;
+        }
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let compiler = HostCompiler::detect(Path::new("g++"), scratch.path())
+            .await
+            .expect("g++ runs");
+        let tflm = find_library(&cache_dir(), &compiler);
+        if !require(
+            "the host TFLM library (bash scripts/setup-host-tflm.sh)",
+            tflm.is_some(),
+        ) {
+            return None;
+        }
+        let tflm = tflm.expect("checked");
+        let chirale = Profile::load(
+            &data_host().join("profiles"),
+            "Chirale_TensorFLowLite",
+            "2.0.0",
+        )
+        .expect("profile loads")
+        .expect("profile exists");
+        let profile = profile::prepare(
+            &chirale,
+            &tflm,
+            &compiler,
+            &data_host().join("cores/common"),
+            2,
+        )
+        .await
+        .expect("profile prepares");
+        Some(Host {
+            compiler,
+            tflm,
+            profile,
+        })
+    })
+    .await
+    .as_ref()
+}
+
+/// A sketch folder `<tmp>/<name>/<name>.ino` with the fruit_to_emoji model beside it.
+pub fn sketch_with(tmp: &Path, name: &str, code: &str) -> PathBuf {
+    let dir = tmp.join(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join(format!("{name}.ino")), code).expect("write sketch");
+    std::fs::copy(
+        root().join("examples/fruit_to_emoji/model.h"),
+        dir.join("model.h"),
+    )
+    .expect("copy model.h");
+    dir
+}
+
+pub fn correct_sketch() -> String {
+    std::fs::read_to_string(root().join("data/fixtures/host/engine/correct/correct.ino"))
+        .expect("fixture")
+}
+
+pub async fn build(host: &Host, sketch_dir: &Path, family: CoreFamily) -> HostBuild {
+    let request = BuildRequest {
+        sketch_dir: sketch_dir.to_owned(),
+        build_dir: sketch_dir.with_extension("build"),
+        data_dir: data_host(),
+        family,
+        ctags: PathBuf::from("arduino-ctags"),
+        jobs: 2,
+        extra_files: Vec::new(),
+        sandbox: Some(SandboxConfig::default()),
+    };
+    build_sketch(&request, &host.compiler, &host.tflm, &host.profile)
+        .await
+        .expect("the build runs")
+}
+
+/// The fruit_to_emoji dataset as a colour scene.
+pub fn fruit_scene() -> Scene {
+    let dir = root().join("examples/fruit_to_emoji/data");
+    let classes = ["apple", "banana", "orange"];
+    let per_class: Vec<Vec<Vec<f64>>> = classes
+        .iter()
+        .map(|c| autopilot_hostrun::scene::read_csv(&dir.join(format!("{c}.csv"))).expect("csv"))
+        .collect();
+    Scene::colour_proportions(
+        &per_class,
+        classes.iter().map(|c| (*c).to_owned()).collect(),
+        1500,
+        1000,
+    )
+}
+
+/// Builds, runs and judges a sketch on the fruit scene.
+pub async fn check(host: &Host, sketch_dir: &Path) -> (Observation, Verdict) {
+    let built = build(host, sketch_dir, CoreFamily::Mbed).await;
+    let HostBuildOutcome::Built { binary } = built.outcome else {
+        panic!("build failed: {:?}", built.outcome);
+    };
+    let scene = fruit_scene();
+    let obs = run_sketch(
+        &RunRequest {
+            binary,
+            work_dir: sketch_dir.with_extension("run"),
+            budget: Duration::from_secs(5),
+            sandbox: Some(SandboxConfig::default()),
+        },
+        &scene,
+    )
+    .await
+    .expect("the run runs");
+    let verdict = judge(&obs, &scene, &Policy::default());
+    (obs, verdict)
+}
+
+/// The first error message of a failed build.
+pub fn first_error(built: &HostBuild) -> String {
+    match &built.outcome {
+        HostBuildOutcome::Failed {
+            diagnostics,
+            output,
+        } => diagnostics
+            .iter()
+            .find(|d| {
+                matches!(
+                    d.severity,
+                    autopilot_trace::Severity::Error | autopilot_trace::Severity::Fatal
+                )
+            })
+            .map_or_else(
+                || format!("no parsed error in: {output}"),
+                |d| d.message.clone(),
+            ),
+        HostBuildOutcome::Built { .. } => "built".to_owned(),
+    }
+}

@@ -1,0 +1,243 @@
+//! `autopilot host setup|check`: the host TinyML check by hand — build the host TFLM library
+//! (fetched through cargo, cached), or build, run and judge one sketch against an app's dataset.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use autopilot_hostrun::check::{HostToolchain, check_sketch};
+use autopilot_hostrun::profile::{self, CoreFamily};
+use autopilot_hostrun::scene::colour_scene_from_files;
+use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
+use autopilot_orchestrator::App;
+use autopilot_trace::HostVerdictKind;
+
+use crate::cli::{Format, HostArgs, HostCheckArgs, HostCommand, HostSetupArgs};
+use crate::exit::{CliResult, ExitStatus, WithStatus};
+
+/// `data/host` of this checkout (stand-ins, profiles): the default of `--host-data`.
+pub fn default_host_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
+}
+
+fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .unavailable()
+}
+
+fn cache(dir: Option<&PathBuf>) -> CliResult<PathBuf> {
+    match dir {
+        Some(d) => Ok(d.clone()),
+        None => crate::commands::compile::default_cache_dir(),
+    }
+}
+
+pub fn run(args: &HostArgs) -> CliResult<ExitStatus> {
+    match &args.command {
+        HostCommand::Setup(a) => setup(a),
+        HostCommand::Check(a) => check(a),
+    }
+}
+
+/// Detects the compiler and makes sure the library is built (building it if needed).
+async fn toolchain_for(
+    cache_dir: &Path,
+    cxx: &Path,
+    cargo: &Path,
+    jobs: usize,
+) -> CliResult<(HostCompiler, autopilot_hostrun::TflmLibrary)> {
+    let compiler = HostCompiler::detect(cxx, &cache_dir.join("host-tflm/probe"))
+        .await
+        .context("the host C++ compiler does not run")
+        .unavailable()?;
+    let library = ensure_library(&TflmSetup {
+        cache_dir: cache_dir.to_owned(),
+        cargo: cargo.to_owned(),
+        compiler: compiler.clone(),
+        jobs,
+    })
+    .await
+    .context("cannot build the host TFLM library")
+    .unavailable()?;
+    Ok((compiler, library))
+}
+
+#[expect(clippy::print_stderr, reason = "the setup says what it is doing")]
+fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
+    let cache_dir = cache(args.cache_dir.as_ref())?;
+    eprintln!(
+        "host TFLM: looking in {1}; when missing: fetching tfmicro 0.1.0 with cargo, checking its checksum, building it with {0} (~30 s of CPU)",
+        args.cxx.display(),
+        cache_dir.join("host-tflm").display()
+    );
+    let (compiler, library) =
+        runtime()?.block_on(toolchain_for(&cache_dir, &args.cxx, &args.cargo, args.jobs))?;
+    eprintln!(
+        "host TFLM: {} ({} translation units, built in {:.1} s{})",
+        library.archive.display(),
+        library.info.translation_units,
+        library.info.build_ms as f64 / 1000.0,
+        if compiler.m32 {
+            ", -m32"
+        } else {
+            ", 64-bit: install g++-multilib for -m32"
+        }
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", library.archive.display()).input_error()?;
+    Ok(ExitStatus::Success)
+}
+
+fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
+    let app = App::load(&args.app)
+        .context("invalid app file")
+        .input_error()?;
+    let targets = crate::commands::targets::load(&args.targets)?;
+    let target_name = args.target.clone().unwrap_or_else(|| app.target.clone());
+    let target = targets.get(&target_name).input_error()?.clone();
+    let tinyml = target
+        .tinyml
+        .clone()
+        .ok_or_else(|| anyhow!("target `{target_name}` has no TinyML library"))
+        .input_error()?;
+    let family = CoreFamily::for_core(&target.core)
+        .ok_or_else(|| anyhow!("no host core stand-in for `{}`", target.core))
+        .input_error()?;
+    let profile = Profile::load(
+        &args.host_data.join("profiles"),
+        &tinyml.library,
+        &tinyml.version,
+    )
+    .context("invalid host profile")
+    .input_error()?;
+    let Some(profile) = profile else {
+        let skipped =
+            autopilot_hostrun::check::skipped_no_profile(&tinyml.library, &tinyml.version);
+        return print_result(args.format, &skipped, ExitStatus::Failure);
+    };
+    let files: Vec<(PathBuf, usize)> = app
+        .dataset_files
+        .iter()
+        .filter_map(|f| {
+            let class = f.class.as_ref()?;
+            let index = app.classes.iter().position(|c| c == class)?;
+            Some((f.path.clone(), index))
+        })
+        .collect();
+    let scene = colour_scene_from_files(&files, app.classes.clone())
+        .context("invalid dataset")
+        .input_error()?;
+    let cache_dir = cache(args.cache_dir.as_ref())?;
+    let sketch_dir = if args.sketch.is_file() {
+        args.sketch
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    } else {
+        args.sketch.clone()
+    };
+    let build_dir = args.build_dir.clone().unwrap_or_else(|| {
+        cache_dir.join("host-builds").join(
+            sketch_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    });
+    let host_data = args.host_data.clone();
+    let event = runtime()?.block_on(async {
+        let (compiler, tflm) = toolchain_for(&cache_dir, &args.cxx, &args.cargo, 2).await?;
+        let prepared = profile::prepare(
+            &profile,
+            &tflm,
+            &compiler,
+            &host_data.join("cores/common"),
+            2,
+        )
+        .await
+        .context("cannot prepare the host profile")
+        .unavailable()?;
+        let toolchain = HostToolchain {
+            compiler,
+            tflm,
+            profile: prepared,
+        };
+        let request = BuildRequest {
+            sketch_dir,
+            build_dir,
+            data_dir: host_data,
+            family,
+            ctags: args.ctags.clone(),
+            jobs: 2,
+            extra_files: app
+                .model
+                .as_ref()
+                .map(|m| vec![(m.header_name.clone(), m.header_text.clone())])
+                .unwrap_or_default(),
+            // The sketch is untrusted code: built and run in the sandbox unless opted out.
+            sandbox: (!args.no_sandbox).then(autopilot_toolchain::SandboxConfig::default),
+        };
+        let report = check_sketch(
+            &toolchain,
+            &request,
+            &scene,
+            &Policy::default(),
+            Duration::from_secs(args.budget),
+        )
+        .await
+        .context("the host check could not run")
+        .unavailable()?;
+        Ok::<_, crate::exit::CliError>(report.to_trace_event(1))
+    })?;
+    let status = if event.verdict == HostVerdictKind::Pass {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    print_result(args.format, &event, status)
+}
+
+fn print_result(
+    format: Format,
+    event: &autopilot_trace::HostCheckFinished,
+    status: ExitStatus,
+) -> CliResult<ExitStatus> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, event).input_error()?;
+            writeln!(out).input_error()?;
+        }
+        Format::Human => {
+            let verdict = serde_json::to_value(event.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            writeln!(out, "host check: {verdict} — {}", event.summary).input_error()?;
+            for d in &event.diagnostics {
+                writeln!(out, "  {}", autopilot_toolchain::diagnostics::render(d)).input_error()?;
+            }
+            let figure = |v: Option<f64>| {
+                v.map_or_else(|| "unknown".to_owned(), |v| format!("{:.1}%", v * 100.0))
+            };
+            writeln!(
+                out,
+                "  profile {}; {}\n  build {} ms; run {}; invokes {}; printed accuracy {}; model accuracy {}; arena {}",
+                event.profile,
+                event.tflm_source,
+                event.build_ms,
+                event.run_ms.map_or_else(|| "-".to_owned(), |m| format!("{m} ms")),
+                event.invokes.map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
+                figure(event.printed_accuracy),
+                figure(event.model_accuracy),
+                event.arena_used_bytes.map_or_else(|| "unknown".to_owned(), |n| format!("{n} bytes")),
+            )
+            .input_error()?;
+        }
+    }
+    Ok(status)
+}
