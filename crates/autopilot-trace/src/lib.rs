@@ -38,7 +38,8 @@
 //! changing a meaning, bumps [`FORMAT_VERSION`]. Readers accept every version up to theirs and
 //! name newer ones as such.
 //!
-//! Changelog: **1** — first version.
+//! Changelog: **1** — first version. Additions within 1: `llm_error_kind` `body_too_large` (an
+//! HTTP body or answer over its size cap; fatal).
 //!
 //! # Writing
 //!
@@ -49,7 +50,8 @@
 //! # Secrets
 //!
 //! API keys live in [`Secret`], which cannot be serialized; endpoints are stored through
-//! [`redact_url`].
+//! [`redact_url`]. Text from outside (error bodies, answers, log lines) passes a [`Redactor`]
+//! that knows the configured secret values before it is traced or shown.
 //!
 //! [JSON Lines]: https://jsonlines.org
 
@@ -72,7 +74,7 @@ pub use reader::{
 pub use record::{
     FORMAT_VERSION, InvalidSessionId, SessionId, TraceRecord, format_timestamp, parse_timestamp,
 };
-pub use secret::{Secret, redact_header, redact_url};
+pub use secret::{Redactor, Secret, redact_header, redact_url};
 pub use summary::{AttemptLine, FailedCheck, SessionSummary};
 
 /// The JSON Schema of one trace line, as committed in `data/trace-schema.json`.
