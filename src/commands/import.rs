@@ -28,7 +28,10 @@ pub fn run(args: &ImportArgs) -> CliResult<ExitStatus> {
     fs_err::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))
         .input_error()?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(match args.format {
+        ImportFormat::Csv => crate::terminal::stdout_data(),
+        ImportFormat::Table => crate::terminal::stdout_human(),
+    });
     if args.format == ImportFormat::Csv {
         writeln!(out, "{}", ImportRow::CSV_HEADER).input_error()?;
     }
@@ -53,7 +56,7 @@ pub fn run(args: &ImportArgs) -> CliResult<ExitStatus> {
         out.write_all(render(&per_file).as_bytes()).input_error()?;
     }
     let _ = out.flush();
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let _ = writeln!(
         stderr,
         "imported {sessions} session(s) into {}",

@@ -170,7 +170,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     let llm = environment.client(&choice.model, choice.recorded.clone())?;
     let fallback_llm = environment.fallback_client()?;
     if let Some(note) = &choice.note {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(stderr, "note: {note}");
     }
     let parts = SessionParts {
@@ -204,14 +204,14 @@ fn finish(
     report: &SessionReport,
     write_errors: &[String],
 ) -> CliResult<ExitStatus> {
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     for problem in write_errors {
         let _ = writeln!(stderr, "warning: {problem}");
     }
     let _ = writeln!(stderr, "trace: {}", trace_path.display());
     let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
     if let Some(dir) = &report.sketch_dir {
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = crate::terminal::stdout_data();
         writeln!(stdout, "{}", dir.display()).input_error()?;
     }
     if !write_errors.is_empty() {

@@ -17,7 +17,7 @@ pub fn run(command: &TraceCommand) -> CliResult<ExitStatus> {
 }
 
 fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_human();
     let mut files = 0usize;
     let mut invalid = 0usize;
     let mut events = 0usize;
@@ -62,7 +62,7 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
         }
     }
     tracing::info!(files, invalid, events, "validated");
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let _ = writeln!(
         stderr,
         "{files} trace file(s), {events} event(s), {invalid} invalid"
@@ -78,9 +78,12 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
     let file = TraceFile::read(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .input_error()?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = match format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         for problem in &file.problems {
             let _ = writeln!(
                 stderr,
