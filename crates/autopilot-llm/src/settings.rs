@@ -563,6 +563,7 @@ mod tests {
             base_url = "https://openrouter.ai/api/v1/"
             api_key_env = "OPENROUTER_API_KEY"
             timeout_secs = 30
+            max_body_bytes = 1000
             [providers.ollama]
             base_url = "http://gpu-box:11434"
             [retry]
@@ -578,6 +579,9 @@ mod tests {
             settings.openai.api_key.as_ref().map(Secret::expose),
             Some("sk-or-1")
         );
+        assert_eq!(settings.openai.max_body_bytes, 1000);
+        assert_eq!(settings.ollama.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(settings.redactor().redact("key sk-or-1"), "key ***");
         assert_eq!(settings.openai.request_timeout, Duration::from_secs(30));
         assert_eq!(settings.ollama.base_url, "http://gpu-box:11434");
         assert_eq!(settings.retry.max_attempts, 2);
