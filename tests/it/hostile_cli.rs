@@ -155,6 +155,7 @@ fn a_reflected_key_reaches_no_output_file_or_report() {
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     assert_eq!(trace_files.len(), cases.len());
+    let mut escaped_shown = false;
     for file in &trace_files {
         let output = autopilot()
             .args(["trace", "show"])
@@ -163,8 +164,12 @@ fn a_reflected_key_reaches_no_output_file_or_report() {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        assert_clean("trace show", &output_text(&output));
+        let text = output_text(&output);
+        assert_clean("trace show", &text);
+        // The recorded error text is shown, its escape sequence visible and inert.
+        escaped_shown |= text.contains("\\x1b]0;pwned\\x07");
     }
+    assert!(escaped_shown, "trace show printed no recorded server text");
     let classify = autopilot()
         .args(["classify", "--format", "jsonl"])
         .arg(&runs)
