@@ -39,7 +39,7 @@ pub struct CliError {
 impl CliError {
     /// Prints `error: …` with its causes on stderr and returns the exit code.
     pub fn report(self) -> ExitCode {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(stderr, "error: {:#}", self.error);
         self.status.into()
     }

@@ -49,6 +49,7 @@ pub fn install_with_progress(
     let progress = (progress && global.quiet == 0).then(crate::progress::ProgressLayer::stderr);
     let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .fmt_fields(crate::terminal::log_fields())
         .with_ansi(stderr_color())
         .with_target(false)
         .without_time()

@@ -7,6 +7,7 @@ mod exit;
 mod logging;
 mod progress;
 mod setup;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    terminal::add_environment_secrets();
     match commands::run(cli) {
         Ok(status) => status.into(),
         Err(error) => error.report(),

@@ -23,7 +23,10 @@ impl ProgressLayer {
     pub fn stderr() -> Self {
         ProgressLayer {
             start: Instant::now(),
-            out: Mutex::new(Box::new(anstream::stderr())),
+            out: Mutex::new(Box::new(crate::terminal::SafeWriter::new(
+                anstream::stderr(),
+                true,
+            ))),
         }
     }
 }

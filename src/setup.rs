@@ -104,6 +104,7 @@ impl SessionEnvironment {
             overrides.ollama.base_url = Some(url.clone());
         }
         let llm_settings = resolve_settings(&file, &env, &overrides).input_error()?;
+        crate::terminal::add_secrets(&llm_settings.redactor());
         let prices = match &llm_settings.prices {
             Some(path) => PriceTable::load(path).input_error()?,
             None => PriceTable::builtin(),

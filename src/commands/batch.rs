@@ -291,7 +291,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));
     if global.quiet == 0 {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(
             stderr,
             "batch {}: {} session(s) to run, {kept} already finished, in {}",
@@ -369,7 +369,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             Err(_) => crashed += 1,
         }
     }
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     for problem in write_errors.snapshot() {
         let _ = writeln!(stderr, "warning: {problem}");
     }
@@ -392,7 +392,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             progress.message()
         );
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_data();
     writeln!(stdout, "{}", out.display()).input_error()?;
     let infra = outcomes.get("infrastructure_error").copied().unwrap_or(0) + crashed;
     if infra > 0 {
@@ -407,7 +407,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
 
 pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {
     let report = merge_run_dirs(&args.dirs, &args.out).input_error()?;
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let _ = writeln!(
         stderr,
         "merged {} run dir(s) into {}: {} copied, {} already there, {} unfinished replaced",
@@ -417,7 +417,7 @@ pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {
         report.identical,
         report.replaced
     );
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_data();
     writeln!(stdout, "{}", display(&args.out)).input_error()?;
     Ok(ExitStatus::Success)
 }

@@ -45,6 +45,7 @@ pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
     let overrides = overrides(args, model.provider)?;
     let env = |name: &str| std::env::var(name).ok();
     let settings = resolve_settings(&file, &env, &overrides).input_error()?;
+    crate::terminal::add_secrets(&settings.redactor());
     let prices = match &settings.prices {
         Some(path) => PriceTable::load(path).input_error()?,
         None => PriceTable::builtin(),
@@ -90,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
         .instrument(span),
     );
     if let (Some(dir), Some(session)) = (&args.trace_dir, &session) {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         for problem in write_errors.map(|e| e.snapshot()).unwrap_or_default() {
             let _ = writeln!(stderr, "warning: {problem}");
         }
@@ -99,7 +100,7 @@ pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
     }
     match result {
         Ok(answer) => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = crate::terminal::stdout_data();
             writeln!(stdout, "{}", answer.text).input_error()?;
             report(&answer, args.show_reasoning);
             Ok(ExitStatus::Success)
@@ -297,7 +298,7 @@ fn report(answer: &ChatAnswer, show_reasoning: bool) {
     if answer.source == autopilot_trace::AnswerSource::Replay {
         parts.push("replayed".to_owned());
     }
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     if let Some(reasoning) = &answer.reasoning {
         if show_reasoning {
             let _ = writeln!(stderr, "reasoning:\n{reasoning}\n");

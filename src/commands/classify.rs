@@ -71,7 +71,7 @@ fn default(
     options: ClassifyOptions,
     format: ClassifyFormat,
 ) -> CliResult<ExitStatus> {
-    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let mut out = BufWriter::with_capacity(256 * 1024, classify_stdout(format));
     let mut summary = Summary::new(taxonomy);
     if format == ClassifyFormat::Csv {
         writeln!(
@@ -98,7 +98,7 @@ fn default(
     summary.finish();
     write_summary(out, format, &summary, || render_summary(&summary))?;
     if summary.unreadable_lines > 0 {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(
             stderr,
             "warning: {} trace line(s) could not be read; `autopilot trace validate` names them",
@@ -242,7 +242,7 @@ fn legacy(
     options: ClassifyOptions,
     format: ClassifyFormat,
 ) -> CliResult<ExitStatus> {
-    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let mut out = BufWriter::with_capacity(256 * 1024, classify_stdout(format));
     let mut summary = LegacySummary::default();
     if format == ClassifyFormat::Csv {
         writeln!(out, "file,index,category").input_error()?;
@@ -310,6 +310,16 @@ fn render_legacy(s: &LegacySummary) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// Standard output for a format: tables are for people, the others are data.
+fn classify_stdout(
+    format: ClassifyFormat,
+) -> crate::terminal::SafeWriter<std::io::StdoutLock<'static>> {
+    match format {
+        ClassifyFormat::Table => crate::terminal::stdout_human(),
+        _ => crate::terminal::stdout_data(),
+    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,10 @@ pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
             .map_err(compile_error)
     })?;
 
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = match args.format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     match args.format {
         Format::Json => {
             let mut value = serde_json::to_value(&result)
@@ -152,7 +155,7 @@ pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
         CompileOutcome::Succeeded { .. } => ExitStatus::Success,
         CompileOutcome::Failed { .. } | CompileOutcome::TimedOut { .. } => ExitStatus::Failure,
         CompileOutcome::ToolchainMissing { detail } => {
-            let mut stderr = anstream::stderr().lock();
+            let mut stderr = crate::terminal::stderr();
             let _ = writeln!(stderr, "error: no toolchain for {}: {detail}", target.name);
             let _ = writeln!(
                 stderr,

@@ -197,6 +197,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
     };
     let env = |name: &str| std::env::var(name).ok();
     let settings = resolve_settings(&file, &env, &LlmOverrides::default()).input_error()?;
+    crate::terminal::add_secrets(&settings.redactor());
     // Doctor compiles nothing: the cache folders of this configuration are never used.
     let config = super::compile::toolchain_config(
         Path::new("."),
@@ -247,7 +248,10 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
         checks,
         targets: rows,
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = match args.format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     match args.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)

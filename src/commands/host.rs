@@ -87,7 +87,7 @@ fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
             ", 64-bit: install g++-multilib for -m32"
         }
     );
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::terminal::stdout_data();
     writeln!(out, "{}", library.archive.display()).input_error()?;
     Ok(ExitStatus::Success)
 }
@@ -206,7 +206,11 @@ fn print_result(
     event: &autopilot_trace::HostCheckFinished,
     status: ExitStatus,
 ) -> CliResult<ExitStatus> {
-    let mut out = std::io::stdout().lock();
+    // The verdict quotes the sketch's serial output: untrusted text, escaped for a terminal.
+    let mut out = match format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, event).input_error()?;

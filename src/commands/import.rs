@@ -50,7 +50,7 @@ pub fn run(args: &ImportArgs) -> CliResult<ExitStatus> {
             .or_default() += 1;
     }
     let printed = print(args.format, &rows, &per_file);
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let _ = writeln!(
         stderr,
         "imported {sessions} session(s) into {}",
@@ -71,7 +71,10 @@ fn print(
     rows: &[ImportRow],
     per_file: &BTreeMap<String, OutcomeCounts>,
 ) -> std::io::Result<()> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(match format {
+        ImportFormat::Csv => crate::terminal::stdout_data(),
+        ImportFormat::Table => crate::terminal::stdout_human(),
+    });
     match format {
         ImportFormat::Csv => {
             writeln!(out, "{}", ImportRow::CSV_HEADER)?;

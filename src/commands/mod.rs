@@ -28,7 +28,7 @@ fn lock_run_dir(dir: &Path) -> CliResult<RunDirLock> {
     let now = autopilot_trace::format_timestamp(jiff::Timestamp::now());
     let (lock, stale) = RunDirLock::acquire(dir, &command, &now).input_error()?;
     if let Some(stale) = stale {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(
             stderr,
             "note: took over the lock of {} left by {stale}, which is no longer running",

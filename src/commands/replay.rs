@@ -131,7 +131,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
     let mut skipped = 0usize;
     let mut problems = 0usize;
     {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         for file in &files {
             match plan(&mut context, args.app.as_deref(), file) {
                 Ok(Ok(one)) => planned.push(one),
@@ -341,7 +341,7 @@ async fn run_all(
         let examined = examine(context, &planned[index], &report)?;
         finished += 1;
         if !quiet {
-            let mut stderr = anstream::stderr().lock();
+            let mut stderr = crate::terminal::stderr();
             let _ = writeln!(
                 stderr,
                 "[{finished}/{total}] {}: {}",
@@ -428,7 +428,7 @@ fn summarize(
     skipped: usize,
     write_errors: &[String],
 ) -> CliResult<ExitStatus> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_human();
     let mut calls = CallCount::default();
     for one in examined {
         if let Some(line) = &one.change {
@@ -439,7 +439,7 @@ fn summarize(
     drop(stdout);
     let changed = examined.iter().filter(|e| e.change.is_some()).count();
     let misses = examined.iter().filter(|e| e.replay_miss).count();
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     for problem in write_errors {
         let _ = writeln!(stderr, "warning: {problem}");
     }

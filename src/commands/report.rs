@@ -55,7 +55,7 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
         .with_context(|| format!("cannot write the report into {}", args.out.display()))
         .input_error()?;
 
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let successes = input.sessions.iter().filter(|s| s.succeeded()).count();
     let _ = writeln!(
         stderr,
@@ -85,7 +85,7 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
         report.files.len(),
         args.out.join("report.html").display()
     );
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_data();
     writeln!(stdout, "{}", args.out.display()).input_error()?;
     Ok(ExitStatus::Success)
 }

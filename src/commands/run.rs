@@ -181,7 +181,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     let llm = environment.client(&choice.model, choice.recorded.clone())?;
     let fallback_llm = environment.fallback_client()?;
     if let Some(note) = &choice.note {
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         let _ = writeln!(stderr, "note: {note}");
     }
     let parts = SessionParts {
@@ -217,7 +217,7 @@ fn finish(
     report: &SessionReport,
     write_errors: &[String],
 ) -> CliResult<ExitStatus> {
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     for problem in write_errors {
         let _ = writeln!(stderr, "warning: {problem}");
     }
@@ -230,7 +230,7 @@ fn finish(
     let _ = writeln!(stderr, "trace: {}", trace_path.display());
     let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
     if let Some(dir) = &report.sketch_dir {
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = crate::terminal::stdout_data();
         writeln!(stdout, "{}", dir.display()).input_error()?;
     }
     if !write_errors.is_empty() {

@@ -24,7 +24,10 @@ pub fn run(args: &TargetsArgs) -> CliResult<ExitStatus> {
         Some(name) => vec![targets.get(name).input_error()?],
         None => targets.iter().collect(),
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = match args.format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     match (args.format, &args.name) {
         (Format::Json, Some(_)) => serde_json::to_writer_pretty(&mut stdout, selected[0])
             .context("cannot write JSON")

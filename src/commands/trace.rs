@@ -17,7 +17,7 @@ pub fn run(command: &TraceCommand) -> CliResult<ExitStatus> {
 }
 
 fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::terminal::stdout_human();
     let mut files = 0usize;
     let mut invalid = 0usize;
     let mut events = 0usize;
@@ -62,7 +62,7 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
         }
     }
     tracing::info!(files, invalid, events, "validated");
-    let mut stderr = anstream::stderr().lock();
+    let mut stderr = crate::terminal::stderr();
     let _ = writeln!(
         stderr,
         "{files} trace file(s), {events} event(s), {invalid} invalid"
@@ -103,7 +103,7 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
             ))
             .input_error();
         }
-        let mut stderr = anstream::stderr().lock();
+        let mut stderr = crate::terminal::stderr();
         for problem in &file.problems {
             let _ = writeln!(
                 stderr,
@@ -137,7 +137,10 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = match format {
+        Format::Json => crate::terminal::stdout_data(),
+        Format::Human => crate::terminal::stdout_human(),
+    };
     match stdout.write_all(&text).and_then(|()| stdout.flush()) {
         // The reader stopped early (`| head`): nothing to say.
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}

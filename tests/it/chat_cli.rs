@@ -30,7 +30,7 @@ fn serve(connections: usize, status: &str, body: &str) -> String {
 }
 
 /// A config file with quick retries.
-fn quick_config(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn quick_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("autopilot.toml");
     std::fs::write(
         &path,

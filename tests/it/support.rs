@@ -136,13 +136,13 @@ pub const AVR_TOOLCHAIN: &[&str] = &[
     "/usr/share/arduino/hardware/arduino/avr/platform.txt",
 ];
 
-/// Reads a request's head and `content-length` body.
-pub fn read_request(stream: &mut std::net::TcpStream) {
+/// Reads a request's head and `content-length` body; returns the head.
+pub fn read_request(stream: &mut std::net::TcpStream) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while let Ok(n) = stream.read(&mut chunk) {
         if n == 0 {
-            return;
+            break;
         }
         buf.extend_from_slice(&chunk[..n]);
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -155,9 +155,10 @@ pub fn read_request(stream: &mut std::net::TcpStream) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         if buf.len() >= end + 4 + length {
-            return;
+            return String::from_utf8_lossy(&buf[..end]).into_owned();
         }
     }
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The board a chat request's spec template states (`"target": "<name>"` in a message), so a

@@ -1,7 +1,7 @@
 //! What the user pointed at: trace files, run directories, legacy logs or folders of them,
 //! expanded to a sorted list of input files of known kinds.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::logline::starts_with_timestamp;
@@ -59,7 +59,9 @@ fn sniff(path: &Path) -> Result<InputFile, InputError> {
     let mut line = Vec::new();
     for _ in 0..16 {
         line.clear();
-        if reader
+        // The start of a line decides; an endless line is not read whole.
+        if (&mut reader)
+            .take(64 * 1024)
             .read_until(b'\n', &mut line)
             .map_err(read_error(path))?
             == 0

@@ -3,8 +3,12 @@
 
 use std::io::{self, BufRead};
 
+/// The longest log line kept: a longer one is cut to its first 16 MiB (the rest is read and
+/// dropped) and a warning says so; the original system's log lines are at most a few KiB.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Reads lines one at a time into an internal buffer; each line is handed out without its
-/// terminator. Memory is bounded by the longest line.
+/// terminator. Memory is bounded by [`MAX_LINE_BYTES`].
 #[derive(Debug)]
 pub struct LineReader<R> {
     input: R,
@@ -15,6 +19,7 @@ pub struct LineReader<R> {
     pieces_terminated: bool,
     /// Whether the line handed out last ended with a terminator.
     terminated: bool,
+    max_line: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -25,7 +30,15 @@ impl<R: BufRead> LineReader<R> {
             pieces: Vec::new(),
             pieces_terminated: true,
             terminated: true,
+            max_line: MAX_LINE_BYTES,
         }
+    }
+
+    /// The same reader with another line cap than [`MAX_LINE_BYTES`].
+    #[must_use]
+    pub fn with_max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
     }
 
     /// Whether the line returned last ended with a line terminator (the last line of a file
@@ -71,17 +84,38 @@ impl<R: BufRead> LineReader<R> {
                 Err(err) => return Err(err),
             };
             if available.is_empty() {
-                return Ok(self.buf.len());
+                return Ok(self.cut_if_long());
             }
+            // Past the cap, bytes are consumed but not kept (the newline still is).
+            let room = (self.max_line + 1).saturating_sub(self.buf.len());
             if let Some(at) = memchr::memchr(b'\n', available) {
-                self.buf.extend_from_slice(&available[..=at]);
+                self.buf.extend_from_slice(&available[..at.min(room)]);
+                self.buf.push(b'\n');
                 self.input.consume(at + 1);
-                return Ok(self.buf.len());
+                return Ok(self.cut_if_long());
             }
             let n = available.len();
-            self.buf.extend_from_slice(available);
+            self.buf.extend_from_slice(&available[..n.min(room)]);
             self.input.consume(n);
         }
+    }
+
+    /// Cuts a line (its newline kept) that passed the cap, with a warning; returns its length.
+    fn cut_if_long(&mut self) -> usize {
+        let newline = self.buf.last() == Some(&b'\n');
+        let content = self.buf.len() - usize::from(newline);
+        if content > self.max_line {
+            tracing::warn!(
+                "a log line longer than {} bytes was cut to its first {} bytes",
+                self.max_line,
+                self.max_line
+            );
+            self.buf.truncate(self.max_line);
+            if newline {
+                self.buf.push(b'\n');
+            }
+        }
+        self.buf.len()
     }
 
     /// `a\rb\r\n` is the lines `a` and `b`; a trailing `\r` is a terminator itself.
@@ -116,13 +150,38 @@ mod tests {
     use super::*;
 
     fn lines(text: &[u8]) -> Vec<(String, bool)> {
-        let mut reader = LineReader::new(text);
+        lines_capped(text, MAX_LINE_BYTES)
+    }
+
+    fn lines_capped(text: &[u8], max_line: usize) -> Vec<(String, bool)> {
+        // A small buffer, so long lines span many reads.
+        let mut reader =
+            LineReader::new(io::BufReader::with_capacity(7, text)).with_max_line(max_line);
         let mut out = Vec::new();
         while let Some(line) = reader.next_line().unwrap() {
             let line = String::from_utf8_lossy(line).into_owned();
             out.push((line, reader.last_terminated()));
         }
         out
+    }
+
+    #[test]
+    fn lines_over_the_cap_are_cut_and_the_next_line_is_whole() {
+        let long = "y".repeat(100);
+        let text = format!("short\n{long}\nnext\n{long}");
+        let got = lines_capped(text.as_bytes(), 10);
+        let want = [
+            ("short", true),
+            ("yyyyyyyyyy", true),
+            ("next", true),
+            ("yyyyyyyyyy", false),
+        ];
+        assert_eq!(got, want.map(|(l, t)| (l.to_owned(), t)).to_vec());
+        // Exactly at the cap: kept whole.
+        assert_eq!(
+            lines_capped(b"0123456789\n", 10),
+            [("0123456789".to_owned(), true)]
+        );
     }
 
     #[test]

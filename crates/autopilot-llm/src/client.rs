@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use autopilot_trace::{AnswerSource, Event, LlmAnswer, LlmCall, LlmCallResult, LlmFailure};
+use autopilot_trace::{
+    AnswerSource, Event, LlmAnswer, LlmCall, LlmCallResult, LlmErrorKind, LlmFailure, Redactor,
+};
 use backon::Retryable;
 use tokio::time::Instant;
 
@@ -125,7 +127,14 @@ impl LlmClient {
             let retry = tries.fetch_add(1, Ordering::SeqCst);
             let try_started = Instant::now();
             let outcome = match tokio::time::timeout(per_try, self.backend.chat(call)).await {
-                Ok(outcome) => outcome.and_then(finish_answer),
+                // Secrets out first: everything below traces, logs or returns it.
+                Ok(outcome) => match self.backend.redactor() {
+                    Some(redactor) => outcome
+                        .map(|answer| redact_answer(answer, redactor))
+                        .map_err(|error| error.redacted(redactor)),
+                    None => outcome,
+                }
+                .and_then(finish_answer),
                 Err(_) => Err(LlmError::observed(
                     &Observation::TimedOut,
                     format!("no answer within {} ms", duration_ms(per_try)),
@@ -278,8 +287,32 @@ impl LlmClient {
     }
 }
 
-/// Splits reasoning out of a backend's answer; an answer left without text is a failure.
+/// The most bytes of text and reasoning one answer may have; a longer one fails the try with
+/// `body_too_large` (it would be traced, and fed back into prompts, whole).
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The answer with the endpoint's secrets removed from everything the server wrote.
+fn redact_answer(mut answer: LlmAnswer, redactor: &Redactor) -> LlmAnswer {
+    answer.text = redactor.redact_string(answer.text);
+    answer.reasoning = answer.reasoning.map(|r| redactor.redact_string(r));
+    answer.finish_reason = answer.finish_reason.map(|r| redactor.redact_string(r));
+    answer.response_model = answer.response_model.map(|m| redactor.redact_string(m));
+    answer
+}
+
+/// Splits reasoning out of a backend's answer; an answer left without text is a failure, and
+/// so is one over [`MAX_ANSWER_BYTES`].
 fn finish_answer(mut answer: LlmAnswer) -> Result<LlmAnswer, LlmError> {
+    let size = answer.text.len() + answer.reasoning.as_ref().map_or(0, String::len);
+    if size > MAX_ANSWER_BYTES {
+        return Err(LlmError::new(
+            LlmErrorKind::BodyTooLarge,
+            format!(
+                "the answer has {size} bytes of text and reasoning, more than the cap of \
+                 {MAX_ANSWER_BYTES}"
+            ),
+        ));
+    }
     let (text, reasoning) = split_reasoning(&answer.text, answer.reasoning.as_deref());
     if text.is_empty() {
         let detail = match (&answer.finish_reason, &reasoning) {

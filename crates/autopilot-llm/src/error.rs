@@ -106,6 +106,12 @@ fn classify_status(status: u16, body: &str) -> LlmErrorKind {
 fn classify_transport(error: &(dyn StdError + 'static)) -> LlmErrorKind {
     let mut next = Some(error);
     while let Some(error) = next {
+        if error
+            .downcast_ref::<crate::backend::http::BodyTooLarge>()
+            .is_some()
+        {
+            return LlmErrorKind::BodyTooLarge;
+        }
         if let Some(reqwest) = error.downcast_ref::<reqwest::Error>() {
             if reqwest.is_timeout() {
                 return LlmErrorKind::Timeout;
@@ -159,6 +165,7 @@ pub fn describe(kind: LlmErrorKind) -> &'static str {
         LlmErrorKind::BadRequest => "request rejected",
         LlmErrorKind::ReplayMiss => "no recorded answer",
         LlmErrorKind::BudgetExceeded => "budget exceeded",
+        LlmErrorKind::BodyTooLarge => "response too large",
         LlmErrorKind::Other => "failed",
     }
 }
@@ -222,6 +229,13 @@ impl LlmError {
 
     pub fn kind(&self) -> LlmErrorKind {
         self.kind
+    }
+
+    /// The error with the redactor's secrets removed from its detail.
+    #[must_use]
+    pub fn redacted(mut self, redactor: &autopilot_trace::Redactor) -> Self {
+        self.detail = redactor.redact_string(self.detail);
+        self
     }
 
     /// Whether retrying could help. After the client's retries, a transient error means the

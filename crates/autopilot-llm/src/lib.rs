@@ -9,6 +9,9 @@
 //! passes them in. It never prints: every try is an `llm_call` event of the session trace
 //! (`autopilot_trace::emit`), and retries are also `tracing` warnings.
 //!
+//! Every error and answer passes the backend's [`autopilot_trace::Redactor`] (its key and URL
+//! credentials) before it is traced or returned.
+//!
 //! [`probe`] asks an endpoint for its model listing once (`autopilot doctor` uses it): whether
 //! it answers, with which status and fault kind, and which models it serves.
 //!
@@ -47,6 +50,7 @@
 //! | a body or stream that ends early | `truncated_stream` | yes |
 //! | an answer without text (after reasoning is split out) | `empty_answer` | yes |
 //! | HTTP 401 | `unauthorized` | no |
+//! | a response body over `max_body_bytes` (32 MiB), an answer over 4 MiB | `body_too_large` | no |
 //! | HTTP 403, 429 `insufficient_quota` | `forbidden` | no |
 //! | HTTP 404 or 400 naming the model | `unknown_model` | no |
 //! | HTTP 413, 400 naming the context length | `context_too_long` | no |

@@ -5,16 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::backend::http::{HttpStatusError, http_client, join_url};
+use crate::backend::http::{BodyCap, HttpStatusError, http_client, join_url, read_capped};
 use crate::error::{LlmError, LlmErrorKind, Observation};
 use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
 
 /// The model listing is read up to this size (OpenAI's is a few tens of KiB).
-const LISTING_LIMIT: usize = 4 * 1024 * 1024;
+const LISTING_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// What one probe saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +26,10 @@ pub struct ProbeResult {
     pub status: Option<u16>,
     /// The fault, when the probe did not succeed (`unauthorized`, `connection_refused`, …).
     pub kind: Option<LlmErrorKind>,
-    /// The models the endpoint lists, in its order (empty unless it succeeded).
+    /// The models the endpoint lists, in its order (empty unless it succeeded), with the
+    /// endpoint's secrets removed.
     pub models: Vec<String>,
-    /// What went wrong, without credentials; `None` when the probe succeeded.
+    /// What went wrong, with the endpoint's secrets removed; `None` when the probe succeeded.
     pub error: Option<String>,
     pub latency: Duration,
 }
@@ -68,6 +68,7 @@ pub async fn probe(
     }
     let started = Instant::now();
     let outcome = listing(provider, request).await;
+    let redactor = endpoint.redactor();
     let mut result = ProbeResult {
         provider,
         url: join_url(&endpoint.redacted_url(), path),
@@ -82,13 +83,16 @@ pub async fn probe(
         Ok((status, models)) => {
             result.reachable = true;
             result.status = Some(status);
-            result.models = models;
+            result.models = models
+                .into_iter()
+                .map(|m| redactor.redact_string(m))
+                .collect();
         }
         Err(error) => {
             result.status = error.http_status();
             result.reachable = result.status.is_some();
             result.kind = Some(error.kind());
-            result.error = Some(error.to_string());
+            result.error = Some(error.redacted(&redactor).to_string());
         }
     }
     Ok(result)
@@ -105,14 +109,9 @@ async fn listing(
     if !response.status().is_success() {
         return Err(HttpStatusError::read(response).await.into_llm_error());
     }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk.map_err(|e| transport(e).with_status(status))?);
-        if body.len() > LISTING_LIMIT {
-            return Err(malformed(status, "the model listing is larger than 4 MiB"));
-        }
-    }
+    let body = read_capped(response, &BodyCap::new(LISTING_LIMIT))
+        .await
+        .map_err(|e| e.with_status(status))?;
     parse_listing(provider, &body)
         .map(|models| (status, models))
         .map_err(|reason| {

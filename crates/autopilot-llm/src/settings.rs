@@ -18,6 +18,7 @@
 //! api_key_env = "OPENROUTER_API_KEY"    # the variable that holds the key (never the key)
 //! timeout_secs = 180                    # one try
 //! connect_timeout_secs = 10
+//! max_body_bytes = 33554432             # one response body (default 32 MiB)
 //!
 //! [providers.ollama]
 //! base_url = "http://gpu-box:11434"
@@ -34,7 +35,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use autopilot_trace::{Secret, redact_url};
+use autopilot_trace::{Redactor, Secret, redact_url};
 use serde::Deserialize;
 
 use crate::model::{ModelRef, Provider};
@@ -59,7 +60,14 @@ pub struct EndpointSettings {
     pub connect_timeout: Duration,
     /// The limit for one try when the request sets none.
     pub request_timeout: Duration,
+    /// The most bytes one response body may have; a larger one fails the try with
+    /// `body_too_large` (never retried).
+    pub max_body_bytes: u64,
 }
+
+/// The default cap on one response body: far above any answer (a 32k-token stream with its
+/// per-token framing is a few MiB), far below what fills memory.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 
 impl EndpointSettings {
     /// The defaults of a provider (no key).
@@ -74,6 +82,7 @@ impl EndpointSettings {
             api_key_env: api_key_env.map(str::to_owned),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(request_timeout),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
@@ -85,12 +94,23 @@ impl EndpointSettings {
             api_key_env: None,
             connect_timeout: Duration::from_secs(10),
             request_timeout,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
     /// The base URL with any credentials removed, for traces and messages.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.base_url)
+    }
+
+    /// The redactor of this endpoint's secrets: its key and the credentials in its base URL.
+    pub fn redactor(&self) -> Redactor {
+        let mut redactor = Redactor::new();
+        if let Some(key) = &self.api_key {
+            redactor.add_secret(key);
+        }
+        redactor.add_url(&self.base_url);
+        redactor
     }
 
     /// Whether this is OpenAI's own API, which needs a key (compatible local servers may
@@ -116,6 +136,13 @@ pub struct LlmSettings {
 }
 
 impl LlmSettings {
+    /// The redactor of every endpoint's secrets.
+    pub fn redactor(&self) -> Redactor {
+        let mut redactor = self.openai.redactor();
+        redactor.merge(&self.ollama.redactor());
+        redactor
+    }
+
     pub fn endpoint(&self, provider: Provider) -> Option<&EndpointSettings> {
         match provider {
             Provider::OpenAi => Some(&self.openai),
@@ -159,6 +186,8 @@ pub struct ProviderFile {
     pub api_key_env: Option<String>,
     pub timeout_secs: Option<f64>,
     pub connect_timeout_secs: Option<f64>,
+    /// The most bytes one response body may have.
+    pub max_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -318,6 +347,15 @@ fn resolve_endpoint(
                 secs,
                 &file.origin(&format!("{key_prefix}.connect_timeout_secs")),
             )?;
+        }
+        if let Some(bytes) = section.max_body_bytes {
+            if bytes == 0 {
+                return Err(ConfigError::InvalidValue {
+                    origin: file.origin(&format!("{key_prefix}.max_body_bytes")),
+                    message: "must be more than 0".to_owned(),
+                });
+            }
+            settings.max_body_bytes = bytes;
         }
     }
     if let Some(from_env) = env_base_url {
@@ -533,6 +571,7 @@ mod tests {
             base_url = "https://openrouter.ai/api/v1/"
             api_key_env = "OPENROUTER_API_KEY"
             timeout_secs = 30
+            max_body_bytes = 1000
             [providers.ollama]
             base_url = "http://gpu-box:11434"
             [retry]
@@ -548,6 +587,9 @@ mod tests {
             settings.openai.api_key.as_ref().map(Secret::expose),
             Some("sk-or-1")
         );
+        assert_eq!(settings.openai.max_body_bytes, 1000);
+        assert_eq!(settings.ollama.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(settings.redactor().redact("key sk-or-1"), "key ***");
         assert_eq!(settings.openai.request_timeout, Duration::from_secs(30));
         assert_eq!(settings.ollama.base_url, "http://gpu-box:11434");
         assert_eq!(settings.retry.max_attempts, 2);

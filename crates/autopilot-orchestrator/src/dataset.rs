@@ -10,6 +10,8 @@ use serde::Serialize;
 const FIRST_ROWS: usize = 3;
 /// Example values kept for a text column.
 const TEXT_EXAMPLES: usize = 5;
+/// Bytes of one cell of the first rows quoted in a prompt; longer ones are cut with `…`.
+pub const MAX_CELL_BYTES: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,7 +205,12 @@ pub fn summarize_csv(
         let record = record.map_err(|e| error(csv_message(&e)))?;
         rows += 1;
         if first_rows.len() < FIRST_ROWS {
-            first_rows.push(record.iter().map(str::to_owned).collect());
+            first_rows.push(
+                record
+                    .iter()
+                    .map(|value| crate::header::truncate(value, MAX_CELL_BYTES))
+                    .collect(),
+            );
         }
         for (value, column) in record.iter().zip(&mut stats) {
             if value.is_empty() {

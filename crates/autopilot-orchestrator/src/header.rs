@@ -534,7 +534,8 @@ fn parse_int(text: &str) -> Option<i64> {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// The first `max` bytes of `text` (on a character boundary), with `…` when cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }

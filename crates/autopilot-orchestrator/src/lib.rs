@@ -38,8 +38,8 @@ pub use app::{
 };
 pub use config::{ConfigError, KeyProblem};
 pub use dataset::{
-    ColumnKind, ColumnSummary, DatasetError, DatasetSummary, FileSummary, format_number,
-    summarize_csv,
+    ColumnKind, ColumnSummary, DatasetError, DatasetSummary, FileSummary, MAX_CELL_BYTES,
+    format_number, summarize_csv,
 };
 pub use extract::{
     CHECK_COMPETING_SKETCHES, CHECK_NO_CODE, Extraction, ExtractionFailure, FencedBlock,
@@ -62,9 +62,9 @@ pub use prompts::{
     VariantInfo, sample_facts,
 };
 pub use repair::{
-    BoardFacts, BuildEnvironment, Recurrence, RepairInput, RepairLimits, RepairMaterial,
-    RepairTracker, build_repair, display_path, error_signature, model_facts, normalize_message,
-    render_diagnostic, symbols_in_diagnostics,
+    BoardFacts, BuildEnvironment, MAX_DIAGNOSTIC_MESSAGE_BYTES, Recurrence, RepairInput,
+    RepairLimits, RepairMaterial, RepairTracker, build_repair, display_path, error_signature,
+    model_facts, normalize_message, render_diagnostic, symbols_in_diagnostics,
 };
 pub use spec::{
     FILL_MARKER, STANDARD_BAUD_RATES, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation,

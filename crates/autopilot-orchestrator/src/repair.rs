@@ -13,6 +13,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::app::{ModelInfo, ModelKind};
+use crate::header::truncate;
 
 /// How much of the diagnostics and declarations a repair prompt quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +117,12 @@ fn is_error(diagnostic: &Diagnostic) -> bool {
     matches!(diagnostic.severity, Severity::Error | Severity::Fatal)
 }
 
-/// Renders one diagnostic for a prompt: its context frames, `file:line:col: severity: message`,
-/// and its first notes.
+/// Bytes of one diagnostic message (or note) quoted in a repair prompt; a longer one (a
+/// template backtrace, a hostile `#error`) is cut with `…`.
+pub const MAX_DIAGNOSTIC_MESSAGE_BYTES: usize = 1000;
+
+/// Renders one diagnostic for a prompt: its context frames, `file:line:col: severity: message`
+/// (cut at [`MAX_DIAGNOSTIC_MESSAGE_BYTES`]), and its first notes.
 pub fn render_diagnostic(diagnostic: &Diagnostic, max_notes: usize) -> String {
     let mut out = String::new();
     for frame in &diagnostic.context {
@@ -132,14 +137,14 @@ pub fn render_diagnostic(diagnostic: &Diagnostic, max_notes: usize) -> String {
             diagnostic.column
         ),
         severity_str(diagnostic.severity),
-        diagnostic.message
+        truncate(&diagnostic.message, MAX_DIAGNOSTIC_MESSAGE_BYTES)
     );
     for note in diagnostic.notes.iter().take(max_notes) {
         let _ = writeln!(
             out,
             "  {}note: {}",
             location(note.file.as_deref(), note.line, note.column),
-            note.message
+            truncate(&note.message, MAX_DIAGNOSTIC_MESSAGE_BYTES)
         );
     }
     out.trim_end().to_owned()

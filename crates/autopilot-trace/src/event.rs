@@ -274,6 +274,9 @@ pub enum LlmErrorKind {
     ReplayMiss,
     /// A session budget (tokens, cost, time) forbade the call.
     BudgetExceeded,
+    /// The response body or the answer was larger than its cap (never retried: a server that
+    /// sends too much once will again).
+    BodyTooLarge,
     Other,
 }
 

@@ -38,8 +38,9 @@
 //! changing a meaning, bumps [`FORMAT_VERSION`]. Readers accept every version up to theirs and
 //! name newer ones as such.
 //!
-//! Changelog: **1** — first version. Additive: `host_check_finished` (the host TinyML check
-//! of a sketch, [`HostCheckFinished`]).
+//! Changelog: **1** — first version. Additions within 1: `host_check_finished` (the host
+//! TinyML check of a sketch, [`HostCheckFinished`]); `llm_error_kind` `body_too_large` (an HTTP
+//! body or answer over its size cap; fatal).
 //!
 //! # Writing
 //!
@@ -50,7 +51,8 @@
 //! # Secrets
 //!
 //! API keys live in [`Secret`], which cannot be serialized; endpoints are stored through
-//! [`redact_url`].
+//! [`redact_url`]. Text from outside (error bodies, answers, log lines) passes a [`Redactor`]
+//! that knows the configured secret values before it is traced or shown.
 //!
 //! [JSON Lines]: https://jsonlines.org
 
@@ -73,7 +75,7 @@ pub use reader::{
 pub use record::{
     FORMAT_VERSION, InvalidSessionId, SessionId, TraceRecord, format_timestamp, parse_timestamp,
 };
-pub use secret::{Secret, redact_header, redact_url};
+pub use secret::{Redactor, Secret, redact_header, redact_url};
 pub use summary::{AttemptLine, FailedCheck, SessionSummary};
 
 /// The JSON Schema of one trace line, as committed in `data/trace-schema.json`.

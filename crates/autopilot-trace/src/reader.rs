@@ -1,7 +1,7 @@
 //! The reader: streams records back from a trace file, reporting a truncated or corrupt line
 //! with its line number and reading on; and the checks `autopilot trace validate` runs.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -37,6 +37,10 @@ pub struct NumberedRecord {
     pub record: TraceRecord,
 }
 
+/// The longest trace line read (an `llm_call` with its whole conversation is a few MiB at
+/// most; answers are capped at 4 MiB). A longer line is skipped as a problem, unread.
+pub const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Streams records from any buffered reader. Problems are items too, so a caller can report
 /// them and go on.
 #[derive(Debug)]
@@ -44,6 +48,7 @@ pub struct TraceReader<R> {
     input: R,
     line: u64,
     buf: Vec<u8>,
+    max_line: u64,
 }
 
 impl<R: BufRead> TraceReader<R> {
@@ -52,7 +57,15 @@ impl<R: BufRead> TraceReader<R> {
             input,
             line: 0,
             buf: Vec::with_capacity(4096),
+            max_line: MAX_LINE_BYTES,
         }
+    }
+
+    /// The same reader with another line cap than [`MAX_LINE_BYTES`].
+    #[must_use]
+    pub fn with_max_line(mut self, bytes: u64) -> Self {
+        self.max_line = bytes;
+        self
     }
 }
 
@@ -103,8 +116,29 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.buf.clear();
-        match self.input.read_until(b'\n', &mut self.buf) {
+        match (&mut self.input)
+            .take(self.max_line + 1)
+            .read_until(b'\n', &mut self.buf)
+        {
             Ok(0) => None,
+            Ok(n) if n as u64 > self.max_line => {
+                // Over the cap without its newline: skip the rest of the line unread.
+                self.line += 1;
+                let skipped = match skip_line(&mut self.input) {
+                    Ok(skipped) => skipped,
+                    Err(err) => return Some(Err(err)),
+                };
+                self.buf.clear();
+                Some(Ok(Err(LineProblem {
+                    line: self.line,
+                    kind: LineProblemKind::Invalid,
+                    message: format!(
+                        "line longer than {} bytes ({} bytes); skipped",
+                        self.max_line,
+                        n as u64 + skipped
+                    ),
+                })))
+            }
             Ok(_) => {
                 self.line += 1;
                 let complete = self.buf.last() == Some(&b'\n');
@@ -126,6 +160,30 @@ impl<R: BufRead> Iterator for TraceReader<R> {
                 }))
             }
             Err(err) => Some(Err(err)),
+        }
+    }
+}
+
+/// Consumes input up to and including the next newline; returns how many bytes.
+fn skip_line(input: &mut impl BufRead) -> io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok(skipped);
+        }
+        let (n, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        input.consume(n);
+        skipped += n as u64;
+        if done {
+            return Ok(skipped);
         }
     }
 }
@@ -280,6 +338,25 @@ pub fn collect_trace_files(path: &Path) -> io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_over_the_cap_is_skipped_as_a_problem_and_reading_goes_on() {
+        let good = r#"{"v":1,"session":"s","seq":0,"ts":"2026-01-01T00:00:00.000Z","event":{"type":"note","kind":"k","message":"m"}}"#;
+        let input = format!("{good}\n{}\n{good}\n", "x".repeat(5000));
+        let items: Vec<_> = TraceReader::new(io::BufReader::with_capacity(64, input.as_bytes()))
+            .with_max_line(1000)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok(), "{:?}", items[0]);
+        let problem = items[1].as_ref().unwrap_err();
+        assert_eq!(problem.line, 2);
+        assert_eq!(
+            problem.message,
+            "line longer than 1000 bytes (5001 bytes); skipped"
+        );
+        assert_eq!(items[2].as_ref().unwrap().line, 3);
+    }
 
     #[test]
     fn a_line_from_a_newer_version_is_named_as_such() {

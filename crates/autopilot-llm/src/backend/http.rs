@@ -1,13 +1,15 @@
 //! HTTP plumbing shared by the live backends: the reqwest client (rustls with the ring
-//! provider), reading an error response, and the server's requested wait (`Retry-After`).
+//! provider), reading an error response, the server's requested wait (`Retry-After`), and the
+//! cap on a response body's size.
 
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 
-use crate::error::{LlmError, Observation};
+use crate::error::{LlmError, LlmErrorKind, Observation};
 use crate::settings::{ConfigError, EndpointSettings};
 
 /// At most this much of an error body is kept (messages, classification).
@@ -132,9 +134,109 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<D
     Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
-/// `base` joined with `path` (`/chat/completions`, `/api/chat`).
+/// `base` joined with `path` (`/chat/completions`, `/api/chat`): the path goes before the
+/// base's query string and fragment (`https://h/v1?key=k` → `https://h/v1/models?key=k`).
 pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!("{}{path}", base.trim_end_matches('/'))
+    let (before, query) = split_query(base);
+    format!("{}{path}{query}", before.trim_end_matches('/'))
+}
+
+/// A URL split before its query string (or fragment): (`https://h/v1`, `?key=k`).
+pub(crate) fn split_query(url: &str) -> (&str, &str) {
+    // Only after the scheme and authority: a `?` cannot come earlier in a valid URL.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].find(['?', '#']) {
+        Some(at) => url.split_at(start + at),
+        None => (url, ""),
+    }
+}
+
+/// A body over its size cap: the error inside the capped stream.
+#[derive(Debug, thiserror::Error)]
+#[error("the response body is larger than {limit} bytes")]
+pub(crate) struct BodyTooLarge {
+    pub limit: u64,
+}
+
+/// The size cap of one call's response body, and whether it was hit (read after the call,
+/// since the body may be consumed on another task that only reports an error text).
+#[derive(Debug)]
+pub(crate) struct BodyCap {
+    pub limit: u64,
+    hit: AtomicBool,
+}
+
+impl BodyCap {
+    pub(crate) fn new(limit: u64) -> Arc<Self> {
+        Arc::new(BodyCap {
+            limit,
+            hit: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn was_hit(&self) -> bool {
+        self.hit.load(Ordering::SeqCst)
+    }
+
+    /// Counts `len` more bytes; an error once the total passes the limit.
+    pub(crate) fn take(&self, seen: &mut u64, len: usize) -> Result<(), BodyTooLarge> {
+        *seen = seen.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+        if *seen > self.limit {
+            self.hit.store(true, Ordering::SeqCst);
+            return Err(BodyTooLarge { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    /// The typed error of a body over this cap.
+    pub(crate) fn error(&self) -> LlmError {
+        body_too_large(self.limit)
+    }
+}
+
+/// The `body_too_large` error for a cap of `limit` bytes.
+fn body_too_large(limit: u64) -> LlmError {
+    LlmError::new(
+        LlmErrorKind::BodyTooLarge,
+        format!(
+            "the response body passed its cap of {limit} bytes (max_body_bytes); stopped reading"
+        ),
+    )
+}
+
+/// The same response with its body cut off by `cap`: reading past the limit fails with
+/// [`BodyTooLarge`] and marks the cap as hit. Status, version and headers are kept.
+pub(crate) fn capped_response(response: reqwest::Response, cap: Arc<BodyCap>) -> reqwest::Response {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let mut seen = 0u64;
+    let stream = response.bytes_stream().map(move |chunk| {
+        let chunk = chunk?;
+        cap.take(&mut seen, chunk.len())?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(chunk)
+    });
+    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(stream));
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    reqwest::Response::from(rebuilt)
+}
+
+/// Reads a whole body, at most `cap.limit` bytes.
+pub(crate) async fn read_capped(
+    response: reqwest::Response,
+    cap: &BodyCap,
+) -> Result<Vec<u8>, LlmError> {
+    let mut body = Vec::new();
+    let mut seen = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| LlmError::transport(&e.without_url()))?;
+        cap.take(&mut seen, chunk.len()).map_err(|_| cap.error())?;
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -178,6 +280,28 @@ mod tests {
         ];
         for (pairs, expected) in table {
             assert_eq!(retry_after(&headers(pairs), now), *expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn paths_go_before_the_query_string() {
+        let table = [
+            ("https://h/v1", "/models", "https://h/v1/models"),
+            ("https://h/v1/", "/models", "https://h/v1/models"),
+            ("https://h/v1?key=k", "/models", "https://h/v1/models?key=k"),
+            (
+                "https://h/v1/?key=k#f",
+                "/api/chat",
+                "https://h/v1/api/chat?key=k#f",
+            ),
+            (
+                "http://127.0.0.1:11434",
+                "/api/tags",
+                "http://127.0.0.1:11434/api/tags",
+            ),
+        ];
+        for (base, path, expected) in table {
+            assert_eq!(join_url(base, path), expected, "{base}");
         }
     }
 

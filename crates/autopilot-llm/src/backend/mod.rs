@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use autopilot_trace::{AnswerSource, LlmAnswer, Stage};
+use autopilot_trace::{AnswerSource, LlmAnswer, Redactor, Stage};
 
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
@@ -52,6 +52,11 @@ pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     fn source(&self) -> AnswerSource;
     /// The limit for one try when the request sets none.
     fn default_timeout(&self) -> Duration;
+    /// The secrets of the endpoint (its key, URL credentials), which the client removes from
+    /// errors and answers before they are traced or returned; `None` when it has none.
+    fn redactor(&self) -> Option<&Redactor> {
+        None
+    }
     /// Sends one try.
     fn chat<'a>(&'a self, call: BackendCall<'a>) -> BoxFuture<'a, Result<LlmAnswer, LlmError>>;
 }

@@ -9,11 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use autopilot_trace::{AnswerSource, LlmAnswer, Role, Secret, TokenUsage};
+use autopilot_trace::{AnswerSource, LlmAnswer, Redactor, Role, Secret, TokenUsage};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpStatusError, error_message, http_client, join_url, shorten};
+use super::http::{
+    BodyCap, HttpStatusError, error_message, http_client, join_url, read_capped, shorten,
+};
 use super::{BackendCall, BoxFuture, ChatBackend};
 use crate::error::{LlmError, Observation, duration_ms};
 use crate::model::Provider;
@@ -27,6 +29,8 @@ pub struct OllamaBackend {
     endpoint: String,
     api_key: Option<Secret>,
     timeout: Duration,
+    max_body_bytes: u64,
+    redactor: Redactor,
 }
 
 impl OllamaBackend {
@@ -37,6 +41,8 @@ impl OllamaBackend {
             endpoint: settings.redacted_url(),
             api_key: settings.api_key.clone(),
             timeout: settings.request_timeout,
+            max_body_bytes: settings.max_body_bytes,
+            redactor: settings.redactor(),
         })
     }
 
@@ -54,12 +60,8 @@ impl OllamaBackend {
     }
 
     async fn complete(&self, call: &BackendCall<'_>) -> Result<LlmAnswer, LlmError> {
-        let body = self
-            .send(call)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| LlmError::transport(&e))?;
+        let cap = BodyCap::new(self.max_body_bytes);
+        let body = read_capped(self.send(call).await?, &cap).await?;
         let line = parse_line(&body)?;
         if !line.done {
             return Err(LlmError::observed(
@@ -87,8 +89,12 @@ impl OllamaBackend {
         let mut bytes = self.send(call).await?.bytes_stream();
         let mut pending: Vec<u8> = Vec::new();
         let mut answer = StreamedAnswer::default();
+        let cap = BodyCap::new(self.max_body_bytes);
+        let mut seen = 0u64;
         while let Some(chunk) = bytes.next().await {
-            pending.extend_from_slice(&chunk.map_err(|e| LlmError::transport(&e))?);
+            let chunk = chunk.map_err(|e| LlmError::transport(&e))?;
+            cap.take(&mut seen, chunk.len()).map_err(|_| cap.error())?;
+            pending.extend_from_slice(&chunk);
             while let Some(newline) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=newline).collect();
                 answer.take(&line, started)?;
@@ -131,6 +137,10 @@ impl ChatBackend for OllamaBackend {
 
     fn default_timeout(&self) -> Duration {
         self.timeout
+    }
+
+    fn redactor(&self) -> Option<&Redactor> {
+        Some(&self.redactor)
     }
 
     fn chat<'a>(&'a self, call: BackendCall<'a>) -> BoxFuture<'a, Result<LlmAnswer, LlmError>> {

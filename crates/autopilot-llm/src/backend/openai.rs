@@ -6,7 +6,13 @@
 //! status, `Retry-After` and body: our client owns the retry policy, and classification sees
 //! everything. Responses are read into our own types (its `byot` hook) because the typed ones
 //! drop the reasoning fields (`reasoning_content`, `reasoning`) that compatible servers send.
+//!
+//! The transport also caps each response body ([`BodyCap`], per call through a task-local, since
+//! async-openai reads streams on a task of its own and reports their errors as text only) and
+//! puts a base URL's query string (`?api-version=…`, `?key=…`) after the path, where
+//! async-openai's plain concatenation would not.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_openai::Client;
@@ -18,11 +24,13 @@ use async_openai::types::chat::{
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     ChatCompletionStreamOptions, CreateChatCompletionRequest,
 };
-use autopilot_trace::{AnswerSource, LlmAnswer, Role, TokenUsage};
+use autopilot_trace::{AnswerSource, LlmAnswer, Redactor, Role, TokenUsage};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::http::{HttpStatusError, error_message, http_client, shorten};
+use super::http::{
+    BodyCap, HttpStatusError, capped_response, error_message, http_client, shorten, split_query,
+};
 use super::{BackendCall, BoxFuture, ChatBackend};
 use crate::error::{LlmError, Observation, chain_text, duration_ms};
 use crate::model::Provider;
@@ -35,6 +43,13 @@ pub struct OpenAiBackend {
     endpoint: String,
     timeout: Duration,
     official: bool,
+    max_body_bytes: u64,
+    redactor: Redactor,
+}
+
+tokio::task_local! {
+    /// The body cap of the call running on this task (read by the transport).
+    static BODY_CAP: Arc<BodyCap>;
 }
 
 impl OpenAiBackend {
@@ -54,9 +69,14 @@ impl OpenAiBackend {
             });
         }
         let http = http_client(settings)?;
+        let (api_base, query) = split_query(&settings.base_url);
+        let query = query.strip_prefix('?').map(|q| {
+            // The fragment never goes to the server.
+            q.split('#').next().unwrap_or_default().to_owned()
+        });
         // Every field set explicitly: the defaults would read OPENAI_* variables.
         let config = OpenAIConfig::new()
-            .with_api_base(settings.base_url.clone())
+            .with_api_base(api_base.trim_end_matches('/'))
             .with_api_key(
                 settings
                     .api_key
@@ -67,13 +87,26 @@ impl OpenAiBackend {
             .with_org_id("")
             .with_project_id("");
         let transport = http.clone();
+        let default_limit = settings.max_body_bytes;
         let service = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = transport.clone();
+            let query = query.clone();
             async move {
-                let request = factory.build().await?;
+                let mut request = factory.build().await?;
+                if let Some(base_query) = query.filter(|q| !q.is_empty()) {
+                    let joined = match request.url().query() {
+                        Some(own) if !own.is_empty() => format!("{own}&{base_query}"),
+                        _ => base_query,
+                    };
+                    request.url_mut().set_query(Some(&joined));
+                }
                 let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
                 if response.status().is_success() {
-                    Ok(response)
+                    // Outside a call's scope (never, today) the endpoint's cap still applies.
+                    let cap = BODY_CAP
+                        .try_with(Arc::clone)
+                        .unwrap_or_else(|_| BodyCap::new(default_limit));
+                    Ok(capped_response(response, cap))
                 } else {
                     let error = HttpStatusError::read(response).await;
                     Err(OpenAIError::Boxed(Box::new(error)))
@@ -86,6 +119,8 @@ impl OpenAiBackend {
             endpoint: settings.redacted_url(),
             timeout: settings.request_timeout,
             official,
+            max_body_bytes: settings.max_body_bytes,
+            redactor: settings.redactor(),
         })
     }
 
@@ -263,14 +298,26 @@ impl ChatBackend for OpenAiBackend {
         self.timeout
     }
 
+    fn redactor(&self) -> Option<&Redactor> {
+        Some(&self.redactor)
+    }
+
     fn chat<'a>(&'a self, call: BackendCall<'a>) -> BoxFuture<'a, Result<LlmAnswer, LlmError>> {
         Box::pin(async move {
             let request = self.build_request(&call)?;
-            if call.request.stream {
-                self.stream(request).await
-            } else {
-                self.complete(request).await
-            }
+            let cap = BodyCap::new(self.max_body_bytes);
+            let answer = BODY_CAP
+                .scope(cap.clone(), async {
+                    if call.request.stream {
+                        self.stream(request).await
+                    } else {
+                        self.complete(request).await
+                    }
+                })
+                .await;
+            // Whatever error the cut body surfaced as (a reqwest body error, a broken event
+            // stream), it was the cap.
+            answer.map_err(|error| if cap.was_hit() { cap.error() } else { error })
         })
     }
 }

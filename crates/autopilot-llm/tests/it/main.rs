@@ -2,6 +2,7 @@
 
 mod backoff;
 mod faults;
+mod hostile;
 mod probe;
 mod protocol;
 mod replay;

@@ -252,6 +252,31 @@ impl RawServer {
         RawServer::start(response.into_bytes()).await
     }
 
+    /// A `200` of `content_type` whose chunked body repeats `chunk` until the client hangs up:
+    /// the endless body of a hostile server.
+    pub async fn endless(content_type: &str, chunk: &str) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let frame = format!("{:x}\r\n{chunk}\r\n", chunk.len()).repeat(64);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let (head, frame) = (head.clone(), frame.clone());
+                tokio::spawn(async move {
+                    read_request(&mut socket).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    while socket.write_all(frame.as_bytes()).await.is_ok() {}
+                });
+            }
+        });
+        RawServer { url, connections }
+    }
+
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }

@@ -1,6 +1,6 @@
 //! Dataset summaries of CSV files.
 
-use autopilot_orchestrator::{ColumnKind, format_number, summarize_csv};
+use autopilot_orchestrator::{ColumnKind, MAX_CELL_BYTES, format_number, summarize_csv};
 
 use crate::support::AppDir;
 
@@ -28,6 +28,22 @@ fn columns_get_types_ranges_and_means() {
     assert_eq!(summary.columns[3].missing, 3);
     assert_eq!(summary.first_rows.len(), 3);
     assert_eq!(summary.first_rows[0], vec!["0.5", "1", "a", ""]);
+}
+
+/// A huge cell reaches the prompt's first rows only up to the cap.
+#[test]
+fn huge_cells_are_cut_in_the_first_rows() {
+    let dir = AppDir::new();
+    let path = dir.write("d.csv", format!("a,b\n{},1\n", "z".repeat(10_000)));
+    let summary = summarize_csv(&path, "d.csv", None).unwrap();
+    let cell = &summary.first_rows[0][0];
+    assert!(cell.ends_with('…'), "{cell}");
+    assert!(
+        cell.len() <= MAX_CELL_BYTES + '…'.len_utf8(),
+        "{}",
+        cell.len()
+    );
+    assert_eq!(summary.first_rows[0][1], "1");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Error signatures, recurrence, diagnostics trimming and the build-environment block.
 
 use autopilot_orchestrator::{
-    BoardFacts, BuildEnvironment, RepairInput, RepairLimits, RepairTracker, build_repair,
-    display_path, error_signature, normalize_message, symbols_in_diagnostics,
+    BoardFacts, BuildEnvironment, MAX_DIAGNOSTIC_MESSAGE_BYTES, RepairInput, RepairLimits,
+    RepairTracker, build_repair, display_path, error_signature, normalize_message,
+    render_diagnostic, symbols_in_diagnostics,
 };
 use autopilot_trace::{
     ComponentVersion, Declaration, Diagnostic, DiagnosticNote, DiagnosticOrigin, Severity,
@@ -22,6 +23,22 @@ fn error(file: &str, line: u32, message: &str) -> Diagnostic {
         context: vec!["In function 'void setup()':".to_owned()],
         notes: Vec::new(),
     }
+}
+
+/// A huge `#error` (or template backtrace) is quoted only up to the cap.
+#[test]
+fn a_huge_diagnostic_message_is_cut_in_the_prompt() {
+    let huge = error("sketch.ino", 3, &format!("#error {}", "A".repeat(100_000)));
+    let rendered = render_diagnostic(&huge, 2);
+    let line = rendered.lines().last().unwrap();
+    assert!(line.ends_with('…'), "{line}");
+    assert!(
+        line.len() < MAX_DIAGNOSTIC_MESSAGE_BYTES + 100,
+        "{} bytes",
+        line.len()
+    );
+    let small = error("sketch.ino", 3, "'foo' was not declared in this scope");
+    assert!(render_diagnostic(&small, 2).ends_with("'foo' was not declared in this scope"));
 }
 
 #[test]
