@@ -38,7 +38,8 @@
 //! changing a meaning, bumps [`FORMAT_VERSION`]. Readers accept every version up to theirs and
 //! name newer ones as such.
 //!
-//! Changelog: **1** — first version.
+//! Changelog: **1** — first version; additive since: `Diagnostic::source_line` (the source line
+//! gcc echoed under a diagnostic).
 //!
 //! # Writing
 //!
