@@ -7,5 +7,6 @@ mod gcc;
 mod import;
 mod legacy;
 mod report;
+mod sample;
 mod support;
 mod taxonomy;
