@@ -192,6 +192,8 @@ pub(crate) struct LabelCache {
     by_source: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
     /// The taxonomy has rules on the source line or notes.
     evidence: bool,
+    /// Message → whether its label depends on the (source line, notes).
+    needs: HashMap<Box<str>, (bool, bool)>,
 }
 
 impl LabelCache {
@@ -211,24 +213,36 @@ impl LabelCache {
         subject: &str,
         evidence: &Evidence<'_>,
     ) -> Option<Arc<Label>> {
+        // Most messages need no evidence: their label is cached by message. The others are
+        // keyed by the message and the evidence their rules read (line, notes or both).
+        let needed = if let Some(needed) = self.needs.get(subject) {
+            *needed
+        } else {
+            let needed = if self.evidence {
+                taxonomy.evidence_needed(source, subject)
+            } else {
+                (false, false)
+            };
+            if self.needs.len() >= Self::CAPACITY {
+                self.needs.clear();
+            }
+            self.needs.insert(subject.into(), needed);
+            needed
+        };
         let keyed;
-        // Evidence rules see the source line and notes: they are part of the key then.
-        let key = if self.evidence && (evidence.source_line.is_some() || !evidence.notes.is_empty())
-        {
+        let key = if needed == (false, false) {
+            subject
+        } else {
             let mut text = String::with_capacity(subject.len() + 80);
             text.push_str(subject);
-            for part in evidence
-                .source_line
-                .into_iter()
-                .chain(evidence.notes.iter().map(String::as_str))
-            {
+            let line = evidence.source_line.filter(|_| needed.0);
+            let notes = evidence.notes.iter().filter(|_| needed.1);
+            for part in line.into_iter().chain(notes.map(String::as_str)) {
                 text.push('\u{1}');
                 text.push_str(part);
             }
             keyed = text;
             keyed.as_str()
-        } else {
-            subject
         };
         let map = &mut self.by_source[source as usize];
         if let Some(label) = map.get(key) {

@@ -373,6 +373,39 @@ impl Taxonomy {
             .any(|r| r.line.is_some() || r.note.is_some())
     }
 
+    /// Which evidence can change the label of `message`: (source line, notes). Both `false`
+    /// when no rule with a `line` or `note` condition holds on the message alone, so callers may
+    /// cache the label by message.
+    pub fn evidence_needed(&self, source: FailureSource, message: &str) -> (bool, bool) {
+        let (mut line, mut note) = (false, false);
+        if !self.uses_evidence() {
+            return (line, note);
+        }
+        let normalized = normalize_quotes(message);
+        let hits = self.hits(&normalized);
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.line.is_some() || r.note.is_some())
+        {
+            if rule.message_matches(source, &hits, &normalized) {
+                line |= rule.line.is_some();
+                note |= rule.note.is_some();
+            }
+        }
+        (line, note)
+    }
+
+    /// The substrings of every rule found in `message`, as a bit set by needle id.
+    fn hits(&self, message: &str) -> Vec<u64> {
+        let mut hits = vec![0u64; self.needles.div_ceil(64).max(1)];
+        for found in self.matcher.find_overlapping_iter(message) {
+            let id = found.pattern().as_usize();
+            hits[id / 64] |= 1 << (id % 64);
+        }
+        hits
+    }
+
     /// [`Taxonomy::classify`] with the evidence around the message: rules with `line` or `note`
     /// conditions match on the echoed source line and the notes.
     pub fn classify_evidence(
@@ -433,6 +466,27 @@ impl Taxonomy {
     /// The number of rules (skip rules included).
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// GCC in a UTF-8 locale quotes with ‘ ’; the rules are written with '.
+fn normalize_quotes(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.contains(['\u{2018}', '\u{2019}']) {
+        message.replace(['\u{2018}', '\u{2019}'], "'").into()
+    } else {
+        message.into()
+    }
+}
+
+impl Rule {
+    /// The rule's conditions on the source and the message (not on the evidence).
+    fn message_matches(&self, source: FailureSource, hits: &[u64], message: &str) -> bool {
+        let hit = |id: &usize| hits[id / 64] & (1 << (id % 64)) != 0;
+        self.sources & source.bit() != 0
+            && self.all.iter().all(hit)
+            && (self.any.is_empty() || self.any.iter().any(hit))
+            && !self.none.iter().any(hit)
+            && self.regex.as_ref().is_none_or(|r| r.is_match(message))
     }
 }
 
