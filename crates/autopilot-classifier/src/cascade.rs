@@ -86,7 +86,10 @@ impl CascadeLinker {
             link = Some((*root, Link::FailedDeclaration));
         }
         let root = link.map_or(id, |(root, _)| root);
-        self.messages.entry(view.message.to_owned()).or_insert(root);
+        // Allocate a key only the first time it is seen.
+        if !self.messages.contains_key(view.message) {
+            self.messages.insert(view.message.to_owned(), root);
+        }
         if let Some(at) = location {
             self.lines.entry(at).or_insert(root);
         }

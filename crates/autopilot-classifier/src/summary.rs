@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::classify::{ClassifiedSession, FailureRecord};
 use crate::legacy::LegacyCategory;
 use crate::pipeline::LegacyRecord;
-use crate::taxonomy::Taxonomy;
+use crate::taxonomy::{FailureSource, Taxonomy};
 
 /// What a count counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -215,14 +215,20 @@ impl Summary {
     /// Root defects of one session by message: in how many attempts each was present.
     fn persist(&mut self, records: &[FailureRecord]) {
         let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> = HashMap::new();
+        // (attempt, id) → message of each root diagnostic.
+        let roots: HashMap<(u32, u32), &str> = records
+            .iter()
+            .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
+            .map(|r| ((r.attempt, r.evidence.id), r.message.as_str()))
+            .collect();
         for record in records {
             let root_message = match record.evidence.root {
                 None => record.message.as_str(),
                 // A cascade counts as a record of its root's defect.
-                Some(root) => records
-                    .iter()
-                    .find(|r| r.attempt == record.attempt && r.evidence.id == root && r.is_root())
-                    .map_or(record.message.as_str(), |r| r.message.as_str()),
+                Some(root) => roots
+                    .get(&(record.attempt, root))
+                    .copied()
+                    .unwrap_or(record.message.as_str()),
             };
             let entry = attempts
                 .entry(root_message)
