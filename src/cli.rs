@@ -368,9 +368,36 @@ pub struct ClassifyArgs {
     pub taxonomy: String,
     #[arg(long, value_enum, default_value_t = ClassifyFormat::Table)]
     pub format: ClassifyFormat,
+    /// What to count: `root` (distinct root defects per compile; cascades counted under their
+    /// root), `diagnostic` (every failure record, the raw evidence) or `session` (sessions a
+    /// category touches). With csv/jsonl, `root` writes root records only, the others every
+    /// record. Not for `--taxonomy legacy`.
+    #[arg(long, value_enum, default_value_t = CountUnit::Root)]
+    pub unit: CountUnit,
     /// Files read at once (default: the number of CPUs).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
+}
+
+/// `--unit`: what failure counts count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CountUnit {
+    /// Every failure record (every diagnostic of every compile).
+    Diagnostic,
+    /// Distinct root defects per compile.
+    Root,
+    /// Sessions a category touches.
+    Session,
+}
+
+impl From<CountUnit> for autopilot_classifier::Unit {
+    fn from(unit: CountUnit) -> Self {
+        match unit {
+            CountUnit::Diagnostic => autopilot_classifier::Unit::Diagnostic,
+            CountUnit::Root => autopilot_classifier::Unit::Root,
+            CountUnit::Session => autopilot_classifier::Unit::Session,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -388,6 +415,10 @@ pub struct ReportArgs {
     /// The report's title (default: names the inputs and the taxonomy).
     #[arg(long)]
     pub title: Option<String>,
+    /// What the failure tables, CSV and Pareto panels count: `root`, `diagnostic` or
+    /// `session` (as `autopilot classify --unit`). Legacy mode counts entries.
+    #[arg(long, value_enum, default_value_t = CountUnit::Root)]
+    pub unit: CountUnit,
     /// Files read at once (default: the number of CPUs).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,

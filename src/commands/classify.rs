@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use autopilot_classifier::{
     ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord, LegacySummary, Summary,
-    Taxonomy, classify_inputs, collect_inputs, legacy_classify_inputs,
+    Taxonomy, Unit, classify_inputs, collect_inputs, legacy_classify_inputs,
 };
 
 use crate::cli::{ClassifyArgs, ClassifyFormat};
@@ -22,11 +22,11 @@ pub fn run(args: &ClassifyArgs) -> CliResult<ExitStatus> {
         "legacy" => legacy(&inputs, options, args.format),
         "default" => {
             let taxonomy = Taxonomy::builtin().input_error()?;
-            default(&inputs, &taxonomy, options, args.format)
+            default(&inputs, &taxonomy, options, args.format, args.unit.into())
         }
         path => {
             let taxonomy = Taxonomy::load(Path::new(path)).input_error()?;
-            default(&inputs, &taxonomy, options, args.format)
+            default(&inputs, &taxonomy, options, args.format, args.unit.into())
         }
     }
 }
@@ -70,19 +70,25 @@ fn default(
     taxonomy: &Taxonomy,
     options: ClassifyOptions,
     format: ClassifyFormat,
+    unit: Unit,
 ) -> CliResult<ExitStatus> {
     let mut out = BufWriter::with_capacity(256 * 1024, classify_stdout(format));
-    let mut summary = Summary::new(taxonomy);
+    let mut summary = Summary::new(taxonomy, unit);
     if format == ClassifyFormat::Csv {
         writeln!(
             out,
-            "session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message"
+            "session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message,id,root,source_line"
         )
         .input_error()?;
     }
     let result = classify_inputs(inputs, taxonomy, &options, |session| {
         summary.add(&session);
-        for record in &session.records {
+        // Per-record output: root records for the root unit, every record otherwise.
+        let records = session
+            .records
+            .iter()
+            .filter(|r| unit != Unit::Root || r.is_root());
+        for record in records {
             match format {
                 ClassifyFormat::Csv => write_csv_record(&mut out, record)?,
                 ClassifyFormat::Jsonl => {
@@ -146,7 +152,7 @@ fn write_csv_record(out: &mut impl Write, record: &FailureRecord) -> std::io::Re
     let label = &record.label;
     writeln!(
         out,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         csv_field(&info.session),
         csv_field(&info.model),
         csv_field(&info.target),
@@ -161,6 +167,12 @@ fn write_csv_record(out: &mut impl Write, record: &FailureRecord) -> std::io::Re
         csv_field(&label.root_cause),
         csv_field(&label.rule),
         csv_field(&record.message),
+        record.evidence.id,
+        record
+            .evidence
+            .root
+            .map_or(String::new(), |r| r.to_string()),
+        csv_field(record.evidence.source_line.as_deref().unwrap_or("")),
     )
 }
 
@@ -176,14 +188,31 @@ fn render_summary(s: &Summary) -> String {
     let _ = writeln!(out, "sessions  {} ({})", s.sessions, outcomes.join(", "));
     let _ = writeln!(
         out,
-        "failures  {} (uncategorized {}, {:.2}%)",
-        s.failures, s.uncategorized, s.uncategorized_percent
+        "unit      {} ({}); --unit diagnostic|root|session",
+        s.unit.as_str(),
+        s.unit.noun()
+    );
+    let _ = writeln!(
+        out,
+        "records   {} failure records, {} root defects, {:.1}% cascades of an earlier error",
+        s.records, s.roots, s.cascade_percent
+    );
+    let _ = writeln!(
+        out,
+        "failures  {} {} (uncategorized {}, {:.2}%)",
+        s.failures,
+        s.unit.noun(),
+        s.uncategorized,
+        s.uncategorized_percent
     );
     let models: Vec<&String> = s.by_model.keys().collect();
     let _ = writeln!(out);
     let mut header = format!(
         "{:<30} {:<40} {:>8} {:>6}",
-        "group", "category", "failures", "%"
+        "group",
+        "category",
+        s.unit.as_str(),
+        "%"
     );
     for model in &models {
         let _ = write!(header, " {:>w$}", model, w = model.len().max(8));
@@ -234,6 +263,19 @@ fn render_summary(s: &Summary) -> String {
         &s.final_failures,
         ended,
     );
+    if !s.recurring.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nrecurring root defects (sessions where it survived a repair / sessions with it, records)"
+        );
+        for r in &s.recurring {
+            let _ = writeln!(
+                out,
+                "  {:>5} / {:<5} {:>6}  {}  [{}]",
+                r.recurring_sessions, r.sessions, r.records, r.message, r.category
+            );
+        }
+    }
     out
 }
 

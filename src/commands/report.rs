@@ -25,6 +25,7 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
             ReportTaxonomy::Taxonomy {
                 taxonomy: &loaded,
                 name: "default",
+                unit: args.unit.into(),
             }
         }
         path => {
@@ -32,6 +33,7 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
             ReportTaxonomy::Taxonomy {
                 taxonomy: &loaded,
                 name: path,
+                unit: args.unit.into(),
             }
         }
     };
@@ -59,9 +61,10 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
     let successes = input.sessions.iter().filter(|s| s.succeeded()).count();
     let _ = writeln!(
         stderr,
-        "{} sessions, {successes} succeeded; {} failures classified ({} taxonomy)",
+        "{} sessions, {successes} succeeded; {} {} classified ({} taxonomy)",
         input.sessions.len(),
         input.failure_count(),
+        input.unit_noun(),
         input.taxonomy
     );
     for row in report

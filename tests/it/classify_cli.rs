@@ -120,17 +120,28 @@ fn an_import_into_a_closed_pipe_is_complete_or_says_it_failed() {
 #[test]
 fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
     let log = fixtures().join("logs/sg_demo_1a2b.log");
-    let jsonl = stdout_of(
-        autopilot()
-            .args(["classify", "--format", "jsonl"])
-            .arg(&log),
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8(jsonl)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let jsonl = |unit: &str| -> Vec<serde_json::Value> {
+        let out = stdout_of(
+            autopilot()
+                .args(["classify", "--format", "jsonl", "--unit", unit])
+                .arg(&log),
+        );
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let lines = jsonl("diagnostic");
     assert_eq!(lines.len(), 11);
+    // The root unit writes the root records only; cascades name their root's id.
+    let roots = jsonl("root");
+    let cascades: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("root").is_some()).collect();
+    assert!(!cascades.is_empty());
+    assert_eq!(roots.len() + cascades.len(), lines.len());
+    assert!(roots.iter().all(|l| l.get("root").is_none()));
+    assert!(cascades.iter().all(|l| l["link"].is_string()));
     for key in [
         "session",
         "model",
@@ -151,7 +162,7 @@ fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
         .arg(&log)
         .assert()
         .code(0)
-        .stdout(contains("session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message\n"))
+        .stdout(contains("session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message,id,root,source_line\n"))
         .stdout(contains(",Sensor / Hardware Constant Not Declared,"));
     autopilot()
         .arg("classify")
@@ -159,7 +170,16 @@ fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
         .assert()
         .code(0)
         .stdout(contains("Invalid TensorFlow Lite Usage"))
-        .stdout(contains("failures  11 (uncategorized 0, 0.00%)"));
+        .stdout(contains("records   11 failure records, 9 root defects"))
+        .stdout(contains(
+            "failures  9 root defects (uncategorized 0, 0.00%)",
+        ));
+    autopilot()
+        .args(["classify", "--unit", "diagnostic"])
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout(contains("failures  11 failures (uncategorized 0, 0.00%)"));
     autopilot()
         .args(["classify", "--taxonomy", "legacy", "--format", "csv"])
         .arg(&log)

@@ -176,7 +176,7 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
     // A native run: one session, unfinished sessions none, the default taxonomy.
     let stderr = report(&dir.path().join("r5"), &[], &run);
     assert!(
-        stderr.contains("1 sessions, 1 succeeded; 1 failures classified (default taxonomy)"),
+        stderr.contains("1 sessions, 1 succeeded; 1 root defects classified (default taxonomy)"),
         "{stderr}"
     );
 }
@@ -210,6 +210,15 @@ fn on_the_corpus_rates_and_counts_equal_the_importers_and_the_classifiers() {
     let default = dir.path().join("default");
     let stderr = report(&default, &[], &raw);
     assert!(
+        stderr.contains(
+            "214 sessions, 11 succeeded; 5280 root defects classified (default taxonomy)"
+        ),
+        "{stderr}"
+    );
+    // Every record stays available: the diagnostic unit counts all 10,022.
+    let every = dir.path().join("every");
+    let stderr = report(&every, &["--unit", "diagnostic"], &raw);
+    assert!(
         stderr.contains("214 sessions, 11 succeeded; 10022 failures classified (default taxonomy)"),
         "{stderr}"
     );
@@ -232,6 +241,14 @@ fn on_the_corpus_rates_and_counts_equal_the_importers_and_the_classifiers() {
 
     let summary = stdout_of(autopilot().args(["classify", "--format", "json"]).arg(&raw));
     let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+    // `classify` and `report` call the session the log cuts off the same: truncated.
+    assert_eq!(
+        summary["outcomes"]["truncated"], 1,
+        "{}",
+        summary["outcomes"]
+    );
+    assert_eq!(summary["unit"], "root");
+    assert_eq!(summary["records"], 10022);
     let mut classify_counts = BTreeMap::new();
     for (model, s) in summary["by_model"].as_object().unwrap() {
         for (category, n) in s["categories"].as_object().unwrap() {

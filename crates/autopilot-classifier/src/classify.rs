@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use autopilot_trace::{
-    AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionOutcome, Severity,
+    AttemptOutcome, CompileStatus, Diagnostic, Event, LlmCallResult, SessionOutcome, Severity,
     SimulationStatus, Stage, TraceOrigin,
 };
 use serde::Serialize;
 
-use crate::taxonomy::{FailureSource, FailureStage, Label, Taxonomy};
+use crate::cascade::{CascadeLinker, DiagnosticView, quoted_identifiers};
+use crate::taxonomy::{Evidence, FailureSource, FailureStage, Label, Taxonomy};
 
 /// Who and what a session was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -43,6 +44,41 @@ pub struct FailureRecord {
     pub index: u32,
     pub label: Arc<Label>,
     pub message: String,
+    /// The evidence around a diagnostic (empty for other sources).
+    pub evidence: RecordEvidence,
+}
+
+/// What a diagnostic record carries besides its message: what GCC printed around it, where it
+/// sits in its compile, and its link to the root defect it follows from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecordEvidence {
+    /// The source line GCC echoed (legacy logs and traces both carry it when GCC printed it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<String>,
+    /// GCC's notes on the diagnostic (`previous declaration as …`, `suggested alternative`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The identifiers the message quotes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<String>,
+    /// Error diagnostics of its compile (its position is `index` of `errors`).
+    pub errors: u32,
+    /// The record's id among the diagnostics of its attempt (a legacy library-install compile
+    /// and its retry count as one).
+    pub id: u32,
+    /// The id of the root defect this record is a cascade of (none for a root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<u32>,
+    /// Why it was linked: `same_message`, `same_line` or `failed_declaration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<&'static str>,
+}
+
+impl FailureRecord {
+    /// A root defect (not a cascade of an earlier diagnostic).
+    pub fn is_root(&self) -> bool {
+        self.evidence.root.is_none()
+    }
 }
 
 /// The wire form of a [`FailureRecord`]: one line of `autopilot classify --format jsonl`.
@@ -66,6 +102,8 @@ struct FailureLine<'a> {
     root_cause: &'a str,
     rule: &'a str,
     message: &'a str,
+    #[serde(flatten)]
+    evidence: &'a RecordEvidence,
 }
 
 impl Serialize for FailureRecord {
@@ -91,6 +129,7 @@ impl Serialize for FailureRecord {
             root_cause: &label.root_cause,
             rule: &label.rule,
             message: &self.message,
+            evidence: &self.evidence,
         }
         .serialize(serializer)
     }
@@ -100,7 +139,8 @@ impl Serialize for FailureRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionVerdict {
     pub session: Arc<SessionInfo>,
-    /// `success`, `exhausted`, `aborted`, `infrastructure_error`, or `unfinished`.
+    /// `success`, `exhausted`, `aborted`, `infrastructure_error`, `truncated` (a legacy log
+    /// that stops inside the session) or `unfinished` (a trace without `session_finished`).
     pub outcome: &'static str,
     /// Failure records of the session.
     pub failures: u32,
@@ -150,26 +190,71 @@ fn wire_name<T: Serialize>(value: &T) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
     by_source: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
+    /// The taxonomy has rules on the source line or notes.
+    evidence: bool,
+    /// Message → whether its label depends on the (source line, notes).
+    needs: HashMap<Box<str>, (bool, bool)>,
 }
 
 impl LabelCache {
     const CAPACITY: usize = 8192;
+
+    pub(crate) fn new(taxonomy: &Taxonomy) -> Self {
+        LabelCache {
+            evidence: taxonomy.uses_evidence(),
+            ..LabelCache::default()
+        }
+    }
 
     fn label(
         &mut self,
         taxonomy: &Taxonomy,
         source: FailureSource,
         subject: &str,
+        evidence: &Evidence<'_>,
     ) -> Option<Arc<Label>> {
+        // Most messages need no evidence: their label is cached by message. The others are
+        // keyed by the message and the evidence their rules read (line, notes or both).
+        let needed = if let Some(needed) = self.needs.get(subject) {
+            *needed
+        } else {
+            let needed = if self.evidence {
+                taxonomy.evidence_needed(source, subject)
+            } else {
+                (false, false)
+            };
+            if self.needs.len() >= Self::CAPACITY {
+                self.needs.clear();
+            }
+            self.needs.insert(subject.into(), needed);
+            needed
+        };
+        let keyed;
+        let key = if needed == (false, false) {
+            subject
+        } else {
+            let mut text = String::with_capacity(subject.len() + 80);
+            text.push_str(subject);
+            let line = evidence.source_line.filter(|_| needed.0);
+            let notes = evidence.notes.iter().filter(|_| needed.1);
+            for part in line.into_iter().chain(notes.map(String::as_str)) {
+                text.push('\u{1}');
+                text.push_str(part);
+            }
+            keyed = text;
+            keyed.as_str()
+        };
         let map = &mut self.by_source[source as usize];
-        if let Some(label) = map.get(subject) {
+        if let Some(label) = map.get(key) {
             return label.clone();
         }
-        let label = taxonomy.classify(source, subject).cloned();
+        let label = taxonomy
+            .classify_evidence(source, subject, evidence)
+            .cloned();
         if map.len() >= Self::CAPACITY {
             map.clear();
         }
-        map.insert(subject.into(), label.clone());
+        map.insert(key.into(), label.clone());
         label
     }
 }
@@ -183,11 +268,17 @@ struct Classifier<'t, 'c> {
     evidenced: Vec<(u8, u32)>,
     /// Index into `records` of the first record of the latest failed attempt.
     last_failed_attempt: Option<usize>,
+    /// Cascade links of the current sketch attempt's diagnostics.
+    linker: ((u8, u32), CascadeLinker),
 }
 
 impl Classifier<'_, '_> {
     /// Labels `subject` and records the failure; `stage` overrides the fallback stage of an
     /// unmatched message.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per evidence source"
+    )]
     fn push(
         &mut self,
         source: FailureSource,
@@ -196,8 +287,13 @@ impl Classifier<'_, '_> {
         subject: &str,
         message: &str,
         fallback_stage: Option<FailureStage>,
+        evidence: RecordEvidence,
     ) {
-        let label = match self.cache.label(self.taxonomy, source, subject) {
+        let view = Evidence {
+            source_line: evidence.source_line.as_deref(),
+            notes: &evidence.notes,
+        };
+        let label = match self.cache.label(self.taxonomy, source, subject, &view) {
             None => return,
             Some(label) if label.is_uncategorized() => match fallback_stage {
                 Some(stage) => self.taxonomy.uncategorized(stage),
@@ -216,7 +312,34 @@ impl Classifier<'_, '_> {
             index,
             label,
             message: message.to_owned(),
+            evidence,
         });
+    }
+
+    /// The evidence of one error diagnostic, linked to its root within the attempt.
+    fn diagnostic_evidence(&mut self, at: (u8, u32), diagnostic: &Diagnostic) -> RecordEvidence {
+        if self.linker.0 != at {
+            self.linker = (at, CascadeLinker::default());
+        }
+        let source_line = diagnostic.source_line.as_deref();
+        let (id, link) = self.linker.1.link(&DiagnosticView {
+            message: &diagnostic.message,
+            file: diagnostic.file.as_deref(),
+            line: diagnostic.line,
+            source_line,
+        });
+        RecordEvidence {
+            source_line: source_line.map(str::to_owned),
+            notes: diagnostic.notes.iter().map(|n| n.message.clone()).collect(),
+            identifiers: quoted_identifiers(&diagnostic.message)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            errors: 0,
+            id,
+            root: link.map(|(root, _)| root),
+            link: link.map(|(_, link)| link.as_str()),
+        }
     }
 
     fn event(&mut self, event: &Event) {
@@ -224,10 +347,12 @@ impl Classifier<'_, '_> {
             Event::CompileFinished(compile) if compile.status != CompileStatus::Succeeded => {
                 let at = (2, compile.attempt);
                 let mut index = 0;
+                let first = self.records.len();
                 for diagnostic in &compile.diagnostics {
                     if !matches!(diagnostic.severity, Severity::Error | Severity::Fatal) {
                         continue;
                     }
+                    let evidence = self.diagnostic_evidence(at, diagnostic);
                     self.push(
                         FailureSource::Diagnostic,
                         at,
@@ -235,14 +360,26 @@ impl Classifier<'_, '_> {
                         &diagnostic.message,
                         &diagnostic.message,
                         None,
+                        evidence,
                     );
                     index += 1;
+                }
+                for record in &mut self.records[first..] {
+                    record.evidence.errors = index;
                 }
                 if index == 0 {
                     let status = wire_name(&compile.status);
                     let detail = compile.detail.as_deref().unwrap_or("");
                     let subject = format!("{status}: {detail}");
-                    self.push(FailureSource::Compile, at, 0, &subject, &subject, None);
+                    self.push(
+                        FailureSource::Compile,
+                        at,
+                        0,
+                        &subject,
+                        &subject,
+                        None,
+                        RecordEvidence::default(),
+                    );
                 }
             }
             Event::CheckVerdict(check) if !check.passed => {
@@ -254,6 +391,7 @@ impl Classifier<'_, '_> {
                     &subject,
                     &check.message,
                     Some(check_stage(check.stage)),
+                    RecordEvidence::default(),
                 );
             }
             Event::LlmCall(call) => {
@@ -268,6 +406,7 @@ impl Classifier<'_, '_> {
                         &subject,
                         &failure.message,
                         None,
+                        RecordEvidence::default(),
                     );
                 }
             }
@@ -283,6 +422,7 @@ impl Classifier<'_, '_> {
                     &subject,
                     &subject,
                     None,
+                    RecordEvidence::default(),
                 );
             }
             Event::AttemptFinished(attempt) if attempt.outcome != AttemptOutcome::Succeeded => {
@@ -307,6 +447,7 @@ impl Classifier<'_, '_> {
                         &subject,
                         &attempt.message,
                         stage,
+                        RecordEvidence::default(),
                     );
                 }
             }
@@ -343,7 +484,7 @@ pub fn classify_events<'e>(
 ) -> ClassifiedSession {
     classify_events_cached(
         taxonomy,
-        &mut LabelCache::default(),
+        &mut LabelCache::new(taxonomy),
         session,
         source,
         events,
@@ -367,9 +508,17 @@ pub(crate) fn classify_events_cached<'e>(
         records: Vec::new(),
         evidenced: Vec::new(),
         last_failed_attempt: None,
+        linker: ((u8::MAX, 0), CascadeLinker::default()),
     };
+    // A legacy log that stops inside a session is `truncated`, as `import` and `report` say;
+    // a native trace without `session_finished` is `unfinished`.
     let mut outcome = "unfinished";
     for event in events {
+        if let Event::SessionStarted(started) = event
+            && matches!(started.origin, TraceOrigin::LegacyImport { .. })
+        {
+            outcome = "truncated";
+        }
         if let Event::SessionFinished(finished) = event {
             outcome = finished.outcome.as_str();
             if let SessionOutcome::Success { .. } = finished.outcome {

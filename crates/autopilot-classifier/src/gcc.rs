@@ -46,6 +46,7 @@ pub fn parse_build_output(text: &str) -> BuildOutput {
         function: None,
         includes: Vec::new(),
         link_function: None,
+        echo_for: None,
     };
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())) {
@@ -78,6 +79,8 @@ struct Parser<'a> {
     includes: Vec<String>,
     /// The current linker `in function `…'` frame.
     link_function: Option<String>,
+    /// Index of the diagnostic whose source echo has not been seen yet.
+    echo_for: Option<usize>,
 }
 
 impl Parser<'_> {
@@ -100,6 +103,10 @@ impl Parser<'_> {
             {
                 let from = self.location_text(&from[..from.len() - 1]);
                 self.includes.push(format!("from {from}"));
+            } else if let Some(code) = Diagnostic::source_echo(line)
+                && let Some(index) = self.echo_for.take()
+            {
+                self.out.diagnostics[index].source_line = Some(code.to_owned());
             }
             return;
         }
@@ -202,6 +209,8 @@ impl Parser<'_> {
                 message: message.to_owned(),
             };
             self.includes.clear();
+            // The echo after a note is the note's.
+            self.echo_for = None;
             match self
                 .out
                 .diagnostics
@@ -219,6 +228,7 @@ impl Parser<'_> {
                     origin,
                     context: Vec::new(),
                     notes: Vec::new(),
+                    source_line: None,
                 }),
             }
             return true;
@@ -246,7 +256,9 @@ impl Parser<'_> {
             origin,
             context,
             notes: Vec::new(),
+            source_line: None,
         });
+        self.echo_for = Some(self.out.diagnostics.len() - 1);
         true
     }
 
@@ -270,6 +282,7 @@ impl Parser<'_> {
                     origin: DiagnosticOrigin::Linker,
                     context,
                     notes: Vec::new(),
+                    source_line: None,
                 };
                 self.push(diagnostic);
                 return true;
@@ -297,6 +310,7 @@ impl Parser<'_> {
                 origin: DiagnosticOrigin::Linker,
                 context: Vec::new(),
                 notes: Vec::new(),
+                source_line: None,
             });
             return true;
         }
@@ -345,6 +359,7 @@ impl Parser<'_> {
 
     fn push(&mut self, diagnostic: Diagnostic) {
         self.out.diagnostics.push(diagnostic);
+        self.echo_for = None;
     }
 }
 
@@ -371,6 +386,7 @@ fn tool(severity: Severity, message: &str) -> Diagnostic {
         origin: DiagnosticOrigin::Tool,
         context: Vec::new(),
         notes: Vec::new(),
+        source_line: None,
     }
 }
 

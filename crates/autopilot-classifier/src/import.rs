@@ -867,6 +867,7 @@ impl SessionBuilder {
                 origin: DiagnosticOrigin::Compiler,
                 context: Vec::new(),
                 notes: Vec::new(),
+                source_line: None,
             }],
             size: None,
             duration_ms: millis(pending.start_ms, at),

@@ -11,6 +11,7 @@
 //! network, no processes. Inputs are streamed and files read in parallel
 //! ([`classify_inputs`]); memory is bounded by a few sessions per thread.
 
+mod cascade;
 mod classify;
 mod gcc;
 mod import;
@@ -24,6 +25,7 @@ pub mod report;
 mod summary;
 mod taxonomy;
 
+pub use cascade::{CascadeLinker, DiagnosticView, Link, declaration, quoted_identifiers};
 pub use classify::{
     ClassifiedSession, FailureRecord, SessionInfo, SessionVerdict, classify_events,
 };
@@ -40,8 +42,8 @@ pub use pipeline::{
     ClassifyError, ClassifyOptions, LegacyRecord, classify_inputs, classify_paths, import_inputs,
     legacy_classify_inputs,
 };
-pub use summary::{CategoryCount, LegacySummary, ModelSummary, Summary};
+pub use summary::{CategoryCount, LegacySummary, ModelSummary, Recurring, Summary, Unit};
 pub use taxonomy::{
-    Category, DEFAULT_TAXONOMY, FailureSource, FailureStage, Group, Label, Named, Taxonomy,
-    TaxonomyError, default_stage,
+    Category, DEFAULT_TAXONOMY, Evidence, FailureSource, FailureStage, Group, Label, Named,
+    Taxonomy, TaxonomyError, default_stage,
 };

@@ -169,7 +169,7 @@ pub fn classify_inputs(
     for_each_ordered_with(
         inputs.len(),
         options.threads,
-        LabelCache::default,
+        || LabelCache::new(taxonomy),
         |cache, index, emit| classify_file(&inputs[index], taxonomy, cache, emit),
         |_, session| sink(session).map_err(ClassifyError::Output),
     )

@@ -1,15 +1,84 @@
 //! Counts over classified sessions: per category, per model × category, per stage, symptom and
-//! root cause, per session outcome. Built incrementally, so its memory does not grow with the
-//! input.
+//! root cause, per session outcome, in one of three counting units ([`Unit`]); plus the cascade
+//! share and the persistence of root defects across attempts. Built incrementally, so its
+//! memory grows with the distinct root messages, not with the input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::classify::ClassifiedSession;
+use crate::classify::{ClassifiedSession, FailureRecord};
 use crate::legacy::LegacyCategory;
 use crate::pipeline::LegacyRecord;
-use crate::taxonomy::Taxonomy;
+use crate::taxonomy::{FailureSource, Taxonomy};
+
+/// What a count counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Every failure record (every diagnostic of every compile): the raw evidence.
+    Diagnostic,
+    /// Distinct root defects per compile: cascades are counted under their root, and a legacy
+    /// library-install compile merges with its retry.
+    #[default]
+    Root,
+    /// Sessions a category touches (prevalence): each session counts once per category.
+    Session,
+}
+
+impl Unit {
+    pub const ALL: [Unit; 3] = [Unit::Diagnostic, Unit::Root, Unit::Session];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Diagnostic => "diagnostic",
+            Unit::Root => "root",
+            Unit::Session => "session",
+        }
+    }
+
+    /// What one counted item is, for table headers.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Unit::Diagnostic => "failures",
+            Unit::Root => "root defects",
+            Unit::Session => "sessions touched",
+        }
+    }
+
+    /// The records of a session this unit counts, with a category counted once per session
+    /// under [`Unit::Session`].
+    pub fn counted(self, records: &[FailureRecord]) -> impl Iterator<Item = &FailureRecord> {
+        records
+            .iter()
+            .enumerate()
+            .filter(move |(i, record)| match self {
+                Unit::Diagnostic => true,
+                Unit::Root => record.is_root(),
+                Unit::Session => !records[..*i]
+                    .iter()
+                    .any(|r| r.label.category_id == record.label.category_id),
+            })
+            .map(|(_, record)| record)
+    }
+}
+
+/// A root defect that came back in later attempts of the same session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recurring {
+    pub message: String,
+    pub category: String,
+    /// Sessions in which it is a root defect at all.
+    pub sessions: u64,
+    /// Sessions in which it survived at least one repair (root in two or more attempts).
+    pub recurring_sessions: u64,
+    /// Root records of it over all sessions.
+    pub roots: u64,
+    /// Records of it over all sessions, cascades included.
+    pub records: u64,
+    /// Attempts it was present in, summed over its sessions.
+    pub attempts: u64,
+}
 
 /// A category and how many failures it got.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,8 +106,19 @@ pub struct ModelSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub taxonomy: String,
+    /// What `failures` and the category counts count.
+    pub unit: Unit,
     pub sessions: u64,
+    /// Counted items in `unit`.
     pub failures: u64,
+    /// Every failure record (the diagnostic unit), whatever `unit` is.
+    pub records: u64,
+    /// Records that are root defects.
+    pub roots: u64,
+    /// Records linked to an earlier root in the same compile, percent of all records.
+    pub cascade_percent: f64,
+    /// Root defects present in two or more attempts of a session, most sessions first.
+    pub recurring: Vec<Recurring>,
     pub uncategorized: u64,
     pub uncategorized_percent: f64,
     /// Every category of the taxonomy, most frequent first (ties in taxonomy order).
@@ -57,14 +137,25 @@ pub struct Summary {
     order: Vec<(String, String, String)>,
     #[serde(skip)]
     counts: BTreeMap<String, u64>,
+    #[serde(skip)]
+    persistence: HashMap<Box<str>, Recurring>,
 }
 
 impl Summary {
-    pub fn new(taxonomy: &Taxonomy) -> Self {
+    /// How many recurring root defects the summary names.
+    pub const RECURRING: usize = 20;
+
+    pub fn new(taxonomy: &Taxonomy, unit: Unit) -> Self {
         Summary {
             taxonomy: taxonomy.origin.clone(),
+            unit,
             sessions: 0,
             failures: 0,
+            records: 0,
+            roots: 0,
+            cascade_percent: 0.0,
+            recurring: Vec::new(),
+            persistence: HashMap::new(),
             uncategorized: 0,
             uncategorized_percent: 0.0,
             categories: Vec::new(),
@@ -93,6 +184,9 @@ impl Summary {
         if let Some(label) = &verdict.final_failure {
             count(&mut self.final_failures, &label.category);
         }
+        self.records += session.records.len() as u64;
+        self.roots += session.records.iter().filter(|r| r.is_root()).count() as u64;
+        self.persist(&session.records);
         if !self.by_model.contains_key(&verdict.session.model) {
             self.by_model
                 .insert(verdict.session.model.clone(), ModelSummary::default());
@@ -103,7 +197,7 @@ impl Summary {
             .expect("inserted above");
         model.sessions += 1;
         count(&mut model.outcomes, verdict.outcome);
-        for record in &session.records {
+        for record in self.unit.counted(&session.records) {
             let label = &record.label;
             self.failures += 1;
             model.failures += 1;
@@ -118,8 +212,79 @@ impl Summary {
         }
     }
 
-    /// Fills the derived fields (category list, percentages); call after the last `add`.
+    /// Root defects of one session by message: in how many attempts each was present.
+    fn persist(&mut self, records: &[FailureRecord]) {
+        let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> = HashMap::new();
+        // (attempt, id) → message of each root diagnostic.
+        let roots: HashMap<(u32, u32), &str> = records
+            .iter()
+            .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
+            .map(|r| ((r.attempt, r.evidence.id), r.message.as_str()))
+            .collect();
+        for record in records {
+            let root_message = match record.evidence.root {
+                None => record.message.as_str(),
+                // A cascade counts as a record of its root's defect.
+                Some(root) => roots
+                    .get(&(record.attempt, root))
+                    .copied()
+                    .unwrap_or(record.message.as_str()),
+            };
+            let entry = attempts
+                .entry(root_message)
+                .or_insert_with(|| (Vec::new(), 0, 0, record.label.category.as_str()));
+            entry.2 += 1;
+            if record.is_root() {
+                entry.1 += 1;
+                if !entry.0.contains(&record.attempt) {
+                    entry.0.push(record.attempt);
+                }
+            }
+        }
+        for (message, (seen, roots, all, category)) in attempts {
+            if seen.is_empty() {
+                continue;
+            }
+            let entry = self
+                .persistence
+                .entry(message.into())
+                .or_insert_with(|| Recurring {
+                    message: message.to_owned(),
+                    category: category.to_owned(),
+                    sessions: 0,
+                    recurring_sessions: 0,
+                    roots: 0,
+                    records: 0,
+                    attempts: 0,
+                });
+            entry.sessions += 1;
+            entry.recurring_sessions += u64::from(seen.len() > 1);
+            entry.roots += roots;
+            entry.records += all;
+            entry.attempts += seen.len() as u64;
+        }
+    }
+
+    /// Fills the derived fields (category list, percentages, recurring defects); call after
+    /// the last `add`.
     pub fn finish(&mut self) {
+        self.cascade_percent =
+            (self.records - self.roots) as f64 * 100.0 / self.records.max(1) as f64;
+        let mut recurring: Vec<Recurring> = self
+            .persistence
+            .drain()
+            .map(|(_, r)| r)
+            .filter(|r| r.recurring_sessions > 0)
+            .collect();
+        recurring.sort_by(|a, b| {
+            (b.recurring_sessions, b.records, &a.message).cmp(&(
+                a.recurring_sessions,
+                a.records,
+                &b.message,
+            ))
+        });
+        recurring.truncate(Self::RECURRING);
+        self.recurring = recurring;
         let total = self.failures.max(1) as f64;
         self.uncategorized_percent = self.uncategorized as f64 * 100.0 / total;
         let mut categories: Vec<CategoryCount> = self

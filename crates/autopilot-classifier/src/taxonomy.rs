@@ -147,6 +147,13 @@ impl Label {
 
 const FALLBACK_RULE: &str = "fallback";
 
+/// What a rule may read besides the message: the source line GCC echoed and its notes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    pub source_line: Option<&'a str>,
+    pub notes: &'a [String],
+}
+
 /// A group of categories (the paper's five).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -197,6 +204,10 @@ struct Rule {
     all: Vec<usize>,
     none: Vec<usize>,
     regex: Option<Regex>,
+    /// Must match the source line GCC echoed (a rule with it never matches without one).
+    line: Option<Regex>,
+    /// Must match one of the diagnostic's notes.
+    note: Option<Regex>,
     /// `None`: a skip rule.
     label: Option<Arc<Label>>,
 }
@@ -291,6 +302,10 @@ struct RuleFile {
     #[serde(default)]
     regex: Option<String>,
     #[serde(default)]
+    line: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
     case_sensitive: bool,
     #[serde(default)]
     skip: bool,
@@ -347,6 +362,58 @@ impl Taxonomy {
     /// The label of a failure message from `source`, or `None` when a skip rule says it is
     /// bookkeeping. Messages no rule matches get the fallback (uncategorized) label.
     pub fn classify(&self, source: FailureSource, message: &str) -> Option<&Arc<Label>> {
+        self.classify_evidence(source, message, &Evidence::default())
+    }
+
+    /// Whether any rule reads the source line or the notes (callers that cache labels by
+    /// message must then key them by the evidence too).
+    pub fn uses_evidence(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.line.is_some() || r.note.is_some())
+    }
+
+    /// Which evidence can change the label of `message`: (source line, notes). Both `false`
+    /// when no rule with a `line` or `note` condition holds on the message alone, so callers may
+    /// cache the label by message.
+    pub fn evidence_needed(&self, source: FailureSource, message: &str) -> (bool, bool) {
+        let (mut line, mut note) = (false, false);
+        if !self.uses_evidence() {
+            return (line, note);
+        }
+        let normalized = normalize_quotes(message);
+        let hits = self.hits(&normalized);
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.line.is_some() || r.note.is_some())
+        {
+            if rule.message_matches(source, &hits, &normalized) {
+                line |= rule.line.is_some();
+                note |= rule.note.is_some();
+            }
+        }
+        (line, note)
+    }
+
+    /// The substrings of every rule found in `message`, as a bit set by needle id.
+    fn hits(&self, message: &str) -> Vec<u64> {
+        let mut hits = vec![0u64; self.needles.div_ceil(64).max(1)];
+        for found in self.matcher.find_overlapping_iter(message) {
+            let id = found.pattern().as_usize();
+            hits[id / 64] |= 1 << (id % 64);
+        }
+        hits
+    }
+
+    /// [`Taxonomy::classify`] with the evidence around the message: rules with `line` or `note`
+    /// conditions match on the echoed source line and the notes.
+    pub fn classify_evidence(
+        &self,
+        source: FailureSource,
+        message: &str,
+        evidence: &Evidence<'_>,
+    ) -> Option<&Arc<Label>> {
         // GCC in a UTF-8 locale quotes with ‘ ’; the rules are written with '.
         let normalized;
         let message = if message.contains(['\u{2018}', '\u{2019}']) {
@@ -375,6 +442,14 @@ impl Taxonomy {
                 || (!rule.any.is_empty() && !rule.any.iter().any(hit))
                 || rule.none.iter().any(hit)
                 || rule.regex.as_ref().is_some_and(|r| !r.is_match(message))
+                || rule
+                    .line
+                    .as_ref()
+                    .is_some_and(|r| !evidence.source_line.is_some_and(|l| r.is_match(l)))
+                || rule
+                    .note
+                    .as_ref()
+                    .is_some_and(|r| !evidence.notes.iter().any(|n| r.is_match(n.as_str())))
             {
                 continue;
             }
@@ -391,6 +466,27 @@ impl Taxonomy {
     /// The number of rules (skip rules included).
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// GCC in a UTF-8 locale quotes with ‘ ’; the rules are written with '.
+fn normalize_quotes(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.contains(['\u{2018}', '\u{2019}']) {
+        message.replace(['\u{2018}', '\u{2019}'], "'").into()
+    } else {
+        message.into()
+    }
+}
+
+impl Rule {
+    /// The rule's conditions on the source and the message (not on the evidence).
+    fn message_matches(&self, source: FailureSource, hits: &[u64], message: &str) -> bool {
+        let hit = |id: &usize| hits[id / 64] & (1 << (id % 64)) != 0;
+        self.sources & source.bit() != 0
+            && self.all.iter().all(hit)
+            && (self.any.is_empty() || self.any.iter().any(hit))
+            && !self.none.iter().any(hit)
+            && self.regex.as_ref().is_none_or(|r| r.is_match(message))
     }
 }
 
@@ -597,13 +693,15 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
                 "a rule needs `any`, `all` or `regex`",
             ));
         }
-        let regex = match &r.regex {
-            Some(pattern) => Some(
-                compile_regex(pattern, r.case_sensitive)
-                    .map_err(|err| invalid(origin, key("regex"), err))?,
-            ),
-            None => None,
+        let pattern = |field: &str, pattern: &Option<String>| match pattern {
+            Some(pattern) => compile_regex(pattern, r.case_sensitive)
+                .map(Some)
+                .map_err(|err| invalid(origin, key(field), err)),
+            None => Ok(None),
         };
+        let regex = pattern("regex", &r.regex)?;
+        let line = pattern("line", &r.line)?;
+        let note = pattern("note", &r.note)?;
         let label = if r.skip {
             if r.category.is_some() {
                 return Err(invalid(
@@ -657,6 +755,8 @@ fn build(file: &TaxonomyFile, origin: &str) -> Result<Taxonomy, TaxonomyError> {
             all: r.all.iter().map(|n| needle(n)).collect(),
             none: r.none.iter().map(|n| needle(n)).collect(),
             regex,
+            line,
+            note,
             label,
         });
     }

@@ -208,6 +208,8 @@ struct Parser<'a> {
     frame: Option<Frame>,
     /// Index of the diagnostic notes attach to.
     current: Option<usize>,
+    /// Index of the compiler diagnostic whose source echo has not been seen yet.
+    echo_for: Option<usize>,
 }
 
 impl Parser<'_> {
@@ -231,6 +233,7 @@ impl Parser<'_> {
         }
         self.out.diagnostics.push(diagnostic);
         self.current = Some(self.out.diagnostics.len() - 1);
+        self.echo_for = None;
     }
 
     fn context_for(&mut self, file: Option<&str>, linker: bool) -> Vec<String> {
@@ -274,6 +277,8 @@ impl Parser<'_> {
             None => message,
         };
         self.required.clear();
+        // The echo after a note is the note's, not its diagnostic's.
+        self.echo_for = None;
         if !self.chain.is_empty()
             && self.chain_file.is_none()
             && let Some(file) = &file
@@ -297,6 +302,7 @@ impl Parser<'_> {
                 origin: DiagnosticOrigin::Compiler,
                 context: Vec::new(),
                 notes: Vec::new(),
+                source_line: None,
             });
         }
     }
@@ -322,6 +328,7 @@ impl Parser<'_> {
             origin: DiagnosticOrigin::Linker,
             context,
             notes: Vec::new(),
+            source_line: None,
         });
     }
 
@@ -376,6 +383,7 @@ impl Parser<'_> {
                 origin: DiagnosticOrigin::Tool,
                 context: Vec::new(),
                 notes: Vec::new(),
+                source_line: None,
             });
             return;
         }
@@ -405,7 +413,9 @@ impl Parser<'_> {
                 origin: DiagnosticOrigin::Compiler,
                 context,
                 notes: Vec::new(),
+                source_line: None,
             });
+            self.echo_for = self.current;
             return;
         }
         if let Some(caps) = COLLECT2.captures(line) {
@@ -442,7 +452,12 @@ impl Parser<'_> {
             return;
         }
         if line.starts_with([' ', '\t']) || GUTTER.is_match(line) {
-            // Source echo, caret, gutter or fix-it lines.
+            // Source echo, caret, gutter or fix-it lines; the first echo is the diagnostic's.
+            if let Some(code) = Diagnostic::source_echo(line)
+                && let Some(index) = self.echo_for.take()
+            {
+                self.out.diagnostics[index].source_line = Some(code.to_owned());
+            }
             return;
         }
         if KNOWN_TOOL_LINES.iter().any(|known| line.starts_with(known)) {

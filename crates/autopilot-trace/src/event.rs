@@ -441,6 +441,36 @@ pub struct Diagnostic {
     pub context: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<DiagnosticNote>,
+    /// The source line the compiler echoed under the diagnostic (leading blanks removed), when
+    /// it printed one. Added in format 1 (additive): older traces read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<String>,
+}
+
+impl Diagnostic {
+    /// The source text of a line GCC prints under a diagnostic, if `line` is its source echo:
+    /// gcc 5/7 indent the line by one space, gcc 9 and later print an `N | ` gutter. Caret,
+    /// fix-it and empty gutter lines are not echoes. Both build-output parsers use this to fill
+    /// [`Diagnostic::source_line`] from the first echo after a diagnostic.
+    pub fn source_echo(line: &str) -> Option<&str> {
+        let text = match line.split_once('|') {
+            // `   12 | code`: a gutter with a line number.
+            Some((gutter, code))
+                if !gutter.trim().is_empty()
+                    && gutter.trim().bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                code.strip_prefix(' ').unwrap_or(code)
+            }
+            _ if line.starts_with([' ', '\t']) => line,
+            _ => return None,
+        };
+        let code = text.trim();
+        // Caret lines (`   ^~~~`) and empty gutters carry no source.
+        let caret = code
+            .bytes()
+            .all(|b| matches!(b, b'^' | b'~' | b' ' | b'|' | b'+'));
+        (!code.is_empty() && !caret).then_some(code)
+    }
 }
 
 /// Flash and RAM use as the build tool reported them.

@@ -40,7 +40,8 @@
 //!
 //! Changelog: **1** — first version. Additions within 1: `host_check_finished` (the host
 //! TinyML check of a sketch, [`HostCheckFinished`]); `llm_error_kind` `body_too_large` (an HTTP
-//! body or answer over its size cap; fatal).
+//! body or answer over its size cap; fatal); `Diagnostic::source_line` (the source line gcc
+//! echoed under a diagnostic).
 //!
 //! # Writing
 //!

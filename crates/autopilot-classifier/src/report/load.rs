@@ -17,6 +17,7 @@ use crate::parallel::for_each_ordered_with;
 use crate::pipeline::{
     ClassifyError, ClassifyOptions, for_each_session, import_inputs, legacy_classify_inputs,
 };
+use crate::summary::Unit;
 use crate::taxonomy::Taxonomy;
 
 /// Which labels a report counts.
@@ -26,6 +27,8 @@ pub enum ReportTaxonomy<'t> {
     Taxonomy {
         taxonomy: &'t Taxonomy,
         name: &'t str,
+        /// What the failure counts count.
+        unit: Unit,
     },
     /// The published classifier, entry by entry, as the paper counted (legacy logs only).
     Legacy,
@@ -49,8 +52,13 @@ pub fn load_report_input(
         ..ReportInput::default()
     };
     match taxonomy {
-        ReportTaxonomy::Taxonomy { taxonomy, name } => {
+        ReportTaxonomy::Taxonomy {
+            taxonomy,
+            name,
+            unit,
+        } => {
             name.clone_into(&mut input.taxonomy);
+            input.unit = Some(unit);
             input.taxonomy_order = taxonomy
                 .groups
                 .iter()
@@ -76,7 +84,7 @@ pub fn load_report_input(
             for_each_ordered_with(
                 inputs.len(),
                 options.threads,
-                LabelCache::default,
+                || LabelCache::new(taxonomy),
                 |cache, index, emit| {
                     for_each_session(&inputs[index], &mut |read| {
                         let events = read.events.iter().map(|(_, event)| *event);
@@ -88,7 +96,7 @@ pub fn load_report_input(
                             events,
                         );
                         let session = report_session(read.session, read.events);
-                        emit((session, label_counts(&classified)));
+                        emit((session, label_counts(&classified, unit)));
                     })
                 },
                 |_, (session, failures)| {
@@ -154,10 +162,10 @@ pub fn load_report_input(
     Ok(input)
 }
 
-/// A session's failures counted per (group, category), in order of first appearance.
-fn label_counts(session: &ClassifiedSession) -> Vec<(String, String, u64)> {
+/// A session's failures counted per (group, category) in `unit`, in order of first appearance.
+fn label_counts(session: &ClassifiedSession, unit: Unit) -> Vec<(String, String, u64)> {
     let mut counts: Vec<(String, String, u64)> = Vec::new();
-    for record in &session.records {
+    for record in unit.counted(&session.records) {
         let label = &record.label;
         match counts
             .iter_mut()

@@ -56,6 +56,8 @@ pub struct ReportInput {
     pub title: String,
     /// Which taxonomy labelled the failures (`default`, `legacy`, a file).
     pub taxonomy: String,
+    /// What the failure counts count ([`crate::Unit`]; legacy mode counts entries).
+    pub unit: Option<crate::Unit>,
     pub sessions: Vec<ReportSession>,
     /// Rows with the same model, group and category add up.
     pub failures: Vec<ReportFailure>,
@@ -67,6 +69,12 @@ impl ReportInput {
     /// All classified failures.
     pub fn failure_count(&self) -> u64 {
         self.failures.iter().map(|f| f.count).sum()
+    }
+
+    /// What one counted failure is, for titles: `root defects`, `failures`, `sessions
+    /// touched`, or `failures` (legacy entries).
+    pub fn unit_noun(&self) -> &'static str {
+        self.unit.map_or("failures", crate::Unit::noun)
     }
 }
 

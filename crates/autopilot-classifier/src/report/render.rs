@@ -366,12 +366,13 @@ fn pareto_chart(input: &ReportInput, report: &Report) -> Option<Chart> {
     Some(Chart {
         file: "failure_pareto.svg".into(),
         caption: format!(
-            "Failure categories per model ({} taxonomy): failures per session, most frequent first, with the cumulative share",
-            input.taxonomy
+            "Failure categories per model ({} taxonomy): {} per session, most frequent first, with the cumulative share",
+            input.taxonomy,
+            input.unit_noun()
         ),
         svg: pareto_panels(
             &format!("Failure categories per model ({} taxonomy)", input.taxonomy),
-            "failures per session",
+            &format!("{} per session", input.unit_noun()),
             &panels,
         ),
     })
@@ -404,10 +405,11 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
     let _ = writeln!(md, "# {}\n", input.title);
     let _ = writeln!(
         md,
-        "{} sessions, {} succeeded; {} classified failures ({} taxonomy).\n",
+        "{} sessions, {} succeeded; {} {} ({} taxonomy).\n",
         input.sessions.len(),
         successes,
         input.failure_count(),
+        input.unit_noun(),
         input.taxonomy
     );
     let models = models(input);
@@ -509,8 +511,9 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
     // The taxonomy table: every category of the taxonomy, in its order, counts per model.
     let _ = write!(
         md,
-        "\n## Failure taxonomy ({} taxonomy)\n\nFailures per category and model (per session in parentheses).\n\n| group | category |",
-        input.taxonomy
+        "\n## Failure taxonomy ({} taxonomy)\n\nCounted in {} per category and model (per session in parentheses).\n\n| group | category |",
+        input.taxonomy,
+        input.unit_noun()
     );
     for m in &models {
         let _ = write!(md, " {} |", md_cell(m));

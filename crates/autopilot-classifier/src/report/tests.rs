@@ -39,6 +39,7 @@ fn input() -> ReportInput {
     ReportInput {
         title: "test".into(),
         taxonomy: "default".into(),
+        unit: None,
         sessions: vec![
             session("m1", "a", "success", Some(2), 1000),
             session("m1", "a", "exhausted", None, 3000),

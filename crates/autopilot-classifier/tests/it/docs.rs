@@ -9,8 +9,8 @@ use std::path::Path;
 
 use autopilot_classifier::legacy::{LegacyCategory, LegacyEntries};
 use autopilot_classifier::{
-    ClassifiedSession, FailureSource, FailureStage, Taxonomy, classify_events, import_legacy_all,
-    parse_header,
+    ClassifiedSession, FailureSource, FailureStage, Taxonomy, Unit, classify_events,
+    import_legacy_all, parse_header,
 };
 
 use crate::support::{corpus, corpus_logs};
@@ -25,11 +25,16 @@ struct Corpus {
     legacy: BTreeMap<&'static str, u64>,
     default_all: BTreeMap<String, u64>,
     default_first: BTreeMap<String, u64>,
+    /// Root defects (cascades counted under their root) and sessions touched, per category.
+    default_roots: BTreeMap<String, u64>,
+    default_sessions: BTreeMap<String, u64>,
     /// Legacy category → default category of the same failure (or "dropped") → entries.
     flows: BTreeMap<&'static str, BTreeMap<String, u64>>,
     entries: u64,
     failures: u64,
     attempts: u64,
+    roots: u64,
+    sessions: u64,
 }
 
 fn measure(corpus: &Path) -> Corpus {
@@ -38,10 +43,14 @@ fn measure(corpus: &Path) -> Corpus {
         legacy: BTreeMap::new(),
         default_all: BTreeMap::new(),
         default_first: BTreeMap::new(),
+        default_roots: BTreeMap::new(),
+        default_sessions: BTreeMap::new(),
         flows: BTreeMap::new(),
         entries: 0,
         failures: 0,
         attempts: 0,
+        roots: 0,
+        sessions: 0,
     };
     for log in corpus_logs(corpus) {
         let file = log.file_name().unwrap().to_string_lossy().into_owned();
@@ -51,6 +60,16 @@ fn measure(corpus: &Path) -> Corpus {
             let events = session.events.iter().map(|e| &e.event);
             let classified: ClassifiedSession =
                 classify_events(&taxonomy, session.id.as_str(), &file, events);
+            c.sessions += 1;
+            for r in Unit::Session.counted(&classified.records) {
+                *c.default_sessions
+                    .entry(r.label.category.clone())
+                    .or_default() += 1;
+            }
+            for r in Unit::Root.counted(&classified.records) {
+                c.roots += 1;
+                *c.default_roots.entry(r.label.category.clone()).or_default() += 1;
+            }
             for r in &classified.records {
                 c.failures += 1;
                 *c.default_all.entry(r.label.category.clone()).or_default() += 1;
@@ -135,10 +154,10 @@ fn render(c: &Corpus, taxonomy: &Taxonomy) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| Category (group) | Legacy: entries ({}) | Default: first failure of each failed attempt ({}) | Default: every failure ({}) |",
-        c.entries, c.attempts, c.failures
+        "| Category (group) | Legacy: entries ({}) | Default: first failure of each failed attempt ({}) | Default: every failure ({}) | Default: root defects ({}) | Default: sessions touched (of {}) |",
+        c.entries, c.attempts, c.failures, c.roots, c.sessions
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     for category in &taxonomy.categories {
         let legacy = category
             .legacy
@@ -146,6 +165,8 @@ fn render(c: &Corpus, taxonomy: &Taxonomy) -> String {
             .map_or(0, |l| c.legacy.get(l).copied().unwrap_or(0));
         let first = c.default_first.get(&category.name).copied().unwrap_or(0);
         let all = c.default_all.get(&category.name).copied().unwrap_or(0);
+        let roots = c.default_roots.get(&category.name).copied().unwrap_or(0);
+        let sessions = c.default_sessions.get(&category.name).copied().unwrap_or(0);
         let group = if category.group.is_empty() {
             String::new()
         } else {
@@ -153,7 +174,7 @@ fn render(c: &Corpus, taxonomy: &Taxonomy) -> String {
         };
         let _ = writeln!(
             out,
-            "| {}{group} | {legacy} | {first} | {all} |",
+            "| {}{group} | {legacy} | {first} | {all} | {roots} | {sessions} |",
             category.name
         );
     }

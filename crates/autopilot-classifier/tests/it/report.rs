@@ -10,7 +10,7 @@ use autopilot_classifier::report::{
     LEGACY_GROUP, ReportInput, ReportTaxonomy, build_report, load_report_input, report_session,
 };
 use autopilot_classifier::{
-    ClassifyOptions, LegacySummary, Summary, Taxonomy, classify_paths, collect_inputs,
+    ClassifyOptions, LegacySummary, Summary, Taxonomy, Unit, classify_paths, collect_inputs,
     import_legacy_all, legacy_classify_inputs,
 };
 use autopilot_trace::{
@@ -148,6 +148,7 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
         ReportTaxonomy::Taxonomy {
             taxonomy: &taxonomy,
             name: "default",
+            unit: Unit::Diagnostic,
         },
         &OPTIONS,
     )
@@ -220,6 +221,7 @@ fn legacy_logs_give_the_importers_rows_and_the_classifiers_counts_in_both_taxono
         ReportTaxonomy::Taxonomy {
             taxonomy: &taxonomy,
             name: "default",
+            unit: Unit::Diagnostic,
         },
         &OPTIONS,
     )
@@ -267,7 +269,7 @@ fn legacy_logs_give_the_importers_rows_and_the_classifiers_counts_in_both_taxono
     }
 
     // Default taxonomy: the classifier's summary, model by model and category by category.
-    let mut summary = Summary::new(&taxonomy);
+    let mut summary = Summary::new(&taxonomy, Unit::Diagnostic);
     for session in classify_paths(&paths, &taxonomy, &OPTIONS).unwrap() {
         summary.add(&session);
     }

@@ -22,6 +22,7 @@ fn error(file: &str, line: u32, message: &str) -> Diagnostic {
         origin: DiagnosticOrigin::Compiler,
         context: vec!["In function 'void setup()':".to_owned()],
         notes: Vec::new(),
+        source_line: None,
     }
 }
 

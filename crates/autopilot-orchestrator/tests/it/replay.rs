@@ -42,6 +42,7 @@ fn compile(attempt: u32, error: Option<&str>) -> Event {
                 origin: DiagnosticOrigin::Compiler,
                 context: vec![],
                 notes: vec![],
+                source_line: None,
             })
             .into_iter()
             .collect(),

@@ -139,6 +139,7 @@ pub(crate) fn resource_limit(stderr: &str) -> Option<Diagnostic> {
         origin: DiagnosticOrigin::Tool,
         context: Vec::new(),
         notes: Vec::new(),
+        source_line: None,
     })
 }
 

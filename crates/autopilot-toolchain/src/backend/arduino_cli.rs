@@ -296,6 +296,7 @@ pub fn convert_diagnostics(diagnostics: &[CliDiagnostic], paths: &PathMap) -> Ve
                         message: first_line(&n.message),
                     })
                     .collect(),
+                source_line: None,
             }
         })
         .collect()
@@ -435,6 +436,7 @@ pub fn interpret_compile(
                 origin: DiagnosticOrigin::Tool,
                 context: Vec::new(),
                 notes: Vec::new(),
+                source_line: None,
             }],
         }
     } else {

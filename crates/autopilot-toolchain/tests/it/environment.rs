@@ -87,6 +87,7 @@ fn error(message: &str) -> Diagnostic {
         origin: DiagnosticOrigin::Compiler,
         context: vec![],
         notes: vec![],
+        source_line: None,
     }
 }
 

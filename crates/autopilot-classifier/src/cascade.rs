@@ -1,0 +1,272 @@
+//! Cascade linking: which error diagnostics of one compile are follow-on errors of an earlier
+//! one (its root), so that counts can be of root defects instead of compiler echoes.
+//!
+//! Pure and streaming: diagnostics are fed in output order and each is linked only to earlier
+//! ones, since GCC reports a root before its fallout. Four links, tried in order:
+//!
+//! 1. **same message**: the same missing header again (the legacy library-install compile and
+//!    its unchanged retry), or the same message naming the same identifier (`'tflite' does not
+//!    name a type` at every TFLite declaration, `'PIN' was not declared` in every function);
+//! 2. **same line**: a parser error (`expected …`) on a line that already has an error;
+//! 3. **failed declaration**: the message names an identifier whose declaration failed earlier
+//!    (`tflite::MicroInterpreter* interpreter;` failed, so `'interpreter' was not declared`);
+//! 4. otherwise the diagnostic is a root.
+//!
+//! A declaration fails when an error sits on a line that declares a name and the error names an
+//! identifier of the declared type (`'MicroInterpreter' in namespace 'tflite' does not name a
+//! type`), or names the declared name itself in a `conflicting declaration`.
+
+use std::collections::HashMap;
+
+/// What the linker reads of one error diagnostic.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiagnosticView<'a> {
+    pub message: &'a str,
+    pub file: Option<&'a str>,
+    pub line: Option<u32>,
+    /// The source line GCC echoed, when known.
+    pub source_line: Option<&'a str>,
+}
+
+/// Why a diagnostic was linked to its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    SameMessage,
+    SameLine,
+    FailedDeclaration,
+}
+
+impl Link {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Link::SameMessage => "same_message",
+            Link::SameLine => "same_line",
+            Link::FailedDeclaration => "failed_declaration",
+        }
+    }
+}
+
+/// Linking state of one compile (or of one attempt whose compile was retried unchanged).
+#[derive(Debug, Default)]
+pub struct CascadeLinker {
+    next: u32,
+    /// Message → the root of its first occurrence.
+    messages: HashMap<String, u32>,
+    /// (file, line) → the root of the first error on it.
+    lines: HashMap<(String, u32), u32>,
+    /// Declared name → the root of the error that made its declaration fail.
+    failed: HashMap<String, u32>,
+}
+
+impl CascadeLinker {
+    /// Links the next diagnostic; returns its id (0-based, in feed order) and, for a cascade,
+    /// the id of its root and why.
+    pub fn link(&mut self, view: &DiagnosticView<'_>) -> (u32, Option<(u32, Link)>) {
+        let id = self.next;
+        self.next += 1;
+        let names = quoted_identifiers(view.message);
+        let header = view.message.ends_with("No such file or directory");
+        let parser = is_parser_error(view.message);
+        let mut link = None;
+        if (header || (!parser && !names.is_empty()))
+            && let Some(root) = self.messages.get(view.message)
+        {
+            link = Some((*root, Link::SameMessage));
+        }
+        let location = view.file.zip(view.line).map(|(f, l)| (f.to_owned(), l));
+        if link.is_none()
+            && parser
+            && let Some(root) = location.as_ref().and_then(|at| self.lines.get(at))
+        {
+            link = Some((*root, Link::SameLine));
+        }
+        if link.is_none()
+            && let Some(root) = names.iter().find_map(|n| self.failed.get(*n))
+        {
+            link = Some((*root, Link::FailedDeclaration));
+        }
+        let root = link.map_or(id, |(root, _)| root);
+        // Allocate a key only the first time it is seen.
+        if !self.messages.contains_key(view.message) {
+            self.messages.insert(view.message.to_owned(), root);
+        }
+        if let Some(at) = location {
+            self.lines.entry(at).or_insert(root);
+        }
+        if let Some(declared) = failed_declaration(view.message, &names, view.source_line) {
+            self.failed.entry(declared.to_owned()).or_insert(root);
+        }
+        (id, link)
+    }
+}
+
+/// `expected …` errors and their kin: the parser lost track, usually because of an earlier
+/// error on the same line.
+fn is_parser_error(message: &str) -> bool {
+    message.starts_with("expected ") || message.contains("' token")
+}
+
+const KEYWORDS: &[&str] = &[
+    "auto",
+    "bool",
+    "char",
+    "class",
+    "const",
+    "constexpr",
+    "double",
+    "float",
+    "int",
+    "long",
+    "new",
+    "operator",
+    "short",
+    "signed",
+    "static",
+    "struct",
+    "unsigned",
+    "void",
+    "volatile",
+    "int8_t",
+    "uint8_t",
+    "int16_t",
+    "uint16_t",
+    "int32_t",
+    "uint32_t",
+    "size_t",
+    "nullptr",
+    "true",
+    "false",
+    "this",
+    "return",
+    "if",
+    "else",
+    "for",
+    "while",
+    "switch",
+    "case",
+    "sizeof",
+    "delete",
+    "std",
+];
+
+/// Identifiers inside the message's quotes (`'…'`, or GCC's typographic ‘…’), keywords and
+/// builtin types left out: the names a diagnostic is about.
+pub fn quoted_identifiers(message: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['\'', '\u{2018}']) {
+        let after = &rest[open..];
+        let body_start = open + after.chars().next().map_or(1, char::len_utf8);
+        let body = &rest[body_start..];
+        let Some(close) = body.find(['\'', '\u{2019}']) else {
+            break;
+        };
+        for name in identifiers(&body[..close]) {
+            if !KEYWORDS.contains(&name) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let close_len = body[close..].chars().next().map_or(1, char::len_utf8);
+        rest = &body[close + close_len..];
+    }
+    names
+}
+
+/// C identifiers of a piece of text, in order.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
+/// Statement keywords that start a line which declares nothing.
+const STATEMENTS: &[&str] = &[
+    "return",
+    "else",
+    "delete",
+    "new",
+    "case",
+    "goto",
+    "throw",
+    "using",
+    "namespace",
+    "if",
+    "while",
+    "for",
+    "switch",
+    "do",
+    "sizeof",
+    "#include",
+    "#define",
+];
+
+/// The name a source line declares and the identifiers of its type: `static
+/// tflite::MicroInterpreter* interpreter = nullptr;` → (`interpreter`, [`tflite`,
+/// `MicroInterpreter`]); `TfLiteStatus setupModel() {` → (`setupModel`, [`TfLiteStatus`]).
+pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
+    let line = source_line.trim_start();
+    if line.starts_with('#') {
+        return None;
+    }
+    let end = line.find(['=', ';', '(', '[', '{', ',', ')'])?;
+    let head = &line[..end];
+    // Only names, `::`, `*`, `&`, template brackets and blanks before the terminator.
+    if !head
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c.is_whitespace() || "*&:<>".contains(c))
+    {
+        return None;
+    }
+    let words: Vec<&str> = identifiers(head).collect();
+    let (declared, ty) = words.split_last()?;
+    if ty.is_empty() || STATEMENTS.contains(&ty[0]) || STATEMENTS.contains(declared) {
+        return None;
+    }
+    Some((declared, ty.to_vec()))
+}
+
+/// The name whose declaration this error made fail, if any.
+fn failed_declaration<'a>(
+    message: &str,
+    names: &[&str],
+    source_line: Option<&'a str>,
+) -> Option<&'a str> {
+    let (declared, ty) = declaration(source_line?)?;
+    let about_type = names.iter().any(|n| *n != declared && ty.contains(n));
+    let clash = names.contains(&declared)
+        && (message.starts_with("conflicting declaration") || message.contains("redefinition"));
+    (about_type || clash).then_some(declared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_identifiers_skip_keywords() {
+        assert_eq!(
+            quoted_identifiers("conflicting declaration 'const tflite::Model* model'"),
+            ["tflite", "Model", "model"]
+        );
+        assert_eq!(
+            quoted_identifiers("\u{2018}PIN\u{2019} was not declared in this scope"),
+            ["PIN"]
+        );
+        assert!(quoted_identifiers("expected ';' before '}' token").is_empty());
+    }
+
+    #[test]
+    fn declarations_are_read_from_the_echoed_line() {
+        assert_eq!(
+            declaration("static tflite::MicroInterpreter* interpreter = nullptr;"),
+            Some(("interpreter", vec!["static", "tflite", "MicroInterpreter"]))
+        );
+        assert_eq!(
+            declaration("uint8_t tensor_arena[kTensorArenaSize];"),
+            Some(("tensor_arena", vec!["uint8_t"]))
+        );
+        assert_eq!(declaration("return interpreter->Invoke();"), None);
+        assert_eq!(declaration("Serial.begin(9600);"), None);
+        assert_eq!(declaration("x = 5;"), None);
+        assert_eq!(declaration("} else if (x) {"), None);
+    }
+}
