@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use autopilot_hostrun::check::{HostToolchain, check_sketch};
 use autopilot_hostrun::profile::{self, CoreFamily};
-use autopilot_hostrun::scene::colour_scene_from_files;
+use autopilot_hostrun::scene::colour_scene;
 use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
 use autopilot_orchestrator::App;
 use autopilot_trace::HostVerdictKind;
@@ -119,16 +119,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             autopilot_hostrun::check::skipped_no_profile(&tinyml.library, &tinyml.version);
         return print_result(args.format, &skipped, ExitStatus::Failure);
     };
-    let files: Vec<(PathBuf, usize)> = app
-        .dataset_files
-        .iter()
-        .filter_map(|f| {
-            let class = f.class.as_ref()?;
-            let index = app.classes.iter().position(|c| c == class)?;
-            Some((f.path.clone(), index))
-        })
-        .collect();
-    let scene = colour_scene_from_files(&files, app.classes.clone())
+    let scene = colour_scene(&app.host_dataset(), app.classes.clone(), &app.host)
         .context("invalid dataset")
         .input_error()?;
     let cache_dir = cache(args.cache_dir.as_ref())?;

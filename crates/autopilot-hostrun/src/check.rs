@@ -217,9 +217,11 @@ pub struct HostCheckInput<'a> {
     pub version: &'a str,
     pub sketch_dir: PathBuf,
     pub build_dir: PathBuf,
-    /// Labelled dataset files and the class names.
-    pub dataset: Vec<(PathBuf, usize)>,
+    /// The dataset files, each with the class the app gives it (if any), and the class names.
+    pub dataset: Vec<(PathBuf, Option<usize>)>,
     pub classes: Vec<String>,
+    /// The app's sensor mapping (`[host]`): columns, label, presentation.
+    pub mapping: crate::SensorMapping,
     /// Files a session puts beside the sketch (`model.h`).
     pub extra_files: Vec<(String, String)>,
 }
@@ -255,7 +257,7 @@ pub async fn run_host_check(
         2,
     )
     .await?;
-    let scene = crate::scene::colour_scene_from_files(&input.dataset, input.classes.clone())?;
+    let scene = crate::scene::colour_scene(&input.dataset, input.classes.clone(), &input.mapping)?;
     let toolchain = HostToolchain {
         compiler,
         tflm,
