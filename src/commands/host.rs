@@ -21,6 +21,16 @@ pub fn default_host_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
 }
 
+/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER/libraries`, else
+/// `~/Arduino/libraries` (arduino-cli's default sketchbook on Linux).
+pub fn arduino_libraries() -> Option<PathBuf> {
+    let user = std::env::var_os("ARDUINO_DIRECTORIES_USER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
+    Some(user.join("libraries"))
+}
+
 fn runtime() -> CliResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -367,6 +367,17 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     }
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
+    // An arduino-cli sketchbook with the pinned library installed (its properties only): the
+    // verdict says it was found and that the profile was used instead of its sources.
+    let library = out
+        .path()
+        .join("sketchbook/libraries/Chirale_TensorFLowLite");
+    std::fs::create_dir_all(&library).unwrap();
+    std::fs::write(
+        library.join("library.properties"),
+        "name=Chirale_TensorFLowLite\nversion=2.0.0\n",
+    )
+    .unwrap();
     autopilot()
         .arg("run")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
@@ -375,6 +386,7 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
         .env_remove("OPENAI_API_KEY")
         .env("OLLAMA_HOST", "127.0.0.1:9")
         .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .env("ARDUINO_DIRECTORIES_USER", out.path().join("sketchbook"))
         .assert()
         .code(0)
         .stdout(contains("sketch/fruit_to_emoji"))
@@ -395,4 +407,13 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     assert_eq!(verdicts.len(), 2);
     assert_eq!(verdicts[1].invokes, Some(225));
     assert!(verdicts[1].printed_accuracy.unwrap() > 0.9);
+    let source = &verdicts[1].tflm_source;
+    assert!(source.starts_with("crates.io tfmicro 0.1.0"), "{source}");
+    assert!(
+        source.contains(&format!(
+            "Chirale_TensorFLowLite@2.0.0 is installed at {}",
+            library.display()
+        )) && source.contains("the API profile over tfmicro was used"),
+        "{source}"
+    );
 }

@@ -4,6 +4,7 @@ use autopilot_hostrun::build::{Candidate, discover, includes};
 use autopilot_hostrun::prototypes::{functions_needing_prototypes, insert_prototypes};
 use autopilot_hostrun::run::parse_log;
 use autopilot_hostrun::scene::colour_scene;
+use autopilot_hostrun::tflm::installed_arduino_library;
 use autopilot_hostrun::{Policy, Presentation, Scene, SceneRow, SensorMapping, judge};
 use autopilot_trace::HostVerdictKind;
 
@@ -189,4 +190,32 @@ fn the_mapping_picks_columns_labels_and_presentation() {
     let error = colour_scene(&[(csv, None)], one_class, &mapping).unwrap_err();
     assert!(error.to_string().contains("line 2"), "{error}");
     assert!(error.to_string().contains("`banana`"), "{error}");
+}
+
+#[test]
+fn the_pinned_library_is_found_by_its_properties_not_its_folder_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |folder: &str, properties: &str| {
+        let dir = tmp.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("library.properties"), properties).unwrap();
+        dir
+    };
+    write("Other", "name=Arduino_APDS9960\nversion=1.0.4\n");
+    write("Old", "name=Chirale_TensorFLowLite\nversion=1.0.0\n");
+    let found = write(
+        "tflm_lib",
+        "name = Chirale_TensorFLowLite\nversion = 2.0.0\n",
+    );
+    let lookup = |name, version| installed_arduino_library(tmp.path(), name, version);
+    assert_eq!(lookup("Chirale_TensorFLowLite", "2.0.0"), Some(found));
+    assert_eq!(lookup("Chirale_TensorFLowLite", "2.1.0"), None);
+    assert_eq!(
+        installed_arduino_library(
+            &tmp.path().join("absent"),
+            "Chirale_TensorFLowLite",
+            "2.0.0"
+        ),
+        None
+    );
 }
