@@ -125,6 +125,7 @@ impl SessionEnvironment {
                 budget: std::time::Duration::from_secs(10),
                 policy: autopilot_hostrun::Policy::default(),
                 sandbox: host_sandbox,
+                arduino_libraries: crate::commands::host::arduino_libraries(),
             }),
             policies,
             llm_settings,

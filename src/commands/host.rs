@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use autopilot_hostrun::check::{HostToolchain, check_sketch};
 use autopilot_hostrun::profile::{self, CoreFamily};
-use autopilot_hostrun::scene::colour_scene_from_files;
+use autopilot_hostrun::scene::colour_scene;
 use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
 use autopilot_orchestrator::App;
 use autopilot_trace::HostVerdictKind;
@@ -19,6 +19,16 @@ use crate::exit::{CliResult, ExitStatus, WithStatus};
 /// `data/host` of this checkout (stand-ins, profiles): the default of `--host-data`.
 pub fn default_host_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
+}
+
+/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER/libraries`, else
+/// `~/Arduino/libraries` (arduino-cli's default sketchbook on Linux).
+pub fn arduino_libraries() -> Option<PathBuf> {
+    let user = std::env::var_os("ARDUINO_DIRECTORIES_USER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
+    Some(user.join("libraries"))
 }
 
 fn runtime() -> CliResult<tokio::runtime::Runtime> {
@@ -119,16 +129,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             autopilot_hostrun::check::skipped_no_profile(&tinyml.library, &tinyml.version);
         return print_result(args.format, &skipped, ExitStatus::Failure);
     };
-    let files: Vec<(PathBuf, usize)> = app
-        .dataset_files
-        .iter()
-        .filter_map(|f| {
-            let class = f.class.as_ref()?;
-            let index = app.classes.iter().position(|c| c == class)?;
-            Some((f.path.clone(), index))
-        })
-        .collect();
-    let scene = colour_scene_from_files(&files, app.classes.clone())
+    let scene = colour_scene(&app.host_dataset(), app.classes.clone(), &app.host)
         .context("invalid dataset")
         .input_error()?;
     let cache_dir = cache(args.cache_dir.as_ref())?;

@@ -1,17 +1,19 @@
 //! `autopilot replay`: a demo session recorded by `autopilot run` (hand-written answers, the real
 //! AVR compiler and simavr) is replayed unchanged, with a stricter policy (changed, with the
 //! reason), and with `--exact` after its app changed (a replay miss); what is skipped, what is
-//! refused.
+//! refused; a fruit_to_emoji session judged by the host check is re-judged by it.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use autopilot_trace::{
-    AnswerSource, Event, LlmAnswer, LlmCall, LlmCallResult, SamplingParams, SessionOutcome, Stage,
-    TraceFile, TraceOrigin,
+    AnswerSource, Event, HostVerdictKind, LlmAnswer, LlmCall, LlmCallResult, SamplingParams,
+    SessionOutcome, Stage, TraceFile, TraceOrigin,
 };
 
-use crate::support::{autopilot, read_request, session_started, write_events, write_session};
+use crate::support::{
+    autopilot, host_library, read_request, session_started, write_events, write_session,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -463,4 +465,72 @@ fn legacy_imports_and_traces_without_an_app_are_skipped_and_bad_input_exits_2() 
     let output = replay(cwd, &["missing"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("missing is not a run directory"));
+}
+
+/// The host verdicts (`host_check_finished`) of a trace: attempt, verdict, invokes, summary.
+fn host_verdicts(events: &[Event]) -> Vec<(u32, HostVerdictKind, Option<u32>, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostCheckFinished(h) => {
+                Some((h.attempt, h.verdict, h.invokes, h.summary.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorded_host_build_session_is_re_judged_by_the_host_check() {
+    if !host_library() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let example = root().join("examples/fruit_to_emoji");
+    // No arduino-cli: the session builds and judges the sketch on the host.
+    autopilot()
+        .arg("run")
+        .arg(example.join("app.toml"))
+        .arg("--answers")
+        .arg(example.join("demo-answers.toml"))
+        .arg("--out")
+        .arg(&run_dir)
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .assert()
+        .code(0);
+    let recorded = std::fs::read_dir(run_dir.join("sessions"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let recorded_verdicts = host_verdicts(&events(&recorded));
+    assert_eq!(
+        recorded_verdicts.iter().map(|v| v.1).collect::<Vec<_>>(),
+        [HostVerdictKind::WrongInput, HostVerdictKind::Pass]
+    );
+
+    let output = autopilot()
+        .current_dir(dir.path())
+        .arg("replay")
+        .arg(&run_dir)
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .env("AUTOPILOT_PROMPTS_DIR", root().join("prompts"))
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replay: 1 replayed, 1 unchanged, 0 changed"),
+        "{stderr}"
+    );
+    let replayed = run_dir
+        .with_file_name("run-replay/sessions")
+        .join(recorded.file_name().unwrap());
+    let events = events(&replayed);
+    assert_eq!(outcome(&events), SessionOutcome::Success { attempt: 2 });
+    // The replay re-ran the session's host check: the same verdicts, in the new trace.
+    assert_eq!(host_verdicts(&events), recorded_verdicts);
+    assert_eq!(recorded_verdicts[1].2, Some(225));
 }

@@ -8,7 +8,9 @@ use predicates::str::contains;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed, requested_target, spec_for_target};
+use crate::support::{
+    AVR_TOOLCHAIN, autopilot, host_library, installed, requested_target, spec_for_target,
+};
 
 fn toolchain() -> bool {
     installed(
@@ -358,32 +360,6 @@ fn sampling_flags_have_help() {
     }
 }
 
-/// Whether `autopilot host setup` has built the host TFLM library in the default cache (and the
-/// host build's tools are there).
-fn host_library() -> bool {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_default();
-    let cache = base.join("autopilot/host-tflm");
-    let library = std::fs::read_dir(&cache)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("lib/libtflm.a"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| cache.join("<key>/lib/libtflm.a"));
-    installed(
-        "the host TFLM library (bash scripts/setup-host-tflm.sh), arduino-ctags, g++",
-        &[
-            &library.to_string_lossy(),
-            "/usr/bin/arduino-ctags",
-            "/usr/bin/g++",
-        ],
-    )
-}
-
 #[test]
 fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     if !host_library() {
@@ -391,6 +367,17 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     }
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
+    // An arduino-cli sketchbook with the pinned library installed (its properties only): the
+    // verdict says it was found and that the profile was used instead of its sources.
+    let library = out
+        .path()
+        .join("sketchbook/libraries/Chirale_TensorFLowLite");
+    std::fs::create_dir_all(&library).unwrap();
+    std::fs::write(
+        library.join("library.properties"),
+        "name=Chirale_TensorFLowLite\nversion=2.0.0\n",
+    )
+    .unwrap();
     autopilot()
         .arg("run")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
@@ -399,6 +386,7 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
         .env_remove("OPENAI_API_KEY")
         .env("OLLAMA_HOST", "127.0.0.1:9")
         .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .env("ARDUINO_DIRECTORIES_USER", out.path().join("sketchbook"))
         .assert()
         .code(0)
         .stdout(contains("sketch/fruit_to_emoji"))
@@ -419,4 +407,13 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     assert_eq!(verdicts.len(), 2);
     assert_eq!(verdicts[1].invokes, Some(225));
     assert!(verdicts[1].printed_accuracy.unwrap() > 0.9);
+    let source = &verdicts[1].tflm_source;
+    assert!(source.starts_with("crates.io tfmicro 0.1.0"), "{source}");
+    assert!(
+        source.contains(&format!(
+            "Chirale_TensorFLowLite@2.0.0 is installed at {}",
+            library.display()
+        )) && source.contains("the API profile over tfmicro was used"),
+        "{source}"
+    );
 }

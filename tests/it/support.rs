@@ -203,3 +203,29 @@ pub fn run_into_closed_pipe(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) 
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Whether `autopilot host setup` has built the host TFLM library in the default cache (and the
+/// host build's tools are there).
+pub fn host_library() -> bool {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    let cache = base.join("autopilot/host-tflm");
+    let library = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("lib/libtflm.a"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| cache.join("<key>/lib/libtflm.a"));
+    installed(
+        "the host TFLM library (bash scripts/setup-host-tflm.sh), arduino-ctags, g++",
+        &[
+            &library.to_string_lossy(),
+            "/usr/bin/arduino-ctags",
+            "/usr/bin/g++",
+        ],
+    )
+}

@@ -206,6 +206,9 @@ pub struct HostCheckConfig {
     pub policy: Policy,
     /// The sandbox the sketch is built and run in; `None` only when the user opted out.
     pub sandbox: Option<autopilot_toolchain::SandboxConfig>,
+    /// arduino-cli's libraries folder (`<sketchbook>/libraries`), where the target's pinned
+    /// library may be installed.
+    pub arduino_libraries: Option<PathBuf>,
 }
 
 /// One sketch to check for a target, as a session knows it.
@@ -217,9 +220,11 @@ pub struct HostCheckInput<'a> {
     pub version: &'a str,
     pub sketch_dir: PathBuf,
     pub build_dir: PathBuf,
-    /// Labelled dataset files and the class names.
-    pub dataset: Vec<(PathBuf, usize)>,
+    /// The dataset files, each with the class the app gives it (if any), and the class names.
+    pub dataset: Vec<(PathBuf, Option<usize>)>,
     pub classes: Vec<String>,
+    /// The app's sensor mapping (`[host]`): columns, label, presentation.
+    pub mapping: crate::SensorMapping,
     /// Files a session puts beside the sketch (`model.h`).
     pub extra_files: Vec<(String, String)>,
 }
@@ -255,7 +260,7 @@ pub async fn run_host_check(
         2,
     )
     .await?;
-    let scene = crate::scene::colour_scene_from_files(&input.dataset, input.classes.clone())?;
+    let scene = crate::scene::colour_scene(&input.dataset, input.classes.clone(), &input.mapping)?;
     let toolchain = HostToolchain {
         compiler,
         tflm,
@@ -271,7 +276,22 @@ pub async fn run_host_check(
         extra_files: input.extra_files.clone(),
         sandbox: config.sandbox.clone(),
     };
-    let report = check_sketch(&toolchain, &request, &scene, &config.policy, config.budget).await?;
+    let mut report =
+        check_sketch(&toolchain, &request, &scene, &config.policy, config.budget).await?;
+    // The real library's sources are not built from yet: say that it was found and what was
+    // used instead, so a reader knows the verdict came from the profile.
+    if let Some(found) = config.arduino_libraries.as_deref().and_then(|libraries| {
+        crate::tflm::installed_arduino_library(libraries, input.library, input.version)
+    }) {
+        report.tflm_source = format!(
+            "{}; {}@{} is installed at {} but building from its sources is not implemented, so \
+             the API profile over tfmicro was used",
+            report.tflm_source,
+            input.library,
+            input.version,
+            found.display()
+        );
+    }
     Ok(report.to_trace_event(attempt))
 }
 

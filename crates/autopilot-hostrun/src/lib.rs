@@ -24,6 +24,6 @@ pub use command::HostCompiler;
 pub use error::HostError;
 pub use profile::{CoreFamily, Profile};
 pub use run::{Observation, RunRequest, run_sketch};
-pub use scene::{Scene, SceneRow};
+pub use scene::{Presentation, Scene, SceneRow, SensorMapping};
 pub use tflm::{TflmLibrary, TflmSetup, ensure_library, find_library};
 pub use verdict::{Policy, Verdict, judge};

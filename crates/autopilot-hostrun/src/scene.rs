@@ -22,27 +22,78 @@ pub struct Scene {
     pub classes: Vec<String>,
     pub dwell_ms: u64,
     pub gap_ms: u64,
+    /// The proximity reading while an object is presented, and while none is.
+    pub proximity_near: i64,
+    pub proximity_far: i64,
     pub rows: Vec<SceneRow>,
+}
+
+/// How the dataset is shown to the sensor: the app file's `[host]` section (defaults are the
+/// presentation the prototype validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presentation {
+    /// How long each object stays in front of the sensor.
+    pub dwell_ms: u64,
+    /// The empty time before each object (and after the last).
+    pub gap_ms: u64,
+    /// The brightness (sum of the colour counts scale) varies between these from row to row.
+    pub brightness_min: u32,
+    pub brightness_max: u32,
+    /// The proximity reading while an object is there, and while none is.
+    pub proximity_near: u8,
+    pub proximity_far: u8,
+}
+
+impl Default for Presentation {
+    fn default() -> Self {
+        Presentation {
+            dwell_ms: 1500,
+            gap_ms: 1000,
+            brightness_min: 600,
+            brightness_max: 3000,
+            proximity_near: 0,
+            proximity_far: 255,
+        }
+    }
+}
+
+/// Which dataset columns feed the sensor, and where each row's label comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SensorMapping {
+    /// The CSV columns (by header name) holding the red, green and blue proportions; empty means
+    /// the first three columns.
+    pub columns: Vec<String>,
+    /// A CSV column holding each row's class name; `None`: the class the app gives each file.
+    pub label_column: Option<String>,
+    pub presentation: Presentation,
 }
 
 impl Scene {
     /// A colour scene (APDS9960): each row's features are r, g, b proportions; counts are the
-    /// proportions times a brightness between 600 and 3000 that varies from row to row. Classes
-    /// are interleaved (one of each in turn) so that a sketch stuck on one answer shows.
+    /// proportions times a brightness between the presentation's bounds that varies from row to
+    /// row. Classes are interleaved (one of each in turn) so that a sketch stuck on one answer
+    /// shows.
     pub fn colour_proportions(
         per_class: &[Vec<Vec<f64>>],
         classes: Vec<String>,
-        dwell_ms: u64,
-        gap_ms: u64,
+        presentation: &Presentation,
     ) -> Scene {
         let mut rows = Vec::new();
         let longest = per_class.iter().map(Vec::len).max().unwrap_or(0);
+        let low = u64::from(presentation.brightness_min);
+        let span = u64::from(presentation.brightness_max).saturating_sub(low);
         for i in 0..longest {
             for (label, class_rows) in per_class.iter().enumerate() {
                 let Some(features) = class_rows.get(i) else {
                     continue;
                 };
-                let brightness = 600.0 + ((rows.len() * 337) % 2400) as f64;
+                // A fixed brightness (min = max) is allowed: the span is then zero.
+                let step = if span == 0 {
+                    0
+                } else {
+                    (rows.len() as u64 * 337) % span
+                };
+                let brightness = (low + step) as f64;
                 let mut readings: Vec<i64> = features
                     .iter()
                     .take(3)
@@ -58,16 +109,22 @@ impl Scene {
         }
         Scene {
             classes,
-            dwell_ms,
-            gap_ms,
+            dwell_ms: presentation.dwell_ms,
+            gap_ms: presentation.gap_ms,
+            proximity_near: i64::from(presentation.proximity_near),
+            proximity_far: i64::from(presentation.proximity_far),
             rows,
         }
     }
 
-    /// The runtime's scene file: `dwell gap columns`, then one row of readings per object.
+    /// The runtime's scene file: `dwell gap columns near far`, then one row of readings per
+    /// object.
     pub fn to_file_text(&self) -> String {
         let columns = self.rows.first().map_or(0, |r| r.readings.len());
-        let mut text = format!("{} {} {columns}\n", self.dwell_ms, self.gap_ms);
+        let mut text = format!(
+            "{} {} {columns} {} {}\n",
+            self.dwell_ms, self.gap_ms, self.proximity_near, self.proximity_far
+        );
         for row in &self.rows {
             let values: Vec<String> = row.readings.iter().map(ToString::to_string).collect();
             let _ = writeln!(text, "{}", values.join(" "));
@@ -87,40 +144,125 @@ fn counts(value: f64) -> i64 {
 
 /// Reads a numeric CSV with a header line (the app's dataset format) into rows of values.
 pub fn read_csv(path: &Path) -> Result<Vec<Vec<f64>>, HostError> {
-    let text = fs_err::read_to_string(path).map_err(HostError::io(path))?;
-    let mut rows = Vec::new();
-    for (index, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let values: Result<Vec<f64>, _> =
-            line.split(',').map(|v| v.trim().parse::<f64>()).collect();
-        rows.push(values.map_err(|e| HostError::Invalid {
-            path: PathBuf::from(path),
-            message: format!("line {}: {e}", index + 1),
-        })?);
-    }
-    Ok(rows)
+    let table = read_table(path)?;
+    let all: Vec<usize> = (0..table.header.len()).collect();
+    table.numbers(path, &all)
 }
 
-/// The colour scene of labelled dataset files (`(file, class index)`), with the presentation the
-/// prototype validated: 1.5 s in front of the sensor, 1 s gaps.
-pub fn colour_scene_from_files(
-    files: &[(PathBuf, usize)],
+/// A CSV file: its header and its cells, as text.
+struct Table {
+    header: Vec<String>,
+    /// (line number, cells)
+    rows: Vec<(usize, Vec<String>)>,
+}
+
+fn read_table(path: &Path) -> Result<Table, HostError> {
+    let text = fs_err::read_to_string(path).map_err(HostError::io(path))?;
+    let split =
+        |line: &str| -> Vec<String> { line.split(',').map(|v| v.trim().to_owned()).collect() };
+    let mut lines = text.lines().enumerate();
+    let header = lines.next().map(|(_, l)| split(l)).unwrap_or_default();
+    let rows = lines
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| (index + 1, split(line)))
+        .collect();
+    Ok(Table { header, rows })
+}
+
+impl Table {
+    /// The index of the column named `name`.
+    fn column(&self, path: &Path, name: &str) -> Result<usize, HostError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| HostError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "no column `{name}` (the header has: {})",
+                    self.header.join(", ")
+                ),
+            })
+    }
+
+    /// The cells of `columns` in every row, as numbers.
+    fn numbers(&self, path: &Path, columns: &[usize]) -> Result<Vec<Vec<f64>>, HostError> {
+        self.rows
+            .iter()
+            .map(|(line, cells)| {
+                columns
+                    .iter()
+                    .map(|&c| {
+                        let cell = cells
+                            .get(c)
+                            .ok_or_else(|| invalid_line(path, *line, "too few columns"))?;
+                        cell.parse::<f64>()
+                            .map_err(|e| invalid_line(path, *line, &format!("`{cell}`: {e}")))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn invalid_line(path: &Path, line: usize, message: &str) -> HostError {
+    HostError::Invalid {
+        path: path.to_owned(),
+        message: format!("line {line}: {message}"),
+    }
+}
+
+/// The colour scene of the dataset files (each with the class the app gives it, if any), read
+/// through the app's sensor mapping.
+pub fn colour_scene(
+    files: &[(PathBuf, Option<usize>)],
     classes: Vec<String>,
+    mapping: &SensorMapping,
 ) -> Result<Scene, HostError> {
     let mut per_class: Vec<Vec<Vec<f64>>> = vec![Vec::new(); classes.len()];
     for (path, class) in files {
-        let rows = read_csv(path)?;
-        if let Some(bad) = rows.iter().position(|r| r.len() < 3) {
-            return Err(HostError::Invalid {
-                path: path.clone(),
-                message: format!("row {} has fewer than 3 columns (r, g, b)", bad + 2),
-            });
-        }
-        if let Some(slot) = per_class.get_mut(*class) {
-            slot.extend(rows);
+        let table = read_table(path)?;
+        let columns: Vec<usize> = if mapping.columns.is_empty() {
+            if table.header.len() < 3 {
+                return Err(HostError::Invalid {
+                    path: path.clone(),
+                    message: "fewer than 3 columns (r, g, b)".into(),
+                });
+            }
+            vec![0, 1, 2]
+        } else {
+            mapping
+                .columns
+                .iter()
+                .map(|name| table.column(path, name))
+                .collect::<Result<_, _>>()?
+        };
+        let features = table.numbers(path, &columns)?;
+        match &mapping.label_column {
+            Some(name) => {
+                let label = table.column(path, name)?;
+                for ((line, cells), row) in table.rows.iter().zip(features) {
+                    let value = cells.get(label).map_or("", String::as_str);
+                    let index = classes.iter().position(|c| c == value).ok_or_else(|| {
+                        invalid_line(
+                            path,
+                            *line,
+                            &format!("`{value}` in column `{name}` is not one of the classes"),
+                        )
+                    })?;
+                    per_class[index].push(row);
+                }
+            }
+            // Per-file labels: a file the app gives no class has no label to judge against.
+            None => {
+                if let Some(slot) = class.and_then(|c| per_class.get_mut(c)) {
+                    slot.extend(features);
+                }
+            }
         }
     }
-    Ok(Scene::colour_proportions(&per_class, classes, 1500, 1000))
+    Ok(Scene::colour_proportions(
+        &per_class,
+        classes,
+        &mapping.presentation,
+    ))
 }

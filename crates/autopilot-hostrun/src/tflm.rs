@@ -315,3 +315,25 @@ pub fn crate_file_from_metadata(json: &str) -> Option<PathBuf> {
             .join(format!("tfmicro-{TFMICRO_VERSION}.crate")),
     )
 }
+
+/// The target's pinned Arduino library where arduino-cli installs it: a folder of `libraries`
+/// whose `library.properties` names `name` at `version` (folder names vary, the properties do
+/// not).
+pub fn installed_arduino_library(libraries: &Path, name: &str, version: &str) -> Option<PathBuf> {
+    let entries = fs_err::read_dir(libraries).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|dir| {
+            let Ok(text) = fs_err::read_to_string(dir.join("library.properties")) else {
+                return false;
+            };
+            let field = |key: &str| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .find(|(k, _)| k.trim() == key)
+                    .map(|(_, v)| v.trim().to_owned())
+            };
+            field("name").as_deref() == Some(name) && field("version").as_deref() == Some(version)
+        })
+}

@@ -22,6 +22,17 @@
 //! [sensor]
 //! name = "TCS34725"
 //! hints = ["values are normalised to 0..1"]
+//!
+//! [host]                         # optional: how the host check shows the dataset to the sensor
+//! sensor = "apds9960_colour"     # the only stand-in fed from a dataset so far
+//! columns = ["r", "g", "b"]      # CSV columns with the r, g, b proportions (default: first 3)
+//! label_column = "fruit"         # optional; default: each [[dataset]] file's class
+//! dwell_ms = 1500                # each object in front of the sensor (100..=60000)
+//! gap_ms = 1000                  # nothing in front before each object (100..=60000)
+//! brightness_min = 600           # counts = proportion x brightness, varied row to row
+//! brightness_max = 3000          # (1..=50000, min <= max)
+//! proximity_near = 0             # proximity with an object / without (0..=255, different)
+//! proximity_far = 255
 //! ```
 
 use std::path::{Component, Path, PathBuf};
@@ -32,6 +43,7 @@ use crate::config::{self, ConfigError, KeyProblem};
 use crate::dataset::{DatasetSummary, summarize_csv};
 use crate::header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
 use crate::tflite::{self, DEFAULT_MODEL_SYMBOL, TfliteFacts, inspect_tflite, is_c_identifier};
+use autopilot_hostrun::{Presentation, SensorMapping};
 
 /// The file name under which a converted `.tflite` model is placed in the sketch folder.
 pub const GENERATED_HEADER_NAME: &str = "model.h";
@@ -202,6 +214,8 @@ pub struct App {
     pub dataset_files: Vec<DatasetFile>,
     pub dataset: DatasetSummary,
     pub sensor: Option<SensorHints>,
+    /// How the host check presents the dataset (the `[host]` section; defaults without it).
+    pub host: SensorMapping,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,7 +233,37 @@ struct RawApp {
     dataset: Vec<RawDataset>,
     #[serde(default)]
     sensor: Option<SensorHints>,
+    #[serde(default)]
+    host: Option<RawHost>,
 }
+
+/// The `[host]` section as written; numbers are wide so that an out-of-range value is named by
+/// validation rather than rejected by the parser.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    #[serde(default)]
+    sensor: Option<String>,
+    #[serde(default)]
+    columns: Option<Vec<String>>,
+    #[serde(default)]
+    label_column: Option<String>,
+    #[serde(default)]
+    dwell_ms: Option<i64>,
+    #[serde(default)]
+    gap_ms: Option<i64>,
+    #[serde(default)]
+    brightness_min: Option<i64>,
+    #[serde(default)]
+    brightness_max: Option<i64>,
+    #[serde(default)]
+    proximity_near: Option<i64>,
+    #[serde(default)]
+    proximity_far: Option<i64>,
+}
+
+/// The sensor stand-ins the host check can feed from a dataset.
+const HOST_SENSORS: &[&str] = &["apds9960_colour"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,6 +377,11 @@ impl App {
         {
             problems.push(KeyProblem::new("sensor.library", "is empty"));
         }
+        let host = raw
+            .host
+            .as_ref()
+            .map(|h| check_host(h, &raw.dataset, &dataset, &mut problems))
+            .unwrap_or_default();
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -351,7 +400,23 @@ impl App {
             dataset_files,
             dataset,
             sensor: raw.sensor,
+            host,
         })
+    }
+
+    /// The dataset files for the host check, each with the index of the class the app gives
+    /// it (if any).
+    pub fn host_dataset(&self) -> Vec<(PathBuf, Option<usize>)> {
+        self.dataset_files
+            .iter()
+            .map(|f| {
+                let class = f
+                    .class
+                    .as_ref()
+                    .and_then(|c| self.classes.iter().position(|x| x == c));
+                (f.path.clone(), class)
+            })
+            .collect()
     }
 
     /// Checks the app's target against the names of the known targets.
@@ -390,6 +455,132 @@ impl App {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// Validates the `[host]` section against the dataset files' headers; problems name
+/// `host.<key>`.
+fn check_host(
+    raw: &RawHost,
+    files: &[RawDataset],
+    dataset: &DatasetSummary,
+    problems: &mut Vec<KeyProblem>,
+) -> SensorMapping {
+    if let Some(sensor) = &raw.sensor
+        && !HOST_SENSORS.contains(&sensor.as_str())
+    {
+        problems.push(KeyProblem::new(
+            "host.sensor",
+            format!(
+                "`{sensor}` is not a sensor the host check has ({})",
+                HOST_SENSORS.join(", ")
+            ),
+        ));
+    }
+    let has_column = |name: &str, key: &str, problems: &mut Vec<KeyProblem>| {
+        for file in &dataset.files {
+            if !file.columns.iter().any(|c| c.name == name) {
+                problems.push(KeyProblem::new(
+                    key,
+                    format!("`{name}` is not a column of {}", file.file),
+                ));
+            }
+        }
+    };
+    let columns = raw.columns.clone().unwrap_or_default();
+    if raw.columns.is_some() {
+        if columns.len() != 3 {
+            problems.push(KeyProblem::new(
+                "host.columns",
+                format!(
+                    "names {} columns; the colour sensor needs 3 (red, green, blue proportions)",
+                    columns.len()
+                ),
+            ));
+        }
+        for (i, name) in columns.iter().enumerate() {
+            has_column(name, &format!("host.columns[{i}]"), problems);
+        }
+    }
+    match &raw.label_column {
+        Some(name) => has_column(name, "host.label_column", problems),
+        None => {
+            // Per-file labels: every file needs its class, or its rows cannot be judged.
+            for (i, file) in files.iter().enumerate() {
+                if file.class.is_none() {
+                    problems.push(KeyProblem::new(
+                        format!("dataset[{i}].class"),
+                        "is missing; the host check needs each file's class (or                          `host.label_column`)",
+                    ));
+                }
+            }
+        }
+    }
+    let defaults = Presentation::default();
+    let mut number = |key: &str, value: Option<i64>, default: u64, range: (i64, i64)| -> u64 {
+        let Some(value) = value else {
+            return default;
+        };
+        if value < range.0 || value > range.1 {
+            problems.push(KeyProblem::new(
+                format!("host.{key}"),
+                format!("{value} is outside {}..={}", range.0, range.1),
+            ));
+            return default;
+        }
+        value.unsigned_abs()
+    };
+    let dwell_ms = number("dwell_ms", raw.dwell_ms, defaults.dwell_ms, (100, 60_000));
+    let gap_ms = number("gap_ms", raw.gap_ms, defaults.gap_ms, (100, 60_000));
+    // The clear count is 1.1 x brightness and the sensor's counts are 16-bit.
+    let brightness = (1, 50_000);
+    let brightness_min = number(
+        "brightness_min",
+        raw.brightness_min,
+        defaults.brightness_min.into(),
+        brightness,
+    );
+    let brightness_max = number(
+        "brightness_max",
+        raw.brightness_max,
+        defaults.brightness_max.into(),
+        brightness,
+    );
+    let near = number(
+        "proximity_near",
+        raw.proximity_near,
+        defaults.proximity_near.into(),
+        (0, 255),
+    );
+    let far = number(
+        "proximity_far",
+        raw.proximity_far,
+        defaults.proximity_far.into(),
+        (0, 255),
+    );
+    if brightness_min > brightness_max {
+        problems.push(KeyProblem::new(
+            "host.brightness_min",
+            format!("{brightness_min} is above brightness_max ({brightness_max})"),
+        ));
+    }
+    if near == far {
+        problems.push(KeyProblem::new(
+            "host.proximity_far",
+            format!("equals proximity_near ({near}); a sketch could not tell an object is there"),
+        ));
+    }
+    SensorMapping {
+        columns,
+        label_column: raw.label_column.clone(),
+        presentation: Presentation {
+            dwell_ms,
+            gap_ms,
+            brightness_min: u32::try_from(brightness_min).unwrap_or(defaults.brightness_min),
+            brightness_max: u32::try_from(brightness_max).unwrap_or(defaults.brightness_max),
+            proximity_near: u8::try_from(near).unwrap_or(defaults.proximity_near),
+            proximity_far: u8::try_from(far).unwrap_or(defaults.proximity_far),
+        },
     }
 }
 

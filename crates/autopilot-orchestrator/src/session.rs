@@ -1038,17 +1038,7 @@ impl Run<'_> {
             return Ok(HostResult::NotJudged("no host check configured".into()));
         };
         let app = &setup.app;
-        let dataset = app
-            .dataset_files
-            .iter()
-            .filter_map(|f| {
-                let index = app
-                    .classes
-                    .iter()
-                    .position(|c| Some(c) == f.class.as_ref())?;
-                Some((f.path.clone(), index))
-            })
-            .collect();
+        let dataset = app.host_dataset();
         let input = autopilot_hostrun::check::HostCheckInput {
             core: &setup.target.core,
             library: &tinyml.library,
@@ -1057,6 +1047,7 @@ impl Run<'_> {
             build_dir: build_dir.join("host"),
             dataset,
             classes: app.classes.clone(),
+            mapping: app.host.clone(),
             extra_files: Vec::new(),
         };
         emit(&Event::StageStarted(StageStarted {

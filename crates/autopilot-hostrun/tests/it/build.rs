@@ -2,10 +2,13 @@
 //! Chirale_TensorFLowLite 2.0.0 profile; the correct fruit_to_emoji sketch passes, broken ones
 //! get the verdict their defect deserves, and compile errors come back as parsed diagnostics.
 
-use autopilot_hostrun::{CoreFamily, HostBuildOutcome};
+use autopilot_hostrun::scene::colour_scene;
+use autopilot_hostrun::{CoreFamily, HostBuildOutcome, Presentation, SensorMapping};
 use autopilot_trace::HostVerdictKind;
 
-use crate::support::{build, check, correct_sketch, first_error, host, sketch_with};
+use crate::support::{
+    build, check, check_on, correct_sketch, first_error, host, root, sketch_with,
+};
 
 #[tokio::test]
 async fn the_correct_sketch_builds_runs_and_passes() {
@@ -200,4 +203,46 @@ async fn functions_used_before_their_definition_get_prototypes() {
         return;
     };
     assert_eq!(error, "built");
+}
+
+#[tokio::test]
+async fn a_shorter_presentation_from_the_app_changes_the_run() {
+    let Some(host) = host().await else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sketch_with(tmp.path(), "short", &correct_sketch());
+    // The app's [host] section as the session passes it: named columns, a shorter presentation.
+    let mapping = SensorMapping {
+        columns: vec!["Red".into(), "Green".into(), "Blue".into()],
+        label_column: None,
+        presentation: Presentation {
+            dwell_ms: 400,
+            gap_ms: 200,
+            ..Presentation::default()
+        },
+    };
+    let classes = ["apple", "banana", "orange"];
+    let files: Vec<_> = (0..classes.len())
+        .map(|i| {
+            let file = format!("examples/fruit_to_emoji/data/{}.csv", classes[i]);
+            (root().join(file), Some(i))
+        })
+        .collect();
+    let classes = classes.iter().map(|c| (*c).to_owned()).collect();
+    let scene = colour_scene(&files, classes, &mapping).expect("the scene");
+    let default_period_us = 2_500_000;
+    let (obs, verdict) = check_on(host, &dir, &scene).await;
+    assert_eq!(verdict.kind, HostVerdictKind::Pass, "{}", verdict.summary);
+    // Every inference falls inside its object's window of the new presentation: gap, then dwell.
+    let period_us = 600_000;
+    for invoke in &obs.invokes {
+        let object = invoke.object.expect("inferences only with an object") as u64;
+        let start = object * period_us + 200_000;
+        assert!(
+            (start..start + 400_000).contains(&invoke.t_us),
+            "invoke at {} us is outside object {object}'s window",
+            invoke.t_us
+        );
+    }
+    let last = obs.invokes.last().expect("invokes").t_us;
+    assert!(last < 225 * period_us && last < 224 * default_period_us);
 }

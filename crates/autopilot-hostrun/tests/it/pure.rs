@@ -3,7 +3,9 @@
 use autopilot_hostrun::build::{Candidate, discover, includes};
 use autopilot_hostrun::prototypes::{functions_needing_prototypes, insert_prototypes};
 use autopilot_hostrun::run::parse_log;
-use autopilot_hostrun::{Policy, Scene, SceneRow, judge};
+use autopilot_hostrun::scene::colour_scene;
+use autopilot_hostrun::tflm::installed_arduino_library;
+use autopilot_hostrun::{Policy, Presentation, Scene, SceneRow, SensorMapping, judge};
 use autopilot_trace::HostVerdictKind;
 
 #[test]
@@ -67,6 +69,8 @@ fn scene() -> Scene {
         classes: vec!["apple".into(), "banana".into()],
         dwell_ms: 1500,
         gap_ms: 1000,
+        proximity_near: 0,
+        proximity_far: 255,
         rows: vec![row([0.6, 0.2, 0.2], 0), row([0.4, 0.4, 0.2], 1)],
     }
 }
@@ -130,4 +134,88 @@ fn a_missing_profile_is_skipped() {
     assert!(none.is_none());
     let event = autopilot_hostrun::check::skipped_no_profile("Chirale_TensorFLowLite", "1.1.1");
     assert_eq!(event.verdict, HostVerdictKind::SkippedNoProfile);
+}
+
+#[test]
+fn the_mapping_picks_columns_labels_and_presentation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("mixed.csv");
+    std::fs::write(
+        &csv,
+        "id,fruit,b,g,r\n1,banana,0.1,0.5,0.4\n2,apple,0.2,0.2,0.6\n",
+    )
+    .unwrap();
+    let mapping = SensorMapping {
+        columns: vec!["r".into(), "g".into(), "b".into()],
+        label_column: Some("fruit".into()),
+        presentation: Presentation {
+            dwell_ms: 700,
+            gap_ms: 300,
+            brightness_min: 1000,
+            brightness_max: 1000,
+            proximity_near: 5,
+            proximity_far: 200,
+        },
+    };
+    let classes = vec!["apple".to_owned(), "banana".to_owned()];
+    let scene = colour_scene(&[(csv.clone(), None)], classes.clone(), &mapping).unwrap();
+    assert_eq!(scene.rows[0].features, [0.6, 0.2, 0.2]);
+    assert_eq!(
+        scene.rows[0].label, 0,
+        "labels come from the `fruit` column"
+    );
+    assert_eq!(scene.rows[1].label, 1);
+    assert_eq!(scene.rows[1].readings, [400, 500, 100, 1100]);
+    assert_eq!(
+        scene.to_file_text(),
+        "700 300 4 5 200\n600 200 200 1100\n400 500 100 1100\n"
+    );
+    // The default presentation is the prototype's; a changed dwell is in the scene file.
+    let default = SensorMapping {
+        presentation: Presentation::default(),
+        ..mapping.clone()
+    };
+    let text = colour_scene(&[(csv.clone(), None)], classes.clone(), &default)
+        .unwrap()
+        .to_file_text();
+    assert!(text.starts_with("1500 1000 4 0 255\n"), "{text}");
+    // A column or a label the file lacks is an error naming the file.
+    let missing = SensorMapping {
+        columns: vec!["red".into(), "g".into(), "b".into()],
+        ..mapping.clone()
+    };
+    let error = colour_scene(&[(csv.clone(), None)], classes.clone(), &missing).unwrap_err();
+    assert!(error.to_string().contains("mixed.csv") && error.to_string().contains("`red`"));
+    let one_class = vec!["apple".to_owned(), "cherry".to_owned()];
+    let error = colour_scene(&[(csv, None)], one_class, &mapping).unwrap_err();
+    assert!(error.to_string().contains("line 2"), "{error}");
+    assert!(error.to_string().contains("`banana`"), "{error}");
+}
+
+#[test]
+fn the_pinned_library_is_found_by_its_properties_not_its_folder_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |folder: &str, properties: &str| {
+        let dir = tmp.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("library.properties"), properties).unwrap();
+        dir
+    };
+    write("Other", "name=Arduino_APDS9960\nversion=1.0.4\n");
+    write("Old", "name=Chirale_TensorFLowLite\nversion=1.0.0\n");
+    let found = write(
+        "tflm_lib",
+        "name = Chirale_TensorFLowLite\nversion = 2.0.0\n",
+    );
+    let lookup = |name, version| installed_arduino_library(tmp.path(), name, version);
+    assert_eq!(lookup("Chirale_TensorFLowLite", "2.0.0"), Some(found));
+    assert_eq!(lookup("Chirale_TensorFLowLite", "2.1.0"), None);
+    assert_eq!(
+        installed_arduino_library(
+            &tmp.path().join("absent"),
+            "Chirale_TensorFLowLite",
+            "2.0.0"
+        ),
+        None
+    );
 }

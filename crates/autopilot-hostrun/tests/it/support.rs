@@ -7,8 +7,8 @@ use std::time::Duration;
 use autopilot_hostrun::profile::{self, PreparedProfile};
 use autopilot_hostrun::{
     BuildRequest, CoreFamily, HostBuild, HostBuildOutcome, HostCompiler, Observation, Policy,
-    Profile, RunRequest, Scene, TflmLibrary, Verdict, build_sketch, find_library, judge,
-    run_sketch,
+    Presentation, Profile, RunRequest, Scene, TflmLibrary, Verdict, build_sketch, find_library,
+    judge, run_sketch,
 };
 use autopilot_toolchain::SandboxConfig;
 use tokio::sync::OnceCell;
@@ -148,18 +148,21 @@ pub fn fruit_scene() -> Scene {
     Scene::colour_proportions(
         &per_class,
         classes.iter().map(|c| (*c).to_owned()).collect(),
-        1500,
-        1000,
+        &Presentation::default(),
     )
 }
 
 /// Builds, runs and judges a sketch on the fruit scene.
 pub async fn check(host: &Host, sketch_dir: &Path) -> (Observation, Verdict) {
+    check_on(host, sketch_dir, &fruit_scene()).await
+}
+
+/// Builds, runs and judges a sketch on `scene`.
+pub async fn check_on(host: &Host, sketch_dir: &Path, scene: &Scene) -> (Observation, Verdict) {
     let built = build(host, sketch_dir, CoreFamily::Mbed).await;
     let HostBuildOutcome::Built { binary } = built.outcome else {
         panic!("build failed: {:?}", built.outcome);
     };
-    let scene = fruit_scene();
     let obs = run_sketch(
         &RunRequest {
             binary,
@@ -167,11 +170,11 @@ pub async fn check(host: &Host, sketch_dir: &Path) -> (Observation, Verdict) {
             budget: Duration::from_secs(5),
             sandbox: Some(SandboxConfig::default()),
         },
-        &scene,
+        scene,
     )
     .await
     .expect("the run runs");
-    let verdict = judge(&obs, &scene, &Policy::default());
+    let verdict = judge(&obs, scene, &Policy::default());
     (obs, verdict)
 }
 

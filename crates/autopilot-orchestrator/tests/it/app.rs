@@ -4,6 +4,8 @@ use autopilot_orchestrator::{
     App, ConfigError, DType, GENERATED_HEADER_NAME, ModelKind, ModelSource, SymbolKind,
 };
 
+use autopilot_hostrun::Presentation;
+
 use crate::support::{AppDir, dense_app, fruit_tflite, fruit_toml};
 
 fn problems(error: &ConfigError) -> Vec<(String, String)> {
@@ -338,4 +340,112 @@ fn a_tflite_model_needs_a_target_with_tflm() {
         .unwrap()
         .check_model_runtime(false)
         .unwrap();
+}
+
+/// The fruit app with its three data files and a `[host]` section.
+fn fruit_host_app(host: &str) -> (AppDir, String) {
+    let dir = AppDir::new();
+    dir.write("m.tflite", fruit_tflite());
+    let csv = "Red,Green,Blue,fruit\n0.6,0.2,0.2,apple\n";
+    dir.write("data/a.csv", csv);
+    dir.write("data/b.csv", csv);
+    let toml = format!(
+        "{}\n[[dataset]]\nfile = \"data/a.csv\"\nclass = \"apple\"\n\n[[dataset]]\nfile = \
+         \"data/b.csv\"\n\n[host]\n{host}\n",
+        fruit_toml("tflite = \"m.tflite\"")
+    );
+    (dir, toml)
+}
+
+#[test]
+fn the_host_section_defaults_to_the_prototype_presentation() {
+    let (dir, toml) = fruit_host_app("label_column = \"fruit\"");
+    let app = dir.load(&toml).unwrap();
+    assert_eq!(app.host.label_column.as_deref(), Some("fruit"));
+    assert!(app.host.columns.is_empty());
+    assert_eq!(app.host.presentation, Presentation::default());
+    assert_eq!(app.host.presentation.dwell_ms, 1500);
+    let (dir, toml) = fruit_host_app(
+        "columns = [\"Red\", \"Green\", \"Blue\"]\nlabel_column = \"fruit\"\ndwell_ms = 800\n\
+         gap_ms = 400\nbrightness_min = 100\nbrightness_max = 100\nproximity_near = 10\n\
+         proximity_far = 0",
+    );
+    let host = dir.load(&toml).unwrap().host;
+    assert_eq!(host.columns, ["Red", "Green", "Blue"]);
+    assert_eq!(
+        host.presentation,
+        Presentation {
+            dwell_ms: 800,
+            gap_ms: 400,
+            brightness_min: 100,
+            brightness_max: 100,
+            proximity_near: 10,
+            proximity_far: 0,
+        }
+    );
+    // The example fills it in.
+    let example = App::load(&crate::support::examples_dir().join("fruit_to_emoji/app.toml"));
+    assert_eq!(example.unwrap().host.columns, ["Red", "Green", "Blue"]);
+}
+
+#[test]
+fn every_bad_host_value_is_named() {
+    let (dir, toml) = fruit_host_app(
+        "sensor = \"lsm9ds1\"\ncolumns = [\"Red\", \"Green\", \"blue\"]\ndwell_ms = 5\n\
+         gap_ms = 100000\nbrightness_min = 4000\nbrightness_max = 3000\nproximity_near = 300\n\
+         proximity_far = 255",
+    );
+    let error = dir.load(&toml).unwrap_err();
+    assert!(has_problem(
+        &error,
+        "host.sensor",
+        "`lsm9ds1` is not a sensor"
+    ));
+    assert!(has_problem(
+        &error,
+        "host.columns[2]",
+        "`blue` is not a column of data/a.csv"
+    ));
+    assert!(has_problem(
+        &error,
+        "host.dwell_ms",
+        "5 is outside 100..=60000"
+    ));
+    assert!(has_problem(&error, "host.gap_ms", "100000 is outside"));
+    assert!(has_problem(
+        &error,
+        "host.brightness_min",
+        "above brightness_max"
+    ));
+    assert!(has_problem(
+        &error,
+        "host.proximity_near",
+        "300 is outside 0..=255"
+    ));
+    assert!(
+        error.to_string().contains("app.toml"),
+        "the error names the file: {error}"
+    );
+    let (dir, toml) = fruit_host_app("columns = [\"Red\"]\nproximity_near = 255");
+    let error = dir.load(&toml).unwrap_err();
+    assert!(has_problem(&error, "host.columns", "needs 3"));
+    assert!(has_problem(
+        &error,
+        "host.proximity_far",
+        "equals proximity_near"
+    ));
+    // Without a label column every file needs its class.
+    assert!(has_problem(&error, "dataset[1].class", "is missing"));
+    assert!(
+        !problems(&error)
+            .iter()
+            .any(|(k, _)| k == "dataset[0].class")
+    );
+    let (dir, toml) = fruit_host_app("label_column = \"kind\"");
+    let error = dir.load(&toml).unwrap_err();
+    assert!(has_problem(
+        &error,
+        "host.label_column",
+        "`kind` is not a column"
+    ));
 }

@@ -11,6 +11,7 @@ FILE* g_log = nullptr;
 uint64_t g_now_us = 0;
 bool g_in_setup = true;
 uint64_t g_dwell_us = 1500000, g_gap_us = 1000000;
+int g_proximity_near = 0, g_proximity_far = 255;
 std::vector<std::vector<float>> g_rows;
 std::vector<char> g_line;
 unsigned long g_random = 1;
@@ -34,7 +35,9 @@ void load_scene(const char* path) {
   }
   unsigned long long dwell_ms = 1500, gap_ms = 1000;
   unsigned columns = 0;
-  if (fscanf(f, "%llu %llu %u", &dwell_ms, &gap_ms, &columns) != 3) _exit(70);
+  if (fscanf(f, "%llu %llu %u %d %d", &dwell_ms, &gap_ms, &columns, &g_proximity_near,
+             &g_proximity_far) != 5)
+    _exit(70);
   g_dwell_us = dwell_ms * 1000;
   g_gap_us = gap_ms * 1000;
   for (;;) {
@@ -64,6 +67,8 @@ int host_object() {
   if (i >= g_rows.size() || g_now_us % period < g_gap_us) return -1;
   return (int)i;
 }
+
+int host_proximity() { return host_object() >= 0 ? g_proximity_near : g_proximity_far; }
 
 const float* host_object_values() {
   int i = host_object();

@@ -9,6 +9,8 @@ uint64_t host_now_us();
 void host_advance_us(uint64_t us);
 // The dataset row in front of the sensor now, or -1 in a gap.
 int host_object();
+// The proximity reading now: the scene's near value with an object, its far value in a gap.
+int host_proximity();
 // The row's values (as the scene file gives them), or nullptr in a gap.
 const float* host_object_values();
 // Appends one line to the observation log: `kind<TAB>text`.

@@ -46,7 +46,7 @@ int APDS9960::proximityAvailable() {
 int APDS9960::readProximity() {
   if (!_begun) return -1;
   _lastProximityUs = host_now_us();
-  return host_object() >= 0 ? 0 : 255;
+  return host_proximity();
 }
 
 void APDS9960::setGestureSensitivity(uint8_t) {}

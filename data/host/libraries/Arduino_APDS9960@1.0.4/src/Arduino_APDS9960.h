@@ -1,6 +1,7 @@
 // autopilot host run: a stand-in for Arduino_APDS9960 1.0.4 with its public API (from the
 // library's documentation), fed from the scene: each presented dataset row gives the colour
-// counts r g b c; proximity is 0 while an object is in front of the sensor, 255 otherwise.
+// counts r g b c; proximity is the scene's near value (0 by default) while an object is in
+// front of the sensor, its far value (255) otherwise.
 #ifndef ARDUINO_APDS9960
 #define ARDUINO_APDS9960
 #include <Arduino.h>
