@@ -200,6 +200,80 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
     assert_eq!((row.input_tokens, row.cost_usd), (None, None));
 }
 
+/// A missing arduino-cli is the run's infrastructure problem: the session's outcome says so, and
+/// no model failure ("Missing / Incorrect Libraries") is counted for it.
+#[test]
+fn a_missing_toolchain_is_infrastructure_not_a_library_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let detail = "arduino-cli not found (AUTOPILOT_ARDUINO_CLI=/nowhere/arduino-cli)";
+    write_trace(
+        dir.path(),
+        "no-cli",
+        &[
+            ("2025-01-01T00:00:00Z", started("m", TraceOrigin::Native)),
+            (
+                "2025-01-01T00:00:01Z",
+                answered(1, Some(100), Some(20), None),
+            ),
+            (
+                "2025-01-01T00:00:02Z",
+                Event::CompileFinished(autopilot_trace::CompileFinished {
+                    attempt: 1,
+                    backend: "arduino-cli".into(),
+                    backend_version: None,
+                    fqbn: "arduino:avr:uno".into(),
+                    status: autopilot_trace::CompileStatus::ToolchainMissing,
+                    diagnostics: vec![],
+                    size: None,
+                    duration_ms: 1,
+                    cache_hit: false,
+                    input_hash: None,
+                    detail: Some(detail.into()),
+                }),
+            ),
+            (
+                "2025-01-01T00:00:03Z",
+                Event::SessionFinished(SessionFinished {
+                    outcome: SessionOutcome::InfrastructureError {
+                        kind: "toolchain_missing".into(),
+                        message: detail.into(),
+                    },
+                    totals: SessionTotals {
+                        attempts: 1,
+                        llm_calls: 1,
+                        input_tokens: 100,
+                        output_tokens: 20,
+                        cost_usd: None,
+                        wall_ms: 3000,
+                        compiles: 1,
+                        cache_hits: 0,
+                    },
+                }),
+            ),
+        ],
+    );
+    let taxonomy = Taxonomy::builtin().unwrap();
+    let input = load_report_input(
+        &[dir.path().to_owned()],
+        ReportTaxonomy::Taxonomy {
+            taxonomy: &taxonomy,
+            name: "default",
+        },
+        &OPTIONS,
+    )
+    .unwrap();
+    assert_eq!(input.sessions[0].outcome, "infrastructure_error");
+    assert!(
+        input
+            .failures
+            .iter()
+            .all(|f| f.category != "Missing / Incorrect Libraries"),
+        "{:?}",
+        input.failures
+    );
+    assert_eq!(input.failure_count(), 0, "{:?}", input.failures);
+}
+
 /// Failures per (model, category), as the report counts them.
 fn counts(input: &ReportInput) -> BTreeMap<(String, String), u64> {
     let mut counts = BTreeMap::new();
