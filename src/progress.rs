@@ -250,10 +250,17 @@ pub fn describe(event: &Event) -> Option<String> {
                     format!("infrastructure error ({kind}): {message}")
                 }
             };
-            // Totals hold 0 for counts no answer reported; LLM calls never cost zero tokens.
-            let tokens = match t.input_tokens.saturating_add(t.output_tokens) {
-                0 if t.llm_calls > 0 => "unknown".to_owned(),
-                n => n.to_string(),
+            // Counts no answer reported are `None`; older traces wrote 0 for them, and LLM
+            // calls never cost zero tokens.
+            let sum = match (t.input_tokens, t.output_tokens) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            };
+            let tokens = match sum {
+                Some(n) if n > 0 => n.to_string(),
+                // No LLM call: nothing was spent.
+                _ if t.llm_calls == 0 => "0".to_owned(),
+                _ => "unknown".to_owned(),
             };
             format!(
                 "{outcome} — {} attempt(s), {} LLM call(s), {tokens} tokens, {cost}, {:.1} s",

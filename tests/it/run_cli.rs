@@ -180,7 +180,7 @@ async fn a_reachable_ollama_is_used_when_no_model_is_named() {
     );
     assert_eq!(
         (finished.totals.input_tokens, finished.totals.output_tokens),
-        (1800, 600),
+        (Some(1800), Some(600)),
         "Ollama's eval counts"
     );
 }

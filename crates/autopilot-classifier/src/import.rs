@@ -1234,8 +1234,9 @@ impl SessionBuilder {
             let totals = SessionTotals {
                 attempts: self.max_attempt,
                 llm_calls: self.llm_calls,
-                input_tokens: 0,
-                output_tokens: 0,
+                // The logs never record token counts: unknown, not 0.
+                input_tokens: None,
+                output_tokens: None,
                 cost_usd: None,
                 wall_ms: millis(self.start_ms, self.last_ms),
                 compiles: self.compiles,

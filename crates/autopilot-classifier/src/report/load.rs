@@ -254,8 +254,8 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
         row.attempts = row.attempts.max(f.totals.attempts);
         row.llm_calls = row.llm_calls.max(f.totals.llm_calls);
         // The totals count what the calls reported; unknown stays unknown.
-        row.input_tokens = input_tokens.map(|n| n.max(f.totals.input_tokens));
-        row.output_tokens = output_tokens.map(|n| n.max(f.totals.output_tokens));
+        row.input_tokens = input_tokens.map(|n| n.max(f.totals.input_tokens.unwrap_or(0)));
+        row.output_tokens = output_tokens.map(|n| n.max(f.totals.output_tokens.unwrap_or(0)));
         row.wall_ms = f.totals.wall_ms;
         row.cost_usd = f.totals.cost_usd;
     } else {

@@ -63,6 +63,15 @@ fn imported_traces_pass_validation_and_keep_the_log_timestamps() {
                 file.records[0].record.event,
                 Event::SessionStarted(_)
             ));
+            // The logs record no token counts: the totals say unknown, never 0.
+            for record in &file.records {
+                if let Event::SessionFinished(f) = &record.record.event {
+                    assert_eq!(
+                        (f.totals.input_tokens, f.totals.output_tokens),
+                        (None, None)
+                    );
+                }
+            }
             written += 1;
         }
     }

@@ -131,8 +131,8 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
                     totals: SessionTotals {
                         attempts: 2,
                         llm_calls: 2,
-                        input_tokens: 300,
-                        output_tokens: 60,
+                        input_tokens: Some(300),
+                        output_tokens: Some(60),
                         cost_usd: Some(0.03),
                         wall_ms: 9000,
                         compiles: 2,
@@ -251,8 +251,8 @@ fn a_missing_toolchain_is_infrastructure_not_a_library_failure() {
                     totals: SessionTotals {
                         attempts: 1,
                         llm_calls: 1,
-                        input_tokens: 100,
-                        output_tokens: 20,
+                        input_tokens: Some(100),
+                        output_tokens: Some(20),
                         cost_usd: None,
                         wall_ms: 3000,
                         compiles: 1,
