@@ -276,6 +276,30 @@ async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
     }
 }
 
+/// `run -q` prints errors only: stdout has the sketch folder, stderr nothing.
+#[test]
+fn run_quiet_prints_nothing_on_stderr() {
+    if !toolchain() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let answers = app().with_file_name("demo-answers.toml");
+    let assert = autopilot()
+        .args(["run", "-q"])
+        .arg(app())
+        .arg("--answers")
+        .arg(&answers)
+        .arg("--out")
+        .arg(out.path().join("run"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .assert()
+        .code(0)
+        .stdout(contains("sketch/color_uno"));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr, "", "-q is errors only");
+}
+
 #[test]
 fn a_bad_app_file_is_named_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
