@@ -40,7 +40,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run an experiment's matrix of sessions (models × targets × variants × sampling × runs)
     /// concurrently; run it again to resume. Exit 0 when every session finished, 3 when some
-    /// ended on an infrastructure error (re-run them with --retry-failed), 2 bad input.
+    /// ended on an infrastructure error (re-run transient ones with --retry-failed), 2 bad input.
     Batch(Box<BatchArgs>),
     /// Join the run directories of shards (or of several batches of one experiment).
     Merge(MergeArgs),

@@ -69,6 +69,8 @@ fn first_line(text: &str) -> &str {
 /// One human line for an event, or `None` for events not worth a line.
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
+        // The LLM client already logs each retry once (a warning with its delay).
+        Event::LlmCall(e) if e.retry_in_ms.is_some() => return None,
         Event::SessionStarted(e) => format!(
             "session started: {} for {} with {}:{} (prompt variant {})",
             e.app, e.target, e.provider, e.model, e.prompt_variant
@@ -80,13 +82,7 @@ pub fn describe(event: &Event) -> Option<String> {
                     a.usage.input.map_or_else(|| "?".into(), |n| n.to_string()),
                     a.usage.output.map_or_else(|| "?".into(), |n| n.to_string())
                 ),
-                LlmCallResult::Failed(f) => {
-                    let retry = e
-                        .retry_in_ms
-                        .map(|ms| format!(", retrying in {:.1} s", ms as f64 / 1000.0))
-                        .unwrap_or_default();
-                    format!("failed: {}{retry}", first_line(&f.message))
-                }
+                LlmCallResult::Failed(f) => format!("failed: {}", first_line(&f.message)),
             };
             let source = if e.source == autopilot_trace::AnswerSource::Replay {
                 " [recorded answer]"
@@ -250,10 +246,17 @@ pub fn describe(event: &Event) -> Option<String> {
                     format!("infrastructure error ({kind}): {message}")
                 }
             };
-            // Totals hold 0 for counts no answer reported; LLM calls never cost zero tokens.
-            let tokens = match t.input_tokens.saturating_add(t.output_tokens) {
-                0 if t.llm_calls > 0 => "unknown".to_owned(),
-                n => n.to_string(),
+            // Counts no answer reported are `None`; older traces wrote 0 for them, and LLM
+            // calls never cost zero tokens.
+            let sum = match (t.input_tokens, t.output_tokens) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            };
+            let tokens = match sum {
+                Some(n) if n > 0 => n.to_string(),
+                // No LLM call: nothing was spent.
+                _ if t.llm_calls == 0 => "0".to_owned(),
+                _ => "unknown".to_owned(),
             };
             format!(
                 "{outcome} — {} attempt(s), {} LLM call(s), {tokens} tokens, {cost}, {:.1} s",
@@ -264,4 +267,49 @@ pub fn describe(event: &Event) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use autopilot_trace::{
+        AnswerSource, Event, LlmCall, LlmCallResult, LlmErrorKind, LlmFailure, SamplingParams,
+        Stage,
+    };
+
+    fn refused(retry_in_ms: Option<u64>) -> Event {
+        Event::LlmCall(LlmCall {
+            stage: Stage::Sketch,
+            attempt: 1,
+            retry: 0,
+            repeat: 0,
+            provider: "ollama".into(),
+            model: "m".into(),
+            request_hash: "00".into(),
+            messages: vec![],
+            sampling: SamplingParams::default(),
+            stream: false,
+            result: LlmCallResult::Failed(LlmFailure {
+                kind: LlmErrorKind::ConnectionRefused,
+                transient: true,
+                http_status: None,
+                message: "connection refused".into(),
+                retry_after_ms: None,
+            }),
+            latency_ms: 1,
+            cost_usd: None,
+            source: AnswerSource::Live,
+            retry_in_ms,
+        })
+    }
+
+    /// A retried call gets no progress line (the client's warning says it once); the last
+    /// failure gets one, without a retry clause.
+    #[test]
+    fn a_retry_is_described_once_and_the_last_failure_plainly() {
+        assert_eq!(super::describe(&refused(Some(900))), None);
+        assert_eq!(
+            super::describe(&refused(None)).as_deref(),
+            Some("sketch #1: ollama:m failed: connection refused in 0.0 s")
+        );
+    }
 }

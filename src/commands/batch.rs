@@ -13,7 +13,7 @@ use autopilot_orchestrator::batch::{
     BatchObserver, Experiment, Manifest, PlannedAction, SessionPlan, expand, merge_run_dirs,
     plan_actions, read_manifest, run_concurrently, set_aside, write_manifest,
 };
-use autopilot_orchestrator::session::{SessionReport, run_session};
+use autopilot_orchestrator::session::{SessionReport, infra, run_session};
 use autopilot_toolchain::{Compiler, Target};
 use autopilot_trace::{
     ComponentVersion, JsonlLayer, RunDirSink, SessionOutcome, format_timestamp, session_span,
@@ -247,10 +247,21 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     if let Some(previous) = &previous
         && previous.experiment_hash != hash
     {
+        // The same name with another hash: the experiment file was edited since that run.
+        let what = if previous.experiment.name == experiment.name {
+            format!(
+                "a run of experiment `{}` made from a different version of its file (it was edited since)",
+                previous.experiment.name
+            )
+        } else {
+            format!(
+                "a run of another experiment, `{}`",
+                previous.experiment.name
+            )
+        };
         return Err(anyhow!(
-            "{} holds another experiment ({}); choose another --out",
-            out.display(),
-            previous.experiment.name
+            "{} holds {what}; choose another --out, or restore the file to resume that run",
+            out.display()
         ))
         .input_error();
     }
@@ -363,11 +374,26 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
 
     let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut crashed = 0usize;
+    // Infrastructure errors by kind, split by whether running again can help.
+    let (mut transient, mut repeating) = (BTreeMap::new(), BTreeMap::new());
     for result in &results {
         match result {
-            Ok((_, report)) => *outcomes.entry(report.outcome.as_str()).or_default() += 1,
+            Ok((_, report)) => {
+                *outcomes.entry(report.outcome.as_str()).or_default() += 1;
+                if let SessionOutcome::InfrastructureError { kind, .. } = &report.outcome {
+                    let by_kind = if repeats_on_rerun(kind) {
+                        &mut repeating
+                    } else {
+                        &mut transient
+                    };
+                    *by_kind.entry(kind.clone()).or_insert(0usize) += 1;
+                }
+            }
             Err(_) => crashed += 1,
         }
+    }
+    if crashed > 0 {
+        transient.insert("crashed".to_owned(), crashed);
     }
     let mut stderr = crate::terminal::stderr();
     for problem in write_errors.snapshot() {
@@ -375,34 +401,65 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     }
     let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect();
     if global.quiet == 0 {
-        let _ = writeln!(
-            stderr,
-            "ran {} session(s): {}{}; {}",
-            results.len(),
-            if summary.is_empty() {
-                "nothing".to_owned()
-            } else {
-                summary.join(", ")
-            },
-            if crashed > 0 {
-                format!(", {crashed} crashed")
-            } else {
-                String::new()
-            },
-            progress.message()
-        );
+        if results.is_empty() {
+            let _ = writeln!(
+                stderr,
+                "nothing to run: all {kept} session(s) of the plan had already finished in {}",
+                out.display()
+            );
+        } else {
+            let _ = writeln!(
+                stderr,
+                "ran {} session(s): {}{}; {}",
+                results.len(),
+                summary.join(", "),
+                if crashed > 0 {
+                    format!(", {crashed} crashed")
+                } else {
+                    String::new()
+                },
+                progress.message()
+            );
+        }
     }
     let mut stdout = crate::terminal::stdout_data();
     writeln!(stdout, "{}", out.display()).input_error()?;
-    let infra = outcomes.get("infrastructure_error").copied().unwrap_or(0) + crashed;
-    if infra > 0 {
+    let kinds = |by_kind: &BTreeMap<String, usize>| {
+        by_kind
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !repeating.is_empty() {
         let _ = writeln!(
             stderr,
-            "{infra} session(s) ended on infrastructure errors: run again with --retry-failed"
+            "{} session(s) ended on infrastructure errors that running again would repeat ({}): fix the cause first (each session's trace says it; `autopilot doctor` checks the setup)",
+            repeating.values().sum::<usize>(),
+            kinds(&repeating)
         );
+    }
+    if !transient.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "{} session(s) ended on infrastructure errors that may pass another time ({}): run again with --retry-failed",
+            transient.values().sum::<usize>(),
+            kinds(&transient)
+        );
+    }
+    if !repeating.is_empty() || !transient.is_empty() {
         return Ok(ExitStatus::Unavailable);
     }
     Ok(ExitStatus::Success)
+}
+
+/// Whether an infrastructure error of this kind comes back on every run until someone changes
+/// something (a replay without that answer, a rejected key or model, a missing toolchain).
+fn repeats_on_rerun(kind: &str) -> bool {
+    matches!(
+        kind,
+        infra::REPLAY_MISS | infra::LLM_REJECTED | infra::TOOLCHAIN_MISSING
+    )
 }
 
 pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {

@@ -154,8 +154,8 @@ fn session_finished(result: &Result<ChatAnswer, autopilot_llm::LlmError>, wall: 
             SessionTotals {
                 attempts: 1,
                 llm_calls: answer.tries,
-                input_tokens: answer.usage.input.unwrap_or(0),
-                output_tokens: answer.usage.output.unwrap_or(0),
+                input_tokens: answer.usage.input,
+                output_tokens: answer.usage.output,
                 cost_usd: answer.cost_usd,
                 wall_ms,
                 ..SessionTotals::default()

@@ -208,10 +208,11 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         async { run_session_until(&setup, crate::setup::termination_signal()).await }
             .instrument(session_span(&id)),
     );
-    finish(&out, &trace_path, &report, &write_errors.snapshot())
+    finish(global, &out, &trace_path, &report, &write_errors.snapshot())
 }
 
 fn finish(
+    global: &GlobalArgs,
     out: &Path,
     trace_path: &Path,
     report: &SessionReport,
@@ -227,8 +228,11 @@ fn finish(
         // The message carries the fix (the one `autopilot doctor` prints).
         let _ = writeln!(stderr, "error: {message}");
     }
-    let _ = writeln!(stderr, "trace: {}", trace_path.display());
-    let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
+    // `-q` is errors only: where things went is information.
+    if global.quiet == 0 {
+        let _ = writeln!(stderr, "trace: {}", trace_path.display());
+        let _ = writeln!(stderr, "artifacts: {}", out.join("artifacts").display());
+    }
     if let Some(dir) = &report.sketch_dir {
         let mut stdout = crate::terminal::stdout_data();
         writeln!(stdout, "{}", dir.display()).input_error()?;

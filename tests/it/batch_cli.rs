@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
+use predicates::prelude::PredicateBooleanExt;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::{AVR_TOOLCHAIN, autopilot, installed, requested_target, spec_for_target};
@@ -461,4 +462,64 @@ fn a_run_directory_in_use_is_refused_with_exit_2_naming_its_holder() {
         .stderr(predicates::str::contains("autopilot batch first.toml"));
     assert!(!out.join("manifest.json").exists());
     assert!(lock.exists(), "another holder's lock is never removed");
+}
+
+/// A replay miss comes back on every run: the batch says to fix the cause, not to pass
+/// --retry-failed; a second run with nothing left says so in words; an edited experiment file
+/// is named as such.
+#[test]
+fn deterministic_infrastructure_errors_do_not_suggest_retry_failed() {
+    if !avr_toolchain() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Only the spec answer: the sketch request finds no recorded answer.
+    let answers = dir.path().join("answers.toml");
+    let (spec, _, _) = demo_answers();
+    std::fs::write(
+        &answers,
+        format!("[[answer]]\nstage = \"spec\"\nattempt = 1\ntext = '''\n{spec}'''\n"),
+    )
+    .unwrap();
+    let experiment = dir.path().join("experiment.toml");
+    let write_experiment = |runs: u32| {
+        std::fs::write(
+            &experiment,
+            format!(
+                "name = \"misses\"\napp = {}\nmodels = [\"replay:partial\"]\nanswers = {}\nruns = {runs}\n",
+                toml_path(&workspace().join("examples/color_uno/app.toml")),
+                toml_path(&answers)
+            ),
+        )
+        .unwrap();
+    };
+    write_experiment(1);
+    let out = dir.path().join("run");
+    let batch = || {
+        let mut cmd = autopilot();
+        cmd.arg("batch")
+            .arg(&experiment)
+            .arg("--out")
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(cache_dir());
+        cmd
+    };
+    batch()
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("1 replay_miss"))
+        .stderr(predicates::str::contains("fix the cause first"))
+        .stderr(predicates::str::contains("--retry-failed").not());
+    batch()
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains(
+            "nothing to run: all 1 session(s) of the plan had already finished",
+        ))
+        .stderr(predicates::str::contains("nothing;").not());
+    write_experiment(2);
+    batch().assert().code(2).stderr(predicates::str::contains(
+        "holds a run of experiment `misses` made from a different version of its file",
+    ));
 }

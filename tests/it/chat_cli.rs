@@ -75,7 +75,12 @@ fn an_unreachable_backend_exits_3_after_its_retries() {
         .code(3)
         .stdout("")
         .stderr(contains("connection refused"))
-        .stderr(contains("gave up after 2 tries"));
+        .stderr(contains("gave up after 2 tries"))
+        .stderr(contains("Start it with `ollama serve`"))
+        // Two tries: one retry, said once.
+        .stderr(predicates::function::function(|err: &str| {
+            err.matches("retrying in").count() == 1
+        }));
 }
 
 #[test]

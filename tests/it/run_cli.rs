@@ -182,7 +182,7 @@ async fn a_reachable_ollama_is_used_when_no_model_is_named() {
     );
     assert_eq!(
         (finished.totals.input_tokens, finished.totals.output_tokens),
-        (1800, 600),
+        (Some(1800), Some(600)),
         "Ollama's eval counts"
     );
 }
@@ -276,6 +276,30 @@ async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+/// `run -q` prints errors only: stdout has the sketch folder, stderr nothing.
+#[test]
+fn run_quiet_prints_nothing_on_stderr() {
+    if !toolchain() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let answers = app().with_file_name("demo-answers.toml");
+    let assert = autopilot()
+        .args(["run", "-q"])
+        .arg(app())
+        .arg("--answers")
+        .arg(&answers)
+        .arg("--out")
+        .arg(out.path().join("run"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .assert()
+        .code(0)
+        .stdout(contains("sketch/color_uno"));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr, "", "-q is errors only");
 }
 
 #[test]

@@ -574,6 +574,35 @@ struct SessionBuilder {
     compiles: u32,
 }
 
+/// Whether two logged model names are the same name, one of them possibly read from damaged
+/// bytes: each invalid byte was read as U+FFFD, so a bad byte in one header line must not start
+/// a new session. The damaged name matches when its undamaged pieces appear in order in the
+/// other (the first at its start, the last at its end).
+fn same_logged_name(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (damaged, other) = match (a.contains('\u{FFFD}'), b.contains('\u{FFFD}')) {
+        (true, _) => (a, b),
+        (false, true) => (b, a),
+        (false, false) => return false,
+    };
+    let mut pieces = damaged.split('\u{FFFD}');
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = other.strip_prefix(first) else {
+        return false;
+    };
+    let mut pieces: Vec<&str> = pieces.collect();
+    let last = pieces.pop().unwrap_or("");
+    for piece in pieces {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
 /// `openai/gpt-4o` → (`openai`, `gpt-4o`); a bare name is an OpenAI model when it looks like
 /// one and an Ollama model otherwise (the original ran every open model on Ollama).
 pub fn provider_and_model(logged: &str) -> (String, String) {
@@ -759,7 +788,7 @@ impl SessionBuilder {
     fn same_session(&self, record: &RawRecord) -> bool {
         self.key_session == record.session
             && self.key_batch == record.batch
-            && self.key_model == record.model
+            && same_logged_name(&self.key_model, &record.model)
     }
 
     fn emit(&mut self, event: Event) {
@@ -1206,8 +1235,9 @@ impl SessionBuilder {
             let totals = SessionTotals {
                 attempts: self.max_attempt,
                 llm_calls: self.llm_calls,
-                input_tokens: 0,
-                output_tokens: 0,
+                // The logs never record token counts: unknown, not 0.
+                input_tokens: None,
+                output_tokens: None,
                 cost_usd: None,
                 wall_ms: millis(self.start_ms, self.last_ms),
                 compiles: self.compiles,

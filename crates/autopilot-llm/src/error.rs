@@ -290,6 +290,15 @@ impl fmt::Display for LlmError {
         if self.tries > 1 {
             write!(f, "; gave up after {} tries", self.tries)?;
         }
+        // The usual cause: the Ollama server is not started.
+        if self.kind == LlmErrorKind::ConnectionRefused
+            && self
+                .model
+                .as_deref()
+                .is_some_and(|m| m.starts_with("ollama:"))
+        {
+            f.write_str("; is Ollama running? Start it with `ollama serve` (or set OLLAMA_HOST)")?;
+        }
         Ok(())
     }
 }

@@ -360,7 +360,8 @@ impl Run<'_> {
         let tokens = self
             .totals
             .input_tokens
-            .saturating_add(self.totals.output_tokens);
+            .unwrap_or(0)
+            .saturating_add(self.totals.output_tokens.unwrap_or(0));
         if let Some(limit) = budget.tokens
             && tokens >= limit
         {
@@ -381,10 +382,13 @@ impl Run<'_> {
     fn account(&mut self, answer: &ChatAnswer) {
         self.totals.llm_calls += answer.tries;
         // Saturating: a provider reporting absurd counts must not wrap the budget back to zero.
-        self.totals.input_tokens =
-            (self.totals.input_tokens).saturating_add(answer.usage.input.unwrap_or(0));
-        self.totals.output_tokens =
-            (self.totals.output_tokens).saturating_add(answer.usage.output.unwrap_or(0));
+        // A count no answer reported stays unknown (`None`), never 0.
+        let add = |total: Option<u64>, n: Option<u64>| match n {
+            Some(n) => Some(total.unwrap_or(0).saturating_add(n)),
+            None => total,
+        };
+        self.totals.input_tokens = add(self.totals.input_tokens, answer.usage.input);
+        self.totals.output_tokens = add(self.totals.output_tokens, answer.usage.output);
         match answer.cost_usd {
             Some(cost) => self.cost += cost,
             None => self.all_priced = false,

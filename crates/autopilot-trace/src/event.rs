@@ -780,8 +780,13 @@ impl SessionOutcome {
 pub struct SessionTotals {
     pub attempts: u32,
     pub llm_calls: u32,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+    /// Tokens the calls reported; `None` (absent on the wire) when no call reported a count,
+    /// so unknown is never written as 0. Older files always hold numbers (0 in legacy imports,
+    /// where it meant unknown) and still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
     /// `None` when any call had an unknown price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,

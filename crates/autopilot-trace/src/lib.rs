@@ -41,7 +41,9 @@
 //! Changelog: **1** — first version. Additions within 1: `host_check_finished` (the host
 //! TinyML check of a sketch, [`HostCheckFinished`]); `llm_error_kind` `body_too_large` (an HTTP
 //! body or answer over its size cap; fatal); `Diagnostic::source_line` (the source line gcc
-//! echoed under a diagnostic).
+//! echoed under a diagnostic); `session_finished.totals.input_tokens` / `output_tokens`
+//! optional (absent when no call reported a count, e.g. legacy imports; older files with
+//! numbers still read).
 //!
 //! # Writing
 //!

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use autopilot_trace::{Event, LlmCallResult, SessionOutcome, Stage, TraceOrigin, parse_timestamp};
+use autopilot_trace::{
+    AnswerSource, Event, LlmCallResult, SessionOutcome, Stage, TraceOrigin, parse_timestamp,
+};
 
 use super::model::{ReportFailure, ReportInput, ReportSession};
 use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
@@ -186,6 +188,8 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
     let mut row = ReportSession {
         session: session.to_owned(),
         model: String::new(),
+        provider: String::new(),
+        answers: "none".to_owned(),
         target: String::new(),
         variant: String::new(),
         outcome: "unfinished".to_owned(),
@@ -201,16 +205,26 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
     let mut finished = None;
     let (mut input_tokens, mut output_tokens) = (None::<u64>, None::<u64>);
     let mut cost = Some(0.0);
+    let (mut live, mut replayed) = (0u32, 0u32);
     for (_, event) in events {
         match event {
             Event::SessionStarted(started) => {
                 row.model.clone_from(&started.model);
+                row.provider.clone_from(&started.provider);
+                // The replay backend's names (`demo-answers`) are no models: say so.
+                if started.provider == "replay" {
+                    row.model = format!("replay:{}", started.model);
+                }
                 row.target.clone_from(&started.target);
                 row.variant.clone_from(&started.prompt_variant);
                 legacy = matches!(started.origin, TraceOrigin::LegacyImport { .. });
             }
             Event::LlmCall(call) => {
                 row.llm_calls += 1;
+                match call.source {
+                    AnswerSource::Live => live += 1,
+                    AnswerSource::Replay => replayed += 1,
+                }
                 if call.stage == Stage::Sketch {
                     row.attempts = row.attempts.max(call.attempt);
                 }
@@ -231,6 +245,15 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
             _ => {}
         }
     }
+    match (live, replayed) {
+        (0, 0) => "none",
+        // The replay provider serves scripted answers (a demo or `--answers` file).
+        _ if row.provider == "replay" => "hand-written",
+        (_, 0) => "live",
+        (0, _) => "replayed",
+        _ => "mixed",
+    }
+    .clone_into(&mut row.answers);
     if let Some(f) = finished {
         f.outcome.as_str().clone_into(&mut row.outcome);
         if let SessionOutcome::Success { attempt } = f.outcome {
@@ -239,8 +262,8 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
         row.attempts = row.attempts.max(f.totals.attempts);
         row.llm_calls = row.llm_calls.max(f.totals.llm_calls);
         // The totals count what the calls reported; unknown stays unknown.
-        row.input_tokens = input_tokens.map(|n| n.max(f.totals.input_tokens));
-        row.output_tokens = output_tokens.map(|n| n.max(f.totals.output_tokens));
+        row.input_tokens = input_tokens.map(|n| n.max(f.totals.input_tokens.unwrap_or(0)));
+        row.output_tokens = output_tokens.map(|n| n.max(f.totals.output_tokens.unwrap_or(0)));
         row.wall_ms = f.totals.wall_ms;
         row.cost_usd = f.totals.cost_usd;
     } else {

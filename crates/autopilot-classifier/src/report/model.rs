@@ -7,7 +7,13 @@ use super::stats::Proportion;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportSession {
     pub session: String,
+    /// The model; `replay:<name>` when answers came from the replay backend (not a model).
     pub model: String,
+    /// The provider of `session_started` (`openai`, `ollama`, `replay`, …).
+    pub provider: String,
+    /// Where the answers came from: `live`, `replayed` (recordings), `hand-written` (the replay
+    /// backend's scripted answers), `mixed`, or `none` (no LLM call).
+    pub answers: String,
     pub target: String,
     pub variant: String,
     /// `success`, `exhausted`, `aborted`, `infrastructure_error`, or, for a session without
@@ -26,6 +32,11 @@ pub struct ReportSession {
 }
 
 impl ReportSession {
+    /// Whether the answers were anything but live model output.
+    pub fn not_live(&self) -> bool {
+        !matches!(self.answers.as_str(), "live" | "none")
+    }
+
     pub fn succeeded(&self) -> bool {
         self.outcome == "success"
     }

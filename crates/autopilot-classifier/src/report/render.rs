@@ -99,13 +99,13 @@ pub(super) fn render_files(input: &ReportInput, report: &Report) -> Vec<(String,
 
 fn sessions_csv(input: &ReportInput) -> String {
     let mut out = String::from(
-        "session,model,target,variant,outcome,success_attempt,attempts,llm_calls,input_tokens,output_tokens,wall_seconds,cost_usd\n",
+        "session,model,target,variant,outcome,success_attempt,attempts,llm_calls,input_tokens,output_tokens,wall_seconds,cost_usd,provider,answers\n",
     );
     for s in &input.sessions {
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{}",
+            "{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{}",
             csv_field(&s.session),
             csv_field(&s.model),
             csv_field(&s.target),
@@ -118,6 +118,8 @@ fn sessions_csv(input: &ReportInput) -> String {
             opt(s.output_tokens),
             s.wall_ms as f64 / 1000.0,
             csv_opt(s.cost_usd),
+            csv_field(&s.provider),
+            csv_field(&s.answers),
         );
     }
     out
@@ -399,6 +401,30 @@ fn outcome_order(outcome: &str) -> (usize, &str) {
     )
 }
 
+/// A warning paragraph when any session's answers were not live model output (hand-written
+/// or replayed): their outcomes say nothing about a model.
+fn not_live_note(md: &mut String, input: &ReportInput) {
+    let mut kinds: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for s in input.sessions.iter().filter(|s| s.not_live()) {
+        *kinds
+            .entry((s.answers.as_str(), s.model.as_str()))
+            .or_default() += 1;
+    }
+    if kinds.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|((answers, model), n)| format!("{n} with {answers} answers ({})", md_cell(model)))
+        .collect();
+    let _ = writeln!(
+        md,
+        "NOT LIVE MODEL OUTPUT: of {} sessions, {}; their outcomes say nothing about a model.\n",
+        input.sessions.len(),
+        parts.join(", ")
+    );
+}
+
 fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> String {
     let mut md = String::new();
     let successes = input.sessions.iter().filter(|s| s.succeeded()).count();
@@ -412,6 +438,7 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
         input.unit_noun(),
         input.taxonomy
     );
+    not_live_note(&mut md, input);
     let models = models(input);
 
     // Outcomes per model.

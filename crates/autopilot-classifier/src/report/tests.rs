@@ -13,6 +13,8 @@ fn session(
     ReportSession {
         session: format!("{model}-{tokens}"),
         model: model.into(),
+        provider: "openai".into(),
+        answers: "live".into(),
         target: "uno".into(),
         variant: variant.into(),
         outcome: outcome.into(),
@@ -175,7 +177,7 @@ fn every_file_is_rendered_and_the_html_is_self_contained() {
     );
     assert!(
         file(&report, "sessions.csv")
-            .contains("\nm1-1000,m1,uno,a,success,2,2,6,1000,,1.000,0.001000\n")
+            .contains("\nm1-1000,m1,uno,a,success,2,2,6,1000,,1.000,0.001000,openai,live\n")
     );
 }
 

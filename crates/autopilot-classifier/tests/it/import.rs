@@ -63,6 +63,15 @@ fn imported_traces_pass_validation_and_keep_the_log_timestamps() {
                 file.records[0].record.event,
                 Event::SessionStarted(_)
             ));
+            // The logs record no token counts: the totals say unknown, never 0.
+            for record in &file.records {
+                if let Event::SessionFinished(f) = &record.record.event {
+                    assert_eq!(
+                        (f.totals.input_tokens, f.totals.output_tokens),
+                        (None, None)
+                    );
+                }
+            }
             written += 1;
         }
     }
@@ -278,4 +287,49 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// An invalid byte anywhere in a header line (model, level, prefix, message) never splits a
+/// session: the corpus log keeps its 34 sessions with every header line damaged.
+#[test]
+fn invalid_utf8_in_header_lines_never_splits_a_session() {
+    use autopilot_classifier::LegacyImporter;
+    let Some(corpus) = corpus() else { return };
+    let log = std::fs::read(corpus.join("raw_logs/sg_gpt4o_7677.log")).unwrap();
+    // Byte offsets into each header line: inside the model name, the level, the batch id, the
+    // message; one bad byte inserted per header line.
+    for offset in [24, 26, 31, 40, 60, 80] {
+        let mut damaged = Vec::with_capacity(log.len() * 2);
+        let mut previous_prefix: &[u8] = b"";
+        for line in log.split_inclusive(|&b| b == b'\n') {
+            let header = line.len() > offset + 1 && line[..4].iter().all(u8::is_ascii_digit);
+            // The prefix (level to `: `) names the session; the first line of a session is
+            // left whole, so that damage that turns a header into a continuation line (a bad
+            // byte in the level or the ids) cannot hide a session.
+            let prefix = &line[..line
+                .len()
+                .min(24 + memchr_colon_space(&line[24.min(line.len())..]))];
+            let same_session = header && prefix == previous_prefix;
+            if header {
+                previous_prefix = prefix;
+            }
+            if same_session {
+                damaged.extend_from_slice(&line[..offset]);
+                damaged.push(0xFF);
+                damaged.extend_from_slice(&line[offset..]);
+            } else {
+                damaged.extend_from_slice(line);
+            }
+        }
+        let sessions = LegacyImporter::new(&damaged[..], "sg_gpt4o_7677.log")
+            .collect::<std::io::Result<Vec<_>>>()
+            .unwrap();
+        assert_eq!(sessions.len(), 34, "bad byte at offset {offset}");
+    }
+}
+
+fn memchr_colon_space(text: &[u8]) -> usize {
+    text.windows(2)
+        .position(|w| w == b": ")
+        .unwrap_or(text.len())
 }

@@ -80,6 +80,17 @@ fn attempt_failed(attempt: u32) -> Event {
     })
 }
 
+/// The report rows of a run directory with the built-in taxonomy.
+fn load_default(dir: &Path) -> ReportInput {
+    let taxonomy = Taxonomy::builtin().unwrap();
+    let kind = ReportTaxonomy::Taxonomy {
+        taxonomy: &taxonomy,
+        name: "default",
+        unit: Unit::Diagnostic,
+    };
+    load_report_input(&[dir.to_owned()], kind, &OPTIONS).unwrap()
+}
+
 fn write_trace(dir: &Path, id: &str, events: &[(&str, Event)]) {
     let sessions = dir.join("sessions");
     std::fs::create_dir_all(&sessions).unwrap();
@@ -121,8 +132,8 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
                     totals: SessionTotals {
                         attempts: 2,
                         llm_calls: 2,
-                        input_tokens: 300,
-                        output_tokens: 60,
+                        input_tokens: Some(300),
+                        output_tokens: Some(60),
                         cost_usd: Some(0.03),
                         wall_ms: 9000,
                         compiles: 2,
@@ -199,6 +210,163 @@ fn native_sessions_count_tokens_cost_time_and_unfinished_ones_stay_unfinished() 
     let row = report_session("cut", &[("2025-01-01T00:00:00Z", &legacy)]);
     assert_eq!(row.outcome, "truncated");
     assert_eq!((row.input_tokens, row.cost_usd), (None, None));
+}
+
+/// A missing arduino-cli is the run's infrastructure problem: the session's outcome says so, and
+/// no model failure ("Missing / Incorrect Libraries") is counted for it.
+#[test]
+fn a_missing_toolchain_is_infrastructure_not_a_library_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let detail = "arduino-cli not found (AUTOPILOT_ARDUINO_CLI=/nowhere/arduino-cli)";
+    write_trace(
+        dir.path(),
+        "no-cli",
+        &[
+            ("2025-01-01T00:00:00Z", started("m", TraceOrigin::Native)),
+            (
+                "2025-01-01T00:00:01Z",
+                answered(1, Some(100), Some(20), None),
+            ),
+            (
+                "2025-01-01T00:00:02Z",
+                Event::CompileFinished(autopilot_trace::CompileFinished {
+                    attempt: 1,
+                    backend: "arduino-cli".into(),
+                    backend_version: None,
+                    fqbn: "arduino:avr:uno".into(),
+                    status: autopilot_trace::CompileStatus::ToolchainMissing,
+                    diagnostics: vec![],
+                    size: None,
+                    duration_ms: 1,
+                    cache_hit: false,
+                    input_hash: None,
+                    detail: Some(detail.into()),
+                }),
+            ),
+            (
+                "2025-01-01T00:00:03Z",
+                Event::SessionFinished(SessionFinished {
+                    outcome: SessionOutcome::InfrastructureError {
+                        kind: "toolchain_missing".into(),
+                        message: detail.into(),
+                    },
+                    totals: SessionTotals {
+                        attempts: 1,
+                        llm_calls: 1,
+                        input_tokens: Some(100),
+                        output_tokens: Some(20),
+                        cost_usd: None,
+                        wall_ms: 3000,
+                        compiles: 1,
+                        cache_hits: 0,
+                    },
+                }),
+            ),
+        ],
+    );
+    let input = load_default(dir.path());
+    assert_eq!(input.sessions[0].outcome, "infrastructure_error");
+    assert!(
+        input
+            .failures
+            .iter()
+            .all(|f| f.category != "Missing / Incorrect Libraries"),
+        "{:?}",
+        input.failures
+    );
+    assert_eq!(input.failure_count(), 0, "{:?}", input.failures);
+}
+
+/// Answers that were not live model output are labelled: the replay provider shows in the model
+/// (`replay:demo-answers`), sessions.csv says where answers came from, and report.md and
+/// report.html carry a warning.
+#[test]
+fn hand_written_and_replayed_answers_are_labelled_in_every_report_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let replayed = |attempt| match answered(attempt, None, None, None) {
+        Event::LlmCall(call) => Event::LlmCall(LlmCall {
+            source: AnswerSource::Replay,
+            ..call
+        }),
+        _ => unreachable!(),
+    };
+    let mut demo = started("demo-answers", TraceOrigin::Native);
+    if let Event::SessionStarted(s) = &mut demo {
+        s.provider = "replay".into();
+    }
+    write_trace(
+        dir.path(),
+        "a-demo",
+        &[
+            ("2025-01-01T00:00:00Z", demo),
+            ("2025-01-01T00:00:01Z", replayed(1)),
+        ],
+    );
+    for (id, call) in [
+        ("b-replayed", replayed(1)),
+        ("c-live", answered(1, None, None, None)),
+    ] {
+        let events = [
+            (
+                "2025-01-01T00:00:00Z",
+                started("gpt-4o", TraceOrigin::Native),
+            ),
+            ("2025-01-01T00:00:01Z", call),
+        ];
+        write_trace(dir.path(), id, &events);
+    }
+    let input = load_default(dir.path());
+    let rows: Vec<(&str, &str, &str)> = input
+        .sessions
+        .iter()
+        .map(|s| (s.model.as_str(), s.provider.as_str(), s.answers.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("replay:demo-answers", "replay", "hand-written"),
+            ("gpt-4o", "openai", "replayed"),
+            ("gpt-4o", "openai", "live"),
+        ]
+    );
+    let report = build_report(&input);
+    let file = |name: &str| {
+        &report
+            .files
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
+    };
+    let csv = file("sessions.csv");
+    assert!(
+        csv.lines().next().unwrap().ends_with(",provider,answers"),
+        "{csv}"
+    );
+    assert!(csv.contains("a-demo,replay:demo-answers,"), "{csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",replay,hand-written"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().nth(2).unwrap().ends_with(",openai,replayed"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().nth(3).unwrap().ends_with(",openai,live"),
+        "{csv}"
+    );
+    for name in ["report.md", "report.html"] {
+        let text = file(name);
+        assert!(
+            text.contains("NOT LIVE MODEL OUTPUT: of 3 sessions, 1 with hand-written answers (replay:demo-answers), 1 with replayed answers (gpt-4o)"),
+            "{name}: {text}"
+        );
+        assert!(text.contains("replay:demo-answers"), "{name}");
+    }
 }
 
 /// Failures per (model, category), as the report counts them.

@@ -311,7 +311,7 @@ async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predic
     let sketch = report.sketch_dir.unwrap();
     assert!(sketch.join("color_uno.ino").is_file() && sketch.join("color_model.h").is_file());
     assert_eq!(report.totals.llm_calls, 3);
-    assert_eq!(report.totals.input_tokens, 3000);
+    assert_eq!(report.totals.input_tokens, Some(3000));
 }
 
 #[tokio::test]

@@ -72,3 +72,31 @@ fn a_corrupt_line_in_the_middle_is_reported_and_the_rest_is_read() {
         "{problems:?}"
     );
 }
+
+/// Token totals nobody reported are absent, not 0; files that hold numbers (every file written
+/// before they became optional) still read.
+#[test]
+fn unknown_token_totals_are_absent_and_old_numbers_still_read() {
+    use autopilot_trace::{Event, SessionOutcome, SessionTotals};
+    let unknown = Event::SessionFinished(autopilot_trace::SessionFinished {
+        outcome: SessionOutcome::Exhausted {
+            stage: autopilot_trace::Stage::Sketch,
+        },
+        totals: SessionTotals {
+            llm_calls: 3,
+            ..SessionTotals::default()
+        },
+    });
+    let json = serde_json::to_string(&unknown).unwrap();
+    assert!(!json.contains("tokens"), "{json}");
+    let old = r#"{"type":"session_finished","outcome":{"status":"exhausted","stage":"sketch"},"totals":{"attempts":5,"llm_calls":6,"input_tokens":120,"output_tokens":0,"wall_ms":10}}"#;
+    let Event::SessionFinished(old) = serde_json::from_str::<Event>(old).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (old.totals.input_tokens, old.totals.output_tokens),
+        (Some(120), Some(0))
+    );
+    let back: Event = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, unknown);
+}
