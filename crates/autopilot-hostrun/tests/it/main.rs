@@ -1,5 +1,6 @@
 //! Integration tests of the host run: one binary, a module per area.
 mod build;
 mod fixtures;
+mod oracle;
 mod pure;
 mod support;
