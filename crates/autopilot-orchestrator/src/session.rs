@@ -197,32 +197,12 @@ pub async fn run_session_until(
         }));
     }
     let driven = match compiler {
-        Ok(mut compiler) => match compiler.capability() {
-            // Checked before the first LLM call: a session that cannot compile spends nothing.
-            BuildCapability::Missing { detail, fix } => match host_readiness(setup) {
-                // No compiler for this board, but the host check can build and judge its
-                // sketches: the host build replaces the compile (marked as such per attempt).
-                Some(Ok(())) => tokio::select! {
-                    driven = run.drive(&mut compiler) => driven,
-                    reason = stop => Err(SessionOutcome::Aborted { reason }),
-                },
-                host => Err(infrastructure(
-                    infra::TOOLCHAIN_MISSING,
-                    format!(
-                        "cannot build for {} ({}): {detail}; fix: {fix}{}",
-                        setup.target.name,
-                        setup.target.fqbn,
-                        match host {
-                            Some(Err(why)) => format!("; no host build either: {why}"),
-                            _ => String::new(),
-                        }
-                    ),
-                )),
-            },
-            BuildCapability::Real(_) => tokio::select! {
+        Ok(mut compiler) => match buildable(setup, compiler.capability()) {
+            Ok(()) => tokio::select! {
                 driven = run.drive(&mut compiler) => driven,
                 reason = stop => Err(SessionOutcome::Aborted { reason }),
             },
+            Err(ending) => Err(ending),
         },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
@@ -1202,6 +1182,27 @@ impl Run<'_> {
         failed.problems = vec![problem];
         Ok(Some(failed))
     }
+}
+
+/// Checked before the first LLM call, so a session that cannot build spends nothing: a real
+/// compiler, or — for a TinyML board without one — the host check standing in (the host build
+/// then replaces the compile, marked as such per attempt).
+fn buildable(setup: &SessionSetup, capability: BuildCapability) -> Result<(), SessionOutcome> {
+    let BuildCapability::Missing { detail, fix } = capability else {
+        return Ok(());
+    };
+    let host = match host_readiness(setup) {
+        Some(Ok(())) => return Ok(()),
+        Some(Err(why)) => format!("; no host build either: {why}"),
+        None => String::new(),
+    };
+    Err(infrastructure(
+        infra::TOOLCHAIN_MISSING,
+        format!(
+            "cannot build for {} ({}): {detail}; fix: {fix}{host}",
+            setup.target.name, setup.target.fqbn
+        ),
+    ))
 }
 
 /// Whether the host check can stand in for the compiler of this session's target: `None` when
