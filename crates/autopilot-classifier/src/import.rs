@@ -22,9 +22,9 @@ use autopilot_trace::{
     TokenUsage, TraceOrigin, TraceRecord,
 };
 
-use crate::gcc::parse_build_output;
 use crate::lines::LineReader;
 use crate::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339};
+use autopilot_diagnostics::parse_build_output;
 
 /// The application every published session generated.
 pub const LEGACY_APP: &str = "fruit_to_emoji";

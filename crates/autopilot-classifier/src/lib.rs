@@ -13,7 +13,6 @@
 
 mod cascade;
 mod classify;
-mod gcc;
 mod import;
 mod input;
 pub mod legacy;
@@ -29,7 +28,6 @@ pub use cascade::{CascadeLinker, DiagnosticView, Link, declaration, quoted_ident
 pub use classify::{
     ClassifiedSession, FailureRecord, SessionInfo, SessionVerdict, classify_events,
 };
-pub use gcc::{BuildOutput, parse_build_output};
 pub use import::{
     ImportError, ImportRow, LEGACY_APP, LEGACY_FQBN, LEGACY_TARGET, LegacyImporter, LegacySession,
     StagedImport, TimedEvent, import_legacy, import_legacy_all, provider_and_model,

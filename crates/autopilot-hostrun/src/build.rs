@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use autopilot_toolchain::{PathMap, Sandbox, SandboxConfig, parse_gcc_output};
+use autopilot_diagnostics::{PathMap, parse_gcc_output};
+use autopilot_toolchain::{Sandbox, SandboxConfig};
 use autopilot_trace::Diagnostic;
 use regex::Regex;
 

@@ -12,7 +12,8 @@
 //!   arduino-builder for AVR, arduino-cli otherwise), reads the versions it builds with, and
 //!   compiles a [`sketch::Sketch`] per attempt in a reused build path, answering repeats from
 //!   the [`cache`]. A compile is a [`compile::CompileOutcome`] value; `Err` is infrastructure.
-//! - [`diagnostics`] and [`size`]: pure parsers of compiler, linker and size output.
+//! - [`diagnostics`] and [`size`]: the pure parsers of compiler, linker and size output, which
+//!   live in `autopilot-diagnostics` (re-exported here under their old paths).
 //! - [`library`]: a missing header to an allow-listed library (`data/libraries.toml`).
 //! - [`environment`]: the symbols errors mention and their real declarations in the installed
 //!   headers, plus core and library versions, for repair prompts.
@@ -27,14 +28,12 @@ pub mod backend;
 pub mod cache;
 pub mod compile;
 pub mod data;
-pub mod diagnostics;
 pub mod environment;
 pub mod firmware;
 pub mod library;
 pub mod process;
 pub mod sandbox;
 pub mod simulate;
-pub mod size;
 pub mod sketch;
 pub mod target;
 pub mod tinyml;
@@ -43,13 +42,16 @@ pub use backend::{
     Backend, BackendKind, BuildCapability, ToolchainConfig, Warnings, install_fix, select_backend,
 };
 pub use compile::{CompileError, CompileOutcome, CompileResult, Compiler};
-pub use diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
+// The parsers moved to `autopilot-diagnostics`; the old paths stay so callers need not change.
+pub use autopilot_diagnostics::gcc as diagnostics;
+pub use autopilot_diagnostics::parse_size_report;
+pub use autopilot_diagnostics::size;
+pub use autopilot_diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
 pub use environment::{find_declarations, symbols_from_diagnostics, symbols_in_message};
 pub use library::LibraryCatalog;
 pub use process::{ProcessError, ProcessOutput, ProcessSpec, Termination};
 pub use sandbox::{Limits, Sandbox, SandboxConfig};
 pub use simulate::{SimulateRequest, SimulationResult, simulate};
-pub use size::parse_size_report;
 pub use sketch::{Sketch, SketchError};
 pub use target::{Target, Targets};
 pub use tinyml::TinyMlApi;

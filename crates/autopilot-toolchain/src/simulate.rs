@@ -14,10 +14,10 @@ use std::time::Duration;
 use autopilot_trace::{SimulationFinished, SimulationStatus};
 
 use crate::backend::arduino_builder::millis;
-use crate::diagnostics::strip_ansi;
 use crate::firmware::{self, FirmwareRefusal};
 use crate::process::{self, LineControl, ProcessError, ProcessSpec, StreamKind, Termination};
 use crate::sandbox::{Sandbox, SandboxConfig};
+use autopilot_diagnostics::strip_ansi;
 
 /// Serial lines kept by default.
 pub const DEFAULT_MAX_LINES: usize = 200;

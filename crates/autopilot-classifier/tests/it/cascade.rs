@@ -1,13 +1,14 @@
 //! Cascade links on a hand-made GCC 7 output of a sketch with the usual TFLite fallout: each
 //! error is a root or names the earlier error it follows from, and why.
 
-use autopilot_classifier::{CascadeLinker, DiagnosticView, Link, parse_build_output};
+use autopilot_classifier::{CascadeLinker, DiagnosticView, Link};
+use autopilot_diagnostics::parse_build_output;
 
 #[test]
 fn tflite_fallout_links_to_the_failed_declarations_and_repeats_to_their_first() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/gcc/cascade-tflite.txt"
+        "/../autopilot-diagnostics/tests/fixtures/gcc/cascade-tflite.txt"
     ))
     .unwrap();
     let parsed = parse_build_output(&text);

@@ -4,7 +4,6 @@
 mod cascade;
 mod default;
 mod docs;
-mod gcc;
 mod import;
 mod legacy;
 mod report;

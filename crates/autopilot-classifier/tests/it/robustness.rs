@@ -2,7 +2,8 @@
 //! real inputs and seeded random mutations must parse without a panic. A std-only stand-in
 //! for a fuzzing campaign, run on every `cargo test`.
 
-use autopilot_classifier::{LegacyImporter, parse_build_output};
+use autopilot_classifier::LegacyImporter;
+use autopilot_diagnostics::parse_build_output;
 
 /// Characters that stress the parsers: separators, quotes, multibyte whitespace, markers.
 const PALETTE: &[&str] = &[
@@ -71,10 +72,10 @@ fn fixture(path: &str) -> String {
 fn the_build_output_parser_survives_cut_and_mutated_output() {
     let mut runs = 0;
     for name in [
-        "gcc/avr-gcc-5.4-compile-errors.txt",
-        "gcc/avr-gcc-5.4-compile-errors-utf8-quotes.txt",
-        "gcc/arduino-builder-missing-header.txt",
-        "gcc/avr-ld-missing-loop.txt",
+        "../../../autopilot-diagnostics/tests/fixtures/gcc/avr-gcc-5.4-compile-errors.txt",
+        "../../../autopilot-diagnostics/tests/fixtures/gcc/avr-gcc-5.4-compile-errors-utf8-quotes.txt",
+        "../../../autopilot-diagnostics/tests/fixtures/gcc/arduino-builder-missing-header.txt",
+        "../../../autopilot-diagnostics/tests/fixtures/gcc/avr-ld-missing-loop.txt",
     ] {
         for variant in variants(&fixture(name), 1, 1000, 0x9cc) {
             let _ = parse_build_output(&variant);

@@ -8,11 +8,11 @@ use autopilot_trace::{ComponentVersion, Diagnostic, DiagnosticOrigin, Severity};
 
 use super::{ArduinoBuilderConfig, BuildJob};
 use crate::compile::{BackendOutcome, CompileError, CompileOutcome};
-use crate::diagnostics::{PathMap, parse_gcc_output};
 use crate::environment::{library_versions, platform_version};
 use crate::process::{self, ProcessOutput, ProcessSpec, Termination};
-use crate::size::parse_size_report;
 use crate::target::Fqbn;
+use autopilot_diagnostics::parse_size_report;
+use autopilot_diagnostics::{PathMap, parse_gcc_output};
 
 /// Builds the compile command. The build path and every folder passed must exist and be
 /// absolute (the caller prepares them); `LC_ALL=C` keeps GCC's quotes ASCII.

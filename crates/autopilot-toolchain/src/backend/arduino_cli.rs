@@ -21,11 +21,11 @@ use serde::Deserialize;
 use super::{ArduinoCliConfig, BuildJob};
 use crate::backend::arduino_builder::{keep_relevant, millis, sketch_warnings};
 use crate::compile::{BackendOutcome, CompileError, CompileOutcome};
-use crate::diagnostics::{PathMap, parse_gcc_output};
 use crate::environment::{library_versions, platform_include_dirs};
 use crate::process::{self, ProcessOutput, ProcessSpec, Termination};
-use crate::size::parse_size_report;
 use crate::target::Fqbn;
+use autopilot_diagnostics::parse_size_report;
+use autopilot_diagnostics::{PathMap, parse_gcc_output};
 
 /// Time limit for the short commands (version, lists, search).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -1,7 +1,6 @@
 //! The size report parser.
 
-use autopilot_toolchain::parse_size_report;
-use autopilot_toolchain::size::ParsedSize;
+use autopilot_diagnostics::{ParsedSize, parse_size_report};
 use autopilot_trace::SizeReport;
 
 #[test]

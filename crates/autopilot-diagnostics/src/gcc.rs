@@ -1,4 +1,4 @@
-//! The diagnostics parser: GCC and linker text (as arduino-builder and arduino-cli print it)
+//! The live-compile diagnostics parser: GCC and linker text (as arduino-builder and arduino-cli print it)
 //! to structured [`Diagnostic`]s. Pure: no I/O.
 //!
 //! It reads `file:line[:col]: severity: message` with its notes, the `In function …:` frames
@@ -17,6 +17,8 @@ use std::sync::LazyLock;
 
 use autopilot_trace::{Diagnostic, DiagnosticNote, DiagnosticOrigin, Severity};
 use regex::Regex;
+
+use crate::{attach_echo, diagnostic};
 
 /// Rewrites absolute path prefixes (the sketch folder, the build path's sketch copy) so
 /// diagnostics name `sketch.ino` instead of `/tmp/…/sketch/sketch.ino`.
@@ -297,12 +299,7 @@ impl Parser<'_> {
                 file,
                 line,
                 column,
-                severity: Severity::Note,
-                message,
-                origin: DiagnosticOrigin::Compiler,
-                context: Vec::new(),
-                notes: Vec::new(),
-                source_line: None,
+                ..diagnostic(Severity::Note, DiagnosticOrigin::Compiler, message)
             });
         }
     }
@@ -322,13 +319,8 @@ impl Parser<'_> {
         self.push(Diagnostic {
             file,
             line,
-            column: None,
-            severity,
-            message,
-            origin: DiagnosticOrigin::Linker,
             context,
-            notes: Vec::new(),
-            source_line: None,
+            ..diagnostic(severity, DiagnosticOrigin::Linker, message)
         });
     }
 
@@ -374,17 +366,11 @@ impl Parser<'_> {
             return;
         }
         if let Some(caps) = TOOL_ERROR.captures(line) {
-            self.push(Diagnostic {
-                file: None,
-                line: None,
-                column: None,
-                severity: Severity::Error,
-                message: caps[1].to_owned(),
-                origin: DiagnosticOrigin::Tool,
-                context: Vec::new(),
-                notes: Vec::new(),
-                source_line: None,
-            });
+            self.push(diagnostic(
+                Severity::Error,
+                DiagnosticOrigin::Tool,
+                caps[1].to_owned(),
+            ));
             return;
         }
         if let Some(caps) = REQUIRED_FROM.captures(line) {
@@ -408,12 +394,8 @@ impl Parser<'_> {
                 file: Some(file),
                 line: line_no,
                 column,
-                severity,
-                message,
-                origin: DiagnosticOrigin::Compiler,
                 context,
-                notes: Vec::new(),
-                source_line: None,
+                ..diagnostic(severity, DiagnosticOrigin::Compiler, message)
             });
             self.echo_for = self.current;
             return;
@@ -453,11 +435,7 @@ impl Parser<'_> {
         }
         if line.starts_with([' ', '\t']) || GUTTER.is_match(line) {
             // Source echo, caret, gutter or fix-it lines; the first echo is the diagnostic's.
-            if let Some(code) = Diagnostic::source_echo(line)
-                && let Some(index) = self.echo_for.take()
-            {
-                self.out.diagnostics[index].source_line = Some(code.to_owned());
-            }
+            attach_echo(&mut self.out.diagnostics, &mut self.echo_for, line);
             return;
         }
         if KNOWN_TOOL_LINES.iter().any(|known| line.starts_with(known)) {

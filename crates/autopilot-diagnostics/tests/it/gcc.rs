@@ -3,11 +3,11 @@
 //! colour, newer binutils and include/instantiation chains in the formats those tools print.
 //! `BLESS=1` rewrites the expected files (review the diff).
 
-use autopilot_toolchain::diagnostics::{PathMap, parse_gcc_output, render, strip_ansi};
+use autopilot_diagnostics::{PathMap, parse_gcc_output, render, strip_ansi};
 use autopilot_trace::{Diagnostic, DiagnosticOrigin, Severity};
 use serde::{Deserialize, Serialize};
 
-use crate::support::fixtures;
+use crate::fixtures;
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Expected {

@@ -1,4 +1,4 @@
-//! A pure parser of GCC / GNU ld / arduino-cli build output into structured diagnostics.
+//! The recorded-build parser: GCC / GNU ld / arduino-cli output kept in logs, to diagnostics.
 //!
 //! It reads what `arduino-cli compile` prints on failure and on success: `file:line:col:
 //! error: …` lines (with `fatal error`, `warning`, `note`), the `In function '…':` and
@@ -10,6 +10,8 @@
 use std::path::Path;
 
 use autopilot_trace::{Diagnostic, DiagnosticNote, DiagnosticOrigin, Severity, SizeReport};
+
+use crate::{attach_echo, diagnostic};
 
 /// Everything a build printed, structured.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,10 +105,8 @@ impl Parser<'_> {
             {
                 let from = self.location_text(&from[..from.len() - 1]);
                 self.includes.push(format!("from {from}"));
-            } else if let Some(code) = Diagnostic::source_echo(line)
-                && let Some(index) = self.echo_for.take()
-            {
-                self.out.diagnostics[index].source_line = Some(code.to_owned());
+            } else {
+                attach_echo(&mut self.out.diagnostics, &mut self.echo_for, line);
             }
             return;
         }
@@ -223,12 +223,7 @@ impl Parser<'_> {
                     file: note.file,
                     line: note.line,
                     column: note.column,
-                    severity: Severity::Note,
-                    message: note.message,
-                    origin,
-                    context: Vec::new(),
-                    notes: Vec::new(),
-                    source_line: None,
+                    ..diagnostic(Severity::Note, origin, note.message)
                 }),
             }
             return true;
@@ -251,12 +246,8 @@ impl Parser<'_> {
             file,
             line: line_no,
             column,
-            severity,
-            message: message.to_owned(),
-            origin,
             context,
-            notes: Vec::new(),
-            source_line: None,
+            ..diagnostic(severity, origin, message.to_owned())
         });
         self.echo_for = Some(self.out.diagnostics.len() - 1);
         true
@@ -273,18 +264,17 @@ impl Parser<'_> {
                 let (file, line_no, column) = split_location(location);
                 let file = Some(file).filter(|f| !f.is_empty() && !is_linker(f));
                 let context = self.link_function.iter().cloned().collect();
-                let diagnostic = Diagnostic {
+                self.push(Diagnostic {
                     file: file.map(|f| self.relative(f)),
                     line: line_no,
                     column,
-                    severity: Severity::Error,
-                    message: line[at..].to_owned(),
-                    origin: DiagnosticOrigin::Linker,
                     context,
-                    notes: Vec::new(),
-                    source_line: None,
-                };
-                self.push(diagnostic);
+                    ..diagnostic(
+                        Severity::Error,
+                        DiagnosticOrigin::Linker,
+                        line[at..].to_owned(),
+                    )
+                });
                 return true;
             }
         }
@@ -301,17 +291,11 @@ impl Parser<'_> {
             && is_program(program)
             && is_linker(program)
         {
-            self.push(Diagnostic {
-                file: None,
-                line: None,
-                column: None,
-                severity: Severity::Error,
-                message: message.to_owned(),
-                origin: DiagnosticOrigin::Linker,
-                context: Vec::new(),
-                notes: Vec::new(),
-                source_line: None,
-            });
+            self.push(diagnostic(
+                Severity::Error,
+                DiagnosticOrigin::Linker,
+                message.to_owned(),
+            ));
             return true;
         }
         false
@@ -377,17 +361,7 @@ fn find_marker(line: &str) -> Option<(usize, &'static str, Severity)> {
 }
 
 fn tool(severity: Severity, message: &str) -> Diagnostic {
-    Diagnostic {
-        file: None,
-        line: None,
-        column: None,
-        severity,
-        message: message.to_owned(),
-        origin: DiagnosticOrigin::Tool,
-        context: Vec::new(),
-        notes: Vec::new(),
-        source_line: None,
-    }
+    diagnostic(severity, DiagnosticOrigin::Tool, message.to_owned())
 }
 
 /// `file:12:5` → (`file`, 12, 5); `file:12` → (`file`, 12, None); `file` → (`file`, None, None).

@@ -1,6 +1,6 @@
 //! The GCC / ld / arduino-builder output parser on captured real output (`fixtures/gcc/`).
 
-use autopilot_classifier::parse_build_output;
+use autopilot_diagnostics::parse_build_output;
 use autopilot_trace::{DiagnosticOrigin, Severity};
 
 fn fixture(name: &str) -> String {
