@@ -1,6 +1,6 @@
 //! `autopilot report`: sessions of runs and legacy logs, with their classified failures, written
-//! as Markdown, CSV, SVG charts and one HTML page. The work is the classifier's
-//! ([`autopilot_classifier::report`]); this resolves the arguments, says what was written and
+//! as Markdown, CSV, SVG charts and one HTML page. The work is the report crate's
+//! ([`autopilot_report`]); this resolves the arguments, says what was written and
 //! picks the exit code.
 
 use std::io::Write;
@@ -8,9 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use autopilot_classifier::Taxonomy;
-use autopilot_classifier::report::{
-    Dimension, ReportTaxonomy, build_report, load_report_input, write_report,
-};
+use autopilot_report::{Dimension, ReportTaxonomy, build_report, load_report_input, write_report};
 
 use super::classify::options;
 use crate::cli::ReportArgs;

@@ -24,21 +24,61 @@ const NETWORK_AND_RUNTIME: &[&str] = &[
 ];
 const LLM_CLIENTS: &[&str] = &["reqwest", "hyper", "async-openai", "ollama-rs"];
 const PROCESS_CRATES: &[&str] = &["nix"];
+/// The workspace's library crates.
+const OUR_CRATES: &[&str] = &[
+    "autopilot-trace",
+    "autopilot-diagnostics",
+    "autopilot-llm",
+    "autopilot-toolchain",
+    "autopilot-hostrun",
+    "autopilot-orchestrator",
+    "autopilot-classifier",
+    "autopilot-report",
+];
 
 /// Every broken invariant, as a sentence.
 pub fn violations(graph: &DependencyGraph) -> Vec<String> {
     let mut broken = Vec::new();
     let deps_of = |name: &str| graph.transitive.get(name).cloned().unwrap_or_default();
-    // The classifier depends on the trace crate only.
+    // The classifier depends on the trace crate and the diagnostics parsers only.
     if graph.transitive.contains_key("autopilot-classifier") {
         let deps = deps_of("autopilot-classifier");
         for forbidden in NETWORK_AND_RUNTIME.iter().chain(&[
             "autopilot-llm",
             "autopilot-toolchain",
             "autopilot-orchestrator",
+            "autopilot-report",
         ]) {
             if deps.contains(*forbidden) {
-                broken.push(format!("autopilot-classifier depends on {forbidden}; it may depend on autopilot-trace only"));
+                broken.push(format!("autopilot-classifier depends on {forbidden}; it may depend on autopilot-trace and autopilot-diagnostics only"));
+            }
+        }
+    }
+    // The diagnostics parsers are pure text to trace values: the trace crate, nothing else of ours.
+    if graph.transitive.contains_key("autopilot-diagnostics") {
+        let deps = deps_of("autopilot-diagnostics");
+        for forbidden in NETWORK_AND_RUNTIME
+            .iter()
+            .chain(PROCESS_CRATES)
+            .chain(OUR_CRATES.iter().filter(|c| **c != "autopilot-trace"))
+        {
+            if deps.contains(*forbidden) {
+                broken.push(format!("autopilot-diagnostics depends on {forbidden}; it may depend on autopilot-trace only"));
+            }
+        }
+    }
+    // Reports read report rows: the trace and the classifier (and what it reads with); no
+    // runtime, no network, no processes, no sessions.
+    if graph.transitive.contains_key("autopilot-report") {
+        let deps = deps_of("autopilot-report");
+        for forbidden in NETWORK_AND_RUNTIME.iter().chain(PROCESS_CRATES).chain(&[
+            "autopilot-llm",
+            "autopilot-toolchain",
+            "autopilot-orchestrator",
+            "autopilot-hostrun",
+        ]) {
+            if deps.contains(*forbidden) {
+                broken.push(format!("autopilot-report depends on {forbidden}; it may depend on autopilot-trace and autopilot-classifier only"));
             }
         }
     }
@@ -73,6 +113,7 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
         "autopilot-llm",
         "autopilot-orchestrator",
         "autopilot-classifier",
+        "autopilot-report",
     ]) {
         if toolchain_deps.contains(*forbidden) {
             broken.push(format!("autopilot-toolchain depends on {forbidden}"));
@@ -176,6 +217,42 @@ fn the_checker_catches_a_classifier_that_pulls_tokio() {
         broken
             .iter()
             .any(|b| b.contains("autopilot-classifier depends on tokio")),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn the_checker_catches_a_diagnostics_crate_above_the_trace_and_a_report_with_a_runtime() {
+    let mut graph = DependencyGraph::default();
+    graph.transitive.insert(
+        "autopilot-diagnostics".into(),
+        [
+            "autopilot-trace".to_string(),
+            "autopilot-toolchain".to_string(),
+        ]
+        .into(),
+    );
+    graph.transitive.insert(
+        "autopilot-report".into(),
+        ["autopilot-classifier".to_string(), "tokio".to_string()].into(),
+    );
+    let broken = violations(&graph);
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-diagnostics depends on autopilot-toolchain")),
+        "{broken:?}"
+    );
+    assert!(
+        !broken
+            .iter()
+            .any(|b| b.contains("autopilot-diagnostics depends on autopilot-trace")),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|b| b.contains("autopilot-report depends on tokio")),
         "{broken:?}"
     );
 }

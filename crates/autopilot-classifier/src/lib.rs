@@ -20,7 +20,6 @@ mod lines;
 mod logline;
 mod parallel;
 mod pipeline;
-pub mod report;
 mod summary;
 mod taxonomy;
 
@@ -38,7 +37,7 @@ pub use logline::{Header, Level, parse_header};
 pub use parallel::for_each_ordered;
 pub use pipeline::{
     ClassifyError, ClassifyOptions, LegacyRecord, classify_inputs, classify_paths, import_inputs,
-    legacy_classify_inputs,
+    legacy_classify_inputs, map_classified_inputs,
 };
 pub use summary::{CategoryCount, LegacySummary, ModelSummary, Recurring, Summary, Unit};
 pub use taxonomy::{

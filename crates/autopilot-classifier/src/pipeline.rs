@@ -143,19 +143,32 @@ pub(crate) fn for_each_session(
     Ok(())
 }
 
-fn classify_file(
-    input: &InputFile,
+/// Classifies every session of the inputs with `taxonomy` (default mode) on worker threads and
+/// hands `sink` what `map` makes of each — from the session's id, its events with their
+/// timestamps and its classification — in input order. `map` runs on the workers, so what
+/// crosses to `sink` can be small (a report keeps one row and a few counts per session).
+pub fn map_classified_inputs<T: Send>(
+    inputs: &[InputFile],
     taxonomy: &Taxonomy,
-    cache: &mut LabelCache,
-    emit: &mut dyn FnMut(ClassifiedSession),
+    options: &ClassifyOptions,
+    map: impl Fn(&str, &[(&str, &Event)], ClassifiedSession) -> T + Sync,
+    mut sink: impl FnMut(T) -> Result<(), ClassifyError>,
 ) -> Result<(), ClassifyError> {
-    for_each_session(input, &mut |read| {
-        let events = read.events.iter().map(|(_, event)| *event);
-        let mut classified =
-            classify_events_cached(taxonomy, cache, read.session, read.source, events);
-        classified.unreadable_lines = read.unreadable_lines;
-        emit(classified);
-    })
+    for_each_ordered_with(
+        inputs.len(),
+        options.threads,
+        || LabelCache::new(taxonomy),
+        |cache, index, emit| {
+            for_each_session(&inputs[index], &mut |read| {
+                let events = read.events.iter().map(|(_, event)| *event);
+                let mut classified =
+                    classify_events_cached(taxonomy, cache, read.session, read.source, events);
+                classified.unreadable_lines = read.unreadable_lines;
+                emit(map(read.session, read.events, classified));
+            })
+        },
+        |_, item| sink(item),
+    )
 }
 
 /// Classifies every session of the inputs with `taxonomy` (default mode) and hands each to
@@ -166,12 +179,12 @@ pub fn classify_inputs(
     options: &ClassifyOptions,
     mut sink: impl FnMut(ClassifiedSession) -> io::Result<()>,
 ) -> Result<(), ClassifyError> {
-    for_each_ordered_with(
-        inputs.len(),
-        options.threads,
-        || LabelCache::new(taxonomy),
-        |cache, index, emit| classify_file(&inputs[index], taxonomy, cache, emit),
-        |_, session| sink(session).map_err(ClassifyError::Output),
+    map_classified_inputs(
+        inputs,
+        taxonomy,
+        options,
+        |_, _, session| session,
+        |session| sink(session).map_err(ClassifyError::Output),
     )
 }
 

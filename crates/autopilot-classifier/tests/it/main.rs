@@ -6,7 +6,6 @@ mod default;
 mod docs;
 mod import;
 mod legacy;
-mod report;
 mod robustness;
 mod sample;
 mod support;

@@ -3,14 +3,35 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::model::{
-    AttemptRow, CategoryRow, CostRow, Dimension, RateRow, Report, ReportInput, ReportSession,
+use crate::model::{
+    AttemptRow, CategoryRow, CostRow, Dimension, ModelRow, NotLiveRow, OutcomeRow, RateRow, Report,
+    ReportInput, ReportSession,
 };
-use super::render::render_files;
-use super::stats::{Proportion, mean};
+use crate::render::render_files;
+use crate::stats::{Proportion, mean};
+
+/// The outcomes in the order tables show them; others follow alphabetically.
+const OUTCOMES: [&str; 6] = [
+    "success",
+    "exhausted",
+    "aborted",
+    "infrastructure_error",
+    "truncated",
+    "unfinished",
+];
+
+fn outcome_order(outcome: &str) -> (usize, &str) {
+    (
+        OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(OUTCOMES.len()),
+        outcome,
+    )
+}
 
 /// Sessions grouped by a key, keys sorted.
-pub(super) fn slices<'s>(
+fn slices<'s>(
     sessions: &'s [ReportSession],
     key: impl Fn(&'s ReportSession) -> &'s str,
 ) -> BTreeMap<&'s str, Vec<&'s ReportSession>> {
@@ -98,8 +119,69 @@ pub fn build_report(input: &ReportInput) -> Report {
             per_session: count as f64 / sessions,
         });
     }
+    sessions_by_model_and_outcome(input, &mut report);
+    report.taxonomy_order = taxonomy_order(input, &report.categories);
     report.files = render_files(input, &report);
     report
+}
+
+/// The session counts of the outcome and not-live tables.
+fn sessions_by_model_and_outcome(input: &ReportInput, report: &mut Report) {
+    report.sessions = input.sessions.len() as u64;
+    report.successes = input.sessions.iter().filter(|s| s.succeeded()).count() as u64;
+    report.models = slices(&input.sessions, |s| s.model.as_str())
+        .into_iter()
+        .map(|(model, group)| ModelRow {
+            model: model.to_owned(),
+            sessions: group.len() as u64,
+        })
+        .collect();
+    let mut outcomes: Vec<&str> = input.sessions.iter().map(|s| s.outcome.as_str()).collect();
+    outcomes.sort_by_key(|o| outcome_order(o));
+    outcomes.dedup();
+    report.outcomes = outcomes.into_iter().map(str::to_owned).collect();
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for s in &input.sessions {
+        *counts
+            .entry((s.model.as_str(), s.outcome.as_str()))
+            .or_default() += 1;
+    }
+    report.model_outcomes = counts
+        .into_iter()
+        .map(|((model, outcome), sessions)| OutcomeRow {
+            model: model.to_owned(),
+            outcome: outcome.to_owned(),
+            sessions,
+        })
+        .collect();
+    let mut kinds: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for s in input.sessions.iter().filter(|s| s.not_live()) {
+        *kinds
+            .entry((s.answers.as_str(), s.model.as_str()))
+            .or_default() += 1;
+    }
+    report.not_live = kinds
+        .into_iter()
+        .map(|((answers, model), sessions)| NotLiveRow {
+            answers: answers.to_owned(),
+            model: model.to_owned(),
+            sessions,
+        })
+        .collect();
+}
+
+/// The taxonomy's order with every counted category placed: a category the taxonomy does not
+/// list joins its group, a group it does not list comes last.
+fn taxonomy_order(input: &ReportInput, categories: &[CategoryRow]) -> Vec<(String, Vec<String>)> {
+    let mut order = input.taxonomy_order.clone();
+    for c in categories {
+        match order.iter_mut().find(|(g, _)| *g == c.group) {
+            Some((_, cats)) if !cats.contains(&c.category) => cats.push(c.category.clone()),
+            Some(_) => {}
+            None => order.push((c.group.clone(), vec![c.category.clone()])),
+        }
+    }
+    order
 }
 
 /// The file that marks a folder as written by [`write_report`].

@@ -64,7 +64,7 @@ fn ipx(value: f64) -> i32 {
 
 /// Splits a label into lines of at most `width` characters at spaces (a word longer than
 /// `width` gets a line of its own); at most `max_lines`, the last one ending in `…` if cut.
-pub(super) fn wrap(label: &str, width: usize, max_lines: usize) -> Vec<String> {
+pub(crate) fn wrap(label: &str, width: usize, max_lines: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for word in label.split(' ').filter(|w| !w.is_empty()) {
         match lines.last_mut() {

@@ -1,22 +1,11 @@
 //! Rendering a computed report: CSV tables, the charts it draws, Markdown, and one
 //! self-contained HTML page with the charts inlined.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::build::slices;
-use super::charts::{BarSeries, ParetoPanel, grouped_bars, pareto_panels};
-use super::model::{CostRow, Dimension, RateRow, Report, ReportInput};
-
-/// The outcomes in the order tables show them; others follow alphabetically.
-const OUTCOMES: [&str; 6] = [
-    "success",
-    "exhausted",
-    "aborted",
-    "infrastructure_error",
-    "truncated",
-    "unfinished",
-];
+use crate::charts::{BarSeries, ParetoPanel, grouped_bars, pareto_panels};
+use crate::model::{CostRow, Dimension, RateRow, Report, ReportInput};
+use crate::table::{csv_table, csv_text};
 
 /// A chart: file name, caption, SVG text.
 struct Chart {
@@ -31,20 +20,6 @@ fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
 
 fn csv_opt(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| format!("{v:.6}"))
-}
-
-/// A CSV cell: quoted when needed; text a spreadsheet would run as a formula gets a `'`.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
 }
 
 fn html_escape(text: &str) -> String {
@@ -80,7 +55,7 @@ fn md_unescape(cell: &str) -> String {
 }
 
 /// Every file of the report, in the order they are listed.
-pub(super) fn render_files(input: &ReportInput, report: &Report) -> Vec<(String, String)> {
+pub(crate) fn render_files(input: &ReportInput, report: &Report) -> Vec<(String, String)> {
     let charts = charts(input, report);
     let markdown = render_markdown(input, report, &charts);
     let html = render_html(&input.title, &markdown, &charts);
@@ -98,105 +73,133 @@ pub(super) fn render_files(input: &ReportInput, report: &Report) -> Vec<(String,
 }
 
 fn sessions_csv(input: &ReportInput) -> String {
-    let mut out = String::from(
-        "session,model,target,variant,outcome,success_attempt,attempts,llm_calls,input_tokens,output_tokens,wall_seconds,cost_usd,provider,answers\n",
-    );
-    for s in &input.sessions {
-        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{}",
-            csv_field(&s.session),
-            csv_field(&s.model),
-            csv_field(&s.target),
-            csv_field(&s.variant),
-            csv_field(&s.outcome),
-            opt(s.success_attempt.map(u64::from)),
-            s.attempts,
-            s.llm_calls,
-            opt(s.input_tokens),
-            opt(s.output_tokens),
-            s.wall_ms as f64 / 1000.0,
-            csv_opt(s.cost_usd),
-            csv_field(&s.provider),
-            csv_field(&s.answers),
-        );
-    }
-    out
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    csv_table(
+        &[
+            "session",
+            "model",
+            "target",
+            "variant",
+            "outcome",
+            "success_attempt",
+            "attempts",
+            "llm_calls",
+            "input_tokens",
+            "output_tokens",
+            "wall_seconds",
+            "cost_usd",
+            "provider",
+            "answers",
+        ],
+        input.sessions.iter().map(|s| {
+            vec![
+                csv_text(&s.session),
+                csv_text(&s.model),
+                csv_text(&s.target),
+                csv_text(&s.variant),
+                csv_text(&s.outcome),
+                opt(s.success_attempt.map(u64::from)),
+                s.attempts.to_string(),
+                s.llm_calls.to_string(),
+                opt(s.input_tokens),
+                opt(s.output_tokens),
+                format!("{:.3}", s.wall_ms as f64 / 1000.0),
+                csv_opt(s.cost_usd),
+                csv_text(&s.provider),
+                csv_text(&s.answers),
+            ]
+        }),
+    )
 }
 
 fn rates_csv(report: &Report) -> String {
-    let mut out = String::from("dimension,value,sessions,successes,rate,ci95_low,ci95_high\n");
-    for r in &report.rates {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{:.6},{:.6},{:.6}",
-            r.dimension.as_str(),
-            csv_field(&r.value),
-            r.rate.trials,
-            r.rate.successes,
-            r.rate.rate,
-            r.rate.low,
-            r.rate.high
-        );
-    }
-    out
+    csv_table(
+        &[
+            "dimension",
+            "value",
+            "sessions",
+            "successes",
+            "rate",
+            "ci95_low",
+            "ci95_high",
+        ],
+        report.rates.iter().map(|r| {
+            vec![
+                r.dimension.as_str().to_owned(),
+                csv_text(&r.value),
+                r.rate.trials.to_string(),
+                r.rate.successes.to_string(),
+                format!("{:.6}", r.rate.rate),
+                format!("{:.6}", r.rate.low),
+                format!("{:.6}", r.rate.high),
+            ]
+        }),
+    )
 }
 
 fn attempts_csv(report: &Report) -> String {
-    let mut out = String::from("model,attempt,successes\n");
-    for a in &report.attempts {
-        let _ = writeln!(out, "{},{},{}", csv_field(&a.model), a.attempt, a.successes);
-    }
-    out
+    csv_table(
+        &["model", "attempt", "successes"],
+        report.attempts.iter().map(|a| {
+            vec![
+                csv_text(&a.model),
+                a.attempt.to_string(),
+                a.successes.to_string(),
+            ]
+        }),
+    )
 }
 
 fn costs_csv(report: &Report) -> String {
-    let mut out = String::from(
-        "dimension,value,successes,failures,tokens_success,tokens_failure,seconds_success,seconds_failure,llm_calls_success,llm_calls_failure,cost_usd_success,cost_usd_failure,cost_usd_per_success\n",
-    );
-    for c in &report.costs {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            c.dimension.as_str(),
-            csv_field(&c.value),
-            c.successes,
-            c.failures,
-            csv_opt(c.tokens_success),
-            csv_opt(c.tokens_failure),
-            csv_opt(c.seconds_success),
-            csv_opt(c.seconds_failure),
-            csv_opt(c.llm_calls_success),
-            csv_opt(c.llm_calls_failure),
-            csv_opt(c.cost_success),
-            csv_opt(c.cost_failure),
-            csv_opt(c.cost_per_success)
-        );
-    }
-    out
+    csv_table(
+        &[
+            "dimension",
+            "value",
+            "successes",
+            "failures",
+            "tokens_success",
+            "tokens_failure",
+            "seconds_success",
+            "seconds_failure",
+            "llm_calls_success",
+            "llm_calls_failure",
+            "cost_usd_success",
+            "cost_usd_failure",
+            "cost_usd_per_success",
+        ],
+        report.costs.iter().map(|c| {
+            vec![
+                c.dimension.as_str().to_owned(),
+                csv_text(&c.value),
+                c.successes.to_string(),
+                c.failures.to_string(),
+                csv_opt(c.tokens_success),
+                csv_opt(c.tokens_failure),
+                csv_opt(c.seconds_success),
+                csv_opt(c.seconds_failure),
+                csv_opt(c.llm_calls_success),
+                csv_opt(c.llm_calls_failure),
+                csv_opt(c.cost_success),
+                csv_opt(c.cost_failure),
+                csv_opt(c.cost_per_success),
+            ]
+        }),
+    )
 }
 
 fn categories_csv(report: &Report) -> String {
-    let mut out = String::from("model,group,category,count,per_session\n");
-    for c in &report.categories {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{:.6}",
-            csv_field(&c.model),
-            csv_field(&c.group),
-            csv_field(&c.category),
-            c.count,
-            c.per_session
-        );
-    }
-    out
-}
-
-fn models(input: &ReportInput) -> Vec<&str> {
-    slices(&input.sessions, |s| s.model.as_str())
-        .into_keys()
-        .collect()
+    csv_table(
+        &["model", "group", "category", "count", "per_session"],
+        report.categories.iter().map(|c| {
+            vec![
+                csv_text(&c.model),
+                csv_text(&c.group),
+                csv_text(&c.category),
+                c.count.to_string(),
+                format!("{:.6}", c.per_session),
+            ]
+        }),
+    )
 }
 
 fn success_chart(report: &Report, dimension: Dimension) -> Option<Chart> {
@@ -346,18 +349,18 @@ fn outcome_charts(report: &Report) -> Vec<Chart> {
 }
 
 fn pareto_chart(input: &ReportInput, report: &Report) -> Option<Chart> {
-    let by_model = slices(&input.sessions, |s| s.model.as_str());
-    let panels: Vec<ParetoPanel> = by_model
+    let panels: Vec<ParetoPanel> = report
+        .models
         .iter()
-        .filter_map(|(model, sessions)| {
+        .filter_map(|m| {
             let bars: Vec<(String, f64)> = report
                 .categories
                 .iter()
-                .filter(|c| c.model == *model)
+                .filter(|c| c.model == m.model)
                 .map(|c| (c.category.clone(), c.per_session))
                 .collect();
             (!bars.is_empty()).then(|| ParetoPanel {
-                title: format!("{model} ({} sessions)", sessions.len()),
+                title: format!("{} ({} sessions)", m.model, m.sessions),
                 bars,
             })
         })
@@ -391,85 +394,70 @@ fn charts(input: &ReportInput, report: &Report) -> Vec<Chart> {
     charts
 }
 
-fn outcome_order(outcome: &str) -> (usize, &str) {
-    (
-        OUTCOMES
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or(OUTCOMES.len()),
-        outcome,
-    )
-}
-
 /// A warning paragraph when any session's answers were not live model output (hand-written
 /// or replayed): their outcomes say nothing about a model.
-fn not_live_note(md: &mut String, input: &ReportInput) {
-    let mut kinds: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for s in input.sessions.iter().filter(|s| s.not_live()) {
-        *kinds
-            .entry((s.answers.as_str(), s.model.as_str()))
-            .or_default() += 1;
-    }
-    if kinds.is_empty() {
+fn not_live_note(md: &mut String, report: &Report) {
+    if report.not_live.is_empty() {
         return;
     }
-    let parts: Vec<String> = kinds
+    let parts: Vec<String> = report
+        .not_live
         .iter()
-        .map(|((answers, model), n)| format!("{n} with {answers} answers ({})", md_cell(model)))
+        .map(|k| {
+            format!(
+                "{} with {} answers ({})",
+                k.sessions,
+                k.answers,
+                md_cell(&k.model)
+            )
+        })
         .collect();
     let _ = writeln!(
         md,
         "NOT LIVE MODEL OUTPUT: of {} sessions, {}; their outcomes say nothing about a model.\n",
-        input.sessions.len(),
+        report.sessions,
         parts.join(", ")
     );
 }
 
 fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> String {
     let mut md = String::new();
-    let successes = input.sessions.iter().filter(|s| s.succeeded()).count();
     let _ = writeln!(md, "# {}\n", input.title);
     let _ = writeln!(
         md,
         "{} sessions, {} succeeded; {} {} ({} taxonomy).\n",
-        input.sessions.len(),
-        successes,
+        report.sessions,
+        report.successes,
         input.failure_count(),
         input.unit_noun(),
         input.taxonomy
     );
-    not_live_note(&mut md, input);
-    let models = models(input);
+    not_live_note(&mut md, report);
+    let models: Vec<&str> = report.models.iter().map(|m| m.model.as_str()).collect();
 
     // Outcomes per model.
-    let mut outcomes: Vec<&str> = input.sessions.iter().map(|s| s.outcome.as_str()).collect();
-    outcomes.sort_by_key(|o| outcome_order(o));
-    outcomes.dedup();
+    let outcomes = &report.outcomes;
     let _ = write!(md, "## Session outcomes\n\n| model | sessions |");
-    for o in &outcomes {
+    for o in outcomes {
         let _ = write!(md, " {o} |");
     }
     md.push_str("\n|---|---:|");
     md.push_str(&"---:|".repeat(outcomes.len()));
     md.push('\n');
-    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for s in &input.sessions {
-        *counts
-            .entry((s.model.as_str(), s.outcome.as_str()))
-            .or_default() += 1;
-    }
     let mut row = |label: &str, filter: &dyn Fn(&str) -> bool| {
-        let total: usize = counts
+        let total: u64 = report
+            .model_outcomes
             .iter()
-            .filter(|((m, _), _)| filter(m))
-            .map(|(_, n)| n)
+            .filter(|r| filter(&r.model))
+            .map(|r| r.sessions)
             .sum();
         let _ = write!(md, "| {} | {total} |", md_cell(label));
-        for o in &outcomes {
-            let n: usize = counts
+        for o in outcomes {
+            let n: u64 = report
+                .model_outcomes
                 .iter()
-                .filter(|((m, oc), _)| filter(m) && oc == o)
-                .map(|(_, n)| n)
+                .filter(|r| filter(&r.model) && r.outcome == *o)
+                .map(|r| r.sessions)
                 .sum();
             let _ = write!(md, " {n} |");
         }
@@ -548,16 +536,8 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
     md.push_str(" total |\n|---|---|");
     md.push_str(&"---:|".repeat(models.len() + 1));
     md.push('\n');
-    let mut order = input.taxonomy_order.clone();
-    for c in &report.categories {
-        match order.iter_mut().find(|(g, _)| *g == c.group) {
-            Some((_, cats)) if !cats.contains(&c.category) => cats.push(c.category.clone()),
-            Some(_) => {}
-            None => order.push((c.group.clone(), vec![c.category.clone()])),
-        }
-    }
     let mut totals = vec![0u64; models.len()];
-    for (group, categories) in &order {
+    for (group, categories) in &report.taxonomy_order {
         for category in categories {
             let _ = write!(md, "| {} | {} |", md_cell(group), md_cell(category));
             let mut total = 0;
@@ -688,7 +668,8 @@ fn split_row(line: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod escape_tests {
-    use super::{csv_field, md_cell, md_unescape, split_row};
+    use super::{md_cell, md_unescape, split_row};
+    use crate::table::csv_table;
 
     #[test]
     fn model_names_carry_no_html_into_markdown_and_no_formulas_into_csv() {
@@ -698,8 +679,9 @@ mod escape_tests {
         assert!(!cell.replace("\\<", "").contains('<'), "{cell}");
         let row = format!("| {cell} | 3 |");
         assert_eq!(md_unescape(&split_row(&row)[0]), name);
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("@x,y"), "\"'@x,y\"");
-        assert_eq!(csv_field("gpt-4o"), "gpt-4o");
+        let csv = |text: &str| csv_table(&["h"], [vec![super::csv_text(text)]]);
+        assert_eq!(csv("=1+1"), "h\n'=1+1\n");
+        assert_eq!(csv("@x,y"), "h\n\"'@x,y\"\n");
+        assert_eq!(csv("gpt-4o"), "h\ngpt-4o\n");
     }
 }

@@ -1,7 +1,7 @@
 //! The report's data: the rows it is computed from (sessions and classified failures) and the
 //! tables it computes.
 
-use super::stats::Proportion;
+use crate::stats::Proportion;
 
 /// One session, as a report sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +67,8 @@ pub struct ReportInput {
     pub title: String,
     /// Which taxonomy labelled the failures (`default`, `legacy`, a file).
     pub taxonomy: String,
-    /// What the failure counts count ([`crate::Unit`]; legacy mode counts entries).
-    pub unit: Option<crate::Unit>,
+    /// What the failure counts count (legacy mode counts entries).
+    pub unit: Option<autopilot_classifier::Unit>,
     pub sessions: Vec<ReportSession>,
     /// Rows with the same model, group and category add up.
     pub failures: Vec<ReportFailure>,
@@ -85,7 +85,8 @@ impl ReportInput {
     /// What one counted failure is, for titles: `root defects`, `failures`, `sessions
     /// touched`, or `failures` (legacy entries).
     pub fn unit_noun(&self) -> &'static str {
-        self.unit.map_or("failures", crate::Unit::noun)
+        self.unit
+            .map_or("failures", autopilot_classifier::Unit::noun)
     }
 }
 
@@ -166,9 +167,48 @@ pub struct CategoryRow {
     pub per_session: f64,
 }
 
-/// The computed report: its tables, and the files to write (name, content).
+/// Sessions of one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRow {
+    pub model: String,
+    pub sessions: u64,
+}
+
+/// Sessions of one model that ended in one outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRow {
+    pub model: String,
+    pub outcome: String,
+    pub sessions: u64,
+}
+
+/// Sessions of one model whose answers were not live model output (hand-written or
+/// replayed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLiveRow {
+    pub answers: String,
+    pub model: String,
+    pub sessions: u64,
+}
+
+/// The computed report: its tables, and the files to write (name, content). Everything the
+/// files show is computed here, so rendering only reads.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    pub sessions: u64,
+    pub successes: u64,
+    /// Models sorted by name.
+    pub models: Vec<ModelRow>,
+    /// The outcomes that occur, in the order tables show them.
+    pub outcomes: Vec<String>,
+    /// Sessions per (model, outcome), sorted by model then outcome.
+    pub model_outcomes: Vec<OutcomeRow>,
+    /// Sorted by answers then model.
+    pub not_live: Vec<NotLiveRow>,
+    /// The taxonomy's groups and categories in its order, with every counted category
+    /// placed (categories the taxonomy does not list follow in their group, or in a group
+    /// of their own).
+    pub taxonomy_order: Vec<(String, Vec<String>)>,
     pub rates: Vec<RateRow>,
     pub attempts: Vec<AttemptRow>,
     pub costs: Vec<CostRow>,

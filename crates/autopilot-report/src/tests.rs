@@ -219,3 +219,16 @@ fn a_folder_with_foreign_files_is_refused_and_stale_charts_are_removed() {
         "kept"
     );
 }
+
+#[test]
+fn csv_text_that_looks_like_a_formula_is_defused_and_quoted_where_needed() {
+    let mut input = input();
+    input.sessions[0].model = "=cmd|x,y".into();
+    input.sessions[0].variant = "-v \"q\"".into();
+    let report = build_report(&input);
+    let sessions = file(&report, "sessions.csv");
+    assert!(sessions.contains(",\"'=cmd|x,y\","), "{sessions}");
+    assert!(sessions.contains(",\"'-v \"\"q\"\"\","), "{sessions}");
+    assert_eq!(spreadsheet_safe("gpt-4o"), "gpt-4o");
+    assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+}

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use autopilot_classifier::report::{
-    LEGACY_GROUP, ReportInput, ReportTaxonomy, build_report, load_report_input, report_session,
-};
 use autopilot_classifier::{
     ClassifyOptions, LegacySummary, Summary, Taxonomy, Unit, classify_paths, collect_inputs,
     import_legacy_all, legacy_classify_inputs,
+};
+use autopilot_report::{
+    LEGACY_GROUP, ReportInput, ReportTaxonomy, build_report, load_report_input, report_session,
 };
 use autopilot_trace::{
     AnswerSource, AttemptFinished, AttemptOutcome, Event, LlmAnswer, LlmCall, LlmCallResult,
@@ -20,7 +20,10 @@ use autopilot_trace::{
 };
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/logs"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../autopilot-classifier/tests/fixtures/logs"
+    ))
 }
 
 const OPTIONS: ClassifyOptions = ClassifyOptions { threads: 2 };

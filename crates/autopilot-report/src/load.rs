@@ -9,18 +9,13 @@ use autopilot_trace::{
     AnswerSource, Event, LlmCallResult, SessionOutcome, Stage, TraceOrigin, parse_timestamp,
 };
 
-use super::model::{ReportFailure, ReportInput, ReportSession};
-use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
-use crate::import::provider_and_model;
-use crate::input::collect_inputs;
-use crate::legacy::LegacyCategory;
-use crate::logline::parse_header;
-use crate::parallel::for_each_ordered_with;
-use crate::pipeline::{
-    ClassifyError, ClassifyOptions, for_each_session, import_inputs, legacy_classify_inputs,
+use autopilot_classifier::legacy::LegacyCategory;
+use autopilot_classifier::{
+    ClassifiedSession, ClassifyError, ClassifyOptions, Taxonomy, Unit, collect_inputs,
+    import_inputs, legacy_classify_inputs, map_classified_inputs, parse_header, provider_and_model,
 };
-use crate::summary::Unit;
-use crate::taxonomy::Taxonomy;
+
+use crate::model::{ReportFailure, ReportInput, ReportSession};
 
 /// Which labels a report counts.
 #[derive(Debug, Clone, Copy)]
@@ -83,25 +78,17 @@ pub fn load_report_input(
             if !ungrouped.is_empty() {
                 input.taxonomy_order.push((String::new(), ungrouped));
             }
-            for_each_ordered_with(
-                inputs.len(),
-                options.threads,
-                || LabelCache::new(taxonomy),
-                |cache, index, emit| {
-                    for_each_session(&inputs[index], &mut |read| {
-                        let events = read.events.iter().map(|(_, event)| *event);
-                        let classified = classify_events_cached(
-                            taxonomy,
-                            cache,
-                            read.session,
-                            read.source,
-                            events,
-                        );
-                        let session = report_session(read.session, read.events);
-                        emit((session, label_counts(&classified, unit)));
-                    })
+            map_classified_inputs(
+                &inputs,
+                taxonomy,
+                options,
+                |session, events, classified| {
+                    (
+                        report_session(session, events),
+                        label_counts(&classified, unit),
+                    )
                 },
-                |_, (session, failures)| {
+                |(session, failures)| {
                     for (group, category, n) in failures {
                         *counts
                             .entry((session.model.clone(), group, category))

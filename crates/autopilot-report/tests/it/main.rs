@@ -1,0 +1,3 @@
+//! Integration tests of the report crate.
+
+mod report;
