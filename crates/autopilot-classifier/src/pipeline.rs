@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use autopilot_trace::{Event, TraceFile};
 
 use crate::classify::{ClassifiedSession, LabelCache, classify_events_cached};
-use crate::import::{ImportError, LegacySession, import_legacy};
 use crate::input::{InputError, InputFile};
+use crate::legacy::import::{ImportError, LegacySession, import_legacy};
 use crate::legacy::{LegacyCategory, LegacyEntries, LegacyEntry};
 use crate::parallel::{for_each_ordered, for_each_ordered_with};
 use crate::taxonomy::Taxonomy;

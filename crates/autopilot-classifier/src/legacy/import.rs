@@ -22,8 +22,8 @@ use autopilot_trace::{
     TokenUsage, TraceOrigin, TraceRecord,
 };
 
-use crate::lines::LineReader;
-use crate::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339};
+use crate::legacy::lines::LineReader;
+use crate::legacy::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339};
 use autopilot_diagnostics::parse_build_output;
 
 /// The application every published session generated.
@@ -520,7 +520,7 @@ impl<R: BufRead> Iterator for LegacyImporter<R> {
                     return Some(Err(err));
                 }
             };
-            let text = crate::lines::text(line);
+            let text = crate::legacy::lines::text(line);
             if let Some(header) = parse_header(&text) {
                 let mut next = std::mem::take(&mut self.spare);
                 next.set(&header);
@@ -1009,14 +1009,17 @@ impl SessionBuilder {
         {
             // Progress markers that the events below already imply.
         } else if let Some(path) = m.strip_prefix("Dataset summary generated for ") {
+            // The next LLM call waits from here: its latency starts at the last preparation step.
             self.note("dataset_summary", path);
             self.llm_wait_ms = now;
         } else if m.starts_with("Network latency to ") {
             self.note("latency_probe", m);
             self.llm_wait_ms = now;
         } else if m.starts_with("Network latency measurement failed") {
+            // A failed probe starts no wait: the original goes on to the same call.
             self.note("latency_probe_failed", m);
         } else if m.starts_with("Error generating dataset summary") {
+            // The session continues without a summary, so this is a note, not a failure.
             self.note("dataset_summary_failed", m);
         } else if let Some(reason) = m
             .split_once("Failed to parse application specifications: ")
@@ -1024,6 +1027,8 @@ impl SessionBuilder {
         {
             let attempt = number_after(m, "After ").unwrap_or(self.spec_tries + 1);
             let reason = reason.trim_end().trim_end_matches('.').trim_end();
+            // The check id names the cause the message shows: a dropped template placeholder, or
+            // Python's `list index out of range` when the answer had no fenced block.
             let check = if reason.contains("not found in the app specifications") {
                 "spec.guideline_placeholder"
             } else if reason.contains("list index out of range") {
@@ -1038,20 +1043,25 @@ impl SessionBuilder {
                 .unwrap_or_default();
             self.spec_failed(attempt, check, reason, reply, now);
         } else if m.starts_with("Attempt ") && m.contains("failed validation") {
+            // The log announces the next attempt's number, so the failed one is one before it (never
+            // before an attempt already counted).
             let next = number_after(m, "Attempt ").unwrap_or(self.spec_tries + 2);
             let attempt = next.saturating_sub(1).max(self.spec_tries + 1);
             let reason = exception_line(&r.body).to_owned();
             self.spec_failed(attempt, "spec.validation", &reason, String::new(), now);
         } else if m.starts_with("Specification filling completed") {
+            // The only trace of the answering call: one call and one succeeded spec attempt.
             let attempt = self.spec_tries + 1;
             self.spec_tries = attempt;
             self.llm_call(Stage::Spec, attempt, answered(String::new()), now);
             self.attempt_finished(Stage::Spec, attempt, AttemptOutcome::Succeeded, "");
         } else if m.starts_with("Failed to fill specifications") {
+            // An end already set (a backend failure, say) is more precise than this summary line.
             if self.end.is_none() {
                 self.end = Some(SessionOutcome::Exhausted { stage: Stage::Spec });
             }
         } else if m.starts_with("An unexpected error occurred outside of the loop") {
+            // Also a summary: only the first end counts.
             if self.end.is_none() {
                 let reason = format!(
                     "unexpected error outside the loop: {}",
@@ -1062,9 +1072,11 @@ impl SessionBuilder {
         } else if m.starts_with("STARTED: First attempt") {
             self.start_attempt(1, now);
         } else if m.starts_with("Trying to solve the error") {
+            // A repair attempt: its number when the log gives one, else the next.
             let attempt = number_after(m, "Attempt ").unwrap_or(self.attempt + 1);
             self.start_attempt(attempt, now);
         } else if m.starts_with("Found ") && m.contains("cpp/ino code blocks") {
+            // The log's only sign that a sketch answer arrived.
             let attempt = self.current_attempt();
             self.llm_call(Stage::Sketch, attempt, answered(String::new()), now);
             self.note("code_blocks", m);
@@ -1072,6 +1084,8 @@ impl SessionBuilder {
             let attempt = number_after(m, "prompting attempt ").unwrap_or(self.current_attempt());
             let cause = r.first_body_line().trim();
             let cause = cause.strip_prefix("Error: ").unwrap_or(cause).to_owned();
+            // A connection or HTTP fault is infrastructure; anything else means the answer held no
+            // usable code block, an extraction failure of the attempt.
             if is_backend_failure(&cause) {
                 self.backend_failed(attempt, &cause, now);
             } else {
@@ -1091,6 +1105,7 @@ impl SessionBuilder {
                 );
             }
         } else if m.starts_with("Ollama error occurred") {
+            // The cause is in the body; a body-less record keeps its header as the cause.
             let cause = r.first_body_line().trim();
             let cause = cause.strip_prefix("Error: ").unwrap_or(cause).to_owned();
             let cause = if cause.is_empty() {
@@ -1101,6 +1116,7 @@ impl SessionBuilder {
             let attempt = self.current_attempt();
             self.backend_failed(attempt, &cause, now);
         } else if m.starts_with("Executing/compiling the code snippet") {
+            // A new compile closes one the log left without a result.
             if let Some(previous) = self.compile.take() {
                 self.finish_reconstructed_compile(previous);
             }
@@ -1114,6 +1130,7 @@ impl SessionBuilder {
         } else if let Some(header) =
             m.strip_suffix(" related library is missing, searching and installing...")
         {
+            // The compile may not have been announced before its missing library: start one.
             let pending = self.compile.get_or_insert(PendingCompile {
                 start_ms: now,
                 missing_header: None,
@@ -1123,6 +1140,7 @@ impl SessionBuilder {
             });
             pending.missing_header = Some((header.to_owned(), now));
         } else if m.starts_with("Arduino library search results") {
+            // Candidates belong to the lookup of the pending compile; without one they are dropped.
             let names = r
                 .body
                 .lines()
@@ -1132,6 +1150,8 @@ impl SessionBuilder {
                 pending.candidates.extend(names);
             }
         } else if let Some(rest) = m.strip_prefix("Installing library, name: ") {
+            // The legacy library model picked from the search results; `None` means it picked nothing,
+            // which is recorded as a resolution to no allowed library.
             let name = rest
                 .split_once(" (given by")
                 .map_or(rest, |(name, _)| name)
@@ -1160,6 +1180,7 @@ impl SessionBuilder {
                 self.emit(event);
             }
         } else if m.starts_with("Arduino library installation succeeded") {
+            // Whether it succeeded is the logged process's return code, not the message's wording.
             let (exit_code, message) = completed_process(m);
             let attempt = self.current_attempt();
             let library = self
@@ -1183,11 +1204,13 @@ impl SessionBuilder {
                 .unwrap_or(rest);
             self.resolve_not_found(&format!("library lookup failed: {exception}"));
         } else if m.starts_with("Error in code execution") {
+            // The header carries the compiler output's first line, the body the rest.
             let attempt = number_after(m, "NO.").unwrap_or(self.current_attempt());
             let first = m.split_once(": ").map_or("", |(_, first)| first);
             let output = format!("{first}\n{}", r.body);
             self.compile_result(attempt, &output, now, false);
         } else if let Some(first) = m.strip_prefix("Program output: ") {
+            // A successful compile: its output (size lines) is parsed like a failed one.
             let attempt = self.current_attempt();
             let output = format!("{first}\n{}", r.body);
             self.compile_result(attempt, &output, now, true);
@@ -1198,6 +1221,7 @@ impl SessionBuilder {
             self.attempt_finished(Stage::Sketch, attempt, AttemptOutcome::Succeeded, "");
             self.session_succeeded();
         } else if m.starts_with("SketchGenerator run finished successfully") {
+            // A run-level marker: it ends the session, whose attempt may already be closed.
             self.session_succeeded();
         } else if m.starts_with("Failed to generate valid code") {
             // A copy of the last error (bookkeeping); a fatal backend error shows here too.
@@ -1209,6 +1233,7 @@ impl SessionBuilder {
         {
             self.session_failed();
         } else if m.starts_with("Generated code is not complete") {
+            // The original's completeness check: a failed precheck of the attempt, not a compile.
             let attempt = self.current_attempt();
             self.emit(Event::CheckVerdict(CheckVerdict {
                 stage: Stage::Check,
@@ -1219,6 +1244,7 @@ impl SessionBuilder {
             }));
             self.attempt_finished(Stage::Sketch, attempt, AttemptOutcome::PrecheckFailed, m);
         } else if m.starts_with("Keyboard interrupt received") {
+            // Only the first end counts, as for the summaries above.
             if self.end.is_none() {
                 self.end = Some(SessionOutcome::Aborted {
                     reason: "keyboard interrupt".to_owned(),
@@ -1226,6 +1252,7 @@ impl SessionBuilder {
             }
         } else {
             let level = if r.level_error { "ERROR" } else { "INFO" };
+            // A record this importer does not know is kept as a note, so nothing is lost silently.
             self.note("legacy_record", &format!("{level} {m}"));
         }
     }

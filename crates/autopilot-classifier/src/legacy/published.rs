@@ -11,7 +11,7 @@
 
 use std::io::{self, BufRead};
 
-use crate::lines::LineReader;
+use crate::legacy::lines::LineReader;
 
 /// The categories the published classifier assigns, in its spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -262,7 +262,7 @@ impl<R: BufRead> Iterator for LegacyEntries<R> {
                 }
             };
             if self.error.find(line).is_some() {
-                let text = crate::lines::text(line).into_owned();
+                let text = crate::legacy::lines::text(line).into_owned();
                 let next = self.start(&text);
                 self.collecting = true;
                 if let Some(done) = self.open.replace(next) {
@@ -274,7 +274,7 @@ impl<R: BufRead> Iterator for LegacyEntries<R> {
                 } else if self.with_traceback
                     && let Some(entry) = self.open.as_mut()
                 {
-                    entry.traceback.push_str(&crate::lines::text(line));
+                    entry.traceback.push_str(&crate::legacy::lines::text(line));
                     if terminated {
                         entry.traceback.push('\n');
                     }
