@@ -11,6 +11,7 @@ use autopilot_classifier::{
     ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord, LegacySummary, Summary,
     Taxonomy, Unit, classify_inputs, collect_inputs, legacy_classify_inputs,
 };
+use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
 use crate::cli::{ClassifyArgs, ClassifyFormat};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -47,21 +48,6 @@ pub fn finish(result: Result<(), ClassifyError>) -> CliResult<()> {
     match result {
         Err(ClassifyError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.input_error(),
-    }
-}
-
-/// A CSV field, quoted when it needs to be. Text that a spreadsheet would run as a formula
-/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
-pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
-    let text: std::borrow::Cow<'_, str> = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}").into()
-    } else {
-        text.into()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\"")).into()
-    } else {
-        text
     }
 }
 
@@ -150,29 +136,33 @@ fn flush(mut out: impl Write) -> CliResult<()> {
 fn write_csv_record(out: &mut impl Write, record: &FailureRecord) -> std::io::Result<()> {
     let info = &record.session;
     let label = &record.label;
-    writeln!(
+    write_csv_row(
         out,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        csv_field(&info.session),
-        csv_field(&info.model),
-        csv_field(&info.target),
-        csv_field(&info.prompt_variant),
-        record.source.as_str(),
-        label.stage,
-        record.attempt,
-        record.index,
-        csv_field(&label.group),
-        csv_field(&label.category),
-        csv_field(&label.symptom),
-        csv_field(&label.root_cause),
-        csv_field(&label.rule),
-        csv_field(&record.message),
-        record.evidence.id,
-        record
-            .evidence
-            .root
-            .map_or(String::new(), |r| r.to_string()),
-        csv_field(record.evidence.source_line.as_deref().unwrap_or("")),
+        [
+            safe(&info.session),
+            safe(&info.model),
+            safe(&info.target),
+            safe(&info.prompt_variant),
+            record.source.as_str().into(),
+            label.stage.to_string().into(),
+            record.attempt.to_string().into(),
+            record.index.to_string().into(),
+            safe(&label.group),
+            safe(&label.category),
+            safe(&label.symptom),
+            safe(&label.root_cause),
+            safe(&label.rule),
+            safe(&record.message),
+            record.evidence.id.to_string().into(),
+            record
+                .evidence
+                .root
+                .map_or(String::new(), |r| r.to_string())
+                .into(),
+            safe(record.evidence.source_line.as_deref().unwrap_or("")),
+        ]
+        .iter()
+        .map(|field| field.as_bytes()),
     )
 }
 
@@ -295,11 +285,15 @@ fn legacy(
             return Ok(());
         };
         match format {
-            ClassifyFormat::Csv => writeln!(
-                out,
-                "{},{index},{}",
-                csv_field(&record.file),
-                csv_field(category.name())
+            ClassifyFormat::Csv => write_csv_row(
+                &mut out,
+                [
+                    safe(&record.file),
+                    index.to_string().into(),
+                    safe(category.name()),
+                ]
+                .iter()
+                .map(|field| field.as_bytes()),
             )?,
             ClassifyFormat::Jsonl => {
                 let line = serde_json::json!({
@@ -361,19 +355,5 @@ fn classify_stdout(
     match format {
         ClassifyFormat::Table => crate::terminal::stdout_human(),
         _ => crate::terminal::stdout_data(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn formulas_are_defused_and_separators_quoted() {
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_field("-1+2"), "'-1+2");
-        assert_eq!(csv_field("gpt-4o"), "gpt-4o");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

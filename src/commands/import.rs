@@ -8,9 +8,10 @@ use std::io::{BufWriter, Write};
 use anyhow::Context;
 use autopilot_classifier::{ImportRow, StagedImport, collect_inputs, import_inputs};
 
-use super::classify::{csv_field, options};
+use super::classify::options;
 use crate::cli::{ImportArgs, ImportFormat};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
+use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
 /// Sessions per outcome for one log.
 type OutcomeCounts = BTreeMap<&'static str, u64>;
@@ -88,22 +89,26 @@ fn print(
 }
 
 fn write_row(out: &mut impl Write, row: &ImportRow) -> std::io::Result<()> {
-    writeln!(
+    write_csv_row(
         out,
-        "{},{},{},{},{},{},{},{},{},{},{}",
-        csv_field(&row.file),
-        csv_field(&row.model),
-        csv_field(&row.batch),
-        csv_field(&row.session),
-        row.outcome,
-        row.attempts,
-        row.success_attempt
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        row.compile_attempts,
-        row.llm_calls,
-        row.start,
-        row.end,
+        [
+            safe(&row.file),
+            safe(&row.model),
+            safe(&row.batch),
+            safe(&row.session),
+            row.outcome.into(),
+            row.attempts.to_string().into(),
+            row.success_attempt
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+                .into(),
+            row.compile_attempts.to_string().into(),
+            row.llm_calls.to_string().into(),
+            row.start.as_str().into(),
+            row.end.as_str().into(),
+        ]
+        .iter()
+        .map(|field| field.as_bytes()),
     )
 }
 

@@ -25,7 +25,7 @@ pub use model::{
     ReportFailure, ReportInput, ReportSession,
 };
 pub use stats::{Proportion, mean};
-pub use table::spreadsheet_safe;
+pub use table::{spreadsheet_safe, write_csv_row};
 
 #[cfg(test)]
 mod tests;

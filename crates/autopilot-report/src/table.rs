@@ -2,6 +2,7 @@
 //! for spreadsheets.
 
 use std::borrow::Cow;
+use std::io::{self, Write};
 
 /// Text a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage
 /// return) gets a leading `'`; other text is returned as it is. Quoting is the CSV writer's job.
@@ -27,4 +28,20 @@ pub(crate) fn csv_table(header: &[&str], rows: impl IntoIterator<Item = Vec<Stri
 /// A text field of a report's CSV file.
 pub(crate) fn csv_text(text: &str) -> String {
     spreadsheet_safe(text).into_owned()
+}
+
+/// Writes one CSV row through the csv crate into an output that may carry other text as well
+/// (the CLI's stdout). Text fields should have passed [`spreadsheet_safe`].
+pub fn write_csv_row<I, T>(out: &mut impl Write, fields: I) -> io::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    // A writer per row, with a small buffer: the row is written whole and nothing stays
+    // buffered between rows, so other output on `out` keeps its place.
+    let mut writer = csv::WriterBuilder::new()
+        .buffer_capacity(1024)
+        .from_writer(out);
+    writer.write_record(fields)?;
+    writer.flush()
 }

@@ -232,3 +232,15 @@ fn csv_text_that_looks_like_a_formula_is_defused_and_quoted_where_needed() {
     assert_eq!(spreadsheet_safe("gpt-4o"), "gpt-4o");
     assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
 }
+
+#[test]
+fn csv_rows_defuse_formulas_and_quote_separators() {
+    let mut out = Vec::new();
+    for text in ["=HYPERLINK(\"x\")", "@SUM(A1)", "-1+2", "gpt-4o", "a,b"] {
+        write_csv_row(&mut out, [spreadsheet_safe(text).as_ref(), "1"]).unwrap();
+    }
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "\"'=HYPERLINK(\"\"x\"\")\",1\n'@SUM(A1),1\n'-1+2,1\ngpt-4o,1\n\"a,b\",1\n"
+    );
+}
