@@ -8,18 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
-use autopilot_orchestrator::App;
 use autopilot_orchestrator::batch::{
     BatchObserver, Experiment, Manifest, PlannedAction, SessionPlan, expand, merge_run_dirs,
     plan_actions, read_manifest, run_concurrently, set_aside, write_manifest,
 };
 use autopilot_orchestrator::session::{SessionReport, infra, run_session};
+use autopilot_steps::App;
 use autopilot_toolchain::{Compiler, Target};
-use autopilot_trace::{
-    ComponentVersion, JsonlLayer, RunDirSink, SessionOutcome, format_timestamp, session_span,
-};
+use autopilot_trace::{ComponentVersion, JsonlLayer, RunDirSink, SessionOutcome, format_timestamp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tracing::Instrument;
 
 use crate::cli::{BatchArgs, GlobalArgs, MergeArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -365,7 +362,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
                 // Boxed: every task is spawned up front, and an unboxed session future would
                 // make each waiting task as large as a running one.
                 let setup = Box::new(context.setup(&plan));
-                Box::pin(run_session(&setup).instrument(session_span(&plan.id))).await
+                Box::pin(run_session(&setup)).await
             }
         },
         progress.clone(),

@@ -15,16 +15,15 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use autopilot_classifier::{Taxonomy, classify_events};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ReplayMatch};
-use autopilot_orchestrator::App;
 use autopilot_orchestrator::replay::{RecordedSession, SessionView, compare};
 use autopilot_orchestrator::session::{SessionReport, SessionSetup, infra, run_session};
+use autopilot_steps::App;
 use autopilot_toolchain::Target;
 use autopilot_trace::{
     AnswerSource, Event, JsonlLayer, LlmCallResult, RunDirSink, SessionOutcome, TraceFile,
-    collect_trace_files, session_span,
+    collect_trace_files,
 };
 use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -306,7 +305,7 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
     })
 }
 
-/// Runs the sessions, at most `jobs` at once, each in its session span, and examines each as
+/// Runs the sessions, at most `jobs` at once, and examines each as
 /// it ends; the results in input order.
 async fn run_all(
     context: &Replay,
@@ -325,10 +324,7 @@ async fn run_all(
                 break;
             };
             let setup = setup(context, one)?;
-            tasks.spawn(async move {
-                let span = session_span(&setup.id);
-                (index, run_session(&setup).instrument(span).await)
-            });
+            tasks.spawn(async move { (index, run_session(&setup).await) });
         }
         let Some(joined) = tasks.join_next().await else {
             break;

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use autopilot_llm::{EndpointSettings, LlmClient, ModelRef, OpenAiBackend, RetryPolicy};
 use autopilot_orchestrator::session::{SessionSetup, run_session};
-use autopilot_orchestrator::{App, Policies, PromptSet};
+use autopilot_steps::{App, Policies, PromptSet};
 use autopilot_toolchain::{LibraryCatalog, Targets, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{
     AttemptOutcome, CompileStatus, Event, JsonlLayer, LlmCallResult, RunDirSink, SamplingParams,
-    SessionId, SessionOutcome, SimulationStatus, Stage, TraceFile, session_span,
+    SessionId, SessionOutcome, SimulationStatus, Stage, TraceFile,
 };
-use tracing::Instrument;
 use tracing::instrument::WithSubscriber;
 use tracing_subscriber::layer::SubscriberExt;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -184,11 +183,8 @@ async fn run(setup: &SessionSetup) -> (autopilot_orchestrator::session::SessionR
     let layer = JsonlLayer::new(RunDirSink::new(&setup.run_dir));
     let errors = layer.errors();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
-    let span = tracing::dispatcher::with_default(&dispatch, || session_span(&setup.id));
-    let report = run_session(setup)
-        .instrument(span)
-        .with_subscriber(dispatch)
-        .await;
+    // run_session opens its own session span, under the subscriber it runs with.
+    let report = run_session(setup).with_subscriber(dispatch).await;
     assert_eq!(errors.snapshot(), Vec::<String>::new());
     let file = TraceFile::read(&RunDirSink::session_path(&setup.run_dir, &setup.id)).unwrap();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Dataset summaries of CSV files.
 
-use autopilot_orchestrator::{ColumnKind, MAX_CELL_BYTES, format_number, summarize_csv};
+use autopilot_steps::{ColumnKind, MAX_CELL_BYTES, format_number, summarize_csv};
 
 use crate::support::AppDir;
 

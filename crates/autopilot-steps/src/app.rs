@@ -42,8 +42,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, ConfigError, KeyProblem};
 use crate::dataset::{DatasetSummary, summarize_csv};
 use crate::header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
+use crate::sensor::{Presentation, SensorMapping};
 use crate::tflite::{self, DEFAULT_MODEL_SYMBOL, TfliteFacts, inspect_tflite, is_c_identifier};
-use autopilot_hostrun::{Presentation, SensorMapping};
 
 /// The file name under which a converted `.tflite` model is placed in the sketch folder.
 pub const GENERATED_HEADER_NAME: &str = "model.h";

@@ -1,6 +1,6 @@
 //! Code extraction from LLM answers.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     CHECK_COMPETING_SKETCHES, CHECK_NO_CODE, ExtractionFailure, extract_code, fenced_blocks,
     strip_reasoning,
 };

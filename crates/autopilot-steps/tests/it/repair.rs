@@ -1,6 +1,6 @@
 //! Error signatures, recurrence, diagnostics trimming and the build-environment block.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     BoardFacts, BuildEnvironment, MAX_DIAGNOSTIC_MESSAGE_BYTES, RepairInput, RepairLimits,
     RepairTracker, build_repair, display_path, error_signature, normalize_message,
     render_diagnostic, symbols_in_diagnostics,

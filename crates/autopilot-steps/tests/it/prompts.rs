@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     App, Flow, ForbiddenApi, PromptError, PromptFacts, PromptSet, RepairMaterial, SpecCheck,
     SpecProblem, TargetFacts, Task, Template, UserFormat, sample_facts, spec_template,
 };
@@ -48,7 +48,7 @@ fn repair_material() -> RepairMaterial {
         diagnostics_shown: 1,
         diagnostics_total: 1,
         problems: Vec::new(),
-        recurring: vec![autopilot_orchestrator::Recurrence {
+        recurring: vec![autopilot_steps::Recurrence {
             signature: "error: sketch.ino: 'NUM_SAMPLES' was not declared in this scope".to_owned(),
             attempts: vec![1],
         }],

@@ -150,7 +150,7 @@ pub(crate) struct Token<'a> {
 }
 
 impl Token<'_> {
-    pub fn is(&self, text: &str) -> bool {
+    pub(crate) fn is(&self, text: &str) -> bool {
         self.text == text
     }
 }

@@ -1,6 +1,6 @@
 //! `.tflite` → C header conversion and flatbuffer inspection.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     DType, TfliteError, inspect_tflite, resolver_method, scan_header, tflite_to_header,
 };
 

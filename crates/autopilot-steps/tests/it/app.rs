@@ -1,10 +1,10 @@
 //! App files: loading, defaults, and errors that name the file and the key.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     App, ConfigError, DType, GENERATED_HEADER_NAME, ModelKind, ModelSource, SymbolKind,
 };
 
-use autopilot_hostrun::Presentation;
+use autopilot_steps::Presentation;
 
 use crate::support::{AppDir, dense_app, fruit_tflite, fruit_toml};
 
@@ -297,8 +297,7 @@ fn tflite_models_are_checked_against_the_declared_tensors() {
 fn a_header_holding_the_model_bytes_is_inspected_like_a_tflite_file() {
     let dir = AppDir::new();
     let header =
-        autopilot_orchestrator::tflite_to_header(&fruit_tflite(), "fruit_model", "x.tflite")
-            .unwrap();
+        autopilot_steps::tflite_to_header(&fruit_tflite(), "fruit_model", "x.tflite").unwrap();
     dir.write("fruit_model.h", header);
     let app = dir.load(&fruit_toml("header = \"fruit_model.h\"")).unwrap();
     let model = app.model.unwrap();

@@ -2,7 +2,7 @@
 //! real inputs (a file or an answer cut short) and seeded random mutations must parse without
 //! a panic. A std-only stand-in for a fuzzing campaign, run on every `cargo test`.
 
-use autopilot_orchestrator::{extract_code, extract_json, fenced_blocks, scan_header};
+use autopilot_steps::{extract_code, extract_json, fenced_blocks, scan_header};
 
 use crate::support::DENSE_HEADER;
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use autopilot_orchestrator::{ConfigError, ModelRef, Policies, SandboxMode};
+use autopilot_steps::{ConfigError, ModelRef, Policies, SandboxMode};
 
 fn parse(text: &str) -> Result<Policies, ConfigError> {
     Policies::from_toml(Path::new("policies.toml"), text)

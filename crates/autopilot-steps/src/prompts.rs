@@ -32,7 +32,7 @@ use crate::app::{App, DType, ModelInfo, ModelKind, SensorHints, TensorSpec};
 use crate::config::{self, ConfigError};
 use crate::dataset::{ColumnKind, ColumnSummary, DatasetSummary, FileSummary};
 use crate::precheck::ForbiddenApi;
-use crate::repair::{RepairMaterial, model_facts};
+use crate::repair::{BoardFacts, RepairMaterial, model_facts};
 use crate::spec::SpecProblem;
 
 /// The manifest file of a prompt directory.
@@ -191,6 +191,18 @@ pub struct TargetFacts {
     /// `simavr` when the sketch will run in a simulator (no real sensor there).
     pub simulator: Option<String>,
     pub allowed_libraries: Vec<String>,
+}
+
+impl TargetFacts {
+    /// The board block of a repair prompt's build environment, from the same facts.
+    pub fn board(&self) -> BoardFacts {
+        BoardFacts {
+            name: self.board.clone(),
+            fqbn: self.fqbn.clone(),
+            flash_bytes: self.flash_bytes,
+            ram_bytes: self.ram_bytes,
+        }
+    }
 }
 
 /// The model facts every template sees.

@@ -1,6 +1,6 @@
 //! The spec template, JSON extraction and typed validation.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     App, FILL_MARKER, ModelKind, SpecCheck, SpecRules, extract_json, spec_template,
     spec_template_for, validate_spec,
 };

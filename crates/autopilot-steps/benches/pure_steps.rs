@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     App, PrecheckInput, PromptFacts, PromptSet, SpecRules, Task, extract_code, run_prechecks,
     sample_facts, scan_header, spec_template, validate_spec,
 };

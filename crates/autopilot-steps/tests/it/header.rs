@@ -1,6 +1,6 @@
 //! The model-header symbol scan.
 
-use autopilot_orchestrator::{SymbolKind, scan_header};
+use autopilot_steps::{SymbolKind, scan_header};
 
 const HEADER: &str = r#"
 #ifndef MODEL_H_

@@ -1,6 +1,6 @@
 //! Static prechecks, each on its own, and the model-symbol clash from the published logs.
 
-use autopilot_orchestrator::{
+use autopilot_steps::{
     App, CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,
     CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH, CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP,
     CHECK_SIMAVR_SECTION, ForbiddenApi, ModelInfo, PrecheckInput, run_prechecks,
@@ -13,11 +13,10 @@ use crate::support::{AppDir, corpus_logs, dense_app, fruit_tflite, fruit_toml};
 /// original system's header.
 fn original_style_app() -> App {
     let dir = AppDir::new();
-    let header =
-        autopilot_orchestrator::tflite_to_header(&fruit_tflite(), "g_model_data", "m.tflite")
-            .unwrap()
-            .replace("g_model_data_len", "model_len")
-            .replace("g_model_data", "model");
+    let header = autopilot_steps::tflite_to_header(&fruit_tflite(), "g_model_data", "m.tflite")
+        .unwrap()
+        .replace("g_model_data_len", "model_len")
+        .replace("g_model_data", "model");
     dir.write("model.h", header);
     dir.load(&fruit_toml("header = \"model.h\"")).unwrap()
 }
