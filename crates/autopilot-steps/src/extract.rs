@@ -216,7 +216,7 @@ fn join_lines(lines: &[&str]) -> String {
 }
 
 /// Whether code defines `setup()` and `loop()` (comments and strings ignored).
-pub fn defines_setup_and_loop(code: &str) -> (bool, bool) {
+pub(crate) fn defines_setup_and_loop(code: &str) -> (bool, bool) {
     let blanked = cpp::blank(code, true).text;
     (SETUP.is_match(&blanked), LOOP.is_match(&blanked))
 }

@@ -42,7 +42,7 @@ pub use dataset::{
 };
 pub use extract::{
     CHECK_COMPETING_SKETCHES, CHECK_NO_CODE, Extraction, ExtractionFailure, FencedBlock,
-    defines_setup_and_loop, extract_code, fenced_blocks, strip_reasoning,
+    extract_code, fenced_blocks, strip_reasoning,
 };
 pub use header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
 pub use policy::{
@@ -57,20 +57,19 @@ pub use precheck::{
 };
 pub use prompts::{
     AppFacts, DatasetFacts, Flow, MANIFEST, ModelFacts, PromptError, PromptFacts, PromptSet,
-    RenderedPrompt, SHARED_DIR, TargetFacts, Task, Template, TinymlLibrary, UserFormat,
-    VariantInfo, sample_facts,
+    RenderedPrompt, TargetFacts, Task, Template, TinymlLibrary, UserFormat, VariantInfo,
+    sample_facts,
 };
 pub use repair::{
     BoardFacts, BuildEnvironment, MAX_DIAGNOSTIC_MESSAGE_BYTES, Recurrence, RepairInput,
     RepairLimits, RepairMaterial, RepairTracker, build_repair, display_path, error_signature,
-    model_facts, normalize_message, render_diagnostic, symbols_in_diagnostics,
+    normalize_message, render_diagnostic, symbols_in_diagnostics,
 };
 pub use sensor::{Presentation, SensorMapping};
 pub use spec::{
-    FILL_MARKER, STANDARD_BAUD_RATES, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation,
-    extract_json, placeholder_reason, spec_template, spec_template_for, validate_spec,
+    FILL_MARKER, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation, extract_json,
+    spec_template, spec_template_for, validate_spec,
 };
 pub use tflite::{
-    DEFAULT_MODEL_SYMBOL, TensorFacts, TfliteError, TfliteFacts, inspect_tflite, is_c_identifier,
-    resolver_method, tflite_to_header,
+    TensorFacts, TfliteError, TfliteFacts, inspect_tflite, resolver_method, tflite_to_header,
 };

@@ -38,7 +38,7 @@ use crate::spec::SpecProblem;
 /// The manifest file of a prompt directory.
 pub const MANIFEST: &str = "variants.toml";
 /// The directory of includable snippets.
-pub const SHARED_DIR: &str = "_shared";
+pub(crate) const SHARED_DIR: &str = "_shared";
 const EXTENSION: &str = "j2";
 
 /// The templates of a variant.

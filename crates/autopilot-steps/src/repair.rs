@@ -417,7 +417,7 @@ pub fn build_repair(
 }
 
 /// The model facts as lines (`header: model.h (TensorFlow Lite Micro flatbuffer)` …).
-pub fn model_facts(model: &ModelInfo) -> Vec<String> {
+pub(crate) fn model_facts(model: &ModelInfo) -> Vec<String> {
     let mut lines = Vec::new();
     match model.kind {
         ModelKind::Tflite => {

@@ -18,7 +18,7 @@ use crate::extract::{fenced_blocks, strip_reasoning};
 pub const FILL_MARKER: &str = "<fill:";
 
 /// Serial rates a sketch may use.
-pub const STANDARD_BAUD_RATES: &[u64] = &[
+pub(crate) const STANDARD_BAUD_RATES: &[u64] = &[
     300, 1200, 2400, 4800, 9600, 14400, 19200, 28800, 31250, 38400, 57600, 74880, 115_200, 230_400,
     250_000, 500_000, 1_000_000, 2_000_000,
 ];
@@ -671,7 +671,7 @@ fn child_path(path: &str, key: &str) -> String {
 }
 
 /// Why a string counts as an unfilled placeholder, if it does.
-pub fn placeholder_reason(text: &str) -> Option<&'static str> {
+pub(crate) fn placeholder_reason(text: &str) -> Option<&'static str> {
     let trimmed = text.trim();
     if trimmed.contains(FILL_MARKER) {
         Some("still a fill-in")

@@ -13,7 +13,7 @@ use crate::app::DType;
 
 /// The symbol name the converter uses unless the app file names another. It does not clash with
 /// the customary `const tflite::Model* model`.
-pub const DEFAULT_MODEL_SYMBOL: &str = "g_model_data";
+pub(crate) const DEFAULT_MODEL_SYMBOL: &str = "g_model_data";
 
 /// Bytes per line of the generated array.
 const BYTES_PER_LINE: usize = 12;
@@ -68,7 +68,7 @@ pub fn tflite_to_header(
 }
 
 /// True for `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_c_identifier(name: &str) -> bool {
+pub(crate) fn is_c_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -11,10 +11,10 @@ mod resume;
 
 pub use executor::{BatchObserver, run_concurrently};
 pub use experiment::{ConcurrencyLimits, Experiment, ExperimentError, SamplingSetting};
-pub use lock::{LOCK_FILE, LockError, LockHolder, RunDirLock};
+pub use lock::{LockError, LockHolder, RunDirLock};
 pub use merge::{MergeError, MergeReport, merge_run_dirs};
 pub use plan::{DuplicateSessionId, SessionPlan, Shard, ShardError, expand};
 pub use resume::{
-    Manifest, ManifestError, PlannedAction, SessionState, plan_actions, read_manifest,
-    scan_session, set_aside, write_manifest,
+    Manifest, ManifestError, PlannedAction, SessionState, plan_actions, read_manifest, set_aside,
+    write_manifest,
 };

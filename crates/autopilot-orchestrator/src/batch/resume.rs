@@ -110,7 +110,7 @@ pub enum SessionState {
 const SCAN_TAIL_BYTES: u64 = 64 * 1024;
 
 /// Reads only the end of a session's trace to find its `session_finished`.
-pub fn scan_session(run_dir: &Path, id: &SessionId) -> std::io::Result<SessionState> {
+pub(crate) fn scan_session(run_dir: &Path, id: &SessionId) -> std::io::Result<SessionState> {
     let path = RunDirSink::session_path(run_dir, id);
     let mut file = match fs_err::File::open(&path) {
         Ok(file) => file,
