@@ -42,7 +42,7 @@ impl Progress {
     }
 }
 
-impl BatchObserver<SessionReport> for Progress {
+impl BatchObserver<SessionPlan, SessionReport> for Progress {
     fn started(&self, _plan: &SessionPlan) {}
 
     fn finished(&self, plan: &SessionPlan, report: &SessionReport) {
@@ -301,8 +301,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         move |plan| {
             let context = context.clone();
             async move {
-                // Boxed: every task is spawned up front, and an unboxed session future would
-                // make each waiting task as large as a running one.
+                // Boxed: a session future is large, and the task need only hold a pointer.
                 let setup = Box::new(context.setup(&plan));
                 Box::pin(run_session(&setup)).await
             }

@@ -10,7 +10,7 @@ mod plan;
 mod prepare;
 mod resume;
 
-pub use executor::{BatchObserver, run_concurrently};
+pub use executor::{BatchObserver, Job, run_concurrently};
 pub use experiment::{ConcurrencyLimits, Experiment, ExperimentError, SamplingSetting};
 pub use lock::{LockError, LockHolder, RunDirLock};
 pub use merge::{MergeError, MergeReport, merge_run_dirs};
