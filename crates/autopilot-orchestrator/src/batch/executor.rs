@@ -187,6 +187,13 @@ mod tests {
         assert_eq!(peaks.peak.lock().unwrap()["ollama"], 1);
     }
 
+    fn total_of(total: usize) -> ConcurrencyLimits {
+        ConcurrencyLimits {
+            total,
+            ..ConcurrencyLimits::default()
+        }
+    }
+
     /// A job of the tests: its number and group.
     #[derive(Debug, Clone)]
     struct Numbered(u32, &'static str);
@@ -220,10 +227,7 @@ mod tests {
             .map(|n| Numbered(n, if n % 3 == 0 { "ollama" } else { "openai" }))
             .collect();
         let order = Arc::new(Order::default());
-        let limits = ConcurrencyLimits {
-            total: 1,
-            ..ConcurrencyLimits::default()
-        };
+        let limits = total_of(1);
         let results = run_concurrently(
             jobs.clone(),
             &limits,
@@ -235,10 +239,7 @@ mod tests {
         assert_eq!(*order.started.lock().unwrap(), (0..12).collect::<Vec<_>>());
         // Ollama at 1 with a long first job: the other provider's jobs go on meanwhile.
         let order = Arc::new(Order::default());
-        let limits = ConcurrencyLimits {
-            total: 2,
-            ..ConcurrencyLimits::default()
-        };
+        let limits = total_of(2);
         let results = run_concurrently(
             jobs,
             &limits,
@@ -265,10 +266,7 @@ mod tests {
             stop_at: Some(2),
             ..Order::default()
         });
-        let limits = ConcurrencyLimits {
-            total: 2,
-            ..ConcurrencyLimits::default()
-        };
+        let limits = total_of(2);
         let results = run_concurrently(
             jobs,
             &limits,

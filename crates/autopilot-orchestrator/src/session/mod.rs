@@ -6,7 +6,7 @@
 //! Where things are: `setup.rs` what a session is given and what it returns; `engine.rs` the
 //! loop (start, spec, sketch rounds, fallback variant, finish); `ask.rs` one LLM request with its
 //! parachutes (budgets, fallback model); `spec.rs` the spec stage; `sketch.rs` the sketch
-//! rounds and their repair prompts; `attempt.rs` one sketch attempt as an [`AttemptReport`]
+//! rounds and their repair prompts; `attempt.rs` one sketch attempt as an `AttemptReport`
 //! value; `checks.rs` the toolchain steps of an attempt (compile, size, simulation, host
 //! check); `target.rs` the one projection of the toolchain's target for the pure steps;
 //! `sketch_dir.rs` sketch folder names and copies.

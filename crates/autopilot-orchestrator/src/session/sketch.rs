@@ -1,6 +1,6 @@
 //! The sketch rounds: for each attempt of a round, the prompt (first sketch, or repair grounded
 //! in the last attempt's diagnostics and build environment), the answer, the attempt itself
-//! ([`AttemptReport`](super::attempt::AttemptReport)), and the repair material for the next one.
+//! (`AttemptReport`), and the repair material for the next one.
 //! Staged prompt variants get an outline and a design first.
 
 use std::path::PathBuf;
