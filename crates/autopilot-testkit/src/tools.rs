@@ -14,7 +14,7 @@ pub fn installed(what: &str, programs: &[&str], files: &[&str]) -> bool {
         .find(|p| which::which(p).is_err())
         .or_else(|| files.iter().find(|f| !Path::new(f).is_file()));
     let what = match missing {
-        Some(missing) => format!("{what} ({missing}; scripts/install-os-deps.sh)"),
+        Some(missing) => format!("`{missing}` ({what}; scripts/install-os-deps.sh)"),
         None => what.to_owned(),
     };
     crate::require(&what, missing.is_none())
@@ -66,7 +66,7 @@ pub fn host_library() -> bool {
         .find(|p| p.is_file())
         .unwrap_or_else(|| cache.join("<key>/lib/libtflm.a"));
     installed(
-        "the host TFLM library (bash scripts/setup-host-tflm.sh), arduino-ctags, g++",
+        "the host TFLM library from bash scripts/setup-host-tflm.sh, arduino-ctags, g++",
         &["arduino-ctags", "g++"],
         &[&library.to_string_lossy()],
     )
