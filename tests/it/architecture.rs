@@ -106,6 +106,14 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
             broken.push(format!("autopilot-toolchain depends on {forbidden}"));
         }
     }
+    // Test support stays out of every shipped crate: only dev-dependencies may name it.
+    for (package, direct) in &graph.direct {
+        if direct.contains("autopilot-testkit") {
+            broken.push(format!(
+                "{package} depends on autopilot-testkit; it may be a dev-dependency only"
+            ));
+        }
+    }
     // The host run builds and runs sketches: it needs the toolchain (its process runner and
     // diagnostics parser) and the trace, never the LLM, the sessions or the classifier.
     if graph.transitive.contains_key("autopilot-hostrun") {
@@ -218,7 +226,16 @@ fn the_checker_catches_http_outside_the_llm_crate_and_processes_outside_the_tool
     graph
         .transitive
         .insert("autopilot-trace".into(), ["tokio".to_string()].into());
+    graph.direct.insert(
+        "autopilot-classifier".into(),
+        ["autopilot-testkit".to_string()].into(),
+    );
     let broken = violations(&graph);
+    assert!(
+        broken.iter().any(|b| b
+            == "autopilot-classifier depends on autopilot-testkit; it may be a dev-dependency only"),
+        "{broken:?}"
+    );
     assert!(
         broken
             .iter()

@@ -15,37 +15,10 @@ pub fn prompts_dir() -> PathBuf {
     workspace_root().join("prompts")
 }
 
-/// The published logs, or `None` (with a message) when they are missing outside CI. With
-/// `CI=true` a missing corpus fails the test. The corpus lives in `shared/corpus` next to the
-/// checkout (`<root>/../shared/corpus`); a worktree one level deeper finds it one level up.
-#[expect(clippy::print_stderr, reason = "tests say why they skip")]
+/// The published logs (`<corpus>/raw_logs`), or `None` when the corpus is missing: the shared
+/// finder of `autopilot-testkit` fails the test under `CI=true` and records a skip elsewhere.
 pub fn corpus_logs() -> Option<PathBuf> {
-    // An explicit corpus wins; a wrong one is an error, not a skip.
-    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
-        assert!(
-            dir.join("raw_logs").is_dir(),
-            "AUTOPILOT_CORPUS={} has no raw_logs/",
-            dir.display()
-        );
-        return Some(dir.join("raw_logs"));
-    }
-    let root = workspace_root().canonicalize().unwrap();
-    let candidates: Vec<PathBuf> = root
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join("shared/corpus/autopilot-failures/raw_logs"))
-        .collect();
-    if let Some(found) = candidates.iter().find(|dir| dir.is_dir()) {
-        return Some(found.clone());
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the corpus is missing at {}",
-        candidates[0].display()
-    );
-    eprintln!("skipping: the corpus is not at {}", candidates[0].display());
-    None
+    autopilot_testkit::corpus().map(|corpus| corpus.join("raw_logs"))
 }
 
 /// A temporary app directory with files written into it.
