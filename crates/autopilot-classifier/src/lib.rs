@@ -27,10 +27,11 @@ pub use classify::{
 pub use input::{InputError, InputFile, collect_inputs};
 pub use legacy::import::{
     ImportError, ImportRow, LEGACY_APP, LEGACY_FQBN, LEGACY_TARGET, LegacyImporter, LegacySession,
-    StagedImport, TimedEvent, import_legacy, import_legacy_all, provider_and_model,
+    TimedEvent, import_legacy, import_legacy_all, provider_and_model,
 };
 pub use legacy::lines::LineReader;
 pub use legacy::logline::{Header, Level, parse_header};
+pub use legacy::staged::StagedImport;
 pub use parallel::for_each_ordered;
 pub use pipeline::{
     ClassifyError, ClassifyOptions, LegacyRecord, classify_inputs, classify_paths, import_inputs,
