@@ -63,8 +63,17 @@ pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
 /// A `session_started` of the uno demo answered by `replay:demo`.
 pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
     Event::SessionStarted(SessionStarted {
-        app: "color_classifier".into(),
         app_path: app_path.map(Into::into),
+        ..sample_started(origin)
+    })
+}
+
+/// The fields of [`session_started`], for tests that change a few with struct update syntax
+/// (`SessionStarted { model: "m".into(), ..sample_started(origin) }`).
+pub fn sample_started(origin: TraceOrigin) -> SessionStarted {
+    SessionStarted {
+        app: "color_classifier".into(),
+        app_path: None,
         target: "uno".into(),
         fqbn: Some("arduino:avr:uno".into()),
         provider: "replay".into(),
@@ -77,7 +86,7 @@ pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
         autopilot_version: "0.1.0".into(),
         batch: None,
         origin,
-    })
+    }
 }
 
 /// A sketch attempt that failed to compile with `message`.
