@@ -223,6 +223,17 @@ fn exported(stdout: &[u8]) -> BTreeSet<String> {
         .collect()
 }
 
+/// `autopilot run` of the color_uno example (the demo answers) into `out`.
+fn run_demo(out: &Path) -> assert_cmd::Command {
+    let mut command = autopilot();
+    command
+        .arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/color_uno/app.toml"))
+        .arg("--out")
+        .arg(out);
+    command
+}
+
 fn demo_trace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("crates/autopilot-otel/tests/fixtures/demo-color_uno.jsonl")
@@ -280,11 +291,7 @@ fn phoenix_shows_a_demo_session_imported_legacy_sessions_and_a_live_run_as_span_
 
     // Live: a run with --otlp-endpoint.
     let run = work.path().join("run");
-    let output = autopilot()
-        .arg("run")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/color_uno/app.toml"))
-        .arg("--out")
-        .arg(&run)
+    let output = run_demo(&run)
         .args(["--otlp-endpoint", &endpoint])
         .output()
         .unwrap();
@@ -307,11 +314,7 @@ fn a_run_with_its_collector_down_succeeds_and_reports_the_spans_it_dropped() {
     let work = tempfile::tempdir().unwrap();
     let endpoint = format!("http://127.0.0.1:{}", free_port());
     let run = work.path().join("run");
-    let output = autopilot()
-        .arg("run")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/color_uno/app.toml"))
-        .arg("--out")
-        .arg(&run)
+    let output = run_demo(&run)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env(
             "OTEL_EXPORTER_OTLP_HEADERS",
