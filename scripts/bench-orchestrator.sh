@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo bench -q -p autopilot-orchestrator --bench pure_steps
+cargo bench -q -p autopilot-steps --bench pure_steps
 
 if ! command -v arduino-builder >/dev/null; then
     echo "arduino-builder not installed: no compile figure (scripts/install-os-deps.sh installs it)"

@@ -11,7 +11,7 @@ use autopilot_llm::{
     resolve_settings,
 };
 use autopilot_orchestrator::session::SessionSetup;
-use autopilot_orchestrator::{App, Policies, PromptSet, SandboxMode};
+use autopilot_steps::{App, Policies, PromptSet, SandboxMode};
 use autopilot_toolchain::{LibraryCatalog, Target, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{BatchCell, SamplingParams, SessionId, TraceFile, collect_trace_files};
 
@@ -30,7 +30,7 @@ pub fn prompts_dir(flag: Option<&Path>) -> PathBuf {
     if let Ok(cwd) = std::env::current_dir() {
         for dir in cwd.ancestors() {
             let candidate = dir.join("prompts");
-            if candidate.join(autopilot_orchestrator::MANIFEST).is_file() {
+            if candidate.join(autopilot_steps::MANIFEST).is_file() {
                 return candidate;
             }
         }

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|answer: &str| {
-    let _ = autopilot_orchestrator::extract_code(answer);
+    let _ = autopilot_steps::extract_code(answer);
 });

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|source: &str| {
-    let scan = autopilot_orchestrator::scan_header(source);
+    let scan = autopilot_steps::scan_header(source);
     if let Some(array) = scan.model_array() {
         let name = array.name.clone();
         let _ = scan.length_of(&name);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use autopilot_orchestrator::{App, ModelKind, SpecRules, spec_template, validate_spec};
+use autopilot_steps::{App, ModelKind, SpecRules, spec_template, validate_spec};
 use libfuzzer_sys::fuzz_target;
 
 fn app() -> &'static (App, serde_json::Value) {

@@ -8,18 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
-use autopilot_orchestrator::App;
 use autopilot_orchestrator::batch::{
-    BatchObserver, Experiment, Manifest, PlannedAction, SessionPlan, expand, merge_run_dirs,
-    plan_actions, read_manifest, run_concurrently, set_aside, write_manifest,
+    BatchObserver, Experiment, Invocation, PreparedRun, SessionPlan, expand, merge_run_dirs,
+    prepare_run_dir, run_concurrently,
 };
 use autopilot_orchestrator::session::{SessionReport, infra, run_session};
-use autopilot_toolchain::{Compiler, Target};
-use autopilot_trace::{
-    ComponentVersion, JsonlLayer, RunDirSink, SessionOutcome, format_timestamp, session_span,
-};
+use autopilot_steps::App;
+use autopilot_toolchain::Target;
+use autopilot_trace::{JsonlLayer, RunDirSink, SessionOutcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tracing::Instrument;
 
 use crate::cli::{BatchArgs, GlobalArgs, MergeArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -45,7 +42,7 @@ impl Progress {
     }
 }
 
-impl BatchObserver<SessionReport> for Progress {
+impl BatchObserver<SessionPlan, SessionReport> for Progress {
     fn started(&self, _plan: &SessionPlan) {}
 
     fn finished(&self, plan: &SessionPlan, report: &SessionReport) {
@@ -147,24 +144,6 @@ fn git_revision() -> Option<String> {
     None
 }
 
-/// Tool, core and library versions of every target the experiment uses.
-async fn tool_versions(
-    environment: &SessionEnvironment,
-    targets: &[Target],
-) -> Vec<ComponentVersion> {
-    let mut versions: Vec<ComponentVersion> = Vec::new();
-    for target in targets {
-        if let Ok(compiler) = Compiler::new(target, environment.toolchain.clone()).await {
-            for version in compiler.versions() {
-                if !versions.contains(version) {
-                    versions.push(version.clone());
-                }
-            }
-        }
-    }
-    versions
-}
-
 pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     let experiment = Experiment::load(&args.experiment).input_error()?;
     let mut env_args = args.env.clone();
@@ -240,63 +219,23 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         .unavailable()?;
 
     let _lock = super::lock_run_dir(&out)?;
-    // The manifest: the same experiment resumes, another one is refused.
-    let hash = Manifest::hash_experiment(&experiment);
-    let now = format_timestamp(jiff::Timestamp::now());
-    let previous = read_manifest(&out).input_error()?;
-    if let Some(previous) = &previous
-        && previous.experiment_hash != hash
-    {
-        // The same name with another hash: the experiment file was edited since that run.
-        let what = if previous.experiment.name == experiment.name {
-            format!(
-                "a run of experiment `{}` made from a different version of its file (it was edited since)",
-                previous.experiment.name
-            )
-        } else {
-            format!(
-                "a run of another experiment, `{}`",
-                previous.experiment.name
-            )
-        };
-        return Err(anyhow!(
-            "{} holds {what}; choose another --out, or restore the file to resume that run",
-            out.display()
-        ))
-        .input_error();
-    }
-    let target_list: Vec<Target> = targets.values().cloned().collect();
-    let manifest = Manifest {
-        format: 1,
-        experiment: experiment.clone(),
-        experiment_hash: hash,
+    let invocation = Invocation {
         shard: args.shard.map(|s| s.to_string()),
         autopilot_version: env!("CARGO_PKG_VERSION").to_owned(),
         git_revision: git_revision(),
-        tool_versions: runtime.block_on(tool_versions(&environment, &target_list)),
-        created: previous
-            .as_ref()
-            .map_or_else(|| now.clone(), |p| p.created.clone()),
-        updated: now,
-        invocations: previous.as_ref().map_or(1, |p| p.invocations + 1),
+        retry_failed: args.retry_failed,
     };
-    write_manifest(&out, &manifest).input_error()?;
-
-    // What runs: finished sessions are kept; interrupted ones are set aside and run again.
-    let actions = plan_actions(&plans, &out, args.retry_failed).input_error()?;
-    let mut pending = Vec::new();
-    let mut kept = 0usize;
-    for (plan, action) in plans.into_iter().zip(actions) {
-        match action {
-            PlannedAction::Keep => kept += 1,
-            PlannedAction::Run => pending.push(plan),
-            PlannedAction::Rerun { reason } => {
-                tracing::info!(session = %plan.id, reason, "running again");
-                set_aside(&out, &plan.id).input_error()?;
-                pending.push(plan);
-            }
-        }
-    }
+    let target_list: Vec<Target> = targets.values().cloned().collect();
+    let PreparedRun { pending, kept } = runtime
+        .block_on(prepare_run_dir(
+            &out,
+            &experiment,
+            plans,
+            &invocation,
+            &target_list,
+            &environment.toolchain,
+        ))
+        .input_error()?;
 
     let exporter = super::export::start_live(&args.otlp)?;
     let layer = JsonlLayer::new(autopilot_otel::ExportingSink::new(
@@ -366,10 +305,9 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         move |plan| {
             let context = context.clone();
             async move {
-                // Boxed: every task is spawned up front, and an unboxed session future would
-                // make each waiting task as large as a running one.
+                // Boxed: a session future is large, and the task need only hold a pointer.
                 let setup = Box::new(context.setup(&plan));
-                Box::pin(run_session(&setup).instrument(session_span(&plan.id))).await
+                Box::pin(run_session(&setup)).await
             }
         },
         progress.clone(),

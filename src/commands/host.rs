@@ -10,7 +10,7 @@ use autopilot_hostrun::check::{HostToolchain, check_sketch};
 use autopilot_hostrun::profile::{self, CoreFamily};
 use autopilot_hostrun::scene::colour_scene;
 use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
-use autopilot_orchestrator::App;
+use autopilot_steps::App;
 use autopilot_trace::HostVerdictKind;
 
 use crate::cli::{Format, HostArgs, HostCheckArgs, HostCommand, HostSetupArgs};

@@ -15,16 +15,15 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use autopilot_classifier::{Taxonomy, classify_events};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ReplayMatch};
-use autopilot_orchestrator::App;
+use autopilot_orchestrator::batch::{BatchObserver, ConcurrencyLimits, Job, run_concurrently};
 use autopilot_orchestrator::replay::{RecordedSession, SessionView, compare};
 use autopilot_orchestrator::session::{SessionReport, SessionSetup, infra, run_session};
+use autopilot_steps::App;
 use autopilot_toolchain::Target;
 use autopilot_trace::{
     AnswerSource, Event, JsonlLayer, LlmCallResult, RunDirSink, SessionOutcome, TraceFile,
-    collect_trace_files, session_span,
+    collect_trace_files,
 };
-use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -166,13 +165,14 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));
     let runtime = crate::setup::session_runtime()?;
+    let out = context.out.clone();
     let examined = runtime.block_on(run_all(
-        &context,
-        &planned,
+        Arc::new(context),
+        Arc::new(planned),
         usize::from(args.jobs),
         global.quiet > 0,
     ))?;
-    summarize(&examined, &context.out, skipped, &write_errors.snapshot())
+    summarize(&examined, &out, skipped, &write_errors.snapshot())
 }
 
 /// `<run-dir>-replay`, next to the run directory.
@@ -306,49 +306,96 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
     })
 }
 
-/// Runs the sessions, at most `jobs` at once, each in its session span, and examines each as
-/// it ends; the results in input order.
+/// One recorded session to replay: its index in the planned sessions.
+#[derive(Debug, Clone, Copy)]
+struct ReplayJob(usize);
+
+impl Job for ReplayJob {
+    /// Recorded answers reach no provider: one group, bounded by `-j` alone.
+    fn group(&self) -> &'static str {
+        "replay"
+    }
+}
+
+/// Says each session's outcome as it ends (`[k/total] id: outcome`); the first error stops
+/// the replay.
+struct ReplayProgress {
+    planned: Arc<Vec<Planned>>,
+    finished: std::sync::atomic::AtomicUsize,
+    quiet: bool,
+}
+
+impl BatchObserver<ReplayJob, CliResult<Examined>> for ReplayProgress {
+    fn started(&self, _job: &ReplayJob) {}
+
+    fn finished(&self, job: &ReplayJob, result: &CliResult<Examined>) {
+        let Ok(examined) = result else {
+            return;
+        };
+        let finished = self
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if !self.quiet {
+            let mut stderr = crate::terminal::stderr();
+            let _ = writeln!(
+                stderr,
+                "[{finished}/{}] {}: {}",
+                self.planned.len(),
+                self.planned[job.0].recorded.id,
+                examined.outcome
+            );
+        }
+    }
+
+    fn stops(&self, result: &CliResult<Examined>) -> bool {
+        result.is_err()
+    }
+}
+
+/// Runs the sessions, at most `jobs` at once (the batch executor), and examines each as it
+/// ends; the results in input order.
 async fn run_all(
-    context: &Replay,
-    planned: &[Planned],
+    context: Arc<Replay>,
+    planned: Arc<Vec<Planned>>,
     jobs: usize,
     quiet: bool,
 ) -> CliResult<Vec<Examined>> {
     let total = planned.len();
-    let mut queue = planned.iter().enumerate();
-    let mut tasks = JoinSet::new();
+    let limits = ConcurrencyLimits {
+        total: jobs.max(1),
+        ..ConcurrencyLimits::default()
+    };
+    let progress = Arc::new(ReplayProgress {
+        planned: planned.clone(),
+        finished: std::sync::atomic::AtomicUsize::new(0),
+        quiet,
+    });
+    let sessions = planned.clone();
+    let ended = run_concurrently(
+        (0..total).map(ReplayJob).collect(),
+        &limits,
+        move |job: ReplayJob| {
+            let context = context.clone();
+            let planned = sessions.clone();
+            async move {
+                // The session is built when it starts: memory follows `-j`, not the run.
+                let one = &planned[job.0];
+                let setup = setup(&context, one)?;
+                let report = run_session(&setup).await;
+                examine(&context, one, &report)
+            }
+        },
+        progress,
+    )
+    .await;
     let mut results: Vec<Option<Examined>> = (0..total).map(|_| None).collect();
-    let mut finished = 0usize;
-    loop {
-        while tasks.len() < jobs.max(1) {
-            let Some((index, one)) = queue.next() else {
-                break;
-            };
-            let setup = setup(context, one)?;
-            tasks.spawn(async move {
-                let span = session_span(&setup.id);
-                (index, run_session(&setup).instrument(span).await)
-            });
-        }
-        let Some(joined) = tasks.join_next().await else {
-            break;
-        };
-        let (index, report) = match joined {
-            Ok(done) => done,
+    for end in ended {
+        match end {
+            Ok((job, examined)) => results[job.0] = Some(examined?),
             // A panicking session is a bug; let it surface as one.
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
-        };
-        let examined = examine(context, &planned[index], &report)?;
-        finished += 1;
-        if !quiet {
-            let mut stderr = crate::terminal::stderr();
-            let _ = writeln!(
-                stderr,
-                "[{finished}/{total}] {}: {}",
-                planned[index].recorded.id, examined.outcome
-            );
+            Err(job) => panic!("the replay of {} panicked", planned[job.0].recorded.id),
         }
-        results[index] = Some(examined);
     }
     Ok(results.into_iter().flatten().collect())
 }

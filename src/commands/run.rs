@@ -6,13 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
-use autopilot_orchestrator::App;
 use autopilot_orchestrator::session::{SessionReport, infra, run_session_until, sketch_name};
 use autopilot_otel::{Exporter, ExportingSink};
-use autopilot_trace::{
-    JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome, session_span,
-};
-use tracing::Instrument;
+use autopilot_steps::App;
+use autopilot_trace::{JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome};
 
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::exit::{CliResult, ExitStatus, WithStatus};
@@ -209,10 +206,10 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         note: choice.note,
     };
     let setup = environment.setup(parts, fallback_llm);
-    let report: SessionReport = runtime.block_on(
-        async { run_session_until(&setup, crate::setup::termination_signal()).await }
-            .instrument(session_span(&id)),
-    );
+    let report: SessionReport = runtime.block_on(run_session_until(
+        &setup,
+        crate::setup::termination_signal(),
+    ));
     super::export::finish_live(global, exporter, args.otlp.otlp_endpoint.as_deref());
     finish(global, &out, &trace_path, &report, &write_errors.snapshot())
 }

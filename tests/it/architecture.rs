@@ -24,6 +24,15 @@ const NETWORK_AND_RUNTIME: &[&str] = &[
 ];
 const LLM_CLIENTS: &[&str] = &["reqwest", "hyper", "async-openai", "ollama-rs"];
 const PROCESS_CRATES: &[&str] = &["nix"];
+/// Workspace crates that run processes, call LLMs or run sessions: what the pure steps must
+/// never reach, so that "pure steps spawn nothing and await nothing" is a compile-time fact.
+const SPAWNING_OR_NETWORK_CRATES: &[&str] = &[
+    "autopilot-toolchain",
+    "autopilot-hostrun",
+    "autopilot-llm",
+    "autopilot-orchestrator",
+    "autopilot-classifier",
+];
 
 /// Every broken invariant, as a sentence.
 pub fn violations(graph: &DependencyGraph) -> Vec<String> {
@@ -36,9 +45,27 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
             "autopilot-llm",
             "autopilot-toolchain",
             "autopilot-orchestrator",
+            "autopilot-steps",
         ]) {
             if deps.contains(*forbidden) {
                 broken.push(format!("autopilot-classifier depends on {forbidden}; it may depend on autopilot-trace only"));
+            }
+        }
+    }
+    // The pure steps spawn nothing, await nothing and open no socket: no async runtime, no
+    // network or process crate, and none of our crates that run processes or call LLMs.
+    if graph.transitive.contains_key("autopilot-steps") {
+        let deps = deps_of("autopilot-steps");
+        for forbidden in NETWORK_AND_RUNTIME
+            .iter()
+            .chain(LLM_CLIENTS)
+            .chain(PROCESS_CRATES)
+            .chain(SPAWNING_OR_NETWORK_CRATES)
+        {
+            if deps.contains(*forbidden) {
+                broken.push(format!(
+                    "autopilot-steps depends on {forbidden}; the pure steps may depend on autopilot-trace and data crates only"
+                ));
             }
         }
     }
@@ -72,10 +99,19 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
     for forbidden in LLM_CLIENTS.iter().chain(&[
         "autopilot-llm",
         "autopilot-orchestrator",
+        "autopilot-steps",
         "autopilot-classifier",
     ]) {
         if toolchain_deps.contains(*forbidden) {
             broken.push(format!("autopilot-toolchain depends on {forbidden}"));
+        }
+    }
+    // Test support stays out of every shipped crate: only dev-dependencies may name it.
+    for (package, direct) in &graph.direct {
+        if direct.contains("autopilot-testkit") {
+            broken.push(format!(
+                "{package} depends on autopilot-testkit; it may be a dev-dependency only"
+            ));
         }
     }
     // The host run builds and runs sketches: it needs the toolchain (its process runner and
@@ -101,6 +137,7 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
             "autopilot-orchestrator",
             "autopilot-classifier",
             "autopilot-hostrun",
+            "autopilot-steps",
             "async-openai",
         ] {
             if deps.contains(forbidden) {
@@ -208,7 +245,16 @@ fn the_checker_catches_http_outside_the_llm_crate_and_processes_outside_the_tool
     graph
         .transitive
         .insert("autopilot-trace".into(), ["tokio".to_string()].into());
+    graph.direct.insert(
+        "autopilot-classifier".into(),
+        ["autopilot-testkit".to_string()].into(),
+    );
     let broken = violations(&graph);
+    assert!(
+        broken.iter().any(|b| b
+            == "autopilot-classifier depends on autopilot-testkit; it may be a dev-dependency only"),
+        "{broken:?}"
+    );
     assert!(
         broken
             .iter()
@@ -227,4 +273,69 @@ fn the_checker_catches_http_outside_the_llm_crate_and_processes_outside_the_tool
             .any(|b| b.contains("autopilot-trace depends on tokio")),
         "{broken:?}"
     );
+}
+
+#[test]
+fn the_checker_catches_pure_steps_that_can_spawn_or_await() {
+    let mut graph = DependencyGraph::default();
+    graph.transitive.insert(
+        "autopilot-steps".into(),
+        [
+            "autopilot-trace".to_string(),
+            "autopilot-toolchain".to_string(),
+            "tokio".to_string(),
+        ]
+        .into(),
+    );
+    let broken = violations(&graph);
+    for forbidden in ["autopilot-toolchain", "tokio"] {
+        assert!(
+            broken
+                .iter()
+                .any(|b| b.contains(&format!("autopilot-steps depends on {forbidden};"))),
+            "{forbidden}: {broken:?}"
+        );
+    }
+    assert_eq!(broken.len(), 2, "{broken:?}");
+}
+
+/// What std itself offers to spawn, connect or start threads: the dependency rules cannot see
+/// it, so the pure steps' sources are scanned for it.
+const STD_SPAWN_OR_NETWORK: &[&str] = &["std::process", "std::net", "std::thread", "Command::"];
+
+/// The lines of `.rs` files under `dir` that name something of `needles`.
+fn source_lines_naming(dir: &std::path::Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs_err::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    if needles.iter().any(|needle| line.contains(needle)) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_pure_steps_use_nothing_of_std_that_spawns_or_connects() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/autopilot-steps/src");
+    let found = source_lines_naming(&src, STD_SPAWN_OR_NETWORK);
+    assert!(
+        found.is_empty(),
+        "the pure steps must spawn nothing:\n{}",
+        found.join("\n")
+    );
+    // The scan itself finds what it looks for: the process runner names std::process.
+    let toolchain =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/autopilot-toolchain/src");
+    assert!(!source_lines_naming(&toolchain, STD_SPAWN_OR_NETWORK).is_empty());
 }

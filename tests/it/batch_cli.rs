@@ -4,26 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
 use predicates::prelude::PredicateBooleanExt;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed, requested_target, spec_for_target};
+use autopilot_testkit::openai::{Reply, ScriptedOpenAi, spec_for_target};
+use autopilot_testkit::tools::avr_toolchain_and_simavr;
+
+use crate::support::autopilot;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Debian's AVR toolchain and simavr (required under `CI=true`).
-fn avr_toolchain() -> bool {
-    installed(
-        "the AVR toolchain and simavr",
-        &[AVR_TOOLCHAIN, &["/usr/bin/simavr"]].concat(),
-    )
 }
 
 /// A path as a TOML string literal.
@@ -69,37 +61,23 @@ fn demo_answers() -> (String, String, String) {
 /// An OpenAI-compatible server: spec requests get the spec, sketch requests the good sketch,
 /// except runs whose seed is 3 modulo 4, which always get the broken one (they exhaust).
 /// Every ninth request fails with a 503 (the client retries it).
-struct Fake {
-    spec: String,
-    broken: String,
-    good: String,
-    requests: Arc<AtomicUsize>,
-}
-
-impl Respond for Fake {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        if n.is_multiple_of(9) {
-            return ResponseTemplate::new(503).set_body_string("busy");
+async fn fake_llm() -> ScriptedOpenAi {
+    let (spec, broken, good) = demo_answers();
+    ScriptedOpenAi::decide(move |seen| {
+        if seen.number.is_multiple_of(9) {
+            return Reply::Status(503);
         }
-        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let text = body.to_string();
-        let seed = body["seed"].as_u64().unwrap_or(0);
-        let answer = if text.contains("<fill:") {
-            &spec_for_target(&self.spec, requested_target(&request.body).as_deref())
+        let seed = seen.body["seed"].as_u64().unwrap_or(0);
+        let answer = if seen.asks_for_spec() {
+            spec_for_target(&spec, seen.requested_target().as_deref())
         } else if seed % 4 == 3 {
-            &self.broken
+            broken.clone()
         } else {
-            &self.good
+            good.clone()
         };
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_millis(40))
-            .set_body_json(serde_json::json!({
-                "id": "x", "object": "chat.completion", "created": 1, "model": "fake",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
-            }))
-    }
+        Reply::Delayed(Duration::from_millis(40), Box::new(Reply::Answer(answer)))
+    })
+    .await
 }
 
 fn write_files(dir: &Path, runs: u32) -> (PathBuf, PathBuf) {
@@ -123,25 +101,14 @@ fn write_files(dir: &Path, runs: u32) -> (PathBuf, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
-    let (spec, broken, good) = demo_answers();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(Fake {
-            spec,
-            broken,
-            good,
-            requests: requests.clone(),
-        })
-        .mount(&server)
-        .await;
+    let server = fake_llm().await;
     let dir = tempfile::tempdir().unwrap();
     let (experiment, _) = write_files(dir.path(), 40);
     let out = dir.path().join("run");
-    let base_url = format!("{}/v1", server.uri());
+    let base_url = server.base_url();
     let argv: Vec<std::ffi::OsString> = vec![
         "batch".into(),
         experiment.clone().into(),
@@ -248,12 +215,12 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
     assert_eq!(manifest["experiment"]["name"], "kill-test");
 
     // A third run does nothing.
-    let requests_before = requests.load(Ordering::SeqCst);
+    let requests_before = server.requests().len();
     let mut third = autopilot();
     third.args(&argv).env("OPENAI_API_KEY", "test-key");
     third.assert().code(0);
     assert_eq!(
-        requests.load(Ordering::SeqCst),
+        server.requests().len(),
         requests_before,
         "nothing ran twice"
     );
@@ -262,20 +229,10 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_experiment_over_two_targets_builds_each_session_for_its_own_board() {
     // README's example: an uno app with `targets = ["uno", "nano"]`.
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
-    let (spec, broken, good) = demo_answers();
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(Fake {
-            spec,
-            broken,
-            good,
-            requests: Arc::new(AtomicUsize::new(0)),
-        })
-        .mount(&server)
-        .await;
+    let server = fake_llm().await;
     let dir = tempfile::tempdir().unwrap();
     let (experiment, _) = write_files(dir.path(), 1);
     let text = std::fs::read_to_string(&experiment).unwrap();
@@ -291,7 +248,7 @@ async fn an_experiment_over_two_targets_builds_each_session_for_its_own_board() 
         .arg("--out")
         .arg(&out)
         .arg("--base-url")
-        .arg(format!("{}/v1", server.uri()))
+        .arg(server.base_url())
         .arg("--cache-dir")
         .arg(cache_dir())
         .arg("-q")
@@ -336,7 +293,7 @@ async fn an_experiment_over_two_targets_builds_each_session_for_its_own_board() 
 
 #[test]
 fn shards_merged_equal_the_whole_run() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -469,7 +426,7 @@ fn a_run_directory_in_use_is_refused_with_exit_2_naming_its_holder() {
 /// is named as such.
 #[test]
 fn deterministic_infrastructure_errors_do_not_suggest_retry_failed() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

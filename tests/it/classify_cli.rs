@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
-use crate::support::{autopilot, corpus};
+use autopilot_testkit::corpus;
+
+use crate::support::autopilot;
 
 /// Runs a command that must succeed and returns its stdout.
 fn stdout_of(command: &mut assert_cmd::Command) -> Vec<u8> {

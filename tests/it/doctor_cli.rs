@@ -10,7 +10,9 @@ use predicates::prelude::PredicateBooleanExt as _;
 use predicates::str::contains;
 use serde_json::Value;
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
+use autopilot_testkit::tools::avr_toolchain_and_simavr;
+
+use crate::support::autopilot;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -207,15 +209,32 @@ fn a_hidden_toolchain_is_named_with_its_fix_and_exits_3() {
     assert_eq!(findings(target(&report, "esp32")), ["core esp32:esp32"]);
 
     // The same, for people.
-    doctor()
+    let cache = tempfile::tempdir().unwrap();
+    let output = doctor()
         .env("PATH", &bin)
         .env("FAKE_ARDUINO_CLI_CASE", &case)
+        // An empty cache: the host TFLM library is "not built" on every machine.
+        .env("XDG_CACHE_HOME", cache.path())
         .args(["--timeout", "2"])
         .assert()
         .code(3)
         .stdout(contains("missing  simavr"))
-        .stdout(contains("fix: sudo apt-get install simavr"))
-        .stdout(contains("uno is NOT ready"));
+        .stdout(contains("uno is NOT ready"))
+        .get_output()
+        .clone();
+    let mut settings = autopilot_testkit::snapshot::settings(&[(dir.path(), "[DIR]")]);
+    // The AVR core and avr-gcc are found at Debian's fixed paths, whatever PATH says: present
+    // or not depending on the machine.
+    settings.add_filter(
+        r"(?m)^  \w+ +(AVR core|avr-gcc) .*(\n {20,}fix: .*)?$",
+        "  [machine] $1",
+    );
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "doctor_hidden_toolchain",
+            autopilot_testkit::snapshot::command_output(&output)
+        );
+    });
 }
 
 #[test]
@@ -236,13 +255,6 @@ fn nothing_on_path_names_every_missing_tool() {
         findings(target(&report, "nano33ble_sense")),
         ["arduino-cli with core arduino:mbed_nano"]
     );
-}
-
-/// Whether Debian's AVR toolchain and simavr are installed; fails under `CI=true` when not.
-fn avr_toolchain_and_simavr() -> bool {
-    let mut files = AVR_TOOLCHAIN.to_vec();
-    files.push("/usr/bin/simavr");
-    installed("the AVR toolchain or simavr", &files)
 }
 
 #[test]

@@ -13,7 +13,10 @@ use autopilot_otel::{MapOptions, MappedTrace, map_session};
 use autopilot_trace::{Event, TraceFile, TraceRecord, collect_trace_files};
 use serde_json::Value;
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, corpus, installed};
+use autopilot_testkit::tools::{avr_toolchain_and_simavr, cache_dir};
+use autopilot_testkit::{corpus, require};
+
+use crate::support::autopilot;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -60,23 +63,18 @@ impl Drop for Phoenix {
 
 /// The `phoenix` of scripts/setup-phoenix.sh's cache. Under `CI=true` a missing one fails.
 fn phoenix_executable() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?
-        .join("autopilot");
-    let found = fs_err::read_dir(&base).ok().and_then(|entries| {
+    let found = fs_err::read_dir(cache_dir()).ok().and_then(|entries| {
         entries
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with("phoenix-"))
             .map(|e| e.path().join("bin/phoenix"))
             .find(|p| p.is_file())
     });
-    let path = found.unwrap_or_else(|| base.join("phoenix-<key>/bin/phoenix"));
-    installed(
+    require(
         "Arize Phoenix (bash scripts/setup-phoenix.sh)",
-        &[path.to_str().unwrap_or_default()],
+        found.is_some(),
     )
-    .then_some(path)
+    .then_some(found?)
 }
 
 fn start_phoenix() -> Option<Phoenix> {
@@ -242,10 +240,7 @@ fn demo_trace() -> PathBuf {
 #[test]
 fn phoenix_shows_a_demo_session_imported_legacy_sessions_and_a_live_run_as_span_trees() {
     let Some(corpus) = corpus() else { return };
-    if !installed(
-        "the AVR toolchain and simavr",
-        &[AVR_TOOLCHAIN, &["/usr/bin/simavr"]].concat(),
-    ) {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let Some(phoenix) = start_phoenix() else {
@@ -305,10 +300,7 @@ fn phoenix_shows_a_demo_session_imported_legacy_sessions_and_a_live_run_as_span_
 
 #[test]
 fn a_run_with_its_collector_down_succeeds_and_reports_the_spans_it_dropped() {
-    if !installed(
-        "the AVR toolchain and simavr",
-        &[AVR_TOOLCHAIN, &["/usr/bin/simavr"]].concat(),
-    ) {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let work = tempfile::tempdir().unwrap();

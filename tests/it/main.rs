@@ -12,5 +12,6 @@ mod report_cli;
 mod run_cli;
 mod signals_cli;
 mod support;
+mod tidy;
 mod toolchain_cli;
 mod trace_cli;

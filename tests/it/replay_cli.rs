@@ -11,9 +11,10 @@ use autopilot_trace::{
     SessionOutcome, Stage, TraceFile, TraceOrigin,
 };
 
-use crate::support::{
-    autopilot, host_library, read_request, session_started, write_events, write_session,
-};
+use autopilot_testkit::tools::host_library;
+use autopilot_testkit::trace::{session_started, write_events, write_session};
+
+use crate::support::{autopilot, read_request};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

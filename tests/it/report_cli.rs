@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use predicates::str::contains;
 
-use crate::support::{autopilot, corpus, write_session};
+use autopilot_testkit::corpus;
+use autopilot_testkit::trace::write_session;
+
+use crate::support::autopilot;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/autopilot-classifier/tests/fixtures")
@@ -118,6 +121,9 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# Fixture run\n"), "{md}");
+    autopilot_testkit::snapshot::settings(&[(&logs, "[LOGS]"), (&out, "[OUT]")]).bind(|| {
+        insta::assert_snapshot!("report_markdown_fixture_logs", md);
+    });
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("<svg") && !html.contains("src="),

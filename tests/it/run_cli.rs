@@ -8,16 +8,10 @@ use predicates::str::contains;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{
-    AVR_TOOLCHAIN, autopilot, host_library, installed, requested_target, spec_for_target,
-};
+use autopilot_testkit::openai::{requested_target, spec_for_target};
+use autopilot_testkit::tools::{avr_toolchain_and_simavr as toolchain, host_library};
 
-fn toolchain() -> bool {
-    installed(
-        "the AVR toolchain and simavr",
-        &[AVR_TOOLCHAIN, &["/usr/bin/simavr"]].concat(),
-    )
-}
+use crate::support::autopilot;
 
 fn app() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/color_uno/app.toml")
@@ -83,7 +77,11 @@ impl Respond for OllamaChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&request.body);
         let content = if body.contains("<fill:") {
-            spec_for_target(&self.spec, requested_target(&request.body).as_deref())
+            spec_for_target(
+                &self.spec,
+                requested_target(&serde_json::from_slice(&request.body).unwrap_or_default())
+                    .as_deref(),
+            )
         } else {
             self.sketch.clone()
         };
@@ -276,6 +274,36 @@ async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+/// The progress lines of a session answered from the example's recorded answers: a failed
+/// compile, a repair, a successful compile and the simulation, one line each.
+#[test]
+fn the_progress_lines_of_a_recorded_session() {
+    if !toolchain() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = autopilot()
+        .arg("run")
+        .arg(app())
+        .arg("--answers")
+        .arg(app().with_file_name("demo-answers.toml"))
+        .arg("--out")
+        .arg(out.path().join("run"))
+        // A cache of its own: no line says "(cache hit)" on one run and not on another.
+        .arg("--cache-dir")
+        .arg(out.path().join("cache"))
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    autopilot_testkit::snapshot::settings(&[(out.path(), "[OUT]")]).bind(|| {
+        insta::assert_snapshot!(
+            "run_progress_recorded_answers",
+            autopilot_testkit::snapshot::command_output(&output)
+        );
+    });
 }
 
 /// `run -q` prints errors only: stdout has the sketch folder, stderr nothing.

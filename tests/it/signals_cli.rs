@@ -11,7 +11,7 @@ use autopilot_trace::{Event, SessionOutcome, TraceFile, collect_trace_files};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::installed;
+use autopilot_testkit::tools::installed;
 
 /// A compiler that answers `-version` and hangs on a compile, its child marked by `marker`.
 fn hanging_builder(dir: &Path, marker: &str) -> PathBuf {
@@ -86,7 +86,8 @@ fn start_run(work: &Path, marker: &str) -> Child {
 fn sandbox_and_toolchain() -> bool {
     installed(
         "bubblewrap and the AVR toolchain",
-        &["/usr/bin/bwrap", "/usr/bin/avr-gcc"],
+        &["bwrap", "avr-gcc"],
+        &[],
     )
 }
 

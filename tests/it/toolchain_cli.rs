@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use predicates::str::contains;
 
-use crate::support::{AVR_TOOLCHAIN, autopilot, installed};
+use autopilot_testkit::tools::avr_toolchain;
+
+use crate::support::autopilot;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,11 +15,6 @@ fn root() -> PathBuf {
 
 fn sketch(name: &str) -> PathBuf {
     root().join("data/fixtures/sketches").join(name)
-}
-
-/// Whether the AVR toolchain is installed; fails under `CI=true` when it is not.
-fn avr_toolchain() -> bool {
-    installed("the AVR toolchain", AVR_TOOLCHAIN)
 }
 
 #[test]

@@ -2,7 +2,9 @@
 
 use predicates::str::contains;
 
-use crate::support::{autopilot, write_session};
+use autopilot_testkit::trace::write_session;
+
+use crate::support::autopilot;
 
 #[test]
 fn validate_accepts_a_good_file_and_a_run_dir() {

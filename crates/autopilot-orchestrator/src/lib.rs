@@ -1,76 +1,12 @@
-//! The pure parts of a session: everything between the LLM and the compiler that needs neither.
-//!
-//! This crate reads app files ([`App`]) and policies ([`Policies`]), renders prompts from the
-//! templates in `prompts/` ([`PromptSet`]), validates filled specs ([`validate_spec`]), pulls
-//! code out of answers ([`extract_code`]), runs the static prechecks that must pass before any
-//! compile ([`run_prechecks`]), and builds the grounded repair context ([`RepairTracker`],
-//! [`build_repair`]). It spawns no process, opens no socket and prints nothing: the session
-//! loop that calls the LLM and the compiler composes these functions and emits the trace events
-//! they describe.
-//!
-//! [`replay`] reads what a recorded trace says about its session and tells how a replay of it
-//! differs from the recording, from the events of both.
-//!
-//! Where the inputs come from: target facts, allowed libraries and the TFLM API facts of the
-//! pinned library are the toolchain's ([`TargetFacts`], [`ForbiddenApi`]); diagnostics, size
-//! reports and real declarations are found by the toolchain and passed in as the trace's types
-//! ([`BuildEnvironment`]).
+//! The session engine and the experiments around it: one session from app file to compiled,
+//! checked sketch ([`session`]: the loop that composes the pure steps of `autopilot-steps` with
+//! the LLM client, the compilers and the simulators, every decision a trace event), batches of
+//! sessions ([`batch`]: the experiment file, its matrix and shards, resume, merge, the
+//! concurrent executor, the run-directory lock), and the comparison of a replayed session with
+//! its recording ([`replay`]).
 
-mod app;
+#![warn(unreachable_pub)]
+
 pub mod batch;
-mod config;
-mod cpp;
-mod dataset;
-mod extract;
-mod header;
-mod policy;
-mod precheck;
-mod prompts;
-mod repair;
 pub mod replay;
 pub mod session;
-mod spec;
-mod tflite;
-
-pub use app::{
-    App, DType, DatasetFile, GENERATED_HEADER_NAME, ModelInfo, ModelKind, ModelSource, SensorHints,
-    TensorSpec,
-};
-pub use config::{ConfigError, KeyProblem};
-pub use dataset::{
-    ColumnKind, ColumnSummary, DatasetError, DatasetSummary, FileSummary, MAX_CELL_BYTES,
-    format_number, summarize_csv,
-};
-pub use extract::{
-    CHECK_COMPETING_SKETCHES, CHECK_NO_CODE, Extraction, ExtractionFailure, FencedBlock,
-    defines_setup_and_loop, extract_code, fenced_blocks, strip_reasoning,
-};
-pub use header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
-pub use policy::{
-    AttemptBudgets, Fallbacks, LibraryPolicy, MAX_ATTEMPTS, ModelRef, Policies, RetryPolicy,
-    SandboxMode, SessionBudget, SimulationPolicy, Timeouts,
-};
-pub use precheck::{
-    CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,
-    CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH, CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP,
-    CHECK_SIMAVR_SECTION, ForbiddenApi, PrecheckInput, PrecheckReport, PrecheckVerdict,
-    run_prechecks,
-};
-pub use prompts::{
-    AppFacts, DatasetFacts, Flow, MANIFEST, ModelFacts, PromptError, PromptFacts, PromptSet,
-    RenderedPrompt, SHARED_DIR, TargetFacts, Task, Template, TinymlLibrary, UserFormat,
-    VariantInfo, sample_facts,
-};
-pub use repair::{
-    BoardFacts, BuildEnvironment, MAX_DIAGNOSTIC_MESSAGE_BYTES, Recurrence, RepairInput,
-    RepairLimits, RepairMaterial, RepairTracker, build_repair, display_path, error_signature,
-    model_facts, normalize_message, render_diagnostic, symbols_in_diagnostics,
-};
-pub use spec::{
-    FILL_MARKER, STANDARD_BAUD_RATES, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation,
-    extract_json, placeholder_reason, spec_template, spec_template_for, validate_spec,
-};
-pub use tflite::{
-    DEFAULT_MODEL_SYMBOL, TensorFacts, TfliteError, TfliteFacts, inspect_tflite, is_c_identifier,
-    resolver_method, tflite_to_header,
-};

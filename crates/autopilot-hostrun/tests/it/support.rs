@@ -1,5 +1,6 @@
-//! Helpers: the repository's data, the "required under CI, skipped elsewhere" rule for the host
-//! TFLM library, a shared prepared toolchain, and a helper that builds and judges a sketch.
+//! Helpers: the repository's data, a shared prepared host toolchain (its absence is "required
+//! under CI, skipped elsewhere" through `autopilot-testkit`), and a helper that builds and
+//! judges a sketch.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,30 +22,8 @@ pub fn data_host() -> PathBuf {
     root().join("data/host")
 }
 
-pub fn on_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// `true` when `available`; otherwise fails under `CI=true` and skips (with a message) elsewhere.
-#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
-pub fn require(what: &str, available: bool) -> bool {
-    if available {
-        return true;
-    }
-    assert!(!on_ci(), "{what} is missing and CI=true requires it");
-    eprintln!("skipped: {what} is missing (CI=true makes this a failure)");
-    false
-}
-
-/// The default cache folder, as the CLI resolves it (`$XDG_CACHE_HOME` or `~/.cache`).
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    base.join("autopilot")
-}
+pub use autopilot_testkit::require;
+pub use autopilot_testkit::tools::cache_dir;
 
 /// Compiler, library and the Chirale 2.0.0 profile, prepared once per test binary.
 #[derive(Debug)]
@@ -54,53 +33,53 @@ pub struct Host {
     pub profile: PreparedProfile,
 }
 
-static HOST: OnceCell<Option<Host>> = OnceCell::const_new();
+static HOST: OnceCell<Result<Host, &'static str>> = OnceCell::const_new();
 
 /// The prepared host, or `None` (skipped, or failed under CI) when the library is not built.
+/// Every test that gets `None` records its own skip, not only the one that prepared the host.
 pub async fn host() -> Option<&'static Host> {
-    HOST.get_or_init(|| async {
-        if !require(
-            "g++ and arduino-ctags",
-            which::which("g++").is_ok() && which::which("arduino-ctags").is_ok(),
-        ) {
-            return None;
+    let prepared = HOST.get_or_init(prepare).await;
+    match prepared {
+        Ok(host) => Some(host),
+        Err(missing) => {
+            require(missing, false);
+            None
         }
-        let scratch = tempfile::tempdir().expect("tempdir");
-        let compiler = HostCompiler::detect(Path::new("g++"), scratch.path())
-            .await
-            .expect("g++ runs");
-        let tflm = find_library(&cache_dir(), &compiler);
-        if !require(
-            "the host TFLM library (bash scripts/setup-host-tflm.sh)",
-            tflm.is_some(),
-        ) {
-            return None;
-        }
-        let tflm = tflm.expect("checked");
-        let chirale = Profile::load(
-            &data_host().join("profiles"),
-            "Chirale_TensorFLowLite",
-            "2.0.0",
-        )
-        .expect("profile loads")
-        .expect("profile exists");
-        let profile = profile::prepare(
-            &chirale,
-            &tflm,
-            &compiler,
-            &data_host().join("cores/common"),
-            2,
-        )
+    }
+}
+
+async fn prepare() -> Result<Host, &'static str> {
+    if !(which::which("g++").is_ok() && which::which("arduino-ctags").is_ok()) {
+        return Err("g++ and arduino-ctags");
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let compiler = HostCompiler::detect(Path::new("g++"), scratch.path())
         .await
-        .expect("profile prepares");
-        Some(Host {
-            compiler,
-            tflm,
-            profile,
-        })
-    })
+        .expect("g++ runs");
+    let Some(tflm) = find_library(&cache_dir(), &compiler) else {
+        return Err("the host TFLM library (bash scripts/setup-host-tflm.sh)");
+    };
+    let chirale = Profile::load(
+        &data_host().join("profiles"),
+        "Chirale_TensorFLowLite",
+        "2.0.0",
+    )
+    .expect("profile loads")
+    .expect("profile exists");
+    let profile = profile::prepare(
+        &chirale,
+        &tflm,
+        &compiler,
+        &data_host().join("cores/common"),
+        2,
+    )
     .await
-    .as_ref()
+    .expect("profile prepares");
+    Ok(Host {
+        compiler,
+        tflm,
+        profile,
+    })
 }
 
 /// A sketch folder `<tmp>/<name>/<name>.ino` with the fruit_to_emoji model beside it.

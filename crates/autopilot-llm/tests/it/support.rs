@@ -124,22 +124,7 @@ pub mod wire {
 
     use super::json;
 
-    pub fn openai_completion(model: &str, content: &str, usage: (u64, u64)) -> serde_json::Value {
-        json!({
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 1_763_700_000,
-            "model": model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": null},
-                "logprobs": null,
-                "finish_reason": "stop"
-            }],
-            "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1, "total_tokens": usage.0 + usage.1},
-            "system_fingerprint": "fp_test"
-        })
-    }
+    pub use autopilot_testkit::openai::completion as openai_completion;
 
     fn openai_chunk(model: &str, delta: &serde_json::Value, finish: Option<&str>) -> String {
         let chunk = json!({

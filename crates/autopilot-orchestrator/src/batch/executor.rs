@@ -1,70 +1,125 @@
-//! Runs planned sessions concurrently under a total limit and per-provider limits.
+//! Runs jobs concurrently under a total limit and per-group limits (a session's group is its
+//! provider): the one executor of `batch` and `replay`.
+//!
+//! One dispatcher starts jobs and collects their ends, so jobs start strictly in input order
+//! among those whose group has a free slot (a job waiting for Ollama holds no slot and blocks
+//! no other provider), a job's task exists only while it runs (memory follows the concurrency,
+//! not the number of jobs), and the observer hears of every end in the dispatcher.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::experiment::ConcurrencyLimits;
 use super::plan::SessionPlan;
 
-/// Observes a batch as it runs (the CLI draws its progress bar from this).
-pub trait BatchObserver<R>: Send + Sync {
-    fn started(&self, plan: &SessionPlan);
-    fn finished(&self, plan: &SessionPlan, result: &R);
+/// Something the executor runs.
+pub trait Job: Clone + Send + 'static {
+    /// The group whose limit it counts against ([`ConcurrencyLimits::for_provider`]).
+    fn group(&self) -> &str;
 }
 
-/// Runs `run_one` for every plan, at most `limits.total` at once and at most
-/// `limits.for_provider(p)` per provider; sessions start in plan order. Returns the results
-/// in completion order. A task that panics is reported as `Err` with the plan.
-pub async fn run_concurrently<R, F, Fut>(
-    plans: Vec<SessionPlan>,
+impl Job for SessionPlan {
+    fn group(&self) -> &str {
+        self.provider()
+    }
+}
+
+/// Observes the jobs as they run (the CLI draws its progress from this).
+pub trait BatchObserver<J, R>: Send + Sync {
+    fn started(&self, job: &J);
+    fn finished(&self, job: &J, result: &R);
+    /// Whether this result stops the run: no further job starts and the running ones are
+    /// cancelled (their results are left out).
+    fn stops(&self, _result: &R) -> bool {
+        false
+    }
+}
+
+/// Runs `run_one` for every job, at most `limits.total` at once and at most
+/// `limits.for_provider(group)` per group; jobs start in input order among those whose group
+/// has room. Returns the results in completion order. A task that panics is reported as `Err`
+/// with its job.
+pub async fn run_concurrently<J, R, F, Fut>(
+    jobs: Vec<J>,
     limits: &ConcurrencyLimits,
     run_one: F,
-    observer: Arc<dyn BatchObserver<R>>,
-) -> Vec<Result<(SessionPlan, R), SessionPlan>>
+    observer: Arc<dyn BatchObserver<J, R>>,
+) -> Vec<Result<(J, R), J>>
 where
-    F: Fn(SessionPlan) -> Fut + Send + Sync + 'static,
+    J: Job,
+    F: Fn(J) -> Fut,
     Fut: Future<Output = R> + Send + 'static,
     R: Send + 'static,
 {
-    let total = Arc::new(Semaphore::new(limits.total.max(1)));
-    let mut per_provider: BTreeMap<String, Arc<Semaphore>> = BTreeMap::new();
-    let run_one = Arc::new(run_one);
-    let mut tasks = JoinSet::new();
-    let mut task_plans = BTreeMap::new();
-    for plan in plans {
-        let provider = plan.provider().to_owned();
-        let provider_slots = per_provider
-            .entry(provider.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(limits.for_provider(&provider))))
-            .clone();
-        let total = total.clone();
-        let run_one = run_one.clone();
-        let observer = observer.clone();
-        let plan_copy = plan.clone();
-        let handle = tasks.spawn(async move {
-            // The provider slot first: a session waiting for Ollama holds no global slot.
-            let _provider = provider_slots.acquire_owned().await;
-            let _slot = total.acquire_owned().await;
-            observer.started(&plan);
-            let result = run_one(plan.clone()).await;
-            observer.finished(&plan, &result);
-            (plan, result)
-        });
-        task_plans.insert(handle.id(), plan_copy);
+    // Each group's jobs in input order, with their input index.
+    // Each group's jobs in input order, with their input index.
+    let mut queues: BTreeMap<String, VecDeque<(usize, J)>> = BTreeMap::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        queues
+            .entry(job.group().to_owned())
+            .or_default()
+            .push_back((index, job));
     }
-    let mut results = Vec::with_capacity(task_plans.len());
-    while let Some(joined) = tasks.join_next_with_id().await {
+    let total = limits.total.max(1);
+    let mut running: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tasks = JoinSet::new();
+    let mut task_jobs = BTreeMap::new();
+    let mut results = Vec::new();
+    let mut stopped = false;
+    loop {
+        while !stopped && tasks.len() < total {
+            // The earliest waiting job whose group has a free slot.
+            let next = queues
+                .iter()
+                .filter(|(group, _)| {
+                    running.get(*group).copied().unwrap_or(0) < limits.for_provider(group).max(1)
+                })
+                .filter_map(|(group, queue)| {
+                    queue.front().map(|(index, _)| (*index, group.clone()))
+                })
+                .min();
+            let Some((_, group)) = next else {
+                break;
+            };
+            let Some((_, job)) = queues.get_mut(&group).and_then(VecDeque::pop_front) else {
+                break;
+            };
+            *running.entry(group).or_default() += 1;
+            observer.started(&job);
+            let work = run_one(job.clone());
+            let copy = job.clone();
+            let handle = tasks.spawn(async move { (job, work.await) });
+            task_jobs.insert(handle.id(), copy);
+        }
+        let Some(joined) = tasks.join_next_with_id().await else {
+            break;
+        };
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(error) => error.id(),
+        };
+        let Some(job) = task_jobs.remove(&id) else {
+            continue;
+        };
+        if let Some(n) = running.get_mut(job.group()) {
+            *n -= 1;
+        }
         match joined {
-            Ok((_, done)) => results.push(Ok(done)),
-            Err(err) => {
-                if let Some(plan) = task_plans.remove(&err.id()) {
-                    results.push(Err(plan));
+            Ok((_, (job, result))) => {
+                observer.finished(&job, &result);
+                if !stopped && observer.stops(&result) {
+                    stopped = true;
+                    // Cancelled tasks end as cancelled joins below, which are left out.
+                    tasks.abort_all();
                 }
+                results.push(Ok((job, result)));
             }
+            Err(error) if error.is_panic() => results.push(Err(job)),
+            // Cancelled after a stop: it never finished.
+            Err(_) => {}
         }
     }
     results
@@ -88,7 +143,7 @@ mod tests {
         total_peak: AtomicUsize,
     }
 
-    impl BatchObserver<()> for Peaks {
+    impl BatchObserver<SessionPlan, ()> for Peaks {
         fn started(&self, plan: &SessionPlan) {
             let mut running = self.running.lock().unwrap();
             let n = running.entry(plan.provider().to_owned()).or_default();
@@ -130,5 +185,127 @@ mod tests {
         assert!(results.iter().all(Result::is_ok));
         assert_eq!(peaks.total_peak.load(Ordering::SeqCst), 3);
         assert_eq!(peaks.peak.lock().unwrap()["ollama"], 1);
+    }
+
+    fn total_of(total: usize) -> ConcurrencyLimits {
+        ConcurrencyLimits {
+            total,
+            ..ConcurrencyLimits::default()
+        }
+    }
+
+    /// A job of the tests: its number and group.
+    #[derive(Debug, Clone)]
+    struct Numbered(u32, &'static str);
+
+    impl Job for Numbered {
+        fn group(&self) -> &str {
+            self.1
+        }
+    }
+
+    /// Records start order; stops at a chosen result.
+    #[derive(Default)]
+    struct Order {
+        started: Mutex<Vec<u32>>,
+        stop_at: Option<u32>,
+    }
+
+    impl BatchObserver<Numbered, u32> for Order {
+        fn started(&self, job: &Numbered) {
+            self.started.lock().unwrap().push(job.0);
+        }
+        fn finished(&self, _job: &Numbered, _result: &u32) {}
+        fn stops(&self, result: &u32) -> bool {
+            self.stop_at == Some(*result)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_start_in_input_order_and_a_full_group_blocks_no_other() {
+        let jobs: Vec<Numbered> = (0..12)
+            .map(|n| Numbered(n, if n % 3 == 0 { "ollama" } else { "openai" }))
+            .collect();
+        let order = Arc::new(Order::default());
+        let limits = total_of(1);
+        let results = run_concurrently(
+            jobs.clone(),
+            &limits,
+            |job: Numbered| async move { job.0 },
+            order.clone(),
+        )
+        .await;
+        assert_eq!(results.len(), 12);
+        assert_eq!(*order.started.lock().unwrap(), (0..12).collect::<Vec<_>>());
+        // Ollama at 1 with a long first job: the other provider's jobs go on meanwhile.
+        let order = Arc::new(Order::default());
+        let limits = total_of(2);
+        let results = run_concurrently(
+            jobs,
+            &limits,
+            |job: Numbered| async move {
+                if job.0 == 0 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                job.0
+            },
+            order.clone(),
+        )
+        .await;
+        assert_eq!(results.len(), 12);
+        let started = order.started.lock().unwrap().clone();
+        let first_openai = started.iter().position(|n| n % 3 != 0).unwrap();
+        let second_ollama = started.iter().position(|n| *n == 3).unwrap();
+        assert!(first_openai < second_ollama, "{started:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopping_result_starts_nothing_more_and_leaves_out_the_cancelled() {
+        let jobs: Vec<Numbered> = (0..10).map(|n| Numbered(n, "replay")).collect();
+        let order = Arc::new(Order {
+            stop_at: Some(2),
+            ..Order::default()
+        });
+        let limits = total_of(2);
+        let results = run_concurrently(
+            jobs,
+            &limits,
+            |job: Numbered| async move {
+                // Job 2 ends first among those running with it; 3 is still running then.
+                tokio::time::sleep(Duration::from_secs(if job.0 == 3 { 60 } else { 1 })).await;
+                job.0
+            },
+            order.clone(),
+        )
+        .await;
+        let mut ended: Vec<u32> = results.iter().map(|r| r.as_ref().unwrap().1).collect();
+        ended.sort_unstable();
+        assert_eq!(
+            ended,
+            [0, 1, 2],
+            "job 3 was cancelled, 4 and later never started"
+        );
+        assert_eq!(*order.started.lock().unwrap(), [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_reported_with_its_job() {
+        let jobs = vec![Numbered(0, "a"), Numbered(1, "a")];
+        let results = run_concurrently(
+            jobs,
+            &ConcurrencyLimits::default(),
+            |job: Numbered| async move {
+                assert!(job.0 != 1, "job 1 fails");
+                job.0
+            },
+            Arc::new(Order::default()),
+        )
+        .await;
+        assert_eq!(results.len(), 2);
+        let crashed: Vec<u32> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|job| job.0))
+            .collect();
+        assert_eq!(crashed, [1]);
     }
 }

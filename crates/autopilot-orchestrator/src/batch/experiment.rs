@@ -101,7 +101,7 @@ fn default_runs() -> u32 {
 }
 
 /// The most sessions one experiment may plan.
-pub const MAX_SESSIONS: u64 = 100_000;
+pub(crate) const MAX_SESSIONS: u64 = 100_000;
 
 /// A validated experiment. Paths are resolved against the experiment file's folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

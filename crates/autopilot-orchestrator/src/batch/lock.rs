@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The lock file's name inside a run directory.
-pub const LOCK_FILE: &str = "autopilot.lock";
+pub(crate) const LOCK_FILE: &str = "autopilot.lock";
 
 /// Who holds a run directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,20 +1,19 @@
-//! Batch experiments: the experiment file, its matrix of sessions, shards, resuming a run
-//! directory, merging shard directories, and running sessions concurrently under limits; the
-//! lock that keeps two writers out of one run directory.
+//! Batch experiments: the experiment file, its matrix of sessions, shards, preparing a run
+//! directory (manifest, resume), merging shard directories, and running sessions concurrently
+//! under limits; the lock that keeps two writers out of one run directory.
 
 mod executor;
 mod experiment;
 mod lock;
 mod merge;
 mod plan;
+mod prepare;
 mod resume;
 
-pub use executor::{BatchObserver, run_concurrently};
+pub use executor::{BatchObserver, Job, run_concurrently};
 pub use experiment::{ConcurrencyLimits, Experiment, ExperimentError, SamplingSetting};
-pub use lock::{LOCK_FILE, LockError, LockHolder, RunDirLock};
+pub use lock::{LockError, LockHolder, RunDirLock};
 pub use merge::{MergeError, MergeReport, merge_run_dirs};
 pub use plan::{DuplicateSessionId, SessionPlan, Shard, ShardError, expand};
-pub use resume::{
-    Manifest, ManifestError, PlannedAction, SessionState, plan_actions, read_manifest,
-    scan_session, set_aside, write_manifest,
-};
+pub use prepare::{Invocation, PrepareError, PreparedRun, prepare_run_dir};
+pub use resume::ManifestError;

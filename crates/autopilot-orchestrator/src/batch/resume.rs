@@ -17,7 +17,7 @@ use super::plan::SessionPlan;
 
 /// What a run directory says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub format: u32,
     pub experiment: Experiment,
     /// SHA-256 of the experiment without its concurrency limits (those may change between
@@ -38,7 +38,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// The hash that decides whether a run directory holds the same experiment.
-    pub fn hash_experiment(experiment: &Experiment) -> String {
+    pub(crate) fn hash_experiment(experiment: &Experiment) -> String {
         let mut canonical = experiment.clone();
         canonical.concurrency = super::experiment::ConcurrencyLimits::default();
         let json = serde_json::to_vec(&canonical).unwrap_or_default();
@@ -63,7 +63,7 @@ fn manifest_path(run_dir: &Path) -> PathBuf {
 }
 
 /// Reads `<run>/manifest.json`; `None` when there is none.
-pub fn read_manifest(run_dir: &Path) -> Result<Option<Manifest>, ManifestError> {
+pub(crate) fn read_manifest(run_dir: &Path) -> Result<Option<Manifest>, ManifestError> {
     let path = manifest_path(run_dir);
     match fs_err::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -78,7 +78,7 @@ pub fn read_manifest(run_dir: &Path) -> Result<Option<Manifest>, ManifestError> 
 }
 
 /// Writes the manifest atomically (a temporary file renamed over the old one).
-pub fn write_manifest(run_dir: &Path, manifest: &Manifest) -> Result<(), ManifestError> {
+pub(crate) fn write_manifest(run_dir: &Path, manifest: &Manifest) -> Result<(), ManifestError> {
     let path = manifest_path(run_dir);
     let io = |source| ManifestError::Io {
         path: path.clone(),
@@ -97,7 +97,7 @@ pub fn write_manifest(run_dir: &Path, manifest: &Manifest) -> Result<(), Manifes
 
 /// What the run directory holds for one planned session.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SessionState {
+pub(crate) enum SessionState {
     /// No trace yet.
     Missing,
     /// The trace ends with `session_finished`.
@@ -110,7 +110,7 @@ pub enum SessionState {
 const SCAN_TAIL_BYTES: u64 = 64 * 1024;
 
 /// Reads only the end of a session's trace to find its `session_finished`.
-pub fn scan_session(run_dir: &Path, id: &SessionId) -> std::io::Result<SessionState> {
+pub(crate) fn scan_session(run_dir: &Path, id: &SessionId) -> std::io::Result<SessionState> {
     let path = RunDirSink::session_path(run_dir, id);
     let mut file = match fs_err::File::open(&path) {
         Ok(file) => file,
@@ -137,7 +137,7 @@ pub fn scan_session(run_dir: &Path, id: &SessionId) -> std::io::Result<SessionSt
 
 /// What a batch invocation does with a planned session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlannedAction {
+pub(crate) enum PlannedAction {
     /// Finished before: kept as it is.
     Keep,
     /// Never started.
@@ -149,7 +149,7 @@ pub enum PlannedAction {
 /// Decides, per planned session, whether it runs. Finished sessions are kept — a session
 /// that exhausted its budget is a result — except those that ended on an infrastructure
 /// error when `retry_failed` is set.
-pub fn plan_actions(
+pub(crate) fn plan_actions(
     plans: &[SessionPlan],
     run_dir: &Path,
     retry_failed: bool,
@@ -176,7 +176,7 @@ pub fn plan_actions(
 }
 
 /// Moves a session's trace and artifacts to `<run>/superseded/<id>.<n>…` so it can run again.
-pub fn set_aside(run_dir: &Path, id: &SessionId) -> std::io::Result<()> {
+pub(crate) fn set_aside(run_dir: &Path, id: &SessionId) -> std::io::Result<()> {
     let superseded = run_dir.join("superseded");
     let trace = RunDirSink::session_path(run_dir, id);
     let artifacts = run_dir.join("artifacts").join(id.as_str());

@@ -2,8 +2,8 @@
 //! hand-written demo answers (color_uno, fruit_to_emoji) pass spec validation, extraction and the
 //! prechecks.
 
-use autopilot_orchestrator::session::{allowed_libraries, forbidden_apis};
-use autopilot_orchestrator::{
+use autopilot_orchestrator::session::TargetView;
+use autopilot_steps::{
     App, ModelKind, PrecheckInput, SpecRules, extract_code, run_prechecks, spec_template,
     tflite_to_header, validate_spec,
 };
@@ -143,7 +143,9 @@ fn the_fruit_demo_spec_answer_is_a_valid_spec() {
     let app = App::load(&examples_dir().join("fruit_to_emoji/app.toml")).unwrap();
     let target = load_target(&app.target);
     let answers = demo_answers("fruit_to_emoji");
-    let allowed = allowed_libraries(&LibraryCatalog::builtin(), &target);
+    let allowed = TargetView::new(&target, &LibraryCatalog::builtin(), &TinyMlApi::builtin())
+        .facts
+        .allowed_libraries;
     let validation = validate_spec(
         answer(&answers, "spec", 1),
         &spec_template(&app),
@@ -169,7 +171,12 @@ fn the_fruit_demo_spec_answer_is_a_valid_spec() {
 fn the_fruit_demo_sketches_are_the_raw_counts_mutant_then_the_example_sketch() {
     let dir = examples_dir().join("fruit_to_emoji");
     let app = App::load(&dir.join("app.toml")).unwrap();
-    let forbidden = forbidden_apis(&load_target(&app.target), &TinyMlApi::builtin());
+    let forbidden = TargetView::new(
+        &load_target(&app.target),
+        &LibraryCatalog::builtin(),
+        &TinyMlApi::builtin(),
+    )
+    .forbidden;
     assert!(!forbidden.is_empty(), "Chirale 2.0.0 has API facts");
     let answers = demo_answers("fruit_to_emoji");
     let first = extract_code(answer(&answers, "sketch", 1)).unwrap();

@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use autopilot_orchestrator::session::forbidden_apis;
-use autopilot_orchestrator::{
-    App, CHECK_FORBIDDEN_API, ForbiddenApi, PrecheckInput, run_prechecks,
-};
-use autopilot_toolchain::TinyMlApi;
+use autopilot_orchestrator::session::TargetView;
+use autopilot_steps::{App, CHECK_FORBIDDEN_API, ForbiddenApi, PrecheckInput, run_prechecks};
+use autopilot_toolchain::{LibraryCatalog, TinyMlApi};
 use serde::Deserialize;
 
 use crate::support::{examples_dir, host_fixtures, load_target};
@@ -162,7 +160,12 @@ fn every_probe_and_mutant_folder_is_one_sketch_listed_in_expected_toml() {
 }
 
 fn chirale_forbidden() -> Vec<ForbiddenApi> {
-    forbidden_apis(&load_target("nano33ble_sense"), &TinyMlApi::builtin())
+    TargetView::new(
+        &load_target("nano33ble_sense"),
+        &LibraryCatalog::builtin(),
+        &TinyMlApi::builtin(),
+    )
+    .forbidden
 }
 
 #[test]

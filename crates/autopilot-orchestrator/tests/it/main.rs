@@ -1,20 +1,9 @@
-//! Integration tests of the orchestrator's pure parts: app files, model headers, datasets,
-//! extraction, specs, prechecks, repair context, prompts, policies, the shipped examples and the
-//! host-check fixtures.
+//! Integration tests of the session engine and the replay comparison: sessions against a
+//! scripted OpenAI server, the shipped examples and the host-check fixtures against the target
+//! facts, replays compared with their recordings.
 
-mod app;
-mod dataset;
 mod examples;
-mod extract;
-mod header;
 mod host_fixtures;
-mod policy;
-mod precheck;
-mod prompts;
-mod repair;
 mod replay;
-mod robustness;
 mod session;
-mod spec;
 mod support;
-mod tflite;

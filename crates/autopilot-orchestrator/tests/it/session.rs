@@ -1,80 +1,25 @@
 //! End-to-end sessions: a loopback OpenAI-compatible server serves scripted answers, Debian's
 //! real arduino-builder compiles and simavr runs the firmware. Each test asserts on the trace.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use autopilot_llm::{EndpointSettings, LlmClient, ModelRef, OpenAiBackend, RetryPolicy};
 use autopilot_orchestrator::session::{SessionSetup, run_session};
-use autopilot_orchestrator::{App, Policies, PromptSet};
+use autopilot_steps::{App, Policies, PromptSet};
 use autopilot_toolchain::{LibraryCatalog, Targets, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{
     AttemptOutcome, CompileStatus, Event, JsonlLayer, LlmCallResult, RunDirSink, SamplingParams,
-    SessionId, SessionOutcome, SimulationStatus, Stage, TraceFile, session_span,
+    SessionId, SessionOutcome, SimulationStatus, Stage, TraceFile,
 };
-use tracing::Instrument;
 use tracing::instrument::WithSubscriber;
 use tracing_subscriber::layer::SubscriberExt;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use autopilot_testkit::openai::{Reply, ScriptedOpenAi};
+use autopilot_testkit::tools::avr_toolchain_and_simavr;
 
 use crate::support::{examples_dir, prompts_dir, workspace_root};
-
-/// What the scripted server does for one request.
-#[derive(Debug, Clone)]
-enum Reply {
-    Answer(String),
-    Status(u16),
-}
-
-/// Serves scripted replies in order and records every request body.
-#[derive(Clone, Default)]
-struct Script {
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Respond for Script {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.requests
-            .lock()
-            .unwrap()
-            .push(String::from_utf8_lossy(&request.body).into_owned());
-        match self.replies.lock().unwrap().pop_front() {
-            Some(Reply::Answer(text)) => ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": "chatcmpl-test",
-                "object": "chat.completion",
-                "created": 1_700_000_000,
-                "model": "scripted",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1000, "completion_tokens": 400, "total_tokens": 1400}
-            })),
-            Some(Reply::Status(status)) => ResponseTemplate::new(status)
-                .set_body_json(serde_json::json!({"error": {"message": "scripted outage", "type": "server_error"}})),
-            None => ResponseTemplate::new(500).set_body_string("script exhausted"),
-        }
-    }
-}
-
-impl Script {
-    async fn serve(replies: Vec<Reply>) -> (MockServer, Script) {
-        let server = MockServer::start().await;
-        let script = Script {
-            replies: Arc::new(Mutex::new(replies.into())),
-            requests: Arc::default(),
-        };
-        Mock::given(wiremock::matchers::method("POST"))
-            .respond_with(script.clone())
-            .mount(&server)
-            .await;
-        (server, script)
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
 
 /// The demo answers of the uno example: the spec, a sketch that fails to compile, a good one.
 struct Answers {
@@ -97,22 +42,6 @@ fn answers() -> Answers {
         broken: all[1].clone(),
         good: all[2].clone(),
     }
-}
-
-/// Whether Debian's AVR toolchain and simavr are here; with `CI=true` their absence fails.
-#[expect(clippy::print_stderr, reason = "tests say why they skip")]
-fn avr_toolchain() -> bool {
-    let present = ["arduino-builder", "avr-g++", "simavr"]
-        .iter()
-        .all(|tool| which::which(tool).is_ok());
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but arduino-builder, avr-g++ or simavr is missing (bash scripts/install-os-deps.sh)"
-        );
-        eprintln!("skipping: arduino-builder, avr-g++ or simavr is not installed");
-    }
-    present
 }
 
 /// A cache folder shared by the tests of this binary (the core is compiled once).
@@ -184,11 +113,8 @@ async fn run(setup: &SessionSetup) -> (autopilot_orchestrator::session::SessionR
     let layer = JsonlLayer::new(RunDirSink::new(&setup.run_dir));
     let errors = layer.errors();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
-    let span = tracing::dispatcher::with_default(&dispatch, || session_span(&setup.id));
-    let report = run_session(setup)
-        .instrument(span)
-        .with_subscriber(dispatch)
-        .await;
+    // run_session opens its own session span, under the subscriber it runs with.
+    let report = run_session(setup).with_subscriber(dispatch).await;
     assert_eq!(errors.snapshot(), Vec::<String>::new());
     let file = TraceFile::read(&RunDirSink::session_path(&setup.run_dir, &setup.id)).unwrap();
     assert_eq!(
@@ -228,11 +154,11 @@ fn finished(events: &[Event]) -> SessionOutcome {
 
 #[tokio::test]
 async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predicts() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let a = answers();
-    let (server, script) = Script::serve(vec![
+    let server = ScriptedOpenAi::queue(vec![
         Reply::Answer(a.spec),
         Reply::Answer(a.broken.clone()),
         Reply::Answer(a.good),
@@ -292,7 +218,7 @@ async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predic
         "{}",
         repair.block
     );
-    let third = &script.requests()[2];
+    let third = &server.requests()[2];
     assert!(
         third.contains("NUM_SAMPLES"),
         "the repair request quotes the error"
@@ -316,7 +242,7 @@ async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predic
 
 #[tokio::test]
 async fn a_model_symbol_clash_is_caught_before_any_compile() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let a = answers();
@@ -325,7 +251,7 @@ async fn a_model_symbol_clash_is_caught_before_any_compile() {
         "int next_sample = 0;\nconst int color_model_num_classes = 4;  // clashes with color_model.h",
     );
     assert_ne!(clashing, a.good);
-    let (server, script) = Script::serve(vec![
+    let server = ScriptedOpenAi::queue(vec![
         Reply::Answer(a.spec),
         Reply::Answer(clashing),
         Reply::Answer(a.good),
@@ -360,20 +286,20 @@ async fn a_model_symbol_clash_is_caught_before_any_compile() {
     // No compiler call for attempt 1: the only compile is attempt 2's.
     assert_eq!(compiles(&events), vec![(2, CompileStatus::Succeeded)]);
     assert!(
-        script.requests()[2].contains("color_model_num_classes"),
+        server.requests()[2].contains("color_model_num_classes"),
         "the repair names the clash"
     );
 }
 
 #[tokio::test]
 async fn an_outage_is_retried_then_the_fallback_model_takes_over() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let a = answers();
     // The primary is down for good; the fallback serves the whole session.
-    let (primary, primary_script) = Script::serve(vec![Reply::Status(503); 10]).await;
-    let (fallback, _) = Script::serve(vec![Reply::Answer(a.spec), Reply::Answer(a.good)]).await;
+    let primary = ScriptedOpenAi::queue(vec![Reply::Status(503); 10]).await;
+    let fallback = ScriptedOpenAi::queue(vec![Reply::Answer(a.spec), Reply::Answer(a.good)]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut setup = setup(
         dir.path(),
@@ -384,11 +310,7 @@ async fn an_outage_is_retried_then_the_fallback_model_takes_over() {
     let (report, events) = run(&setup).await;
 
     assert_eq!(report.outcome, SessionOutcome::Success { attempt: 1 });
-    assert_eq!(
-        primary_script.requests().len(),
-        3,
-        "three tries on the primary"
-    );
+    assert_eq!(primary.requests().len(), 3, "three tries on the primary");
     let calls: Vec<(String, u32, bool, Option<u64>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -428,12 +350,12 @@ async fn an_outage_is_retried_then_the_fallback_model_takes_over() {
 
 #[tokio::test]
 async fn a_spec_answer_that_is_not_json_gets_a_repair_prompt_naming_the_problem() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let a = answers();
     let broken_spec = "Sure! Here is the spec:\n```json\n{ \"application\": { \"name\": \"color_uno\", ... }\n```\n";
-    let (server, script) = Script::serve(vec![
+    let server = ScriptedOpenAi::queue(vec![
         Reply::Answer(broken_spec.into()),
         Reply::Answer(a.spec),
         Reply::Answer(a.good),
@@ -460,7 +382,7 @@ async fn a_spec_answer_that_is_not_json_gets_a_repair_prompt_naming_the_problem(
     });
     let json_check = json_check.expect("a failed spec check");
     assert_eq!(json_check.check, "spec.json");
-    let repair_request = &script.requests()[1];
+    let repair_request = &server.requests()[1];
     assert!(
         repair_request.contains("color_uno\\\", ..."),
         "the repair prompt quotes the previous answer"
@@ -473,7 +395,7 @@ async fn a_spec_answer_that_is_not_json_gets_a_repair_prompt_naming_the_problem(
 
 #[tokio::test]
 async fn a_sketch_that_compiles_but_never_prints_a_class_fails_the_simulation_check() {
-    if !avr_toolchain() {
+    if !avr_toolchain_and_simavr() {
         return;
     }
     let a = answers();
@@ -482,7 +404,7 @@ async fn a_sketch_that_compiles_but_never_prints_a_class_fails_the_simulation_ch
         "Serial.println(predicted);",
     );
     assert_ne!(silent, a.good);
-    let (server, _) = Script::serve(vec![Reply::Answer(a.spec), Reply::Answer(silent)]).await;
+    let server = ScriptedOpenAi::queue(vec![Reply::Answer(a.spec), Reply::Answer(silent)]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut policies = policies(1);
     policies.simulation.time_budget_secs = 3;

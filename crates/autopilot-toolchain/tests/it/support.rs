@@ -1,5 +1,6 @@
-//! Helpers: the repository's fixtures, the "required under CI, skipped elsewhere" rule for the
-//! AVR toolchain and the published corpus, shared caches, and the fake arduino-cli.
+//! Helpers: the repository's fixtures, shared caches and the fake arduino-cli; the AVR
+//! toolchain, simavr and corpus checks ("required under CI, skipped elsewhere") come from
+//! `autopilot-testkit`.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -21,68 +22,8 @@ pub fn sketch_fixture(name: &str) -> PathBuf {
     fixtures().join("sketches").join(name)
 }
 
-pub fn on_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// `true` when `available`; otherwise fails under `CI=true` and skips (with a message) elsewhere.
-#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
-pub fn require(what: &str, available: bool) -> bool {
-    if available {
-        return true;
-    }
-    assert!(!on_ci(), "{what} is missing and CI=true requires it");
-    eprintln!("skipped: {what} is missing (CI=true makes this a failure)");
-    false
-}
-
-/// Whether Debian's arduino-builder, the AVR core and avr-gcc are installed.
-pub fn avr_toolchain() -> bool {
-    let present = which::which("arduino-builder").is_ok()
-        && which::which("avr-gcc").is_ok()
-        && Path::new("/usr/share/arduino/hardware/arduino/avr/platform.txt").is_file();
-    require(
-        "the AVR toolchain (arduino-builder, arduino-core-avr, gcc-avr; scripts/install-os-deps.sh)",
-        present,
-    )
-}
-
-pub fn simavr() -> bool {
-    require(
-        "simavr (scripts/install-os-deps.sh)",
-        which::which("simavr").is_ok(),
-    )
-}
-
-/// The published corpus: `AUTOPILOT_CORPUS`, else `<root>/../shared/corpus/autopilot-failures` (the main checkout's
-/// layout), or one level further up (a worktree under `wt/`).
-pub fn corpus() -> Option<PathBuf> {
-    // An explicit corpus wins; a wrong one is an error, not a skip.
-    if let Some(dir) = std::env::var_os("AUTOPILOT_CORPUS").map(PathBuf::from) {
-        assert!(
-            dir.join("raw_logs").is_dir(),
-            "AUTOPILOT_CORPUS={} has no raw_logs/",
-            dir.display()
-        );
-        return Some(dir);
-    }
-    let candidates = [
-        root().join("../shared/corpus/autopilot-failures"),
-        root().join("../../shared/corpus/autopilot-failures"),
-    ];
-    let found = candidates
-        .iter()
-        .find(|dir| dir.join("raw_logs").is_dir())
-        .cloned();
-    if require(
-        &format!("the published corpus ({})", candidates[0].display()),
-        found.is_some(),
-    ) {
-        found
-    } else {
-        None
-    }
-}
+pub use autopilot_testkit::tools::{avr_toolchain, simavr};
+pub use autopilot_testkit::{corpus, require};
 
 pub fn target(name: &str) -> Target {
     Targets::builtin().get(name).unwrap().clone()

@@ -1,21 +1,11 @@
-//! Helpers shared by the trace tests: a fixed clock and sample events.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+//! Helpers shared by the trace tests: sample events, and the fixed clock of `autopilot-testkit`.
 
 use autopilot_trace::{
-    AttemptFinished, AttemptOutcome, Clock, Event, SamplingParams, SessionFinished, SessionOutcome,
+    AttemptFinished, AttemptOutcome, Event, SamplingParams, SessionFinished, SessionOutcome,
     SessionStarted, SessionTotals, Stage, TraceOrigin,
 };
 
-/// A clock that starts at a fixed instant and advances 1 ms per reading.
-pub fn stepping_clock() -> Clock {
-    let start: jiff::Timestamp = "2026-11-21T00:00:00Z".parse().unwrap();
-    let ticks = Arc::new(AtomicI64::new(0));
-    Arc::new(move || {
-        start + jiff::SignedDuration::from_millis(ticks.fetch_add(1, Ordering::SeqCst))
-    })
-}
+pub use autopilot_testkit::trace::stepping_clock;
 
 pub fn started(app: &str) -> Event {
     Event::SessionStarted(SessionStarted {

@@ -1,0 +1,128 @@
+//! A batch invocation's run directory made ready: the manifest checked (the same experiment
+//! resumes, another one is refused) and written, then what runs decided — finished sessions
+//! kept, interrupted ones (and, with `retry_failed`, those that ended on infrastructure errors)
+//! set aside to run again.
+
+use std::path::{Path, PathBuf};
+
+use autopilot_toolchain::{Compiler, Target, ToolchainConfig};
+use autopilot_trace::{ComponentVersion, format_timestamp};
+
+use super::experiment::Experiment;
+use super::plan::SessionPlan;
+use super::resume::{
+    Manifest, ManifestError, PlannedAction, plan_actions, read_manifest, set_aside, write_manifest,
+};
+
+/// What this invocation records in the manifest besides the experiment, and how it resumes.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// The shard (`K/N`) this invocation runs, if any.
+    pub shard: Option<String>,
+    /// The version of the program that runs the batch.
+    pub autopilot_version: String,
+    pub git_revision: Option<String>,
+    /// Also run again the sessions that ended on an infrastructure error.
+    pub retry_failed: bool,
+}
+
+/// The sessions this invocation runs, in plan order, and how many finished before.
+#[derive(Debug)]
+pub struct PreparedRun {
+    pub pending: Vec<SessionPlan>,
+    pub kept: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The run directory holds a run of another experiment, or of an edited experiment file.
+    #[error("{} holds {what}; choose another --out, or restore the file to resume that run", dir.display())]
+    OtherExperiment { dir: PathBuf, what: String },
+    /// A session's files could not be read or set aside.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Checks and writes the manifest of `out` and decides what runs. The tool versions of the
+/// experiment's `targets` are read only once the manifest allows the run.
+pub async fn prepare_run_dir(
+    out: &Path,
+    experiment: &Experiment,
+    plans: Vec<SessionPlan>,
+    invocation: &Invocation,
+    targets: &[Target],
+    toolchain: &ToolchainConfig,
+) -> Result<PreparedRun, PrepareError> {
+    let hash = Manifest::hash_experiment(experiment);
+    let now = format_timestamp(jiff::Timestamp::now());
+    let previous = read_manifest(out)?;
+    if let Some(previous) = &previous
+        && previous.experiment_hash != hash
+    {
+        // The same name with another hash: the experiment file was edited since that run.
+        let what = if previous.experiment.name == experiment.name {
+            format!(
+                "a run of experiment `{}` made from a different version of its file (it was edited since)",
+                previous.experiment.name
+            )
+        } else {
+            format!(
+                "a run of another experiment, `{}`",
+                previous.experiment.name
+            )
+        };
+        return Err(PrepareError::OtherExperiment {
+            dir: out.to_owned(),
+            what,
+        });
+    }
+    let manifest = Manifest {
+        format: 1,
+        experiment: experiment.clone(),
+        experiment_hash: hash,
+        shard: invocation.shard.clone(),
+        autopilot_version: invocation.autopilot_version.clone(),
+        git_revision: invocation.git_revision.clone(),
+        tool_versions: tool_versions(targets, toolchain).await,
+        created: previous
+            .as_ref()
+            .map_or_else(|| now.clone(), |p| p.created.clone()),
+        updated: now,
+        invocations: previous.as_ref().map_or(1, |p| p.invocations + 1),
+    };
+    write_manifest(out, &manifest)?;
+
+    // What runs: finished sessions are kept; interrupted ones are set aside and run again.
+    let actions = plan_actions(&plans, out, invocation.retry_failed)?;
+    let mut pending = Vec::new();
+    let mut kept = 0usize;
+    for (plan, action) in plans.into_iter().zip(actions) {
+        match action {
+            PlannedAction::Keep => kept += 1,
+            PlannedAction::Run => pending.push(plan),
+            PlannedAction::Rerun { reason } => {
+                tracing::info!(session = %plan.id, reason, "running again");
+                set_aside(out, &plan.id)?;
+                pending.push(plan);
+            }
+        }
+    }
+    Ok(PreparedRun { pending, kept })
+}
+
+/// Tool, core and library versions of every target the experiment uses.
+async fn tool_versions(targets: &[Target], toolchain: &ToolchainConfig) -> Vec<ComponentVersion> {
+    let mut versions: Vec<ComponentVersion> = Vec::new();
+    for target in targets {
+        if let Ok(compiler) = Compiler::new(target, toolchain.clone()).await {
+            for version in compiler.versions() {
+                if !versions.contains(version) {
+                    versions.push(version.clone());
+                }
+            }
+        }
+    }
+    versions
+}

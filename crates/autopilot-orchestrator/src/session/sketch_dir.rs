@@ -1,0 +1,60 @@
+//! The sketch folder: its name (arduino-cli requires the folder and the `.ino` to share it) and
+//! the copy of a passing attempt's folder to the final one.
+
+use std::path::Path;
+
+/// A sketch (folder and `.ino`) name from an app name: letters, digits and `_`, starting with a
+/// letter (arduino-cli requires the folder and the `.ino` to share it).
+pub fn sketch_name(app_name: &str) -> String {
+    let mut name: String = app_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.insert_str(0, "sketch_");
+    }
+    name
+}
+
+/// Copies a sketch folder (its files, not sub-folders) to `to`, refusing to overwrite a
+/// non-empty folder that is not a sketch folder autopilot wrote.
+pub(super) fn copy_sketch(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() && fs_err::read_dir(to)?.next().is_some() {
+        let ours = fs_err::read_dir(to)?.filter_map(Result::ok).all(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let extension = Path::new(&name)
+                .extension()
+                .map(std::ffi::OsStr::to_ascii_lowercase);
+            from.join(&name).exists() || extension.is_some_and(|e| e == "ino" || e == "h")
+        });
+        if !ours {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} holds files autopilot did not write; not overwritten",
+                    to.display()
+                ),
+            ));
+        }
+    }
+    fs_err::create_dir_all(to)?;
+    for entry in fs_err::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs_err::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sketch_names_are_valid_identifiers() {
+        assert_eq!(sketch_name("color classifier"), "color_classifier");
+        assert_eq!(sketch_name("3d-thing"), "sketch_3d_thing");
+    }
+}
