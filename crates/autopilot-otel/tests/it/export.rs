@@ -177,3 +177,33 @@ fn header_values_reach_the_collector_as_headers_only_and_never_a_report() {
         );
     }
 }
+
+#[test]
+fn endpoints_and_headers_follow_the_otlp_environment_conventions() {
+    assert_eq!(
+        autopilot_otel::traces_url("http://127.0.0.1:6006"),
+        "http://127.0.0.1:6006/v1/traces"
+    );
+    assert_eq!(
+        autopilot_otel::traces_url("https://cloud.langfuse.com/api/public/otel/"),
+        "https://cloud.langfuse.com/api/public/otel/v1/traces"
+    );
+    assert_eq!(
+        autopilot_otel::traces_url("http://h:4318/v1/traces"),
+        "http://h:4318/v1/traces"
+    );
+    let headers = autopilot_otel::parse_headers(
+        "Authorization=Basic%20cGs6c2s=, x-langfuse-ingestion-version=4",
+    )
+    .unwrap();
+    assert_eq!(
+        headers,
+        [
+            ("Authorization".to_owned(), "Basic cGs6c2s=".to_owned()),
+            ("x-langfuse-ingestion-version".to_owned(), "4".to_owned()),
+        ]
+    );
+    // A malformed item is named without its value (it may hold a key).
+    let err = autopilot_otel::parse_headers("Authorization:Bearer sk-abc123").unwrap_err();
+    assert!(!err.to_string().contains("sk-abc123"), "{err}");
+}
