@@ -11,30 +11,13 @@ use autopilot_trace::{
     SessionOutcome, Stage, TraceFile, TraceOrigin,
 };
 
-use autopilot_testkit::tools::host_library;
+use autopilot_testkit::tools::{avr_toolchain_and_simavr as avr_toolchain, host_library};
 use autopilot_testkit::trace::{session_started, write_events, write_session};
 
 use crate::support::{autopilot, read_request};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether arduino-builder, avr-g++ and simavr are on the PATH; fails under `CI=true` when not.
-#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
-fn avr_toolchain() -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let present = ["arduino-builder", "avr-g++", "simavr"]
-        .iter()
-        .all(|tool| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but arduino-builder, avr-g++ or simavr is missing (bash scripts/install-os-deps.sh)"
-        );
-        eprintln!("skipped: arduino-builder, avr-g++ or simavr is not installed");
-    }
-    present
 }
 
 /// A cache folder shared by these tests (the Arduino core is compiled once).

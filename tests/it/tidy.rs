@@ -1,6 +1,6 @@
 //! Hygiene the reviewers would otherwise check by hand: every Rust file opens with a `//!` line
-//! saying its job, and every crate is in ARCHITECTURE.md's code map and crates/README.md (one
-//! line each).
+//! saying its job, every crate is in ARCHITECTURE.md's code map and crates/README.md (one line
+//! each), and every `[workspace.dependencies]` entry is used by a member.
 
 use std::path::{Path, PathBuf};
 
@@ -144,4 +144,55 @@ fn the_crate_listing_check_catches_a_missing_crate_and_a_long_entry() {
         "{problems:?}"
     );
     assert!(problems[1].contains("runs over one line"), "{problems:?}");
+}
+
+/// The names in `[dependencies]`, `[dev-dependencies]` and `[build-dependencies]` of a manifest.
+fn dependency_names(manifest: &toml::Value) -> Vec<String> {
+    ["dependencies", "dev-dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|table| manifest.get(table)?.as_table())
+        .flat_map(|table| table.keys().cloned())
+        .collect()
+}
+
+/// The `[workspace.dependencies]` no member names.
+fn unused_workspace_dependencies(root: &toml::Value, members: &[toml::Value]) -> Vec<String> {
+    let used: std::collections::BTreeSet<String> =
+        members.iter().flat_map(dependency_names).collect();
+    root["workspace"]["dependencies"]
+        .as_table()
+        .into_iter()
+        .flat_map(|table| table.keys())
+        .filter(|name| !used.contains(*name))
+        .cloned()
+        .collect()
+}
+
+fn manifest(path: &Path) -> toml::Value {
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn every_workspace_dependency_is_used_by_a_member() {
+    let root_manifest = manifest(&root().join("Cargo.toml"));
+    let mut members = vec![root_manifest.clone()];
+    members.extend(
+        crates()
+            .iter()
+            .map(|name| manifest(&root().join("crates").join(name).join("Cargo.toml"))),
+    );
+    let unused = unused_workspace_dependencies(&root_manifest, &members);
+    assert!(
+        unused.is_empty(),
+        "[workspace.dependencies] no crate uses: {unused:?}"
+    );
+}
+
+#[test]
+fn the_dependency_check_catches_an_unused_one() {
+    let root: toml::Value =
+        toml::from_str("[workspace.dependencies]\nserde = \"1\"\nrayon = \"1\"\n").unwrap();
+    let member: toml::Value =
+        toml::from_str("[dev-dependencies]\nserde.workspace = true\n").unwrap();
+    assert_eq!(unused_workspace_dependencies(&root, &[member]), ["rayon"]);
 }

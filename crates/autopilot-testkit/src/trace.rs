@@ -1,6 +1,7 @@
-//! The trace writer of the tests: sessions written through the real JSONL layer, sample events
-//! and a fixed clock.
+//! The trace writer of the tests: sessions written through the real JSONL layer (from events,
+//! or by running a future under it), sample events and a fixed clock.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,6 +11,7 @@ use autopilot_trace::{
     SessionFinished, SessionId, SessionOutcome, SessionStarted, SessionTotals, Stage, TraceOrigin,
     emit, session_span,
 };
+use tracing::instrument::WithSubscriber;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Writes `events` as the session `<run_dir>/sessions/<id>.jsonl` through the real layer and
@@ -28,6 +30,17 @@ pub fn write_events(run_dir: &Path, id: &str, events: &[Event]) -> PathBuf {
     });
     assert_eq!(errors.snapshot(), Vec::<String>::new(), "the layer failed");
     RunDirSink::session_path(run_dir, &id)
+}
+
+/// Runs `future` with the real JSONL layer writing sessions into `run_dir` (the future opens its
+/// session span, or is instrumented with one), and asserts the layer reported no error.
+pub async fn capture<F: Future>(run_dir: &Path, future: F) -> F::Output {
+    let layer = JsonlLayer::new(RunDirSink::new(run_dir));
+    let errors = layer.errors();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let output = future.with_subscriber(dispatch).await;
+    assert_eq!(errors.snapshot(), Vec::<String>::new(), "the layer failed");
+    output
 }
 
 /// Writes a small finished session (a failed compile, then success at attempt 2) into
@@ -50,8 +63,17 @@ pub fn write_session(run_dir: &Path, id: &str) -> PathBuf {
 /// A `session_started` of the uno demo answered by `replay:demo`.
 pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
     Event::SessionStarted(SessionStarted {
-        app: "color_classifier".into(),
         app_path: app_path.map(Into::into),
+        ..sample_started(origin)
+    })
+}
+
+/// The fields of [`session_started`], for tests that change a few with struct update syntax
+/// (`SessionStarted { model: "m".into(), ..sample_started(origin) }`).
+pub fn sample_started(origin: TraceOrigin) -> SessionStarted {
+    SessionStarted {
+        app: "color_classifier".into(),
+        app_path: None,
         target: "uno".into(),
         fqbn: Some("arduino:avr:uno".into()),
         provider: "replay".into(),
@@ -64,7 +86,7 @@ pub fn session_started(app_path: Option<&str>, origin: TraceOrigin) -> Event {
         autopilot_version: "0.1.0".into(),
         batch: None,
         origin,
-    })
+    }
 }
 
 /// A sketch attempt that failed to compile with `message`.

@@ -13,16 +13,14 @@ use autopilot_llm::{
     CallContext, ChatBackend, ChatRequest, EndpointSettings, LlmClient, ModelRef, OllamaBackend,
     OpenAiBackend, Provider, RetryPolicy,
 };
-use autopilot_trace::{Event, JsonlLayer, LlmCall, RunDirSink, SessionId, Stage, TraceFile};
+use autopilot_trace::{Event, LlmCall, RunDirSink, SessionId, Stage, TraceFile};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tracing::Instrument;
-use tracing::instrument::WithSubscriber;
-use tracing_subscriber::layer::SubscriberExt;
 
 /// A future's output and the `llm_call` events it emitted, read back from the session file
-/// the real [`JsonlLayer`] wrote.
+/// the real JSONL layer wrote.
 pub struct Traced<T> {
     pub output: T,
     pub calls: Vec<LlmCall>,
@@ -33,13 +31,12 @@ pub struct Traced<T> {
 
 pub async fn traced<F: Future>(future: F) -> Traced<F::Output> {
     let dir = tempfile::tempdir().unwrap();
-    let layer = JsonlLayer::new(RunDirSink::new(dir.path()));
-    let errors = layer.errors();
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let id = SessionId::new("test-session").unwrap();
-    let span = tracing::dispatcher::with_default(&dispatch, || autopilot_trace::session_span(&id));
-    let output = future.instrument(span).with_subscriber(dispatch).await;
-    assert_eq!(errors.snapshot(), Vec::<String>::new());
+    // The span is created inside the layer's subscriber, so the layer sees it open.
+    let output = autopilot_testkit::trace::capture(dir.path(), async {
+        future.instrument(autopilot_trace::session_span(&id)).await
+    })
+    .await;
     let path = RunDirSink::session_path(dir.path(), &id);
     let file = TraceFile::read(&path).unwrap();
     assert_eq!(file.problems, vec![], "unreadable trace lines");

@@ -260,18 +260,10 @@ fn started(origin: TraceOrigin, app_path: Option<&str>) -> Event {
     Event::SessionStarted(SessionStarted {
         app: "color_uno".into(),
         app_path: app_path.map(Into::into),
-        target: "uno".into(),
         fqbn: None,
         provider: "openai".into(),
         model: "gpt-4o".into(),
-        endpoint: None,
-        prompt_variant: "default".into(),
-        sampling: SamplingParams::default(),
-        seed: None,
-        tool_versions: vec![],
-        autopilot_version: "0.1.0".into(),
-        batch: None,
-        origin,
+        ..autopilot_testkit::trace::sample_started(origin)
     })
 }
 

@@ -10,11 +10,9 @@ use autopilot_orchestrator::session::{SessionSetup, run_session};
 use autopilot_steps::{App, Policies, PromptSet};
 use autopilot_toolchain::{LibraryCatalog, Targets, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{
-    AttemptOutcome, CompileStatus, Event, JsonlLayer, LlmCallResult, RunDirSink, SamplingParams,
-    SessionId, SessionOutcome, SimulationStatus, Stage, TraceFile,
+    AttemptOutcome, CompileStatus, Event, LlmCallResult, RunDirSink, SamplingParams, SessionId,
+    SessionOutcome, SimulationStatus, Stage, TraceFile,
 };
-use tracing::instrument::WithSubscriber;
-use tracing_subscriber::layer::SubscriberExt;
 
 use autopilot_testkit::openai::{Reply, ScriptedOpenAi};
 use autopilot_testkit::tools::avr_toolchain_and_simavr;
@@ -110,12 +108,9 @@ fn policies(sketch_attempts: u32) -> Policies {
 
 /// Runs the session with its trace written to `run_dir`, and reads the trace back.
 async fn run(setup: &SessionSetup) -> (autopilot_orchestrator::session::SessionReport, Vec<Event>) {
-    let layer = JsonlLayer::new(RunDirSink::new(&setup.run_dir));
-    let errors = layer.errors();
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     // run_session opens its own session span, under the subscriber it runs with.
-    let report = run_session(setup).with_subscriber(dispatch).await;
-    assert_eq!(errors.snapshot(), Vec::<String>::new());
+    let report =
+        autopilot_testkit::trace::capture(&setup.run_dir, Box::pin(run_session(setup))).await;
     let file = TraceFile::read(&RunDirSink::session_path(&setup.run_dir, &setup.id)).unwrap();
     assert_eq!(
         file.validate(),

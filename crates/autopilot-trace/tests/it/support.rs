@@ -10,22 +10,12 @@ pub use autopilot_testkit::trace::stepping_clock;
 pub fn started(app: &str) -> Event {
     Event::SessionStarted(SessionStarted {
         app: app.to_owned(),
-        app_path: None,
-        target: "uno".to_owned(),
-        fqbn: Some("arduino:avr:uno".to_owned()),
-        provider: "replay".to_owned(),
-        model: "demo".to_owned(),
-        endpoint: None,
-        prompt_variant: "default".to_owned(),
         sampling: SamplingParams {
             temperature: Some(0.1),
             ..SamplingParams::default()
         },
         seed: Some(7),
-        tool_versions: vec![],
-        autopilot_version: "0.1.0".to_owned(),
-        batch: None,
-        origin: TraceOrigin::Native,
+        ..autopilot_testkit::trace::sample_started(TraceOrigin::Native)
     })
 }
 
