@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the OS toolchain the tests use if missing, then
-# `cargo test`. Tests that need the AVR toolchain, the host TFLM library, its tflite-micro oracle or ../shared/corpus fail under CI=true when
+# `cargo test`. Tests that need the AVR toolchain, the host TFLM library, its tflite-micro oracle, Arize Phoenix or ../shared/corpus fail under CI=true when
 # they are missing, and skip elsewhere; libtest shows a skipped test as "ok", so each skip is
 # recorded in a log (autopilot-testkit's `require`) and summarised after the run.
 set -euo pipefail
@@ -10,6 +10,9 @@ bash scripts/install-os-deps.sh
 bash scripts/setup-host-tflm.sh
 # The oracle the host check is compared with: PyPI tflite-micro in a cached virtual environment.
 bash scripts/setup-oracle.sh >/dev/null
+# The OTLP collector the export tests send to and read back from: PyPI arize-phoenix in a
+# cached virtual environment (the tests find it there).
+bash scripts/setup-phoenix.sh >/dev/null
 AUTOPILOT_SKIP_LOG="${CARGO_TARGET_DIR:-$PWD/target}/autopilot-skips.log"
 export AUTOPILOT_SKIP_LOG
 rm -f "$AUTOPILOT_SKIP_LOG"

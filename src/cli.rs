@@ -76,6 +76,42 @@ pub enum Command {
     /// TFLM sketch natively against an app's dataset (`check`). `check` exits 0 on a pass, 1 on
     /// any other verdict, 2 bad input, 3 when the library cannot be built.
     Host(HostArgs),
+    /// Send session traces (run directories, trace files, legacy logs) to an OpenTelemetry
+    /// collector over OTLP/HTTP, one trace per session (GenAI semantic conventions). Prints
+    /// `<session>\t<trace id>` per session. Exit 0 all sent, 2 bad input, 3 spans dropped.
+    Export(ExportArgs),
+}
+
+/// Where live OTLP export goes (`run`, `batch`); off unless an endpoint is given.
+#[derive(Debug, Clone, Args)]
+pub struct OtlpArgs {
+    /// Also send each session to this OpenTelemetry collector (OTLP/HTTP base URL, e.g.
+    /// http://127.0.0.1:6006); headers from OTEL_EXPORTER_OTLP_HEADERS. A collector that is
+    /// down never slows or fails a session: what cannot be sent is counted at the end.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// Include prompts and answers (gen_ai.input.messages / gen_ai.output.messages).
+    #[arg(long)]
+    pub otlp_content: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run directories, trace files, legacy `.log` files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The collector's OTLP/HTTP base URL (`/v1/traces` is appended unless present).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub endpoint: String,
+    /// An HTTP header `name=value` (repeatable), added to OTEL_EXPORTER_OTLP_HEADERS.
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<String>,
+    /// Include prompts and answers (gen_ai.input.messages / gen_ai.output.messages).
+    #[arg(long)]
+    pub content: bool,
+    /// Seconds one request to the collector may take.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -505,6 +541,8 @@ pub struct SessionEnvArgs {
 pub struct RunArgs {
     /// The app file (TOML): description, target, classes, model, dataset.
     pub app: PathBuf,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
     /// The board (see `autopilot targets`); default: the app's.
     #[arg(long, short)]
     pub target: Option<String>,
@@ -550,6 +588,8 @@ pub struct RunArgs {
 pub struct BatchArgs {
     /// The experiment file (TOML).
     pub experiment: PathBuf,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
     /// Run directory. Default: `runs/<experiment name>` (`…-shard-K-of-N` for a shard).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

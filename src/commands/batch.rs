@@ -237,7 +237,11 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         ))
         .input_error()?;
 
-    let layer = JsonlLayer::new(RunDirSink::new(&out));
+    let exporter = super::export::start_live(&args.otlp)?;
+    let layer = JsonlLayer::new(autopilot_otel::ExportingSink::new(
+        RunDirSink::new(&out),
+        exporter.as_ref().map(autopilot_otel::Exporter::handle),
+    ));
     let write_errors = layer.errors();
     crate::logging::install(global, Some(layer));
     if global.quiet == 0 {
@@ -309,6 +313,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         progress.clone(),
     ));
     progress.bar.finish_and_clear();
+    super::export::finish_live(global, exporter, args.otlp.otlp_endpoint.as_deref());
 
     let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut crashed = 0usize;

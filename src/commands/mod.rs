@@ -5,6 +5,7 @@ mod chat;
 mod classify;
 pub mod compile;
 mod doctor;
+mod export;
 pub mod host;
 mod import;
 mod replay;
@@ -79,6 +80,10 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Host(args) => {
             crate::logging::install(&cli.global, None);
             host::run(&args)
+        }
+        Command::Export(args) => {
+            crate::logging::install(&cli.global, None);
+            export::run(&args)
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
 use autopilot_orchestrator::session::{SessionReport, infra, run_session_until, sketch_name};
+use autopilot_otel::{Exporter, ExportingSink};
 use autopilot_steps::App;
 use autopilot_trace::{JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome};
 
@@ -172,7 +173,11 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         ))
         .input_error();
     }
-    let layer = JsonlLayer::new(RunDirSink::new(&out));
+    let exporter = super::export::start_live(&args.otlp)?;
+    let layer = JsonlLayer::new(ExportingSink::new(
+        RunDirSink::new(&out),
+        exporter.as_ref().map(Exporter::handle),
+    ));
     let write_errors = layer.errors();
     crate::logging::install_with_progress(global, Some(layer), true);
     let llm = environment.client(&choice.model, choice.recorded.clone())?;
@@ -205,6 +210,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         &setup,
         crate::setup::termination_signal(),
     ));
+    super::export::finish_live(global, exporter, args.otlp.otlp_endpoint.as_deref());
     finish(global, &out, &trace_path, &report, &write_errors.snapshot())
 }
 

@@ -121,8 +121,8 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
         }
     }
     for (package, direct) in &graph.direct {
-        // Only autopilot-llm talks HTTP to LLMs.
-        if package != "autopilot-llm" {
+        // Only autopilot-llm talks HTTP to LLMs; autopilot-otel talks HTTP to OTLP collectors.
+        if package != "autopilot-llm" && package != "autopilot-otel" {
             for client in LLM_CLIENTS {
                 if direct.contains(*client) {
                     broken.push(format!("{package} depends on {client} directly; only autopilot-llm talks HTTP to LLMs"));
@@ -170,6 +170,25 @@ pub fn violations(graph: &DependencyGraph) -> Vec<String> {
         ]) {
             if deps.contains(*forbidden) {
                 broken.push(format!("autopilot-hostrun depends on {forbidden}"));
+            }
+        }
+    }
+    // The exporter reads events: it never runs sessions, LLMs, compilers or the classifier.
+    if graph.transitive.contains_key("autopilot-otel") {
+        let deps = deps_of("autopilot-otel");
+        for forbidden in [
+            "autopilot-llm",
+            "autopilot-toolchain",
+            "autopilot-orchestrator",
+            "autopilot-classifier",
+            "autopilot-hostrun",
+            "autopilot-steps",
+            "async-openai",
+        ] {
+            if deps.contains(forbidden) {
+                broken.push(format!(
+                    "autopilot-otel depends on {forbidden}; it reads trace events only"
+                ));
             }
         }
     }

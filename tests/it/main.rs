@@ -5,6 +5,7 @@ mod batch_cli;
 mod chat_cli;
 mod classify_cli;
 mod doctor_cli;
+mod export_cli;
 mod hostile_cli;
 mod replay_cli;
 mod report_cli;
