@@ -2,14 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 /// From a TinyML application description, a dataset and a model to a compiled Arduino sketch,
 /// with an LLM — assuming failure at every step.
-///
-/// Exit codes: 0 success; 1 the job ran and failed (e.g. generation exhausted, compile failed);
-/// 2 usage, input or configuration error; 3 infrastructure unavailable (LLM backend or
-/// toolchain).
 #[derive(Debug, Parser)]
 #[command(name = "autopilot", version, propagate_version = true)]
 pub struct Cli {
@@ -17,6 +13,17 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments; `--help` ends with the exit-code table of
+    /// `src/exit.rs`, the one copy.
+    pub fn parse_with_exit_codes() -> Cli {
+        let matches = Cli::command()
+            .after_help(crate::exit::ExitStatus::help_table())
+            .get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,13 +11,12 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_with_exit_codes();
     terminal::add_environment_secrets();
-    match commands::run(cli) {
-        Ok(status) => status.into(),
+    let status = match commands::run(cli) {
+        Ok(status) => status,
         Err(error) => error.report(),
-    }
+    };
+    status.into()
 }

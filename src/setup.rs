@@ -16,7 +16,7 @@ use autopilot_toolchain::{LibraryCatalog, Target, TinyMlApi, ToolchainConfig};
 use autopilot_trace::{BatchCell, SamplingParams, SessionId, TraceFile, collect_trace_files};
 
 use crate::cli::SessionEnvArgs;
-use crate::exit::{CliResult, WithStatus};
+use crate::exit::{CliError, CliResult, ErrorKind};
 
 /// The answers file an example ships for runs without a configured LLM.
 pub const DEMO_ANSWERS: &str = "demo-answers.toml";
@@ -90,7 +90,7 @@ impl SessionEnvironment {
                  `sandbox = \"off\"` in the policies",
                 sandbox.bwrap.display()
             ))
-            .unavailable();
+            .tool_unavailable();
         }
         toolchain.timeout = policies.timeouts.compile();
         let file = match &args.llm_config {
@@ -256,12 +256,21 @@ impl SessionEnvironment {
 /// The async runtime sessions run on (two workers: sessions wait on the LLM and the compiler,
 /// they do not compute).
 pub fn session_runtime() -> CliResult<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    build_runtime(tokio::runtime::Builder::new_multi_thread().worker_threads(2))
+}
+
+/// A one-thread async runtime, for commands that wait on one thing at a time.
+pub fn current_thread_runtime() -> CliResult<tokio::runtime::Runtime> {
+    build_runtime(&mut tokio::runtime::Builder::new_current_thread())
+}
+
+/// The runtime of `builder` with I/O and timers.
+pub fn build_runtime(builder: &mut tokio::runtime::Builder) -> CliResult<tokio::runtime::Runtime> {
+    builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-        .unavailable()
+        .map_err(CliError::Runtime)
 }
 
 /// Resolves at the first SIGINT (Ctrl-C), SIGTERM or SIGHUP with its name, the reason a

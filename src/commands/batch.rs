@@ -19,7 +19,7 @@ use autopilot_trace::{JsonlLayer, RunDirSink, SessionOutcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{BatchArgs, GlobalArgs, MergeArgs};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 use crate::setup::{SessionEnvironment, SessionParts};
 
 /// Live success counts per model, drawn on the progress bar.
@@ -212,11 +212,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         limits.total = n;
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::build_runtime(&mut tokio::runtime::Builder::new_multi_thread())?;
 
     let _lock = super::lock_run_dir(&out)?;
     let invocation = Invocation {
@@ -366,7 +362,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         }
     }
     let mut stdout = crate::terminal::stdout_data();
-    writeln!(stdout, "{}", out.display()).input_error()?;
+    writeln!(stdout, "{}", out.display()).output_error()?;
     let kinds = |by_kind: &BTreeMap<String, usize>| {
         by_kind
             .iter()
@@ -418,7 +414,7 @@ pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {
         report.replaced
     );
     let mut stdout = crate::terminal::stdout_data();
-    writeln!(stdout, "{}", display(&args.out)).input_error()?;
+    writeln!(stdout, "{}", display(&args.out)).output_error()?;
     Ok(ExitStatus::Success)
 }
 

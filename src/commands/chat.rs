@@ -18,7 +18,7 @@ use autopilot_trace::{
 use tracing::Instrument;
 
 use crate::cli::{ChatArgs, GlobalArgs};
-use crate::exit::{CliError, CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
     let layer = args
@@ -65,11 +65,7 @@ pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
         stream: args.stream,
         ..ChatRequest::prompt(args.system.as_deref(), &prompt(args)?)
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::current_thread_runtime()?;
     let context = CallContext::new(args.stage, args.attempt);
     let session = args.trace_dir.as_ref().map(|_| chat_session_id());
     let span = session
@@ -101,20 +97,12 @@ pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
     match result {
         Ok(answer) => {
             let mut stdout = crate::terminal::stdout_data();
-            writeln!(stdout, "{}", answer.text).input_error()?;
+            writeln!(stdout, "{}", answer.text).output_error()?;
             report(&answer, args.show_reasoning);
             Ok(ExitStatus::Success)
         }
-        // Still failing after the retries: the backend is unavailable (exit 3). A fault that
-        // retrying cannot cure is a problem with the request or the settings (exit 2).
-        Err(error) => Err(CliError {
-            status: if error.is_transient() {
-                ExitStatus::Unavailable
-            } else {
-                ExitStatus::InputError
-            },
-            error: error.into(),
-        }),
+        // Transient (unavailable) or not (rejected): `CliError::from` decides.
+        Err(error) => Err(error.into()),
     }
 }
 

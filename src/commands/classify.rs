@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use anyhow::Context;
 use autopilot_classifier::{
     ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord, LegacySummary, Summary,
     Taxonomy, Unit, classify_inputs, collect_inputs, legacy_classify_inputs,
@@ -14,7 +13,7 @@ use autopilot_classifier::{
 use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
 use crate::cli::{ClassifyArgs, ClassifyFormat};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliError, CliResult, ErrorKind, ExitStatus, OutputError};
 
 pub fn run(args: &ClassifyArgs) -> CliResult<ExitStatus> {
     let inputs = collect_inputs(&args.paths).input_error()?;
@@ -42,11 +41,11 @@ pub fn options(jobs: Option<usize>) -> ClassifyOptions {
     }
 }
 
-/// A run that stopped because stdout was closed (`| head`) is a success; other errors are
-/// input errors naming the file.
+/// A failed write is an output error (a closed stdout ends quietly in `main`); other errors
+/// are input errors naming the file.
 pub fn finish(result: Result<(), ClassifyError>) -> CliResult<()> {
     match result {
-        Err(ClassifyError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(ClassifyError::Output(err)) => Err(CliError::Output(err)),
         other => other.input_error(),
     }
 }
@@ -65,7 +64,7 @@ fn default(
             out,
             "session,model,target,prompt_variant,source,stage,attempt,index,group,category,symptom,root_cause,rule,message,id,root,source_line"
         )
-        .input_error()?;
+        .output_error()?;
     }
     let result = classify_inputs(inputs, taxonomy, &options, |session| {
         summary.add(&session);
@@ -115,22 +114,17 @@ fn write_summary(
 ) -> CliResult<()> {
     match format {
         ClassifyFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, summary)
-                .context("cannot write JSON")
-                .input_error()?;
-            writeln!(out).input_error()?;
+            serde_json::to_writer_pretty(&mut out, summary).output_error()?;
+            writeln!(out).output_error()?;
         }
-        ClassifyFormat::Table => out.write_all(table().as_bytes()).input_error()?,
+        ClassifyFormat::Table => out.write_all(table().as_bytes()).output_error()?,
         ClassifyFormat::Csv | ClassifyFormat::Jsonl => {}
     }
     flush(out)
 }
 
 fn flush(mut out: impl Write) -> CliResult<()> {
-    match out.flush() {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.input_error(),
-    }
+    out.flush().output_error()
 }
 
 fn write_csv_record(out: &mut impl Write, record: &FailureRecord) -> std::io::Result<()> {
@@ -277,7 +271,7 @@ fn legacy(
     let mut out = BufWriter::with_capacity(256 * 1024, classify_stdout(format));
     let mut summary = LegacySummary::default();
     if format == ClassifyFormat::Csv {
-        writeln!(out, "file,index,category").input_error()?;
+        writeln!(out, "file,index,category").output_error()?;
     }
     let result = legacy_classify_inputs(inputs, &options, |record: LegacyRecord| {
         summary.add(&record);

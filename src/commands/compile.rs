@@ -8,12 +8,11 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use autopilot_toolchain::diagnostics::render;
 use autopilot_toolchain::{
-    BackendKind, CompileError, CompileOutcome, CompileResult, Compiler, Sketch, Target,
-    ToolchainConfig,
+    BackendKind, CompileOutcome, CompileResult, Compiler, Sketch, Target, ToolchainConfig,
 };
 
 use crate::cli::{BackendArg, CompileArgs, Format, ToolProgramsArgs};
-use crate::exit::{CliError, CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliError, CliResult, ErrorKind, ExitStatus, OutputError};
 
 /// `$XDG_CACHE_HOME/autopilot`, else `~/.cache/autopilot`.
 pub fn default_cache_dir() -> CliResult<PathBuf> {
@@ -83,25 +82,6 @@ fn config(args: &CompileArgs, cache: &std::path::Path) -> ToolchainConfig {
     config
 }
 
-/// A sketch or folder problem is bad input (2); a tool that cannot run or answers nonsense is
-/// unavailable infrastructure (3).
-fn compile_error(error: CompileError) -> CliError {
-    let status = match error {
-        CompileError::Sketch(_)
-        | CompileError::SketchLayout { .. }
-        | CompileError::ForeignBuildDir { .. }
-        | CompileError::Io { .. } => ExitStatus::InputError,
-        CompileError::Process(_)
-        | CompileError::Unrecognized { .. }
-        | CompileError::Tool { .. }
-        | CompileError::Unsupported { .. } => ExitStatus::Unavailable,
-    };
-    CliError {
-        status,
-        error: error.into(),
-    }
-}
-
 pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
     let targets = super::targets::load(&args.targets)?;
     let target = targets.get(&args.target).input_error()?.clone();
@@ -115,19 +95,15 @@ pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
         .clone()
         .unwrap_or_else(|| default_build_dir(&cache, &target, &sketch));
     let config = config(args, &cache);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::current_thread_runtime()?;
     let result = runtime.block_on(async {
         let compiler = Compiler::new(&target, config)
             .await
-            .map_err(compile_error)?;
+            .map_err(CliError::from)?;
         compiler
             .compile(&sketch, &build_dir)
             .await
-            .map_err(compile_error)
+            .map_err(CliError::from)
     })?;
 
     let mut stdout = match args.format {
@@ -138,18 +114,16 @@ pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
         Format::Json => {
             let mut value = serde_json::to_value(&result)
                 .context("cannot encode the result")
-                .unavailable()?;
+                .internal_error()?;
             if let Some(object) = value.as_object_mut() {
                 object.insert("target".to_owned(), target.name.clone().into());
             }
-            serde_json::to_writer_pretty(&mut stdout, &value)
-                .context("cannot write JSON")
-                .input_error()?;
-            writeln!(stdout).input_error()?;
+            serde_json::to_writer_pretty(&mut stdout, &value).output_error()?;
+            writeln!(stdout).output_error()?;
         }
         Format::Human => stdout
             .write_all(render_result(&target, &result).as_bytes())
-            .input_error()?,
+            .output_error()?,
     }
     Ok(match &result.outcome {
         CompileOutcome::Succeeded { .. } => ExitStatus::Success,

@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use autopilot_llm::{
     EndpointSettings, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider,
     probe, resolve_settings,
@@ -27,7 +27,7 @@ use autopilot_trace::ComponentVersion;
 use serde::Serialize;
 
 use crate::cli::{DoctorArgs, Format};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 const INSTALL_ALL: &str = "bash scripts/install-os-deps.sh";
 const ARDUINO_CLI_INSTALL: &str =
@@ -205,11 +205,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
         args.libraries_dir.as_deref(),
     );
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()?;
+    let runtime = crate::setup::current_thread_runtime()?;
     let (facts, (openai, ollama)) = runtime.block_on(async {
         tokio::join!(gather_tools(&config), probe_endpoints(&settings, timeout))
     });
@@ -254,12 +250,12 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
     };
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)
-                .context("cannot write JSON")
-                .input_error()?;
-            writeln!(stdout).input_error()?;
+            serde_json::to_writer_pretty(&mut stdout, &report).output_error()?;
+            writeln!(stdout).output_error()?;
         }
-        Format::Human => stdout.write_all(render(&report).as_bytes()).input_error()?,
+        Format::Human => stdout
+            .write_all(render(&report).as_bytes())
+            .output_error()?,
     }
     Ok(status)
 }

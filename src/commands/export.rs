@@ -10,7 +10,7 @@ use autopilot_otel::{ExportConfig, ExportReport, Exporter, MapOptions, map_sessi
 use autopilot_trace::{TraceFile, TraceRecord};
 
 use crate::cli::{ExportArgs, GlobalArgs, OtlpArgs};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus};
 
 /// How long `run` and `batch` wait at the end for queued spans to reach the collector.
 const LIVE_DRAIN: Duration = Duration::from_secs(5);

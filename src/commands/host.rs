@@ -14,7 +14,7 @@ use autopilot_steps::App;
 use autopilot_trace::HostVerdictKind;
 
 use crate::cli::{Format, HostArgs, HostCheckArgs, HostCommand, HostSetupArgs};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 /// `data/host` of this checkout (stand-ins, profiles): the default of `--host-data`.
 pub fn default_host_data() -> PathBuf {
@@ -29,14 +29,6 @@ pub fn arduino_libraries() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
     Some(user.join("libraries"))
-}
-
-fn runtime() -> CliResult<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .unavailable()
 }
 
 fn cache(dir: Option<&PathBuf>) -> CliResult<PathBuf> {
@@ -63,7 +55,7 @@ async fn toolchain_for(
     let compiler = HostCompiler::detect(cxx, &cache_dir.join("host-tflm/probe"))
         .await
         .context("the host C++ compiler does not run")
-        .unavailable()?;
+        .tool_unavailable()?;
     let library = ensure_library(&TflmSetup {
         cache_dir: cache_dir.to_owned(),
         cargo: cargo.to_owned(),
@@ -72,7 +64,7 @@ async fn toolchain_for(
     })
     .await
     .context("cannot build the host TFLM library")
-    .unavailable()?;
+    .tool_unavailable()?;
     Ok((compiler, library))
 }
 
@@ -84,8 +76,12 @@ fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
         args.cxx.display(),
         cache_dir.join("host-tflm").display()
     );
-    let (compiler, library) =
-        runtime()?.block_on(toolchain_for(&cache_dir, &args.cxx, &args.cargo, args.jobs))?;
+    let (compiler, library) = crate::setup::current_thread_runtime()?.block_on(toolchain_for(
+        &cache_dir,
+        &args.cxx,
+        &args.cargo,
+        args.jobs,
+    ))?;
     eprintln!(
         "host TFLM: {} ({} translation units, built in {:.1} s{})",
         library.archive.display(),
@@ -98,7 +94,7 @@ fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
         }
     );
     let mut out = crate::terminal::stdout_data();
-    writeln!(out, "{}", library.archive.display()).input_error()?;
+    writeln!(out, "{}", library.archive.display()).output_error()?;
     Ok(ExitStatus::Success)
 }
 
@@ -150,7 +146,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
         )
     });
     let host_data = args.host_data.clone();
-    let event = runtime()?.block_on(async {
+    let event = crate::setup::current_thread_runtime()?.block_on(async {
         let (compiler, tflm) = toolchain_for(&cache_dir, &args.cxx, &args.cargo, 2).await?;
         let prepared = profile::prepare(
             &profile,
@@ -161,7 +157,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
         )
         .await
         .context("cannot prepare the host profile")
-        .unavailable()?;
+        .tool_unavailable()?;
         let toolchain = HostToolchain {
             compiler,
             tflm,
@@ -191,7 +187,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
         )
         .await
         .context("the host check could not run")
-        .unavailable()?;
+        .tool_unavailable()?;
         Ok::<_, crate::exit::CliError>(report.to_trace_event(1))
     })?;
     let status = if event.verdict == HostVerdictKind::Pass {
@@ -214,17 +210,18 @@ fn print_result(
     };
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, event).input_error()?;
-            writeln!(out).input_error()?;
+            serde_json::to_writer_pretty(&mut out, event).output_error()?;
+            writeln!(out).output_error()?;
         }
         Format::Human => {
             let verdict = serde_json::to_value(event.verdict)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            writeln!(out, "host check: {verdict} — {}", event.summary).input_error()?;
+            writeln!(out, "host check: {verdict} — {}", event.summary).output_error()?;
             for d in &event.diagnostics {
-                writeln!(out, "  {}", autopilot_toolchain::diagnostics::render(d)).input_error()?;
+                writeln!(out, "  {}", autopilot_toolchain::diagnostics::render(d))
+                    .output_error()?;
             }
             let figure = |v: Option<f64>| {
                 v.map_or_else(|| "unknown".to_owned(), |v| format!("{:.1}%", v * 100.0))

@@ -10,7 +10,7 @@ use autopilot_classifier::{ImportRow, StagedImport, collect_inputs, import_input
 
 use super::classify::options;
 use crate::cli::{ImportArgs, ImportFormat};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
 /// Sessions per outcome for one log.
@@ -57,14 +57,9 @@ pub fn run(args: &ImportArgs) -> CliResult<ExitStatus> {
         "imported {sessions} session(s) into {}",
         args.out.join("sessions").display()
     );
-    match printed {
-        // The reader stopped early (`| head`): the import itself is complete.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
-        other => other
-            .context("cannot write the import summary to stdout")
-            .input_error()
-            .map(|()| ExitStatus::Success),
-    }
+    // A closed stdout (`| head`) ends quietly in `main`: the import itself is complete.
+    printed.output_error()?;
+    Ok(ExitStatus::Success)
 }
 
 fn print(

@@ -20,7 +20,7 @@ use std::path::Path;
 use autopilot_orchestrator::batch::RunDirLock;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus};
 
 /// Locks a run directory for this process (`batch`, `replay`): a second writer is an input
 /// error (exit 2) naming the holder; a lock left by a dead process is taken over with a note.

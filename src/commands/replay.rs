@@ -26,7 +26,7 @@ use autopilot_trace::{
 };
 
 use crate::cli::{GlobalArgs, ReplayArgs};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliError, CliResult, ErrorKind, ExitStatus, OutputError};
 use crate::setup::SessionEnvironment;
 
 /// A recorded session, checked and ready to run again.
@@ -124,7 +124,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         out,
         taxonomy: Taxonomy::builtin()
             .context("the built-in taxonomy")
-            .unavailable()?,
+            .internal_error()?,
     };
     let mut planned = Vec::new();
     let mut skipped = 0usize;
@@ -140,7 +140,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
                 }
                 Err(problem) => {
                     problems += 1;
-                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem.error);
+                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
                 }
             }
         }
@@ -409,7 +409,7 @@ fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliRe
                 planned.replayed_trace.display()
             )
         })
-        .unavailable()?;
+        .map_err(CliError::Storage)?;
     let mut view = SessionView::from_events(trace.events());
     // The trace is written as events happen; the returned outcome stands in if its last line
     // could not be written.
@@ -479,7 +479,7 @@ fn summarize(
     let mut calls = CallCount::default();
     for one in examined {
         if let Some(line) = &one.change {
-            writeln!(stdout, "{line}").input_error()?;
+            writeln!(stdout, "{line}").output_error()?;
         }
         calls.add(one.calls);
     }

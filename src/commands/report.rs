@@ -12,7 +12,7 @@ use autopilot_report::{Dimension, ReportTaxonomy, build_report, load_report_inpu
 
 use super::classify::options;
 use crate::cli::ReportArgs;
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
     let loaded;
@@ -87,6 +87,6 @@ pub fn run(args: &ReportArgs) -> CliResult<ExitStatus> {
         args.out.join("report.html").display()
     );
     let mut stdout = crate::terminal::stdout_data();
-    writeln!(stdout, "{}", args.out.display()).input_error()?;
+    writeln!(stdout, "{}", args.out.display()).output_error()?;
     Ok(ExitStatus::Success)
 }

@@ -12,7 +12,7 @@ use autopilot_steps::App;
 use autopilot_trace::{JsonlLayer, RunDirSink, SamplingParams, SessionId, SessionOutcome};
 
 use crate::cli::{GlobalArgs, RunArgs};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 use crate::setup::{
     DEMO_ANSWERS, SessionEnvironment, SessionParts, answers_backend, traces_backend,
 };
@@ -238,7 +238,7 @@ fn finish(
     }
     if let Some(dir) = &report.sketch_dir {
         let mut stdout = crate::terminal::stdout_data();
-        writeln!(stdout, "{}", dir.display()).input_error()?;
+        writeln!(stdout, "{}", dir.display()).output_error()?;
     }
     if !write_errors.is_empty() {
         return Ok(ExitStatus::Unavailable);

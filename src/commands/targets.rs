@@ -6,7 +6,7 @@ use anyhow::Context;
 use autopilot_toolchain::{Target, Targets};
 
 use crate::cli::{Format, TargetsArgs, TargetsDirArg};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 /// The targets of `--targets-dir`, or the built-in ones.
 pub fn load(arg: &TargetsDirArg) -> CliResult<Targets> {
@@ -29,21 +29,21 @@ pub fn run(args: &TargetsArgs) -> CliResult<ExitStatus> {
         Format::Human => crate::terminal::stdout_human(),
     };
     match (args.format, &args.name) {
-        (Format::Json, Some(_)) => serde_json::to_writer_pretty(&mut stdout, selected[0])
-            .context("cannot write JSON")
-            .input_error()?,
-        (Format::Json, None) => serde_json::to_writer_pretty(&mut stdout, &selected)
-            .context("cannot write JSON")
-            .input_error()?,
+        (Format::Json, Some(_)) => {
+            serde_json::to_writer_pretty(&mut stdout, selected[0]).output_error()?;
+        }
+        (Format::Json, None) => {
+            serde_json::to_writer_pretty(&mut stdout, &selected).output_error()?;
+        }
         (Format::Human, Some(_)) => stdout
             .write_all(render_one(selected[0]).as_bytes())
-            .input_error()?,
+            .output_error()?,
         (Format::Human, None) => stdout
             .write_all(render_table(&selected).as_bytes())
-            .input_error()?,
+            .output_error()?,
     }
     if args.format == Format::Json {
-        writeln!(stdout).input_error()?;
+        writeln!(stdout).output_error()?;
     }
     Ok(ExitStatus::Success)
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use autopilot_trace::{SessionSummary, TraceFile, collect_trace_files};
 
 use crate::cli::{Format, TraceCommand};
-use crate::exit::{CliResult, ExitStatus, WithStatus};
+use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 pub fn run(command: &TraceCommand) -> CliResult<ExitStatus> {
     match command {
@@ -26,7 +26,8 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
             .with_context(|| format!("cannot list {}", path.display()))
             .input_error()?;
         if found.is_empty() {
-            writeln!(stdout, "{}: no trace files (*.jsonl) found", path.display()).input_error()?;
+            writeln!(stdout, "{}: no trace files (*.jsonl) found", path.display())
+                .output_error()?;
             invalid += 1;
         }
         for file_path in found {
@@ -36,7 +37,7 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
                 Err(err) => {
                     invalid += 1;
                     writeln!(stdout, "{}: cannot read: {err}", file_path.display())
-                        .input_error()?;
+                        .output_error()?;
                     continue;
                 }
             };
@@ -44,7 +45,7 @@ fn validate(paths: &[PathBuf]) -> CliResult<ExitStatus> {
             let problems = file.validate();
             if file.records.is_empty() && problems.is_empty() {
                 invalid += 1;
-                writeln!(stdout, "{}: empty trace", file_path.display()).input_error()?;
+                writeln!(stdout, "{}: empty trace", file_path.display()).output_error()?;
             }
             if !problems.is_empty() {
                 invalid += 1;
@@ -123,8 +124,8 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
                 .flat_map(|f| f.records.iter().map(|r| &r.record))
                 .collect();
             serde_json::to_writer_pretty(&mut text, &records)
-                .context("cannot write JSON")
-                .input_error()?;
+                .context("cannot encode the records as JSON")
+                .internal_error()?;
             text.push(b'\n');
         }
         Format::Human => {
@@ -141,11 +142,10 @@ fn show(path: &Path, format: Format) -> CliResult<ExitStatus> {
         Format::Json => crate::terminal::stdout_data(),
         Format::Human => crate::terminal::stdout_human(),
     };
-    match stdout.write_all(&text).and_then(|()| stdout.flush()) {
-        // The reader stopped early (`| head`): nothing to say.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.context("cannot write to stdout").input_error()?,
-    }
+    stdout
+        .write_all(&text)
+        .and_then(|()| stdout.flush())
+        .output_error()?;
     Ok(ExitStatus::Success)
 }
 

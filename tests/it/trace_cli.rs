@@ -119,3 +119,58 @@ fn show_refuses_garbage_and_devices_accepts_run_dirs_and_says_unknown_tokens() {
         .stdout(contains("outcome   success at attempt 2").count(2))
         .stdout(contains("unknown in / unknown out tokens"));
 }
+
+/// `trace show --format json | head`: a reader that stops early is not an error (exit 0,
+/// nothing said), for every command that writes data (`targets` too).
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_session(dir.path(), "piped");
+    let show = [
+        "trace".as_ref(),
+        "show".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        path.as_os_str(),
+    ];
+    let targets = ["targets".as_ref(), "--format".as_ref(), "json".as_ref()];
+    for args in [&show[..], &targets[..]] {
+        let (code, stderr) = crate::support::run_into_closed_pipe(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+/// Any other failed write of stdout (a full disk) is said once and exits 3, not 2.
+#[test]
+fn a_failed_stdout_write_is_said_once_and_exits_3() {
+    // Linux's device that fails every write with ENOSPC (autopilot runs on Linux only).
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_session(dir.path(), "full");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test runs the binary under test with stdout on /dev/full"
+    )]
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("autopilot"));
+    let output = command
+        .args(["trace", "show", "--format", "json"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        stderr
+            .matches("error: cannot write to stdout: No space left on device")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
