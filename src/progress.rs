@@ -9,7 +9,6 @@ use autopilot_trace::{
     AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionOutcome, SimulationStatus,
     TRACE_TARGET,
 };
-use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
@@ -31,28 +30,13 @@ impl ProgressLayer {
     }
 }
 
-struct EventJson(Option<String>);
-
-impl Visit for EventJson {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "trace_event" {
-            self.0 = Some(value.to_owned());
-        }
-    }
-    fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
-}
-
 impl<S: tracing::Subscriber> Layer<S> for ProgressLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         if event.metadata().target() != TRACE_TARGET {
             return;
         }
-        let mut json = EventJson(None);
-        event.record(&mut json);
-        let Some(parsed) = json.0.and_then(|j| serde_json::from_str::<Event>(&j).ok()) else {
-            return;
-        };
-        if let Some(line) = describe(&parsed) {
+        // The typed event `emit` is dispatching: no JSON parsed back from the event's field.
+        if let Some(line) = autopilot_trace::with_emitted_event(describe).flatten() {
             let elapsed = self.start.elapsed().as_secs_f64();
             if let Ok(mut out) = self.out.lock() {
                 // anstream buffers: flush so each step shows as it happens.

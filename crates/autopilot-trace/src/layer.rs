@@ -34,8 +34,14 @@ pub fn session_span(session: &SessionId) -> tracing::Span {
     tracing::info_span!(target: "autopilot::trace", "session", session_id = session.as_str())
 }
 
+thread_local! {
+    /// The typed event [`emit`] is dispatching on this thread, for [`with_emitted_event`].
+    static EMITTING: std::cell::RefCell<Option<Event>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Emits a typed trace event. Inside a [`session_span`] the [`JsonlLayer`] writes it to the
-/// session's file; other layers see an INFO event whose message is the event kind.
+/// session's file; other layers see an INFO event whose message is the event kind, and may
+/// read the typed event with [`with_emitted_event`].
 pub fn emit(event: &Event) {
     if !tracing::enabled!(target: "autopilot::trace", tracing::Level::INFO) {
         return;
@@ -47,7 +53,19 @@ pub fn emit(event: &Event) {
             err.to_string()
         )
     });
+    // Layers run synchronously inside `info!` on this thread: they find the event in the slot.
+    // The previous value is put back, so a layer that emits from `on_event` nests correctly.
+    let outer = EMITTING.with(|slot| slot.replace(Some(event.clone())));
     tracing::info!(target: "autopilot::trace", trace_event = json.as_str(), "{}", event.kind());
+    EMITTING.with(|slot| slot.replace(outer));
+}
+
+/// Calls `f` with the typed event being emitted, from a layer's `on_event` for an event of
+/// target [`TRACE_TARGET`]; `None` outside of [`emit`] (a hand-made `tracing` event with that
+/// target). Layers that show events read them typed here instead of parsing the
+/// `trace_event` field back. `f` must not emit.
+pub fn with_emitted_event<R>(f: impl FnOnce(&Event) -> R) -> Option<R> {
+    EMITTING.with(|slot| slot.borrow().as_ref().map(f))
 }
 
 /// Where session files go.

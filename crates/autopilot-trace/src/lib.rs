@@ -69,7 +69,7 @@ mod summary;
 pub use event::*;
 pub use layer::{
     Clock, JsonlLayer, RunDirSink, SESSION_SPAN_NAME, SessionSink, TRACE_TARGET, WriteErrors, emit,
-    session_span,
+    session_span, with_emitted_event,
 };
 pub use reader::{
     LineProblem, LineProblemKind, NumberedRecord, TraceFile, TraceReader, check_session_rules,

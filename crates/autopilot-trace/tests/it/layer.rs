@@ -153,3 +153,33 @@ fn lines_carry_version_and_millisecond_timestamps() {
         "{second}"
     );
 }
+
+/// A layer that keeps the typed events it is shown by `with_emitted_event`.
+struct Typed(std::sync::Arc<std::sync::Mutex<Vec<Option<Event>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Typed {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == autopilot_trace::TRACE_TARGET {
+            let typed = autopilot_trace::with_emitted_event(Clone::clone);
+            self.0.lock().unwrap().push(typed);
+        }
+    }
+}
+
+/// Layers read the event `emit` dispatches typed; a hand-made event of the trace target has
+/// none, and none is left behind after `emit` returns.
+#[test]
+fn layers_read_emitted_events_typed() {
+    let seen = std::sync::Arc::default();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(Typed(std::sync::Arc::clone(&seen))),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        emit(&started("typed"));
+        emit(&finished());
+        tracing::info!(target: "autopilot::trace", trace_event = "{}", "by hand");
+    });
+    assert_eq!(autopilot_trace::with_emitted_event(|_| ()), None);
+    let seen = seen.lock().unwrap();
+    assert_eq!(*seen, [Some(started("typed")), Some(finished()), None]);
+}
