@@ -1,6 +1,6 @@
 //! `autopilot doctor`: checks the toolchains, cores, libraries, LLM endpoints and keys that
-//! sessions need, and says what to fix. Facts are gathered first (`gather_tools` and the LLM
-//! probes: the only I/O), judged by pure functions (`toolchain_checks`, `assess_target`,
+//! sessions need, and says what to fix. Facts are gathered first (the toolchain crate's
+//! `inventory::gather` and the LLM probes: the only I/O), judged by pure functions (`toolchain_checks`, `assess_target`,
 //! `llm_checks`), then rendered as a table or as JSON.
 //!
 //! Exit 0 when `--target` (default `uno`, the default example's board) can compile and
@@ -18,10 +18,8 @@ use autopilot_llm::{
     EndpointSettings, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider,
     probe, resolve_settings,
 };
-use autopilot_toolchain::backend::{ArduinoBuilderConfig, arduino_builder, arduino_cli};
-use autopilot_toolchain::environment::{library_versions, platform_version};
-use autopilot_toolchain::process::{self, ProcessSpec};
-use autopilot_toolchain::target::Fqbn;
+use autopilot_toolchain::backend::{ArduinoBuilderConfig, arduino_cli_install};
+use autopilot_toolchain::inventory::{self, Found, ToolInventory};
 use autopilot_toolchain::{Backend, BackendKind, Target, ToolchainConfig, select_backend};
 use autopilot_trace::ComponentVersion;
 use serde::Serialize;
@@ -30,8 +28,6 @@ use crate::cli::{DoctorArgs, Format};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 const INSTALL_ALL: &str = "bash scripts/install-os-deps.sh";
-const ARDUINO_CLI_INSTALL: &str =
-    "install arduino-cli: https://arduino.github.io/arduino-cli/latest/installation/";
 
 /// How a check came out, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -133,34 +129,10 @@ struct TargetRow {
     findings: Vec<Finding>,
 }
 
-/// A program that was found, and its version or why it could not be read.
-#[derive(Debug, Clone)]
-struct Found {
-    path: PathBuf,
-    version: Result<String, String>,
-}
-
-/// What `arduino-cli` reports about itself and its installation.
-#[derive(Debug, Clone, Default)]
-struct CliInventory {
-    version: Option<String>,
-    cores: Vec<ComponentVersion>,
-    libraries: Vec<ComponentVersion>,
-}
-
-/// Everything found about the compilers and the simulator.
+/// Everything found about the toolchain, and the host check's library.
 #[derive(Debug, Clone)]
 struct ToolFacts {
-    builder: Option<Found>,
-    /// The AVR platform folder arduino-builder uses, and its version.
-    avr_core: Option<(PathBuf, Option<String>)>,
-    avr_gcc: Option<Found>,
-    simavr: Option<PathBuf>,
-    /// bubblewrap, the sandbox of generated code (`None` also when the sandbox is off).
-    bwrap: Option<PathBuf>,
-    /// Libraries arduino-builder sees (the platform's and the user libraries folder).
-    builder_libraries: Vec<ComponentVersion>,
-    cli: Option<(PathBuf, Result<CliInventory, String>)>,
+    tools: ToolInventory,
     /// The host TinyML check's TFLM library (path and what it was built from), when built.
     host_tflm: Option<(PathBuf, String)>,
 }
@@ -206,11 +178,16 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
     );
 
     let runtime = crate::setup::current_thread_runtime()?;
-    let (facts, (openai, ollama)) = runtime.block_on(async {
-        tokio::join!(gather_tools(&config), probe_endpoints(&settings, timeout))
+    let (tools, (openai, ollama)) = runtime.block_on(async {
+        tokio::join!(
+            inventory::gather(&config, Path::new("simavr")),
+            probe_endpoints(&settings, timeout)
+        )
     });
-    let mut facts = facts;
-    facts.host_tflm = runtime.block_on(host_tflm());
+    let facts = ToolFacts {
+        tools,
+        host_tflm: runtime.block_on(host_tflm()),
+    };
 
     let mut checks = toolchain_checks(&facts, &config);
     let rows: Vec<TargetRow> = targets
@@ -268,99 +245,6 @@ async fn host_tflm() -> Option<(PathBuf, String)> {
             .await
             .ok()?;
     autopilot_hostrun::find_library(&cache, &compiler).map(|l| (l.archive.clone(), l.describe()))
-}
-
-/// Finds the compilers, the AVR core and simavr, and reads their versions.
-async fn gather_tools(config: &ToolchainConfig) -> ToolFacts {
-    let avr = Fqbn::parse("arduino:avr:uno").expect("a valid FQBN");
-    let builder_config = &config.arduino_builder;
-    let builder = match which::which(&builder_config.program) {
-        Ok(path) => {
-            let version = arduino_builder::versions(builder_config, &path, &avr, &[])
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|versions| {
-                    versions
-                        .into_iter()
-                        .find(|v| v.name == "arduino-builder")
-                        .map(|v| v.version)
-                        .ok_or_else(|| "no version reported".to_owned())
-                });
-            Some(Found { path, version })
-        }
-        Err(_) => None,
-    };
-    let avr_core = builder_config.platform_dir(&avr).map(|dir| {
-        let version = platform_version(&dir);
-        (dir, version)
-    });
-    let gcc = builder_config.tools_dir.join("avr-gcc");
-    let avr_gcc = if gcc.is_file() {
-        let version = match process::run(
-            &ProcessSpec::new(&gcc)
-                .arg("-dumpversion")
-                .timeout(Duration::from_secs(20)),
-        )
-        .await
-        {
-            Ok(output) if output.success() => Ok(output.stdout.text().trim().to_owned()),
-            Ok(output) => Err(format!(
-                "`avr-gcc -dumpversion` failed: {}",
-                output.stderr.text().trim()
-            )),
-            Err(error) => Err(error.to_string()),
-        };
-        Some(Found { path: gcc, version })
-    } else {
-        None
-    };
-    let mut builder_libraries = avr_core
-        .as_ref()
-        .map(|(dir, _)| library_versions(&dir.join("libraries")))
-        .unwrap_or_default();
-    if let Some(dir) = &config.libraries_dir {
-        builder_libraries.extend(library_versions(dir));
-    }
-    let cli = match which::which(&config.arduino_cli.program) {
-        Ok(path) => {
-            let libraries_dirs: Vec<_> = config.libraries_dir.iter().cloned().collect();
-            let inventory = arduino_cli::versions(&config.arduino_cli, &path, &libraries_dirs)
-                .await
-                .map(split_cli_versions)
-                .map_err(|e| e.to_string());
-            Some((path, inventory))
-        }
-        Err(_) => None,
-    };
-    ToolFacts {
-        builder,
-        avr_core,
-        avr_gcc,
-        simavr: which::which("simavr").ok(),
-        bwrap: config
-            .sandbox
-            .as_ref()
-            .and_then(|sandbox| which::which(&sandbox.bwrap).ok()),
-        builder_libraries,
-        cli,
-        host_tflm: None,
-    }
-}
-
-/// `arduino_cli::versions` lists the CLI, its cores and its libraries together: cores are
-/// the `package:architecture` names (library names never hold a `:`).
-fn split_cli_versions(versions: Vec<ComponentVersion>) -> CliInventory {
-    let mut inventory = CliInventory::default();
-    for component in versions {
-        if component.name == "arduino-cli" {
-            inventory.version = Some(component.version);
-        } else if component.name.contains(':') {
-            inventory.cores.push(component);
-        } else {
-            inventory.libraries.push(component);
-        }
-    }
-    inventory
 }
 
 /// Probes both endpoints at once. OpenAI's own API is not probed without a key (it would
@@ -443,11 +327,11 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
         };
     checks.push(found(
         "arduino-builder",
-        &facts.builder,
+        &facts.tools.builder,
         &builder_config.program,
         "arduino-builder",
     ));
-    checks.push(match &facts.avr_core {
+    checks.push(match &facts.tools.avr_core {
         Some((dir, version)) => {
             let check = Check::new(
                 tool,
@@ -482,17 +366,17 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
     });
     checks.push(found(
         "avr-gcc",
-        &facts.avr_gcc,
+        &facts.tools.avr_gcc,
         &builder_config.tools_dir.join("avr-gcc"),
         "gcc-avr avr-libc",
     ));
-    checks.push(match &facts.simavr {
+    checks.push(match &facts.tools.simavr {
         Some(path) => Check::new(tool, "simavr", Status::Ok, "found").path(path),
         None => {
             Check::new(tool, "simavr", Status::Missing, "`simavr` not found").fix(apt("simavr"))
         }
     });
-    checks.push(match (&config.sandbox, &facts.bwrap) {
+    checks.push(match (&config.sandbox, &facts.tools.bwrap) {
         (None, _) => Check::new(
             tool,
             "bwrap",
@@ -525,7 +409,7 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
         )
         .fix("bash scripts/setup-host-tflm.sh"),
     });
-    checks.push(match &facts.cli {
+    checks.push(match &facts.tools.cli {
         None => Check::new(
             tool,
             "arduino-cli",
@@ -535,7 +419,7 @@ fn toolchain_checks(facts: &ToolFacts, config: &ToolchainConfig) -> Vec<Check> {
                 config.arduino_cli.program.display()
             ),
         )
-        .fix(ARDUINO_CLI_INSTALL),
+        .fix(arduino_cli_install()),
         Some((path, Err(error))) => Check::new(
             tool,
             "arduino-cli",
@@ -590,7 +474,7 @@ fn assess_target(
     };
     let mut installed: &[ComponentVersion] = &[];
     let kind = backend.as_ref().ok().map(|b| b.kind);
-    match (kind, &facts.cli) {
+    match (kind, &facts.tools.cli) {
         (None, _) => {
             // select_backend's message names every program it looked for.
             // The same fix a session prints when it stops before the LLM.
@@ -607,7 +491,7 @@ fn assess_target(
             if let Some(Found {
                 version: Err(error),
                 ..
-            }) = &facts.builder
+            }) = &facts.tools.builder
             {
                 add(
                     Status::Error,
@@ -622,7 +506,7 @@ fn assess_target(
                     Some(apt("arduino-core-avr")),
                 );
             }
-            match &facts.avr_gcc {
+            match &facts.tools.avr_gcc {
                 None => add(
                     Status::Missing,
                     "avr-gcc".to_owned(),
@@ -638,7 +522,7 @@ fn assess_target(
                 ),
                 Some(_) => {}
             }
-            installed = &facts.builder_libraries;
+            installed = &facts.tools.builder_libraries;
         }
         (Some(BackendKind::ArduinoCli), Some((_, Ok(inventory)))) => {
             if !inventory.cores.iter().any(|c| c.name == target.core) {
@@ -700,7 +584,7 @@ fn assess_target(
             }
         }
     }
-    if target.simulator.is_some() && facts.simavr.is_none() {
+    if target.simulator.is_some() && facts.tools.simavr.is_none() {
         add(
             Status::Missing,
             "simavr (the simulation check)".to_owned(),
@@ -1000,6 +884,7 @@ fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use autopilot_toolchain::inventory::CliInventory;
 
     fn found(version: &str) -> Found {
         Found {
@@ -1010,13 +895,15 @@ mod tests {
 
     fn facts() -> ToolFacts {
         ToolFacts {
-            builder: Some(found("1.3.25")),
-            avr_core: Some((PathBuf::from("/x"), Some("1.8.7".to_owned()))),
-            avr_gcc: Some(found("5.4.0")),
-            simavr: Some(PathBuf::from("/usr/bin/simavr")),
-            bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
-            builder_libraries: Vec::new(),
-            cli: None,
+            tools: ToolInventory {
+                builder: Some(found("1.3.25")),
+                avr_core: Some((PathBuf::from("/x"), Some("1.8.7".to_owned()))),
+                avr_gcc: Some(found("5.4.0")),
+                simavr: Some(PathBuf::from("/usr/bin/simavr")),
+                bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
+                builder_libraries: Vec::new(),
+                cli: None,
+            },
             host_tflm: None,
         }
     }
@@ -1036,24 +923,9 @@ mod tests {
     }
 
     #[test]
-    fn cli_versions_split_into_cores_and_libraries() {
-        let inventory = split_cli_versions(vec![
-            component("arduino-cli", "1.2.2"),
-            component("arduino:mbed_nano", "4.2.4"),
-            component("Arduino_APDS9960", "1.0.4"),
-        ]);
-        assert_eq!(inventory.version.as_deref(), Some("1.2.2"));
-        assert_eq!(inventory.cores, [component("arduino:mbed_nano", "4.2.4")]);
-        assert_eq!(
-            inventory.libraries,
-            [component("Arduino_APDS9960", "1.0.4")]
-        );
-    }
-
-    #[test]
     fn a_cli_target_lists_its_missing_core_and_libraries() {
         let mut facts = facts();
-        facts.cli = Some((
+        facts.tools.cli = Some((
             PathBuf::from("/usr/bin/arduino-cli"),
             Ok(CliInventory {
                 version: Some("1.2.2".to_owned()),
@@ -1099,7 +971,7 @@ mod tests {
     #[test]
     fn a_target_without_compiler_or_simulator_is_missing_both() {
         let mut facts = facts();
-        facts.simavr = None;
+        facts.tools.simavr = None;
         let row = assess_target(
             &target("uno"),
             Err("arduino-builder not found (`arduino-builder`)".to_owned()),

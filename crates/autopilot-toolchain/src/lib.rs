@@ -19,6 +19,7 @@
 //!   headers, plus core and library versions, for repair prompts.
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
 //! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
+//! - [`inventory`]: which compilers, cores, libraries, simulator and sandbox this machine has.
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //!
 //! Libraries here never print and never read the environment for configuration: the caller
@@ -30,6 +31,7 @@ pub mod compile;
 pub mod data;
 pub mod environment;
 pub mod firmware;
+pub mod inventory;
 pub mod library;
 pub mod process;
 pub mod sandbox;

@@ -248,6 +248,11 @@ impl BuildCapability {
 /// How Debian's AVR toolchain is installed.
 pub const AVR_INSTALL: &str = "sudo apt-get install arduino-builder arduino-core-avr gcc-avr avr-libc  (all AVR tools at once: bash scripts/install-os-deps.sh)";
 
+/// How to install arduino-cli: the one copy of this fix.
+pub fn arduino_cli_install() -> String {
+    format!("install arduino-cli: {}", arduino_cli::INSTALL_URL)
+}
+
 /// The command that installs a compiler for `target`: Debian's AVR packages for `arduino:avr`
 /// boards, arduino-cli and the target's core otherwise.
 pub fn install_fix(target: &Target) -> String {
@@ -255,8 +260,8 @@ pub fn install_fix(target: &Target) -> String {
         AVR_INSTALL.to_owned()
     } else {
         format!(
-            "install arduino-cli: {}, then `arduino-cli core install {}`",
-            arduino_cli::INSTALL_URL,
+            "{}, then `arduino-cli core install {}`",
+            arduino_cli_install(),
             target.core
         )
     }
