@@ -554,7 +554,8 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub target: Option<String>,
     /// The model as provider:model (openai:gpt-4o, ollama:qwen2.5-coder:32b). Default: openai:gpt-4o-mini
-    /// when OPENAI_API_KEY is set, else a reachable Ollama's first model, else the example's
+    /// when the OpenAI key is set (OPENAI_API_KEY, or the variable `api_key_env` of --llm-config
+    /// names), else a reachable Ollama's first model, else the example's
     /// hand-written demo answers (`demo-answers.toml` next to the app file).
     #[arg(long, short)]
     pub model: Option<String>,

@@ -17,7 +17,8 @@ use crate::setup::{
     DEMO_ANSWERS, SessionEnvironment, SessionParts, answers_backend, traces_backend,
 };
 
-/// The model used when `OPENAI_API_KEY` is set and no model is named.
+/// The model used when the OpenAI key (`OPENAI_API_KEY`, or the `api_key_env` of the LLM
+/// config) is set and no model is named.
 pub const DEFAULT_OPENAI_MODEL: &str = "openai:gpt-4o-mini";
 
 /// Which model answers, and from where.
@@ -81,7 +82,15 @@ fn choose_model(
             note: None,
         });
     }
-    if std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+    // The key of the resolved settings: the variable `api_key_env` of --llm-config names, by
+    // default OPENAI_API_KEY.
+    if environment
+        .llm_settings
+        .openai
+        .api_key
+        .as_ref()
+        .is_some_and(|key| !key.is_empty())
+    {
         let model = ModelRef::parse(DEFAULT_OPENAI_MODEL).input_error()?;
         return Ok(ModelChoice {
             model,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use autopilot_trace::{Event, TraceFile, collect_trace_files};
+use predicates::prelude::PredicateBooleanExt as _;
 use predicates::str::contains;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -468,4 +469,36 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
         )) && source.contains("the API profile over tfmicro was used"),
         "{source}"
     );
+}
+
+/// Without --model, `run` picks OpenAI when the resolved settings hold a key: the variable
+/// the LLM config's `api_key_env` names counts, not only OPENAI_API_KEY.
+#[test]
+fn the_configured_key_variable_picks_openai() {
+    if !toolchain() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let config = out.path().join("llm.toml");
+    std::fs::write(
+        &config,
+        "[providers.openai]\napi_key_env = \"AUTOPILOT_TEST_KEY\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+    )
+    .unwrap();
+    autopilot()
+        .args(["run"])
+        .arg(app())
+        .arg("--llm-config")
+        .arg(&config)
+        .arg("--out")
+        .arg(out.path().join("run"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .env_remove("OPENAI_API_KEY")
+        .env("AUTOPILOT_TEST_KEY", "sk-test-key-12345")
+        .env("OLLAMA_HOST", "127.0.0.1:9")
+        .assert()
+        .code(3)
+        .stderr(contains("with openai:gpt-4o-mini"))
+        .stderr(contains("DEMO ANSWERS").not());
 }
