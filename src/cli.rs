@@ -173,7 +173,7 @@ pub struct HostCheckArgs {
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub budget: u64,
     /// The stand-ins and profiles (`data/host` of the checkout).
-    #[arg(long, default_value_os_t = crate::commands::host::default_host_data(), value_name = "DIR")]
+    #[arg(long, default_value_os_t = crate::settings::default_host_data(), value_name = "DIR")]
     pub host_data: PathBuf,
     #[arg(long, default_value = "g++", value_name = "PROGRAM")]
     pub cxx: PathBuf,

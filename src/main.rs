@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod logging;
 mod progress;
+mod settings;
 mod setup;
 mod terminal;
 

@@ -57,11 +57,8 @@ pub struct SessionEnvironment {
 impl SessionEnvironment {
     pub fn resolve(args: &SessionEnvArgs) -> CliResult<SessionEnvironment> {
         let prompts = PromptSet::load(&prompts_dir(args.prompts_dir.as_deref())).input_error()?;
-        let targets = crate::commands::targets::load(&args.targets)?;
-        let cache = match &args.cache_dir {
-            Some(dir) => dir.clone(),
-            None => crate::commands::compile::default_cache_dir()?,
-        };
+        let targets = crate::settings::targets(&args.targets)?;
+        let cache = crate::settings::cache_dir(args.cache_dir.as_deref())?;
         let policies = match &args.config {
             Some(path) => Policies::load(path).input_error()?,
             None => Policies::default(),
@@ -72,7 +69,7 @@ impl SessionEnvironment {
                 &prompts.variants(),
             )
             .input_error()?;
-        let mut toolchain = crate::commands::compile::toolchain_config(
+        let mut toolchain = crate::settings::toolchain_config(
             &cache,
             &args.programs,
             args.libraries_dir.as_deref(),
@@ -119,13 +116,13 @@ impl SessionEnvironment {
             simavr: args.simavr.clone(),
             host_check: Some(autopilot_hostrun::check::HostCheckConfig {
                 cache_dir: cache.clone(),
-                data_dir: crate::commands::host::default_host_data(),
+                data_dir: crate::settings::default_host_data(),
                 cxx: PathBuf::from("g++"),
                 ctags: PathBuf::from("arduino-ctags"),
                 budget: std::time::Duration::from_secs(10),
                 policy: autopilot_hostrun::Policy::default(),
                 sandbox: host_sandbox,
-                arduino_libraries: crate::commands::host::arduino_libraries(),
+                arduino_libraries: crate::settings::arduino_libraries(),
             }),
             policies,
             llm_settings,

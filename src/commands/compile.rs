@@ -5,25 +5,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use autopilot_toolchain::diagnostics::render;
 use autopilot_toolchain::{
     BackendKind, CompileOutcome, CompileResult, Compiler, Sketch, Target, ToolchainConfig,
 };
 
-use crate::cli::{BackendArg, CompileArgs, Format, ToolProgramsArgs};
+use crate::cli::{BackendArg, CompileArgs, Format};
 use crate::exit::{CliError, CliResult, ErrorKind, ExitStatus, OutputError};
-
-/// `$XDG_CACHE_HOME/autopilot`, else `~/.cache/autopilot`.
-pub fn default_cache_dir() -> CliResult<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .ok_or_else(|| anyhow!("no cache folder: set --cache-dir, XDG_CACHE_HOME or HOME"))
-        .input_error()?;
-    Ok(base.join("autopilot"))
-}
 
 /// `<cache>/builds/<target>/<sketch>-<hash of its folder>`: one warm build folder per sketch.
 fn default_build_dir(cache: &std::path::Path, target: &Target, sketch: &Sketch) -> PathBuf {
@@ -36,41 +25,9 @@ fn default_build_dir(cache: &std::path::Path, target: &Target, sketch: &Sketch) 
     ))
 }
 
-/// Defaults with caches under `cache`, the programs of the command line and a user
-/// libraries folder.
-pub(crate) fn toolchain_config(
-    cache: &std::path::Path,
-    programs: &ToolProgramsArgs,
-    libraries_dir: Option<&std::path::Path>,
-) -> ToolchainConfig {
-    let mut config = ToolchainConfig::with_cache_dir(cache);
-    config
-        .arduino_builder
-        .program
-        .clone_from(&programs.arduino_builder);
-    config.arduino_cli.program.clone_from(&programs.arduino_cli);
-    config.libraries_dir = libraries_dir.map(std::path::Path::to_owned);
-    if programs.no_sandbox {
-        config.sandbox = None;
-    }
-    if let Some(sandbox) = &mut config.sandbox {
-        // The sandbox clears the environment and shows only what it binds: arduino-cli keeps
-        // its configuration variables, and its default folders (under the real HOME) become
-        // readable — never writable — from a compile.
-        config.arduino_cli.env.extend(
-            std::env::vars_os().filter(|(key, _)| key.to_string_lossy().starts_with("ARDUINO_")),
-        );
-        if let Some(home) = std::env::home_dir() {
-            sandbox.read_only.push(home.join(".arduino15"));
-            sandbox.read_only.push(home.join("Arduino"));
-            config.arduino_cli.env.push(("HOME".into(), home.into()));
-        }
-    }
-    config
-}
-
 fn config(args: &CompileArgs, cache: &std::path::Path) -> ToolchainConfig {
-    let mut config = toolchain_config(cache, &args.programs, args.libraries_dir.as_deref());
+    let mut config =
+        crate::settings::toolchain_config(cache, &args.programs, args.libraries_dir.as_deref());
     config.timeout = Duration::from_secs(args.timeout);
     if args.no_cache {
         config.compile_cache_dir = None;
@@ -83,13 +40,10 @@ fn config(args: &CompileArgs, cache: &std::path::Path) -> ToolchainConfig {
 }
 
 pub fn run(args: &CompileArgs) -> CliResult<ExitStatus> {
-    let targets = super::targets::load(&args.targets)?;
+    let targets = crate::settings::targets(&args.targets)?;
     let target = targets.get(&args.target).input_error()?.clone();
     let sketch = Sketch::open(&args.sketch).input_error()?;
-    let cache = match &args.cache_dir {
-        Some(dir) => dir.clone(),
-        None => default_cache_dir()?,
-    };
+    let cache = crate::settings::cache_dir(args.cache_dir.as_deref())?;
     let build_dir = args
         .build_dir
         .clone()

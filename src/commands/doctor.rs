@@ -151,7 +151,7 @@ struct Report {
 }
 
 pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
-    let targets = super::targets::load(&args.targets)?;
+    let targets = crate::settings::targets(&args.targets)?;
     let required = targets.get(&args.target).input_error()?.name.clone();
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
@@ -171,7 +171,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
     let settings = resolve_settings(&file, &env, &LlmOverrides::default()).input_error()?;
     crate::terminal::add_secrets(&settings.redactor());
     // Doctor compiles nothing: the cache folders of this configuration are never used.
-    let config = super::compile::toolchain_config(
+    let config = crate::settings::toolchain_config(
         Path::new("."),
         &args.programs,
         args.libraries_dir.as_deref(),
@@ -239,7 +239,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
 
 /// The host TFLM library `autopilot host setup` built for this machine's g++, if any.
 async fn host_tflm() -> Option<(PathBuf, String)> {
-    let cache = super::compile::default_cache_dir().ok()?;
+    let cache = crate::settings::default_cache_dir().ok()?;
     let compiler =
         autopilot_hostrun::HostCompiler::detect(Path::new("g++"), &cache.join("host-tflm/probe"))
             .await

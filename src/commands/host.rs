@@ -2,7 +2,7 @@
 //! (fetched through cargo, cached), or build, run and judge one sketch against an app's dataset.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -15,28 +15,6 @@ use autopilot_trace::HostVerdictKind;
 
 use crate::cli::{Format, HostArgs, HostCheckArgs, HostCommand, HostSetupArgs};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
-
-/// `data/host` of this checkout (stand-ins, profiles): the default of `--host-data`.
-pub fn default_host_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
-}
-
-/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER/libraries`, else
-/// `~/Arduino/libraries` (arduino-cli's default sketchbook on Linux).
-pub fn arduino_libraries() -> Option<PathBuf> {
-    let user = std::env::var_os("ARDUINO_DIRECTORIES_USER")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
-    Some(user.join("libraries"))
-}
-
-fn cache(dir: Option<&PathBuf>) -> CliResult<PathBuf> {
-    match dir {
-        Some(d) => Ok(d.clone()),
-        None => crate::commands::compile::default_cache_dir(),
-    }
-}
 
 pub fn run(args: &HostArgs) -> CliResult<ExitStatus> {
     match &args.command {
@@ -70,7 +48,7 @@ async fn toolchain_for(
 
 #[expect(clippy::print_stderr, reason = "the setup says what it is doing")]
 fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
-    let cache_dir = cache(args.cache_dir.as_ref())?;
+    let cache_dir = crate::settings::cache_dir(args.cache_dir.as_deref())?;
     eprintln!(
         "host TFLM: looking in {1}; when missing: fetching tfmicro 0.1.0 with cargo, checking its checksum, building it with {0} (~30 s of CPU)",
         args.cxx.display(),
@@ -102,7 +80,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
     let app = App::load(&args.app)
         .context("invalid app file")
         .input_error()?;
-    let targets = crate::commands::targets::load(&args.targets)?;
+    let targets = crate::settings::targets(&args.targets)?;
     let target_name = args.target.clone().unwrap_or_else(|| app.target.clone());
     let target = targets.get(&target_name).input_error()?.clone();
     let tinyml = target
@@ -128,7 +106,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
     let scene = colour_scene(&app.host_dataset(), app.classes.clone(), &app.host)
         .context("invalid dataset")
         .input_error()?;
-    let cache_dir = cache(args.cache_dir.as_ref())?;
+    let cache_dir = crate::settings::cache_dir(args.cache_dir.as_deref())?;
     let sketch_dir = if args.sketch.is_file() {
         args.sketch
             .parent()

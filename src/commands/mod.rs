@@ -3,15 +3,15 @@
 mod batch;
 mod chat;
 mod classify;
-pub mod compile;
+mod compile;
 mod doctor;
 mod export;
-pub mod host;
+mod host;
 mod import;
 mod replay;
 mod report;
 mod run;
-pub mod targets;
+mod targets;
 mod trace;
 
 use std::io::Write as _;

@@ -2,24 +2,13 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-use autopilot_toolchain::{Target, Targets};
+use autopilot_toolchain::Target;
 
-use crate::cli::{Format, TargetsArgs, TargetsDirArg};
+use crate::cli::{Format, TargetsArgs};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
-/// The targets of `--targets-dir`, or the built-in ones.
-pub fn load(arg: &TargetsDirArg) -> CliResult<Targets> {
-    match &arg.targets_dir {
-        Some(dir) => Targets::load_dir(dir)
-            .context("invalid board definitions")
-            .input_error(),
-        None => Ok(Targets::builtin()),
-    }
-}
-
 pub fn run(args: &TargetsArgs) -> CliResult<ExitStatus> {
-    let targets = load(&args.targets)?;
+    let targets = crate::settings::targets(&args.targets)?;
     let selected: Vec<&Target> = match &args.name {
         Some(name) => vec![targets.get(name).input_error()?],
         None => targets.iter().collect(),
