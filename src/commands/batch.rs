@@ -239,7 +239,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         exporter.as_ref().map(autopilot_otel::Exporter::handle),
     ));
     let write_errors = layer.errors();
-    crate::logging::install(global, Some(layer));
+    crate::logging::attach_sessions(layer, false);
     if global.quiet == 0 {
         let mut stderr = crate::terminal::stderr();
         let _ = writeln!(

@@ -17,16 +17,18 @@ use autopilot_trace::{
 };
 use tracing::Instrument;
 
-use crate::cli::{ChatArgs, GlobalArgs};
+use crate::cli::ChatArgs;
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
-pub fn run(global: &GlobalArgs, args: &ChatArgs) -> CliResult<ExitStatus> {
+pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
     let layer = args
         .trace_dir
         .as_ref()
         .map(|dir| JsonlLayer::new(RunDirSink::new(dir)));
     let write_errors = layer.as_ref().map(JsonlLayer::errors);
-    crate::logging::install(global, layer);
+    if let Some(layer) = layer {
+        crate::logging::attach_sessions(layer, false);
+    }
     let file = match &args.config {
         Some(path) => LlmConfigFile::load(path).input_error()?,
         None => LlmConfigFile::default(),

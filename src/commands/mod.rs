@@ -40,50 +40,21 @@ fn lock_run_dir(dir: &Path) -> CliResult<RunDirLock> {
 }
 
 pub fn run(cli: Cli) -> CliResult<ExitStatus> {
+    crate::logging::install(&cli.global);
     match cli.command {
-        Command::Trace(command) => {
-            crate::logging::install(&cli.global, None);
-            trace::run(&command)
-        }
-        Command::Targets(args) => {
-            crate::logging::install(&cli.global, None);
-            targets::run(&args)
-        }
-        Command::Compile(args) => {
-            crate::logging::install(&cli.global, None);
-            compile::run(&args)
-        }
-        Command::Chat(args) => chat::run(&cli.global, &args),
+        Command::Trace(command) => trace::run(&command),
+        Command::Targets(args) => targets::run(&args),
+        Command::Compile(args) => compile::run(&args),
+        Command::Chat(args) => chat::run(&args),
         Command::Run(args) => run::run(&cli.global, &args),
         Command::Batch(args) => batch::run(&cli.global, &args),
-        Command::Merge(args) => {
-            crate::logging::install(&cli.global, None);
-            batch::merge(&args)
-        }
-        Command::Import(args) => {
-            crate::logging::install(&cli.global, None);
-            import::run(&args)
-        }
-        Command::Classify(args) => {
-            crate::logging::install(&cli.global, None);
-            classify::run(&args)
-        }
-        Command::Doctor(args) => {
-            crate::logging::install(&cli.global, None);
-            doctor::run(&args)
-        }
-        Command::Report(args) => {
-            crate::logging::install(&cli.global, None);
-            report::run(&args)
-        }
+        Command::Merge(args) => batch::merge(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Classify(args) => classify::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Replay(args) => replay::run(&cli.global, &args),
-        Command::Host(args) => {
-            crate::logging::install(&cli.global, None);
-            host::run(&args)
-        }
-        Command::Export(args) => {
-            crate::logging::install(&cli.global, None);
-            export::run(&args)
-        }
+        Command::Host(args) => host::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }

@@ -163,7 +163,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
     let _lock = super::lock_run_dir(&context.out)?;
     let layer = JsonlLayer::new(RunDirSink::new(&context.out));
     let write_errors = layer.errors();
-    crate::logging::install(global, Some(layer));
+    crate::logging::attach_sessions(layer, false);
     let runtime = crate::setup::session_runtime()?;
     let out = context.out.clone();
     let examined = runtime.block_on(run_all(

@@ -188,7 +188,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
         exporter.as_ref().map(Exporter::handle),
     ));
     let write_errors = layer.errors();
-    crate::logging::install_with_progress(global, Some(layer), true);
+    crate::logging::attach_sessions(layer, true);
     let llm = environment.client(&choice.model, choice.recorded.clone())?;
     let fallback_llm = environment.fallback_client()?;
     if let Some(note) = &choice.note {
