@@ -12,7 +12,7 @@ use autopilot_orchestrator::batch::{
     BatchObserver, Experiment, Invocation, PreparedRun, SessionPlan, expand, merge_run_dirs,
     prepare_run_dir, run_concurrently,
 };
-use autopilot_orchestrator::session::{SessionReport, infra, run_session};
+use autopilot_orchestrator::session::{SessionReport, run_session};
 use autopilot_steps::App;
 use autopilot_toolchain::Target;
 use autopilot_trace::{JsonlLayer, RunDirSink, SessionOutcome};
@@ -320,12 +320,12 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             Ok((_, report)) => {
                 *outcomes.entry(report.outcome.as_str()).or_default() += 1;
                 if let SessionOutcome::InfrastructureError { kind, .. } = &report.outcome {
-                    let by_kind = if repeats_on_rerun(kind) {
+                    let by_kind = if repeats_on_rerun(*kind) {
                         &mut repeating
                     } else {
                         &mut transient
                     };
-                    *by_kind.entry(kind.clone()).or_insert(0usize) += 1;
+                    *by_kind.entry(kind.to_string()).or_insert(0usize) += 1;
                 }
             }
             Err(_) => crashed += 1,
@@ -394,11 +394,8 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
 
 /// Whether an infrastructure error of this kind comes back on every run until someone changes
 /// something (a replay without that answer, a rejected key or model, a missing toolchain).
-fn repeats_on_rerun(kind: &str) -> bool {
-    matches!(
-        kind,
-        infra::REPLAY_MISS | infra::LLM_REJECTED | infra::TOOLCHAIN_MISSING
-    )
+fn repeats_on_rerun(kind: autopilot_trace::InfraErrorKind) -> bool {
+    !kind.is_transient()
 }
 
 pub fn merge(args: &MergeArgs) -> CliResult<ExitStatus> {

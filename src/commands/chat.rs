@@ -12,8 +12,8 @@ use autopilot_llm::{
     resolve_settings,
 };
 use autopilot_trace::{
-    Event, JsonlLayer, LlmErrorKind, RunDirSink, SamplingParams, SessionFinished, SessionId,
-    SessionOutcome, SessionStarted, SessionTotals, TraceFile, TraceOrigin, collect_trace_files,
+    Event, JsonlLayer, RunDirSink, SamplingParams, SessionFinished, SessionId, SessionOutcome,
+    SessionStarted, SessionTotals, TraceFile, TraceOrigin, collect_trace_files,
 };
 use tracing::Instrument;
 
@@ -154,7 +154,8 @@ fn session_finished(result: &Result<ChatAnswer, autopilot_llm::LlmError>, wall: 
         Err(error) => {
             let outcome = if error.is_transient() {
                 SessionOutcome::InfrastructureError {
-                    kind: kind_name(error.kind()),
+                    // As a session's: the backend stayed unreachable (the message says how).
+                    kind: autopilot_trace::InfraErrorKind::LlmUnreachable,
                     message: error.to_string(),
                 }
             } else {
@@ -175,13 +176,6 @@ fn session_finished(result: &Result<ChatAnswer, autopilot_llm::LlmError>, wall: 
 }
 
 /// The wire name of a kind (`connection_refused`).
-fn kind_name(kind: LlmErrorKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{kind:?}"))
-}
-
 fn overrides(args: &ChatArgs, provider: Provider) -> CliResult<LlmOverrides> {
     let mut overrides = LlmOverrides {
         max_attempts: args.max_attempts,

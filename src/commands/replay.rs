@@ -416,7 +416,7 @@ fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliRe
     view.outcome.get_or_insert_with(|| report.outcome.clone());
     let replay_miss = matches!(
         &view.outcome,
-        Some(SessionOutcome::InfrastructureError { kind, .. }) if kind == infra::REPLAY_MISS
+        Some(SessionOutcome::InfrastructureError { kind, .. }) if *kind == infra::REPLAY_MISS
     );
     let change = compare(&planned.recorded.view, &view).map(|change| {
         // The classifier's name for the failure the session ended on; a replay miss is the

@@ -151,7 +151,7 @@ pub fn exit_status(outcome: &SessionOutcome) -> ExitStatus {
         SessionOutcome::Success { .. } => ExitStatus::Success,
         SessionOutcome::Exhausted { .. } | SessionOutcome::Aborted { .. } => ExitStatus::Failure,
         SessionOutcome::InfrastructureError { kind, .. }
-            if kind == infra::LLM_REJECTED || kind == infra::REPLAY_MISS =>
+            if *kind == infra::LLM_REJECTED || *kind == infra::REPLAY_MISS =>
         {
             ExitStatus::InputError
         }
@@ -235,7 +235,7 @@ fn finish(
         let _ = writeln!(stderr, "warning: {problem}");
     }
     if let SessionOutcome::InfrastructureError { kind, message } = &report.outcome
-        && kind == infra::TOOLCHAIN_MISSING
+        && *kind == infra::TOOLCHAIN_MISSING
     {
         // The message carries the fix (the one `autopilot doctor` prints).
         let _ = writeln!(stderr, "error: {message}");

@@ -269,7 +269,7 @@ async fn a_board_nothing_here_can_build_stops_before_any_llm_call() {
     assert!(!events.iter().any(|e| matches!(e, Event::LlmCall(_))));
     match events.last() {
         Some(Event::SessionFinished(f)) => assert!(
-            matches!(&f.outcome, autopilot_trace::SessionOutcome::InfrastructureError { kind, .. } if kind == "toolchain_missing"),
+            matches!(&f.outcome, autopilot_trace::SessionOutcome::InfrastructureError { kind, .. } if *kind == autopilot_trace::InfraErrorKind::ToolchainMissing),
             "{:?}",
             f.outcome
         ),

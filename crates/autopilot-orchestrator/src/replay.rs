@@ -239,7 +239,7 @@ impl SessionView {
                 format!("the session is aborted ({})", excerpt(reason))
             }
             Some(SessionOutcome::InfrastructureError { kind, message })
-                if kind == infra::REPLAY_MISS =>
+                if *kind == infra::REPLAY_MISS =>
             {
                 format!(
                     "the recording has no answer for today's request ({})",

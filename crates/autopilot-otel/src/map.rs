@@ -697,7 +697,7 @@ impl Builder {
                     SessionOutcome::InfrastructureError { kind, message } => {
                         self.set(0, n::OUTCOME_REASON, kind.as_str());
                         self.spans[0].status = Status::Error {
-                            error_type: kind.clone(),
+                            error_type: kind.to_string(),
                             message: message.clone(),
                         };
                     }

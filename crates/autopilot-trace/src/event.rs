@@ -761,7 +761,72 @@ pub enum SessionOutcome {
     /// A budget or a fatal error ended the session early.
     Aborted { reason: String },
     /// The LLM backend or the toolchain was unavailable.
-    InfrastructureError { kind: String, message: String },
+    InfrastructureError {
+        kind: InfraErrorKind,
+        message: String,
+    },
+}
+
+/// Why a session ended on its infrastructure, not on the model's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InfraErrorKind {
+    /// The LLM backend stayed unreachable after retries (and the fallback model, if any).
+    LlmUnreachable,
+    /// The LLM backend refused the request for good (401, unknown model, …): a configuration
+    /// error.
+    LlmRejected,
+    /// The replay backend has no recorded answer for a request.
+    ReplayMiss,
+    /// No compiler for the target is installed.
+    ToolchainMissing,
+    /// The compiler or simulator could not be run, or its output could not be understood.
+    ToolchainFailed,
+    /// Prompts could not be rendered or artifacts could not be written.
+    Local,
+    /// The original system's backend crashed (legacy imports).
+    BackendCrash,
+    /// A kind this version does not know (a trace of another version); written as `unknown`.
+    #[serde(other)]
+    Unknown,
+}
+
+impl InfraErrorKind {
+    /// The wire name (`llm_unreachable`, `toolchain_missing`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InfraErrorKind::LlmUnreachable => "llm_unreachable",
+            InfraErrorKind::LlmRejected => "llm_rejected",
+            InfraErrorKind::ReplayMiss => "replay_miss",
+            InfraErrorKind::ToolchainMissing => "toolchain_missing",
+            InfraErrorKind::ToolchainFailed => "toolchain_failed",
+            InfraErrorKind::Local => "local",
+            InfraErrorKind::BackendCrash => "backend_crash",
+            InfraErrorKind::Unknown => "unknown",
+        }
+    }
+
+    /// Whether running the session again can end differently without fixing anything first
+    /// (an unreachable backend, a crash); a replay miss, a rejected request or a missing
+    /// toolchain need their cause fixed.
+    pub fn is_transient(self) -> bool {
+        match self {
+            InfraErrorKind::LlmUnreachable
+            | InfraErrorKind::ToolchainFailed
+            | InfraErrorKind::Local
+            | InfraErrorKind::BackendCrash
+            | InfraErrorKind::Unknown => true,
+            InfraErrorKind::LlmRejected
+            | InfraErrorKind::ReplayMiss
+            | InfraErrorKind::ToolchainMissing => false,
+        }
+    }
+}
+
+impl std::fmt::Display for InfraErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl SessionOutcome {

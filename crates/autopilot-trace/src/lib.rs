@@ -43,7 +43,9 @@
 //! body or answer over its size cap; fatal); `Diagnostic::source_line` (the source line gcc
 //! echoed under a diagnostic); `session_finished.totals.input_tokens` / `output_tokens`
 //! optional (absent when no call reported a count, e.g. legacy imports; older files with
-//! numbers still read).
+//! numbers still read); `session_finished.outcome.kind` of an `infrastructure_error` is one
+//! of the names of [`InfraErrorKind`] (the strings written before; an unknown one reads as
+//! `unknown`).
 //!
 //! # Writing
 //!

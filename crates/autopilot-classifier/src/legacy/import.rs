@@ -831,7 +831,7 @@ impl SessionBuilder {
         if self.end.is_none() {
             self.end = Some(match &self.infrastructure {
                 Some(message) => SessionOutcome::InfrastructureError {
-                    kind: "backend_crash".to_owned(),
+                    kind: autopilot_trace::InfraErrorKind::BackendCrash,
                     message: message.clone(),
                 },
                 None => SessionOutcome::Exhausted {

@@ -55,28 +55,28 @@ pub struct SessionReport {
     pub sketch_dir: Option<PathBuf>,
 }
 
-/// Infrastructure kinds of [`SessionOutcome::InfrastructureError`].
+/// Short names of the infrastructure kinds of [`SessionOutcome::InfrastructureError`]: the
+/// variants of [`autopilot_trace::InfraErrorKind`], which documents them.
 pub mod infra {
-    /// The LLM backend stayed unreachable after retries (and the fallback model, if any).
-    pub const LLM_UNREACHABLE: &str = "llm_unreachable";
-    /// The LLM backend refused the request for good (401, unknown model, …): a configuration error.
-    pub const LLM_REJECTED: &str = "llm_rejected";
-    /// The replay backend has no recorded answer for a request.
-    pub const REPLAY_MISS: &str = "replay_miss";
-    /// No compiler for the target is installed.
-    pub const TOOLCHAIN_MISSING: &str = "toolchain_missing";
-    /// The compiler or simulator could not be run, or its output could not be understood.
-    pub const TOOLCHAIN_FAILED: &str = "toolchain_failed";
-    /// Prompts could not be rendered or artifacts could not be written.
-    pub const LOCAL: &str = "local";
+    use autopilot_trace::InfraErrorKind;
+
+    pub const LLM_UNREACHABLE: InfraErrorKind = InfraErrorKind::LlmUnreachable;
+    pub const LLM_REJECTED: InfraErrorKind = InfraErrorKind::LlmRejected;
+    pub const REPLAY_MISS: InfraErrorKind = InfraErrorKind::ReplayMiss;
+    pub const TOOLCHAIN_MISSING: InfraErrorKind = InfraErrorKind::ToolchainMissing;
+    pub const TOOLCHAIN_FAILED: InfraErrorKind = InfraErrorKind::ToolchainFailed;
+    pub const LOCAL: InfraErrorKind = InfraErrorKind::Local;
 }
 
 /// Why the session stops early, as its outcome.
 pub(super) type Ending = SessionOutcome;
 
-pub(super) fn infrastructure(kind: &str, message: impl Into<String>) -> Ending {
+pub(super) fn infrastructure(
+    kind: autopilot_trace::InfraErrorKind,
+    message: impl Into<String>,
+) -> Ending {
     SessionOutcome::InfrastructureError {
-        kind: kind.to_owned(),
+        kind,
         message: message.into(),
     }
 }

@@ -174,7 +174,7 @@ fn an_attempt_no_longer_made_says_how_the_replay_ended_instead() {
     );
     // No recorded answer for today's spec request.
     let miss = vec![end(SessionOutcome::InfrastructureError {
-        kind: infra::REPLAY_MISS.into(),
+        kind: infra::REPLAY_MISS,
         message: "no recorded answer after 1 try: spec attempt 1, request 7b196062dba5, repeat 0 \
                   is not in trace runs/a/sessions/s.jsonl; it holds: spec#1 (request ab91d6d328de repeat 0)"
             .into(),
@@ -238,7 +238,7 @@ fn attempts_beyond_the_recording_and_endings_after_the_same_attempts() {
     let mut missed = recorded.clone();
     missed.pop();
     missed.push(end(SessionOutcome::InfrastructureError {
-        kind: infra::REPLAY_MISS.into(),
+        kind: infra::REPLAY_MISS,
         message: "no recorded answer after 1 try: sketch attempt 2 (call 1) is not in trace t"
             .into(),
     }));

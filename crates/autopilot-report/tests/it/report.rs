@@ -250,7 +250,7 @@ fn a_missing_toolchain_is_infrastructure_not_a_library_failure() {
                 "2025-01-01T00:00:03Z",
                 Event::SessionFinished(SessionFinished {
                     outcome: SessionOutcome::InfrastructureError {
-                        kind: "toolchain_missing".into(),
+                        kind: autopilot_trace::InfraErrorKind::ToolchainMissing,
                         message: detail.into(),
                     },
                     totals: SessionTotals {

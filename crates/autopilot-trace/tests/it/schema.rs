@@ -39,3 +39,36 @@ fn the_schema_names_every_event_type() {
         );
     }
 }
+
+/// Infrastructure kinds keep the snake_case names written before they were an enum; a kind
+/// this version does not know still reads.
+#[test]
+fn infrastructure_kinds_keep_their_wire_names() {
+    use autopilot_trace::InfraErrorKind;
+    let kinds = [
+        (InfraErrorKind::LlmUnreachable, "llm_unreachable"),
+        (InfraErrorKind::LlmRejected, "llm_rejected"),
+        (InfraErrorKind::ReplayMiss, "replay_miss"),
+        (InfraErrorKind::ToolchainMissing, "toolchain_missing"),
+        (InfraErrorKind::ToolchainFailed, "toolchain_failed"),
+        (InfraErrorKind::Local, "local"),
+        (InfraErrorKind::BackendCrash, "backend_crash"),
+    ];
+    for (kind, name) in kinds {
+        assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        assert_eq!(kind.as_str(), name);
+        let read: InfraErrorKind = serde_json::from_value(name.into()).unwrap();
+        assert_eq!(read, kind);
+    }
+    let outcome: autopilot_trace::SessionOutcome = serde_json::from_str(
+        r#"{"status":"infrastructure_error","kind":"quota_gone","message":"m"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        outcome,
+        autopilot_trace::SessionOutcome::InfrastructureError {
+            kind: InfraErrorKind::Unknown,
+            message: "m".to_owned()
+        }
+    );
+}
