@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use autopilot_hostrun::check::{HostToolchain, check_sketch};
+use autopilot_hostrun::installed;
 use autopilot_hostrun::profile::{self, CoreFamily};
-use autopilot_hostrun::scene::colour_scene;
+use autopilot_hostrun::scene::scene_for;
 use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
 use autopilot_steps::App;
 use autopilot_trace::HostVerdictKind;
@@ -21,14 +22,47 @@ pub fn default_host_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
 }
 
-/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER/libraries`, else
-/// `~/Arduino/libraries` (arduino-cli's default sketchbook on Linux).
+/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER`, else `directories.user` of
+/// arduino-cli's configuration file, else `~/Arduino` (its default sketchbook on Linux); then
+/// `libraries/`.
 pub fn arduino_libraries() -> Option<PathBuf> {
-    let user = std::env::var_os("ARDUINO_DIRECTORIES_USER")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
-    Some(user.join("libraries"))
+    installed::sketchbook_libraries(&|key| std::env::var(key).ok())
+}
+
+/// The target's pinned library installed for arduino-cli, built for the host (now, if the cache
+/// lacks it); `None` with a note when it is absent or cannot stand for the pin.
+async fn installed_build(
+    cache_dir: &Path,
+    data_dir: &Path,
+    compiler: &HostCompiler,
+    library: &str,
+    version: &str,
+    jobs: usize,
+) -> CliResult<(Option<installed::InstalledTflm>, Option<String>)> {
+    let lookup = arduino_libraries().map_or(installed::Lookup::Absent, |libraries| {
+        installed::lookup(&libraries, library, version)
+    });
+    let installed::Lookup::Found(found) = lookup else {
+        return Ok((None, lookup.note()));
+    };
+    let built = installed::ensure_built(
+        &installed::InstalledSetup {
+            cache_dir: cache_dir.to_owned(),
+            compiler: compiler.clone(),
+            data_dir: data_dir.to_owned(),
+            jobs,
+        },
+        &found,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot build the installed {library} {version} at {} for the host",
+            found.dir.display()
+        )
+    })
+    .unavailable()?;
+    Ok((Some(built), None))
 }
 
 fn runtime() -> CliResult<tokio::runtime::Runtime> {
@@ -97,9 +131,93 @@ fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
             ", 64-bit: install g++-multilib for -m32"
         }
     );
+    // Every library version the host check has a profile for: where the user installed it for
+    // arduino-cli, its own sources are built too (the check then uses them).
+    let mut installed_archives = Vec::new();
+    for (name, version) in profiled_libraries(&default_host_data().join("profiles")) {
+        let (built, note) = runtime()?.block_on(installed_build(
+            &cache_dir,
+            &default_host_data(),
+            &compiler,
+            &name,
+            &version,
+            args.jobs,
+        ))?;
+        match built {
+            Some(built) => {
+                eprintln!(
+                    "host TFLM: {} — built in {:.1} s → {}",
+                    built.describe(),
+                    built.info.build_ms as f64 / 1000.0,
+                    built.archive.display()
+                );
+                installed_archives.push(built.archive);
+            }
+            None => eprintln!(
+                "host TFLM: {name} {version} is not installed for arduino-cli{}",
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+        }
+    }
     let mut out = crate::terminal::stdout_data();
     writeln!(out, "{}", library.archive.display()).input_error()?;
+    for archive in installed_archives {
+        writeln!(out, "{}", archive.display()).input_error()?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// For `doctor`: which TFLM sources the host check uses for each library version it has a
+/// profile for — the installed library's own (built or not yet) or tfmicro + the profile.
+pub fn installed_summary(cache_dir: &Path, compiler: &HostCompiler) -> String {
+    let data_dir = default_host_data();
+    let libraries = arduino_libraries();
+    let lines: Vec<String> = profiled_libraries(&data_dir.join("profiles"))
+        .into_iter()
+        .map(|(name, version)| {
+            let found = libraries.as_deref().map_or(installed::Lookup::Absent, |l| {
+                installed::lookup(l, &name, &version)
+            });
+            match found {
+                installed::Lookup::Found(library) => {
+                    match installed::find_built(cache_dir, &library, compiler, &data_dir) {
+                        Ok(Some(_)) => format!(
+                            "{name} {version}: the installed library's own sources at {}",
+                            library.dir.display()
+                        ),
+                        _ => format!(
+                            "{name} {version}: installed at {} but not built for the host \
+                             (autopilot host setup); tfmicro + API profile until then",
+                            library.dir.display()
+                        ),
+                    }
+                }
+                other => format!(
+                    "{name} {version}: tfmicro + API profile ({})",
+                    other
+                        .note()
+                        .unwrap_or_else(|| "not installed for arduino-cli".to_owned())
+                ),
+            }
+        })
+        .collect();
+    lines.join("; ")
+}
+
+/// `(library, version)` of every profile folder (`<library>@<version>`).
+fn profiled_libraries(profiles: &Path) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = std::fs::read_dir(profiles)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (library, version) = name.split_once('@')?;
+            Some((library.to_owned(), version.to_owned()))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
@@ -129,7 +247,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             autopilot_hostrun::check::skipped_no_profile(&tinyml.library, &tinyml.version);
         return print_result(args.format, &skipped, ExitStatus::Failure);
     };
-    let scene = colour_scene(&app.host_dataset(), app.classes.clone(), &app.host)
+    let scene = scene_for(&app.host_dataset(), app.classes.clone(), &app.host)
         .context("invalid dataset")
         .input_error()?;
     let cache_dir = cache(args.cache_dir.as_ref())?;
@@ -152,6 +270,15 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
     let host_data = args.host_data.clone();
     let event = runtime()?.block_on(async {
         let (compiler, tflm) = toolchain_for(&cache_dir, &args.cxx, &args.cargo, 2).await?;
+        let (installed, note) = installed_build(
+            &cache_dir,
+            &host_data,
+            &compiler,
+            &tinyml.library,
+            &tinyml.version,
+            2,
+        )
+        .await?;
         let prepared = profile::prepare(
             &profile,
             &tflm,
@@ -166,6 +293,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             compiler,
             tflm,
             profile: prepared,
+            installed,
         };
         let request = BuildRequest {
             sketch_dir,
@@ -192,7 +320,11 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
         .await
         .context("the host check could not run")
         .unavailable()?;
-        Ok::<_, crate::exit::CliError>(report.to_trace_event(1))
+        let mut event = report.to_trace_event(1);
+        if let Some(note) = note {
+            event.tflm_source = format!("{}; {note}", event.tflm_source);
+        }
+        Ok::<_, crate::exit::CliError>(event)
     })?;
     let status = if event.verdict == HostVerdictKind::Pass {
         ExitStatus::Success
