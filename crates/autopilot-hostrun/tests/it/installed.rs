@@ -4,7 +4,7 @@
 //! out as arduino-cli installs a library. The real Chirale_TensorFLowLite is on no registry CI
 //! reaches, so the tree is a stand-in for the layout, generated at test time from the tfmicro
 //! sources setup fetched (plus a generated top header); fidelity against the real library was
-//! checked by hand (see the crate's README section in ARCHITECTURE.md).
+//! checked by hand (README.md, "The host TinyML check").
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
