@@ -67,14 +67,11 @@ pub fn default_host_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/host")
 }
 
-/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER/libraries`, else
-/// `~/Arduino/libraries` (arduino-cli's default sketchbook on Linux).
+/// arduino-cli's libraries folder: `$ARDUINO_DIRECTORIES_USER`, else `directories.user` of
+/// arduino-cli's configuration file, else `~/Arduino` (its default sketchbook on Linux); then
+/// `libraries/`.
 pub fn arduino_libraries() -> Option<PathBuf> {
-    let user = std::env::var_os("ARDUINO_DIRECTORIES_USER")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Arduino")))?;
-    Some(user.join("libraries"))
+    autopilot_hostrun::installed::sketchbook_libraries(&|key| std::env::var(key).ok())
 }
 
 /// The targets of `--targets-dir`, or the built-in ones.

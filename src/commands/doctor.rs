@@ -244,7 +244,9 @@ async fn host_tflm() -> Option<(PathBuf, String)> {
         autopilot_hostrun::HostCompiler::detect(Path::new("g++"), &cache.join("host-tflm/probe"))
             .await
             .ok()?;
-    autopilot_hostrun::find_library(&cache, &compiler).map(|l| (l.archive.clone(), l.describe()))
+    let sources = super::host::installed_summary(&cache, &compiler);
+    autopilot_hostrun::find_library(&cache, &compiler)
+        .map(|l| (l.archive.clone(), format!("{}; {sources}", l.describe())))
 }
 
 /// Probes both endpoints at once. OpenAI's own API is not probed without a key (it would

@@ -7,14 +7,52 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use autopilot_hostrun::check::{HostToolchain, check_sketch};
+use autopilot_hostrun::installed;
 use autopilot_hostrun::profile::{self, CoreFamily};
-use autopilot_hostrun::scene::colour_scene;
+use autopilot_hostrun::scene::scene_for;
 use autopilot_hostrun::{BuildRequest, HostCompiler, Policy, Profile, TflmSetup, ensure_library};
 use autopilot_steps::App;
 use autopilot_trace::HostVerdictKind;
 
 use crate::cli::{Format, HostArgs, HostCheckArgs, HostCommand, HostSetupArgs};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
+
+/// The target's pinned library installed for arduino-cli, built for the host (now, if the cache
+/// lacks it); `None` with a note when it is absent or cannot stand for the pin.
+async fn installed_build(
+    cache_dir: &Path,
+    data_dir: &Path,
+    compiler: &HostCompiler,
+    library: &str,
+    version: &str,
+    jobs: usize,
+) -> CliResult<(Option<installed::InstalledTflm>, Option<String>)> {
+    let lookup = crate::settings::arduino_libraries()
+        .map_or(installed::Lookup::Absent, |libraries| {
+            installed::lookup(&libraries, library, version)
+        });
+    let installed::Lookup::Found(found) = lookup else {
+        return Ok((None, lookup.note()));
+    };
+    let built = installed::ensure_built(
+        &installed::InstalledSetup {
+            cache_dir: cache_dir.to_owned(),
+            compiler: compiler.clone(),
+            data_dir: data_dir.to_owned(),
+            jobs,
+        },
+        &found,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot build the installed {library} {version} at {} for the host",
+            found.dir.display()
+        )
+    })
+    .tool_unavailable()?;
+    Ok((Some(built), None))
+}
 
 pub fn run(args: &HostArgs) -> CliResult<ExitStatus> {
     match &args.command {
@@ -71,9 +109,95 @@ fn setup(args: &HostSetupArgs) -> CliResult<ExitStatus> {
             ", 64-bit: install g++-multilib for -m32"
         }
     );
+    // Every library version the host check has a profile for: where the user installed it for
+    // arduino-cli, its own sources are built too (the check then uses them).
+    let mut installed_archives = Vec::new();
+    for (name, version) in
+        profiled_libraries(&crate::settings::default_host_data().join("profiles"))
+    {
+        let (built, note) = crate::setup::current_thread_runtime()?.block_on(installed_build(
+            &cache_dir,
+            &crate::settings::default_host_data(),
+            &compiler,
+            &name,
+            &version,
+            args.jobs,
+        ))?;
+        match built {
+            Some(built) => {
+                eprintln!(
+                    "host TFLM: {} — built in {:.1} s → {}",
+                    built.describe(),
+                    built.info.build_ms as f64 / 1000.0,
+                    built.archive.display()
+                );
+                installed_archives.push(built.archive);
+            }
+            None => eprintln!(
+                "host TFLM: {name} {version} is not installed for arduino-cli{}",
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+        }
+    }
     let mut out = crate::terminal::stdout_data();
     writeln!(out, "{}", library.archive.display()).output_error()?;
+    for archive in installed_archives {
+        writeln!(out, "{}", archive.display()).output_error()?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// For `doctor`: which TFLM sources the host check uses for each library version it has a
+/// profile for — the installed library's own (built or not yet) or tfmicro + the profile.
+pub fn installed_summary(cache_dir: &Path, compiler: &HostCompiler) -> String {
+    let data_dir = crate::settings::default_host_data();
+    let libraries = crate::settings::arduino_libraries();
+    let lines: Vec<String> = profiled_libraries(&data_dir.join("profiles"))
+        .into_iter()
+        .map(|(name, version)| {
+            let found = libraries.as_deref().map_or(installed::Lookup::Absent, |l| {
+                installed::lookup(l, &name, &version)
+            });
+            match found {
+                installed::Lookup::Found(library) => {
+                    match installed::find_built(cache_dir, &library, compiler, &data_dir) {
+                        Ok(Some(_)) => format!(
+                            "{name} {version}: the installed library's own sources at {}",
+                            library.dir.display()
+                        ),
+                        _ => format!(
+                            "{name} {version}: installed at {} but not built for the host \
+                             (autopilot host setup); tfmicro + API profile until then",
+                            library.dir.display()
+                        ),
+                    }
+                }
+                other => format!(
+                    "{name} {version}: tfmicro + API profile ({})",
+                    other
+                        .note()
+                        .unwrap_or_else(|| "not installed for arduino-cli".to_owned())
+                ),
+            }
+        })
+        .collect();
+    lines.join("; ")
+}
+
+/// `(library, version)` of every profile folder (`<library>@<version>`).
+fn profiled_libraries(profiles: &Path) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = std::fs::read_dir(profiles)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (library, version) = name.split_once('@')?;
+            Some((library.to_owned(), version.to_owned()))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
@@ -103,7 +227,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             autopilot_hostrun::check::skipped_no_profile(&tinyml.library, &tinyml.version);
         return print_result(args.format, &skipped, ExitStatus::Failure);
     };
-    let scene = colour_scene(&app.host_dataset(), app.classes.clone(), &app.host)
+    let scene = scene_for(&app.host_dataset(), app.classes.clone(), &app.host)
         .context("invalid dataset")
         .input_error()?;
     let cache_dir = crate::settings::cache_dir(args.cache_dir.as_deref())?;
@@ -126,6 +250,15 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
     let host_data = args.host_data.clone();
     let event = crate::setup::current_thread_runtime()?.block_on(async {
         let (compiler, tflm) = toolchain_for(&cache_dir, &args.cxx, &args.cargo, 2).await?;
+        let (installed, note) = installed_build(
+            &cache_dir,
+            &host_data,
+            &compiler,
+            &tinyml.library,
+            &tinyml.version,
+            2,
+        )
+        .await?;
         let prepared = profile::prepare(
             &profile,
             &tflm,
@@ -140,6 +273,7 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
             compiler,
             tflm,
             profile: prepared,
+            installed,
         };
         let request = BuildRequest {
             sketch_dir,
@@ -166,7 +300,11 @@ fn check(args: &HostCheckArgs) -> CliResult<ExitStatus> {
         .await
         .context("the host check could not run")
         .tool_unavailable()?;
-        Ok::<_, crate::exit::CliError>(report.to_trace_event(1))
+        let mut event = report.to_trace_event(1);
+        if let Some(note) = note {
+            event.tflm_source = format!("{}; {note}", event.tflm_source);
+        }
+        Ok::<_, crate::exit::CliError>(event)
     })?;
     let status = if event.verdict == HostVerdictKind::Pass {
         ExitStatus::Success

@@ -420,12 +420,13 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     }
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
-    // An arduino-cli sketchbook with the pinned library installed (its properties only): the
-    // verdict says it was found and that the profile was used instead of its sources.
+    // An arduino-cli sketchbook with the pinned library installed (properties and an empty
+    // src/) but not built for the host: the verdict says it was found and that the profile was
+    // used instead of its sources.
     let library = out
         .path()
         .join("sketchbook/libraries/Chirale_TensorFLowLite");
-    std::fs::create_dir_all(&library).unwrap();
+    std::fs::create_dir_all(library.join("src")).unwrap();
     std::fs::write(
         library.join("library.properties"),
         "name=Chirale_TensorFLowLite\nversion=2.0.0\n",

@@ -1,7 +1,7 @@
 //! The host build of one sketch: prototypes (arduino-ctags), library discovery as arduino-cli
-//! does it, compile against the core stand-in and the library profile, link with the host TFLM
-//! and the observer. Compiler output is parsed by the same GCC parser as real compiles; a failed
-//! build is an outcome.
+//! does it, compile against the core stand-in and either the library profile over tfmicro or the
+//! user's installed library ([`TflmSource`]), link with that TFLM and the observer. Compiler
+//! output is parsed by the same GCC parser as real compiles; a failed build is an outcome.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -13,7 +13,8 @@ use autopilot_trace::Diagnostic;
 use regex::Regex;
 
 use crate::HostError;
-use crate::command::{self, HostCompiler, has_extension, run_ok};
+use crate::command::{self, CXX_FLAGS, HostCompiler, INSTALLED_CXX_FLAGS, has_extension, run_ok};
+use crate::installed::InstalledTflm;
 use crate::profile::{CoreFamily, PreparedProfile};
 use crate::prototypes::{functions_needing_prototypes, insert_prototypes};
 use crate::tflm::TflmLibrary;
@@ -182,26 +183,117 @@ fn sources_in(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The sandbox for every tool that reads the sketch: the sketch, the stand-ins and profile, the
-/// built library readable; only the build folder writable.
-fn build_sandbox(
-    request: &BuildRequest,
-    tflm: &TflmLibrary,
-    profile: &PreparedProfile,
-) -> Option<Sandbox> {
+/// The TFLM a sketch builds against.
+#[derive(Debug, Clone, Copy)]
+pub enum TflmSource<'a> {
+    /// crates.io `tfmicro` behind the pinned library's API profile.
+    Profile {
+        tflm: &'a TflmLibrary,
+        profile: &'a PreparedProfile,
+    },
+    /// The user's installed pinned library, built from its own sources: its real headers.
+    Installed(&'a InstalledTflm),
+}
+
+impl TflmSource<'_> {
+    /// The library as a discovery candidate: its top-level headers make it join.
+    fn candidate(&self) -> Result<Candidate, HostError> {
+        let (name, all_headers) = match self {
+            TflmSource::Profile { profile, .. } => (
+                profile.profile.library.clone(),
+                profile.profile.headers.iter().cloned().collect::<Vec<_>>(),
+            ),
+            TflmSource::Installed(installed) => {
+                (installed.library.name.clone(), installed.headers()?)
+            }
+        };
+        Ok(Candidate {
+            name,
+            top_level: all_headers
+                .iter()
+                .filter(|h| !h.contains('/'))
+                .cloned()
+                .collect(),
+            has: has_header,
+            all_headers,
+        })
+    }
+
+    fn include_dirs(&self) -> Vec<PathBuf> {
+        match self {
+            TflmSource::Profile { tflm, profile } => {
+                profile.profile.include_dirs(&profile.poison_dir, tflm)
+            }
+            TflmSource::Installed(installed) => vec![installed.library.src()],
+        }
+    }
+
+    /// The base flags of the sketch's units: they must agree with the library's.
+    fn flags(&self) -> &'static [&'static str] {
+        match self {
+            TflmSource::Profile { .. } => CXX_FLAGS,
+            TflmSource::Installed(_) => INSTALLED_CXX_FLAGS,
+        }
+    }
+
+    fn poison_dir(&self) -> Option<&Path> {
+        match self {
+            TflmSource::Profile { profile, .. } => Some(&profile.poison_dir),
+            TflmSource::Installed(_) => None,
+        }
+    }
+
+    /// Objects and archive to link, after the sketch's own objects.
+    fn link_inputs(&self) -> Vec<PathBuf> {
+        match self {
+            TflmSource::Profile { tflm, profile } => {
+                let mut inputs = profile.objects.clone();
+                inputs.push(tflm.archive.clone());
+                inputs
+            }
+            TflmSource::Installed(installed) => {
+                let mut inputs = installed.objects.clone();
+                inputs.push(installed.archive.clone());
+                inputs
+            }
+        }
+    }
+
+    /// Folders the build reads besides the sketch and `data/host`.
+    fn readable(&self) -> Vec<PathBuf> {
+        match self {
+            TflmSource::Profile { tflm, profile } => {
+                let mut dirs = vec![
+                    tflm.dir.clone(),
+                    tflm.tf_root.clone(),
+                    profile.profile.dir.clone(),
+                    profile.poison_dir.clone(),
+                ];
+                dirs.extend(
+                    profile
+                        .objects
+                        .iter()
+                        .filter_map(|o| o.parent().map(Path::to_path_buf)),
+                );
+                dirs
+            }
+            TflmSource::Installed(installed) => {
+                vec![installed.dir.clone(), installed.library.dir.clone()]
+            }
+        }
+    }
+}
+
+/// The sandbox for every tool that reads the sketch: the sketch, the stand-ins and the TFLM
+/// source readable; only the build folder writable.
+fn build_sandbox(request: &BuildRequest, source: &TflmSource<'_>) -> Option<Sandbox> {
     let config = request.sandbox.as_ref()?;
     let mut sandbox = Sandbox::new(config)
         .read_only(&request.sketch_dir)
         .read_only(&request.data_dir)
-        .read_only(&tflm.dir)
-        .read_only(&tflm.tf_root)
-        .read_only(&profile.profile.dir)
-        .read_only(&profile.poison_dir)
         .writable(&request.build_dir);
-    for object in &profile.objects {
-        if let Some(dir) = object.parent() {
-            sandbox = sandbox.read_only(dir);
-        }
+    for dir in source.readable() {
+        sandbox = sandbox.read_only(&dir);
     }
     Some(sandbox)
 }
@@ -210,12 +302,21 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Builds the sketch for the host.
+/// Builds the sketch for the host against tfmicro and the library's API profile.
 pub async fn build_sketch(
     request: &BuildRequest,
     compiler: &HostCompiler,
     tflm: &TflmLibrary,
     profile: &PreparedProfile,
+) -> Result<HostBuild, HostError> {
+    build_sketch_with(request, compiler, &TflmSource::Profile { tflm, profile }).await
+}
+
+/// Builds the sketch for the host against `source`.
+pub async fn build_sketch_with(
+    request: &BuildRequest,
+    compiler: &HostCompiler,
+    source: &TflmSource<'_>,
 ) -> Result<HostBuild, HostError> {
     let started = Instant::now();
     let name = request
@@ -261,7 +362,7 @@ pub async fn build_sketch(
     let cpp = sketch_build.join(format!("{name}.ino.cpp"));
     let plain = format!("#include <Arduino.h>\n#line 1 \"{file_label}\"\n{text}");
     fs_err::write(&cpp, &plain).map_err(HostError::io(&cpp))?;
-    let sandbox = build_sandbox(request, tflm, profile);
+    let sandbox = build_sandbox(request, source);
     let tags = run_ok(&command::ctags_spec(&request.ctags, &cpp).sandbox(sandbox.clone())).await?;
     let functions = functions_needing_prototypes(&tags.stdout.text());
     let with_prototypes = match functions.iter().map(|f| f.line).min() {
@@ -273,20 +374,12 @@ pub async fn build_sketch(
     };
     fs_err::write(&cpp, &with_prototypes).map_err(HostError::io(&cpp))?;
 
-    // Library discovery: the profile's library and the stand-ins.
+    // Library discovery: the TFLM library (profiled or installed) and the stand-ins.
     let stand_ins = stand_in_libraries(&request.data_dir)?;
     let mut candidates: Vec<Candidate> = stand_ins.iter().map(|(c, _)| c.clone()).collect();
-    let profile_name = profile.profile.library.clone();
-    candidates.push(Candidate {
-        name: profile_name.clone(),
-        top_level: profile
-            .profile
-            .top_level_headers()
-            .map(str::to_owned)
-            .collect(),
-        has: has_header,
-        all_headers: profile.profile.headers.iter().cloned().collect(),
-    });
+    let tflm_candidate = source.candidate()?;
+    let tflm_name = tflm_candidate.name.clone();
+    candidates.push(tflm_candidate);
     let joined = discover(&includes(&text), &local, &candidates);
 
     let core = request.data_dir.join("cores");
@@ -299,8 +392,15 @@ pub async fn build_sketch(
     let obj = request.build_dir.join("obj");
     fs_err::create_dir_all(&obj).map_err(HostError::io(&obj))?;
     for lib in &joined {
-        if *lib == profile_name {
-            include_dirs.extend(profile.profile.include_dirs(&profile.poison_dir, tflm));
+        if *lib == tflm_name {
+            include_dirs.extend(source.include_dirs());
+            // The installed library's units that need the core build with the sketch.
+            if let TflmSource::Installed(installed) = source {
+                for unit in installed.core_sources() {
+                    let object = obj.join(format!("{lib}-{}.o", file_stem(&unit)));
+                    units.push((unit, object));
+                }
+            }
         } else if let Some((_, src)) = stand_ins.iter().find(|(c, _)| &c.name == lib) {
             include_dirs.push(src.clone());
             for source in sources_in(src) {
@@ -321,10 +421,12 @@ pub async fn build_sketch(
     }
 
     let defines = request.family.defines();
+    let flags = source.flags();
+    let poison_dir = source.poison_dir();
     // The sketch first: its diagnostics are the ones that matter.
     let sketch_obj = obj.join(format!("{name}.ino.o"));
     let spec = compiler
-        .compile_spec(defines, &include_dirs, &cpp, &sketch_obj)
+        .compile_spec_as("c++", flags, defines, &include_dirs, &cpp, &sketch_obj)
         .sandbox(sandbox.clone());
     let out = command::run(&spec).await?;
     let paths = PathMap::sketch(&sketch_build).with(&request.sketch_dir, "");
@@ -332,21 +434,21 @@ pub async fn build_sketch(
         return Ok(failed(
             &out.stderr.text(),
             &paths,
-            &profile.poison_dir,
+            poison_dir,
             joined,
             started,
         ));
     }
-    for (source, object) in &units {
+    for (unit, object) in &units {
         let spec = compiler
-            .compile_spec(defines, &include_dirs, source, object)
+            .compile_spec_as("c++", flags, defines, &include_dirs, unit, object)
             .sandbox(sandbox.clone());
         let out = command::run(&spec).await?;
         if !out.success() {
             return Ok(failed(
                 &out.stderr.text(),
                 &paths,
-                &profile.poison_dir,
+                poison_dir,
                 joined,
                 started,
             ));
@@ -354,8 +456,7 @@ pub async fn build_sketch(
     }
     let mut inputs = vec![sketch_obj];
     inputs.extend(units.into_iter().map(|(_, o)| o));
-    inputs.extend(profile.objects.iter().cloned());
-    inputs.push(tflm.archive.clone());
+    inputs.extend(source.link_inputs());
     let binary = request.build_dir.join(format!("{name}.host"));
     let link = compiler
         .link_spec(&inputs, WRAPPED, &binary)
@@ -365,7 +466,7 @@ pub async fn build_sketch(
         return Ok(failed(
             &out.stderr.text(),
             &paths,
-            &profile.poison_dir,
+            poison_dir,
             joined,
             started,
         ));
@@ -386,17 +487,23 @@ fn file_stem(path: &Path) -> String {
 fn failed(
     text: &str,
     paths: &PathMap,
-    poison_dir: &Path,
+    poison_dir: Option<&Path>,
     libraries: Vec<String>,
     started: Instant,
 ) -> HostBuild {
     let parsed = parse_gcc_output(text, paths);
-    let poison = poison_dir.to_string_lossy();
-    let diagnostics = parsed
-        .diagnostics
-        .into_iter()
-        .map(|d| unpoison(d, &poison))
-        .collect();
+    let diagnostics = match poison_dir {
+        Some(dir) => {
+            let poison = dir.to_string_lossy();
+            parsed
+                .diagnostics
+                .into_iter()
+                .map(|d| unpoison(d, &poison))
+                .collect()
+        }
+        // Real headers: the compiler's words stand as they are.
+        None => parsed.diagnostics,
+    };
     HostBuild {
         outcome: HostBuildOutcome::Failed {
             diagnostics,

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use autopilot_trace::{HostCheckFinished, HostVerdictKind};
 
-use crate::build::{BuildRequest, HostBuild, HostBuildOutcome, build_sketch, duration_ms};
+use crate::build::{
+    BuildRequest, HostBuild, HostBuildOutcome, TflmSource, build_sketch_with, duration_ms,
+};
+use crate::installed::{InstalledTflm, Lookup};
 use crate::profile::PreparedProfile;
 use crate::run::{Observation, RunRequest, run_sketch};
 use crate::verdict::{Policy, Verdict, judge};
@@ -20,6 +23,40 @@ pub struct HostToolchain {
     pub compiler: HostCompiler,
     pub tflm: TflmLibrary,
     pub profile: PreparedProfile,
+    /// The user's installed pinned library built for the host: when present the sketch builds
+    /// against it (its real headers and kernels) instead of the profile over tfmicro.
+    pub installed: Option<InstalledTflm>,
+}
+
+impl HostToolchain {
+    fn source(&self) -> TflmSource<'_> {
+        match &self.installed {
+            Some(installed) => TflmSource::Installed(installed),
+            None => TflmSource::Profile {
+                tflm: &self.tflm,
+                profile: &self.profile,
+            },
+        }
+    }
+
+    /// What the trace records as the profile: none when the real headers were used.
+    pub fn profile_used(&self) -> String {
+        match &self.installed {
+            Some(installed) => format!(
+                "none: the installed {}@{}'s own headers",
+                installed.library.name, installed.library.version
+            ),
+            None => self.profile.profile.id(),
+        }
+    }
+
+    /// Which TFLM sources the sketch was built with, in words.
+    pub fn source_used(&self) -> String {
+        match &self.installed {
+            Some(installed) => installed.describe(),
+            None => format!("{} + API profile", self.tflm.describe()),
+        }
+    }
 }
 
 /// The check's result: the build, the run (when it built) and the verdict.
@@ -40,15 +77,9 @@ pub async fn check_sketch(
     policy: &Policy,
     budget: Duration,
 ) -> Result<HostCheckReport, HostError> {
-    let build = build_sketch(
-        request,
-        &toolchain.compiler,
-        &toolchain.tflm,
-        &toolchain.profile,
-    )
-    .await?;
-    let profile = toolchain.profile.profile.id();
-    let tflm_source = toolchain.tflm.describe();
+    let build = build_sketch_with(request, &toolchain.compiler, &toolchain.source()).await?;
+    let profile = toolchain.profile_used();
+    let tflm_source = toolchain.source_used();
     let (observation, verdict) = match &build.outcome {
         HostBuildOutcome::Built { binary } => {
             let obs = run_sketch(
@@ -260,11 +291,40 @@ pub async fn run_host_check(
         2,
     )
     .await?;
-    let scene = crate::scene::colour_scene(&input.dataset, input.classes.clone(), &input.mapping)?;
+    let scene = crate::scene::scene_for(&input.dataset, input.classes.clone(), &input.mapping)?;
+    // The installed pinned library, when `autopilot host setup` has built it: never built here.
+    let lookup = config
+        .arduino_libraries
+        .as_deref()
+        .map_or(Lookup::Absent, |libraries| {
+            crate::installed::lookup(libraries, input.library, input.version)
+        });
+    let (installed, note) = match &lookup {
+        Lookup::Found(library) => match crate::installed::find_built(
+            &config.cache_dir,
+            library,
+            &compiler,
+            &config.data_dir,
+        )? {
+            Some(built) => (Some(built), None),
+            None => (
+                None,
+                Some(format!(
+                    "{}@{} is installed at {} but not built for the host yet (run `autopilot \
+                     host setup`), so the API profile over tfmicro was used",
+                    library.name,
+                    library.version,
+                    library.dir.display()
+                )),
+            ),
+        },
+        other => (None, other.note()),
+    };
     let toolchain = HostToolchain {
         compiler,
         tflm,
         profile: prepared,
+        installed,
     };
     let request = BuildRequest {
         sketch_dir: input.sketch_dir.clone(),
@@ -278,19 +338,8 @@ pub async fn run_host_check(
     };
     let mut report =
         check_sketch(&toolchain, &request, &scene, &config.policy, config.budget).await?;
-    // The real library's sources are not built from yet: say that it was found and what was
-    // used instead, so a reader knows the verdict came from the profile.
-    if let Some(found) = config.arduino_libraries.as_deref().and_then(|libraries| {
-        crate::tflm::installed_arduino_library(libraries, input.library, input.version)
-    }) {
-        report.tflm_source = format!(
-            "{}; {}@{} is installed at {} but building from its sources is not implemented, so \
-             the API profile over tfmicro was used",
-            report.tflm_source,
-            input.library,
-            input.version,
-            found.display()
-        );
+    if let Some(note) = note {
+        report.tflm_source = format!("{}; {note}", report.tflm_source);
     }
     Ok(report.to_trace_event(attempt))
 }

@@ -22,6 +22,24 @@ pub const CXX_FLAGS: &[&str] = &[
     "-DGEMMLOWP_ALLOW_SLOW_SCALAR_FALLBACK",
 ];
 
+/// Flags of the user's installed TFLM library and of sketches built against it: the board's
+/// build has no `TF_LITE_STATIC_MEMORY` (the library's `kernel_util` needs the full
+/// `TfLiteNode`), so neither do these; `-DARDUINO` selects the library's Arduino kernels
+/// (CMSIS-NN) as on the board.
+pub const INSTALLED_CXX_FLAGS: &[&str] = &[
+    "-std=gnu++14",
+    "-Os",
+    "-fno-rtti",
+    "-fno-exceptions",
+    "-fno-threadsafe-statics",
+    "-funsigned-char",
+    "-DGEMMLOWP_ALLOW_SLOW_SCALAR_FALLBACK",
+    "-DARDUINO=10819",
+];
+
+/// Flags of the C units of the installed library (CMSIS-NN, kissfft, the audio frontend).
+pub const INSTALLED_C_FLAGS: &[&str] = &["-std=gnu11", "-Os", "-funsigned-char", "-DARDUINO=10819"];
+
 /// The 2020 TFLM lives in namespace `tflite2020`, so a profile's facade can own `tflite::`.
 pub const RENAME_2020: &str = "-Dtflite=tflite2020";
 
@@ -87,9 +105,22 @@ impl HostCompiler {
         source: &Path,
         object: &Path,
     ) -> ProcessSpec {
-        let mut args: Vec<OsString> = vec!["-x".into(), "c++".into()];
+        self.compile_spec_as("c++", CXX_FLAGS, extra_flags, includes, source, object)
+    }
+
+    /// `g++ -x <language> <base> <extra> -I… -c src -o obj`.
+    pub fn compile_spec_as(
+        &self,
+        language: &str,
+        base_flags: &[&str],
+        extra_flags: &[&str],
+        includes: &[PathBuf],
+        source: &Path,
+        object: &Path,
+    ) -> ProcessSpec {
+        let mut args: Vec<OsString> = vec!["-x".into(), language.into()];
         args.extend(self.machine_flags().into_iter().map(OsString::from));
-        args.extend(CXX_FLAGS.iter().map(OsString::from));
+        args.extend(base_flags.iter().map(OsString::from));
         args.extend(extra_flags.iter().map(OsString::from));
         for dir in includes {
             let mut flag = OsString::from("-I");

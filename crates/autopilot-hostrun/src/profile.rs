@@ -286,7 +286,10 @@ pub async fn prepare(
         &sketch_view,
         &[
             (adapter.join("api.cc"), prepared.objects[0].clone()),
-            (adapter.join("observer.cc"), prepared.objects[2].clone()),
+            (
+                core_common.join("TflmObserver.cc"),
+                prepared.objects[2].clone(),
+            ),
         ],
         jobs,
     )

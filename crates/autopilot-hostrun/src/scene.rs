@@ -8,15 +8,16 @@ use crate::HostError;
 
 // The app file's `[host]` section is the pure steps' (they read app files); the scene is
 // built from it here.
-pub use autopilot_steps::{Presentation, SensorMapping};
+pub use autopilot_steps::{HostSensor, Presentation, SensorMapping};
 
 /// One presented object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SceneRow {
     /// The values the model should be given (the dataset's features).
     pub features: Vec<f64>,
-    /// The readings the sensor stand-in returns (for the APDS9960: r, g, b, clear counts).
-    pub readings: Vec<i64>,
+    /// The readings the sensor stand-in returns (for the APDS9960: r, g, b, clear counts; for
+    /// the LSM9DS1: acceleration, gyroscope, magnetic field x y z as the mapping names them).
+    pub readings: Vec<f64>,
     /// Index into `Scene::classes`.
     pub label: usize,
 }
@@ -30,7 +31,14 @@ pub struct Scene {
     pub proximity_near: i64,
     pub proximity_far: i64,
     pub rows: Vec<SceneRow>,
+    /// A sensor stream (the IMU): rows are consecutive samples this many microseconds apart,
+    /// with no gaps; `None`: rows are objects held for `dwell_ms` after a `gap_ms`.
+    pub sample_period_us: Option<u64>,
 }
+
+/// The rate at which Arduino_LSM9DS1 1.1.1 configures the accelerometer and gyroscope (its
+/// `accelerationSampleRate()`): IMU rows are presented one per 1/119 s of simulated time.
+pub const IMU_SAMPLE_HZ: u64 = 119;
 
 impl Scene {
     /// A colour scene (APDS9960): each row's features are r, g, b proportions; counts are the
@@ -58,7 +66,7 @@ impl Scene {
                     (rows.len() as u64 * 337) % span
                 };
                 let brightness = (low + step) as f64;
-                let mut readings: Vec<i64> = features
+                let mut readings: Vec<f64> = features
                     .iter()
                     .take(3)
                     .map(|p| counts(p * brightness))
@@ -78,16 +86,21 @@ impl Scene {
             proximity_near: i64::from(presentation.proximity_near),
             proximity_far: i64::from(presentation.proximity_far),
             rows,
+            sample_period_us: None,
         }
     }
 
-    /// The runtime's scene file: `dwell gap columns near far`, then one row of readings per
-    /// object.
+    /// The runtime's scene file: `dwell_us gap_us columns near far`, then one row of readings
+    /// per object (per sample for a stream: dwell = the sample period, no gap).
     pub fn to_file_text(&self) -> String {
         let columns = self.rows.first().map_or(0, |r| r.readings.len());
+        let (dwell_us, gap_us) = match self.sample_period_us {
+            Some(period) => (period, 0),
+            None => (self.dwell_ms * 1000, self.gap_ms * 1000),
+        };
         let mut text = format!(
-            "{} {} {columns} {} {}\n",
-            self.dwell_ms, self.gap_ms, self.proximity_near, self.proximity_far
+            "{dwell_us} {gap_us} {columns} {} {}\n",
+            self.proximity_near, self.proximity_far
         );
         for row in &self.rows {
             let values: Vec<String> = row.readings.iter().map(ToString::to_string).collect();
@@ -98,12 +111,8 @@ impl Scene {
 }
 
 /// A sensor count: rounded, clamped to what an `int` reading can hold.
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "clamped to the i32 range first"
-)]
-fn counts(value: f64) -> i64 {
-    value.round().clamp(0.0, f64::from(i32::MAX)) as i64
+fn counts(value: f64) -> f64 {
+    value.round().clamp(0.0, f64::from(i32::MAX))
 }
 
 /// Reads a numeric CSV with a header line (the app's dataset format) into rows of values.
@@ -229,4 +238,92 @@ pub fn colour_scene(
         classes,
         &mapping.presentation,
     ))
+}
+
+/// The scene of the dataset for the app's sensor stand-in.
+pub fn scene_for(
+    files: &[(PathBuf, Option<usize>)],
+    classes: Vec<String>,
+    mapping: &SensorMapping,
+) -> Result<Scene, HostError> {
+    match mapping.sensor {
+        HostSensor::Apds9960Colour => colour_scene(files, classes, mapping),
+        HostSensor::Lsm9ds1Imu => motion_scene(files, classes, mapping),
+    }
+}
+
+/// The IMU scene: every row of every file, in order, one sample per 1/119 s; its readings are
+/// the mapped columns (3, 6 or 9: acceleration, gyroscope, magnetic field). A row's label is
+/// its file's class or the label column (unlabelled rows get label 0 and count for nothing
+/// the IMU reads).
+pub fn motion_scene(
+    files: &[(PathBuf, Option<usize>)],
+    classes: Vec<String>,
+    mapping: &SensorMapping,
+) -> Result<Scene, HostError> {
+    let mut rows = Vec::new();
+    for (path, class) in files {
+        let table = read_table(path)?;
+        let columns: Vec<usize> = if mapping.columns.is_empty() {
+            let usable = table.header.len().min(9) / 3 * 3;
+            if usable == 0 {
+                return Err(HostError::Invalid {
+                    path: path.clone(),
+                    message: "fewer than 3 columns (acceleration x, y, z)".into(),
+                });
+            }
+            (0..usable).collect()
+        } else if matches!(mapping.columns.len(), 3 | 6 | 9) {
+            mapping
+                .columns
+                .iter()
+                .map(|name| table.column(path, name))
+                .collect::<Result<_, _>>()?
+        } else {
+            return Err(HostError::Invalid {
+                path: path.clone(),
+                message: format!(
+                    "the IMU mapping names {} columns; it needs 3, 6 or 9 (acceleration, \
+                     gyroscope, magnetic field x y z)",
+                    mapping.columns.len()
+                ),
+            });
+        };
+        let values = table.numbers(path, &columns)?;
+        let labels: Vec<usize> = match &mapping.label_column {
+            Some(name) => {
+                let label = table.column(path, name)?;
+                table
+                    .rows
+                    .iter()
+                    .map(|(line, cells)| {
+                        let value = cells.get(label).map_or("", String::as_str);
+                        classes.iter().position(|c| c == value).ok_or_else(|| {
+                            invalid_line(
+                                path,
+                                *line,
+                                &format!("`{value}` in column `{name}` is not one of the classes"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            None => vec![class.unwrap_or(0); values.len()],
+        };
+        rows.extend(values.into_iter().zip(labels).map(|(v, label)| SceneRow {
+            readings: v.clone(),
+            features: v,
+            label,
+        }));
+    }
+    let presentation = &mapping.presentation;
+    Ok(Scene {
+        classes,
+        dwell_ms: presentation.dwell_ms,
+        gap_ms: presentation.gap_ms,
+        proximity_near: i64::from(presentation.proximity_near),
+        proximity_far: i64::from(presentation.proximity_far),
+        rows,
+        sample_period_us: Some(1_000_000 / IMU_SAMPLE_HZ),
+    })
 }

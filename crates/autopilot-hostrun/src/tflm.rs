@@ -200,10 +200,21 @@ pub(crate) async fn compile_all(
     units: &[(PathBuf, PathBuf)],
     jobs: usize,
 ) -> Result<(), HostError> {
+    let specs = units
+        .iter()
+        .map(|(source, object)| compiler.compile_spec(flags, includes, source, object))
+        .collect();
+    run_all(specs, jobs).await
+}
+
+/// Runs compile specs, `jobs` at a time; the first failure is the error.
+pub(crate) async fn run_all(
+    specs: Vec<autopilot_toolchain::process::ProcessSpec>,
+    jobs: usize,
+) -> Result<(), HostError> {
     let permits = Arc::new(Semaphore::new(jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (source, object) in units {
-        let spec = compiler.compile_spec(flags, includes, source, object);
+    for spec in specs {
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore open");

@@ -24,8 +24,14 @@
 //! hints = ["values are normalised to 0..1"]
 //!
 //! [host]                         # optional: how the host check shows the dataset to the sensor
-//! sensor = "apds9960_colour"     # the only stand-in fed from a dataset so far
-//! columns = ["r", "g", "b"]      # CSV columns with the r, g, b proportions (default: first 3)
+//! sensor = "apds9960_colour"     # or "lsm9ds1_imu" (Arduino_LSM9DS1 1.1.1, motion apps)
+//! columns = ["r", "g", "b"]      # CSV columns with the r, g, b proportions (default: first 3);
+//!                                # lsm9ds1_imu: 3, 6 or 9 columns — acceleration x y z (g), then
+//!                                # gyroscope x y z (deg/s), then magnetic field x y z (uT)
+//!                                # (default: the first 3, 6 or 9). Every row is one sample, in
+//!                                # file order, at the sensor's 119 Hz of simulated time; a group
+//!                                # not mapped is never available. dwell, gap, brightness and
+//!                                # proximity apply to the colour sensor only.
 //! label_column = "fruit"         # optional; default: each [[dataset]] file's class
 //! dwell_ms = 1500                # each object in front of the sensor (100..=60000)
 //! gap_ms = 1000                  # nothing in front before each object (100..=60000)
@@ -42,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, ConfigError, KeyProblem};
 use crate::dataset::{DatasetSummary, summarize_csv};
 use crate::header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
-use crate::sensor::{Presentation, SensorMapping};
+use crate::sensor::{HostSensor, Presentation, SensorMapping};
 use crate::tflite::{self, DEFAULT_MODEL_SYMBOL, TfliteFacts, inspect_tflite, is_c_identifier};
 
 /// The file name under which a converted `.tflite` model is placed in the sketch folder.
@@ -263,7 +269,7 @@ struct RawHost {
 }
 
 /// The sensor stand-ins the host check can feed from a dataset.
-const HOST_SENSORS: &[&str] = &["apds9960_colour"];
+const HOST_SENSORS: &[&str] = &["apds9960_colour", "lsm9ds1_imu"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -487,9 +493,25 @@ fn check_host(
             }
         }
     };
+    let sensor = raw
+        .sensor
+        .as_deref()
+        .and_then(HostSensor::from_name)
+        .unwrap_or_default();
     let columns = raw.columns.clone().unwrap_or_default();
     if raw.columns.is_some() {
-        if columns.len() != 3 {
+        if sensor == HostSensor::Lsm9ds1Imu {
+            if !matches!(columns.len(), 3 | 6 | 9) {
+                problems.push(KeyProblem::new(
+                    "host.columns",
+                    format!(
+                        "names {} columns; the IMU needs 3, 6 or 9 (acceleration, gyroscope, \
+                         magnetic field x y z)",
+                        columns.len()
+                    ),
+                ));
+            }
+        } else if columns.len() != 3 {
             problems.push(KeyProblem::new(
                 "host.columns",
                 format!(
@@ -571,6 +593,7 @@ fn check_host(
         ));
     }
     SensorMapping {
+        sensor,
         columns,
         label_column: raw.label_column.clone(),
         presentation: Presentation {

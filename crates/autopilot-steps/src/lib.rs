@@ -65,7 +65,7 @@ pub use repair::{
     RepairLimits, RepairMaterial, RepairTracker, build_repair, display_path, error_signature,
     normalize_message, render_diagnostic, symbols_in_diagnostics,
 };
-pub use sensor::{Presentation, SensorMapping};
+pub use sensor::{HostSensor, Presentation, SensorMapping};
 pub use spec::{
     FILL_MARKER, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation, extract_json,
     spec_template, spec_template_for, validate_spec,

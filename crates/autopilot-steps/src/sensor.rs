@@ -30,11 +30,41 @@ impl Default for Presentation {
     }
 }
 
+/// The sensor stand-in a dataset feeds (the app's `[host] sensor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostSensor {
+    /// Arduino_APDS9960: each row an object's r, g, b proportions.
+    #[default]
+    Apds9960Colour,
+    /// Arduino_LSM9DS1: each row one IMU sample (acceleration, gyroscope, magnetic field).
+    Lsm9ds1Imu,
+}
+
+impl HostSensor {
+    /// The app file's name of the sensor.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostSensor::Apds9960Colour => "apds9960_colour",
+            HostSensor::Lsm9ds1Imu => "lsm9ds1_imu",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<HostSensor> {
+        [HostSensor::Apds9960Colour, HostSensor::Lsm9ds1Imu]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
 /// Which dataset columns feed the sensor, and where each row's label comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SensorMapping {
-    /// The CSV columns (by header name) holding the red, green and blue proportions; empty means
-    /// the first three columns.
+    /// The stand-in the dataset feeds.
+    pub sensor: HostSensor,
+    /// The CSV columns (by header name): for the colour sensor the red, green and blue
+    /// proportions (empty: the first three columns); for the IMU 3, 6 or 9 columns —
+    /// acceleration x y z (g), then gyroscope x y z (degrees/s), then magnetic field x y z (uT)
+    /// (empty: the first 3, 6 or 9 columns).
     pub columns: Vec<String>,
     /// A CSV column holding each row's class name; `None`: the class the app gives each file.
     pub label_column: Option<String>,

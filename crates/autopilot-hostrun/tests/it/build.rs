@@ -3,7 +3,7 @@
 //! get the verdict their defect deserves, and compile errors come back as parsed diagnostics.
 
 use autopilot_hostrun::scene::colour_scene;
-use autopilot_hostrun::{CoreFamily, HostBuildOutcome, Presentation, SensorMapping};
+use autopilot_hostrun::{CoreFamily, HostBuildOutcome, HostSensor, Presentation, SensorMapping};
 use autopilot_trace::HostVerdictKind;
 
 use crate::support::{
@@ -212,6 +212,7 @@ async fn a_shorter_presentation_from_the_app_changes_the_run() {
     let dir = sketch_with(tmp.path(), "short", &correct_sketch());
     // The app's [host] section as the session passes it: named columns, a shorter presentation.
     let mapping = SensorMapping {
+        sensor: HostSensor::Apds9960Colour,
         columns: vec!["Red".into(), "Green".into(), "Blue".into()],
         label_column: None,
         presentation: Presentation {

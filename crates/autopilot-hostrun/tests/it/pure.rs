@@ -5,7 +5,7 @@ use autopilot_hostrun::prototypes::{functions_needing_prototypes, insert_prototy
 use autopilot_hostrun::run::parse_log;
 use autopilot_hostrun::scene::colour_scene;
 use autopilot_hostrun::tflm::installed_arduino_library;
-use autopilot_hostrun::{Policy, Presentation, Scene, SceneRow, SensorMapping, judge};
+use autopilot_hostrun::{HostSensor, Policy, Presentation, Scene, SceneRow, SensorMapping, judge};
 use autopilot_trace::HostVerdictKind;
 
 #[test]
@@ -62,7 +62,7 @@ fn a_library_joins_only_through_a_top_level_header_in_include_order() {
 fn scene() -> Scene {
     let row = |f: [f64; 3], label| SceneRow {
         features: f.to_vec(),
-        readings: vec![0, 0, 0, 0],
+        readings: vec![0.0, 0.0, 0.0, 0.0],
         label,
     };
     Scene {
@@ -72,6 +72,7 @@ fn scene() -> Scene {
         proximity_near: 0,
         proximity_far: 255,
         rows: vec![row([0.6, 0.2, 0.2], 0), row([0.4, 0.4, 0.2], 1)],
+        sample_period_us: None,
     }
 }
 
@@ -146,6 +147,7 @@ fn the_mapping_picks_columns_labels_and_presentation() {
     )
     .unwrap();
     let mapping = SensorMapping {
+        sensor: HostSensor::Apds9960Colour,
         columns: vec!["r".into(), "g".into(), "b".into()],
         label_column: Some("fruit".into()),
         presentation: Presentation {
@@ -165,10 +167,10 @@ fn the_mapping_picks_columns_labels_and_presentation() {
         "labels come from the `fruit` column"
     );
     assert_eq!(scene.rows[1].label, 1);
-    assert_eq!(scene.rows[1].readings, [400, 500, 100, 1100]);
+    assert_eq!(scene.rows[1].readings, [400.0, 500.0, 100.0, 1100.0]);
     assert_eq!(
         scene.to_file_text(),
-        "700 300 4 5 200\n600 200 200 1100\n400 500 100 1100\n"
+        "700000 300000 4 5 200\n600 200 200 1100\n400 500 100 1100\n"
     );
     // The default presentation is the prototype's; a changed dwell is in the scene file.
     let default = SensorMapping {
@@ -178,7 +180,7 @@ fn the_mapping_picks_columns_labels_and_presentation() {
     let text = colour_scene(&[(csv.clone(), None)], classes.clone(), &default)
         .unwrap()
         .to_file_text();
-    assert!(text.starts_with("1500 1000 4 0 255\n"), "{text}");
+    assert!(text.starts_with("1500000 1000000 4 0 255\n"), "{text}");
     // A column or a label the file lacks is an error naming the file.
     let missing = SensorMapping {
         columns: vec!["red".into(), "g".into(), "b".into()],

@@ -4,7 +4,7 @@ use autopilot_steps::{
     App, ConfigError, DType, GENERATED_HEADER_NAME, ModelKind, ModelSource, SymbolKind,
 };
 
-use autopilot_steps::Presentation;
+use autopilot_steps::{HostSensor, Presentation};
 
 use crate::support::{AppDir, dense_app, fruit_tflite, fruit_toml};
 
@@ -447,4 +447,24 @@ fn every_bad_host_value_is_named() {
         "host.label_column",
         "`kind` is not a column"
     ));
+}
+
+#[test]
+fn the_imu_sensor_takes_3_6_or_9_columns() {
+    let (dir, toml) = fruit_host_app(
+        "sensor = \"lsm9ds1_imu\"\ncolumns = [\"Red\", \"Green\", \"Blue\"]\nlabel_column = \"fruit\"",
+    );
+    let host = dir.load(&toml).unwrap().host;
+    assert_eq!(host.sensor, HostSensor::Lsm9ds1Imu);
+    assert_eq!(host.columns, ["Red", "Green", "Blue"]);
+    let (dir, toml) = fruit_host_app(
+        "sensor = \"lsm9ds1_imu\"\ncolumns = [\"Red\", \"Green\"]\nlabel_column = \"fruit\"",
+    );
+    let error = dir.load(&toml).unwrap_err();
+    assert!(has_problem(&error, "host.columns", "3, 6 or 9"));
+    let (dir, toml) = fruit_host_app("label_column = \"fruit\"");
+    assert_eq!(
+        dir.load(&toml).unwrap().host.sensor,
+        HostSensor::Apds9960Colour
+    );
 }

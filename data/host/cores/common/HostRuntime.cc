@@ -12,6 +12,7 @@ uint64_t g_now_us = 0;
 bool g_in_setup = true;
 uint64_t g_dwell_us = 1500000, g_gap_us = 1000000;
 int g_proximity_near = 0, g_proximity_far = 255;
+int g_columns = 0;
 std::vector<std::vector<float>> g_rows;
 std::vector<char> g_line;
 unsigned long g_random = 1;
@@ -33,13 +34,14 @@ void load_scene(const char* path) {
     fprintf(stderr, "autopilot host run: cannot open scene file %s\n", path ? path : "(unset)");
     _exit(70);
   }
-  unsigned long long dwell_ms = 1500, gap_ms = 1000;
+  unsigned long long dwell_us = 1500000, gap_us = 1000000;
   unsigned columns = 0;
-  if (fscanf(f, "%llu %llu %u %d %d", &dwell_ms, &gap_ms, &columns, &g_proximity_near,
-             &g_proximity_far) != 5)
+  if (fscanf(f, "%llu %llu %u %d %d", &dwell_us, &gap_us, &columns, &g_proximity_near,
+             &g_proximity_far) != 5 || dwell_us == 0)
     _exit(70);
-  g_dwell_us = dwell_ms * 1000;
-  g_gap_us = gap_ms * 1000;
+  g_dwell_us = dwell_us;
+  g_gap_us = gap_us;
+  g_columns = (int)columns;
   for (;;) {
     std::vector<float> row(columns);
     unsigned i = 0;
@@ -67,6 +69,8 @@ int host_object() {
   if (i >= g_rows.size() || g_now_us % period < g_gap_us) return -1;
   return (int)i;
 }
+
+int host_columns() { return g_columns; }
 
 int host_proximity() { return host_object() >= 0 ? g_proximity_near : g_proximity_far; }
 

@@ -11,6 +11,8 @@ void host_advance_us(uint64_t us);
 int host_object();
 // The proximity reading now: the scene's near value with an object, its far value in a gap.
 int host_proximity();
+// How many values each row has (the scene file's columns).
+int host_columns();
 // The row's values (as the scene file gives them), or nullptr in a gap.
 const float* host_object_values();
 // Appends one line to the observation log: `kind<TAB>text`.
