@@ -139,7 +139,7 @@ pub fn llm_calls(dir: &Path) -> Vec<LlmCall> {
         .collect()
 }
 
-/// `chat` against the server, tracing into `trace`, deterministic sampling, no retries.
+/// `chat` against the server, tracing into `trace`, deterministic sampling.
 fn chat_args(server: &LlamaServer, model: &str, trace: &Path) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = [
         "chat",
@@ -151,8 +151,6 @@ fn chat_args(server: &LlamaServer, model: &str, trace: &Path) -> Vec<std::ffi::O
         "0",
         "--seed",
         "7",
-        "--max-attempts",
-        "1",
         "--timeout",
         "120",
         "--trace-dir",
