@@ -282,6 +282,13 @@ pub struct DoctorArgs {
     /// LLM config file (as for `autopilot chat`): endpoints, key variable, model.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The model sessions will ask for (provider:model; overrides the config file's): doctor
+    /// says when its endpoint does not serve it.
+    #[arg(long, value_name = "PROVIDER:MODEL")]
+    pub model: Option<String>,
+    /// Base URL of the model's endpoint (as for `autopilot chat`).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Limit of each endpoint probe, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub timeout: f64,
@@ -313,7 +320,7 @@ pub struct ChatArgs {
     /// A system message before the prompt.
     #[arg(long)]
     pub system: Option<String>,
-    /// Stream the answer (measures the time to the first token).
+    /// Stream the answer: printed as it arrives (and the time to the first token measured).
     #[arg(long)]
     pub stream: bool,
     /// Config file: [providers.openai|ollama] base_url, api_key_env, timeout_secs; [retry].

@@ -225,6 +225,13 @@ impl SessionEnvironment {
 
     /// A session's setup: this environment plus what is particular to the session.
     pub fn setup(&self, parts: SessionParts, fallback_llm: Option<LlmClient>) -> SessionSetup {
+        let mut sampling = parts.sampling;
+        // Every session request carries a token cap (`--max-tokens`, else the policy's): without
+        // one a looping model generates until the call's timeout. Set here, so `session_started`
+        // records it and a replay sends the same requests.
+        sampling
+            .max_tokens
+            .get_or_insert(self.policies.llm.max_tokens);
         SessionSetup {
             id: parts.id,
             app: parts.app,
@@ -234,7 +241,7 @@ impl SessionEnvironment {
             policies: self.policies.clone(),
             llm: parts.llm,
             fallback_llm,
-            sampling: parts.sampling,
+            sampling,
             stream: parts.stream,
             toolchain: self.toolchain.clone(),
             catalog: self.catalog.clone(),

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use autopilot_llm::{
     CallContext, ChatAnswer, ChatBackend, ChatRequest, LlmClient, LlmConfigFile, LlmOverrides,
-    ModelRef, PriceTable, Provider, ReplayBackend, ReplayMatch, ScriptedAnswers, live_backend,
-    resolve_settings,
+    ModelRef, PriceTable, Provider, ReplayBackend, ReplayMatch, ScriptedAnswers, TextSink,
+    display_model_name, live_backend, pricing_model, resolve_settings,
 };
 use autopilot_trace::{
     Event, JsonlLayer, RunDirSink, SamplingParams, SessionFinished, SessionId, SessionOutcome,
@@ -80,7 +80,17 @@ pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
             if traced {
                 autopilot_trace::emit(&session_started(&client, &request));
             }
-            let result = client.chat(&context, &request).await;
+            // `--stream` prints the answer as it arrives; the full text is not printed again.
+            let printer = request.stream.then(|| {
+                TextSink::new(|piece| {
+                    let mut stdout = crate::terminal::stdout_data();
+                    let _ = write!(stdout, "{piece}");
+                    let _ = stdout.flush();
+                })
+            });
+            let result = client
+                .chat_streamed(&context, &request, printer.as_ref())
+                .await;
             if traced {
                 autopilot_trace::emit(&session_finished(&result, started.elapsed()));
             }
@@ -99,8 +109,12 @@ pub fn run(args: &ChatArgs) -> CliResult<ExitStatus> {
     match result {
         Ok(answer) => {
             let mut stdout = crate::terminal::stdout_data();
-            writeln!(stdout, "{}", answer.text).output_error()?;
-            report(&answer, args.show_reasoning);
+            if request.stream {
+                writeln!(stdout).output_error()?;
+            } else {
+                writeln!(stdout, "{}", answer.text).output_error()?;
+            }
+            report(&answer, &client.model().model, args.show_reasoning);
             Ok(ExitStatus::Success)
         }
         // Transient (unavailable) or not (rejected): `CliError::from` decides.
@@ -252,7 +266,7 @@ fn prompt(args: &ChatArgs) -> CliResult<String> {
 }
 
 /// Tokens, latency, cost and provenance, on stderr.
-fn report(answer: &ChatAnswer, show_reasoning: bool) {
+fn report(answer: &ChatAnswer, requested: &str, show_reasoning: bool) {
     let tokens = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut parts = vec![
         format!(
@@ -270,10 +284,19 @@ fn report(answer: &ChatAnswer, show_reasoning: bool) {
         None => "cost unknown".to_owned(),
     });
     if let Some(model) = &answer.response_model {
-        parts.push(format!("model {model}"));
+        let shown = display_model_name(model);
+        if pricing_model(requested, Some(model)) == requested {
+            parts.push(format!("model {shown}"));
+        } else {
+            // Another model answered (a local server behind the name): the cost is its own.
+            parts.push(format!("model {shown} (requested {requested})"));
+        }
     }
     if let Some(reason) = &answer.finish_reason {
-        parts.push(format!("finish {reason}"));
+        match (reason.as_str(), answer.usage.output) {
+            ("length", Some(n)) => parts.push(format!("finish length (cut at {n} tokens)")),
+            _ => parts.push(format!("finish {reason}")),
+        }
     }
     parts.push(match answer.tries {
         1 => "1 try".to_owned(),

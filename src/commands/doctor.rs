@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use autopilot_llm::{
     EndpointSettings, LlmConfigFile, LlmOverrides, LlmSettings, ModelRef, ProbeResult, Provider,
     probe, resolve_settings,
@@ -167,8 +167,26 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
         Some(path) => LlmConfigFile::load(path).input_error()?,
         None => LlmConfigFile::default(),
     };
+    let mut file = file;
+    if let Some(model) = &args.model {
+        file.model = Some(model.clone());
+    }
+    let mut overrides = LlmOverrides::default();
+    if let Some(url) = &args.base_url {
+        let model = file.model.as_deref().map(ModelRef::parse).transpose();
+        let provider = model
+            .context("--model")
+            .input_error()?
+            .map_or(Provider::OpenAi, |m| m.provider);
+        match overrides.endpoint_mut(provider) {
+            Some(endpoint) => endpoint.base_url = Some(url.clone()),
+            None => {
+                return Err(anyhow!("--base-url: replay models have no endpoint")).input_error();
+            }
+        }
+    }
     let env = |name: &str| std::env::var(name).ok();
-    let settings = resolve_settings(&file, &env, &LlmOverrides::default()).input_error()?;
+    let settings = resolve_settings(&file, &env, &overrides).input_error()?;
     crate::terminal::add_secrets(&settings.redactor());
     // Doctor compiles nothing: the cache folders of this configuration are never used.
     let config = crate::settings::toolchain_config(
@@ -756,11 +774,19 @@ fn llm_summary(
             format!("the configured model {model} is not usable (see above)"),
         )
     } else if !listed {
+        let served: Vec<&str> = result
+            .map(|r| r.models.iter().take(8).map(String::as_str).collect())
+            .unwrap_or_default();
+        // A server that answers any name (llama.cpp) would answer with another model.
         let check = Check::new(
             llm,
             "LLM",
             Status::Missing,
-            format!("the configured model {model} is not listed by its endpoint"),
+            format!(
+                "the requested model {model} is not among those its endpoint serves ({}): \
+                 a server that answers anyway answers with another model",
+                served.join(", ")
+            ),
         );
         if model.provider == Provider::Ollama {
             check.fix(pull)

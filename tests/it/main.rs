@@ -7,6 +7,7 @@ mod classify_cli;
 mod doctor_cli;
 mod export_cli;
 mod hostile_cli;
+mod llama;
 mod replay_cli;
 mod report_cli;
 mod run_cli;

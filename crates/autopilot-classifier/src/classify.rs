@@ -437,7 +437,9 @@ impl Classifier<'_, '_> {
                         }
                         AttemptOutcome::SizeExceeded => Some(FailureStage::Size),
                         AttemptOutcome::SimulationFailed => Some(FailureStage::Simulate),
-                        AttemptOutcome::LlmFailed => Some(FailureStage::Backend),
+                        AttemptOutcome::LlmFailed | AttemptOutcome::AnswerTruncated => {
+                            Some(FailureStage::Backend)
+                        }
                         _ => None,
                     };
                     self.push(

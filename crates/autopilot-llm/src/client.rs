@@ -12,9 +12,9 @@ use autopilot_trace::{
 use backon::Retryable;
 use tokio::time::Instant;
 
-use crate::backend::{BackendCall, ChatBackend};
+use crate::backend::{BackendCall, ChatBackend, TextSink};
 use crate::error::{LlmError, Observation, duration_ms};
-use crate::model::ModelRef;
+use crate::model::{ModelRef, display_model_name, pricing_model};
 use crate::prices::PriceTable;
 use crate::reasoning::split_reasoning;
 use crate::request::{CallContext, ChatAnswer, ChatRequest, request_hash};
@@ -106,6 +106,17 @@ impl LlmClient {
         context: &CallContext,
         request: &ChatRequest,
     ) -> Result<ChatAnswer, LlmError> {
+        self.chat_streamed(context, request, None).await
+    }
+
+    /// [`chat`](LlmClient::chat) that hands the answer's text to `on_text` as it arrives (when
+    /// the request is streamed; a retry streams again from the start).
+    pub async fn chat_streamed(
+        &self,
+        context: &CallContext,
+        request: &ChatRequest,
+        on_text: Option<&TextSink>,
+    ) -> Result<ChatAnswer, LlmError> {
         let hash = request_hash(&self.model.model, &request.messages, &request.sampling);
         let repeat = self.next_repeat(&hash);
         let call = BackendCall {
@@ -115,6 +126,8 @@ impl LlmClient {
             repeat,
             request_hash: &hash,
             request,
+            on_text,
+            deadline: None,
         };
         let per_try = request
             .timeout
@@ -126,7 +139,18 @@ impl LlmClient {
         let one_try = || async {
             let retry = tries.fetch_add(1, Ordering::SeqCst);
             let try_started = Instant::now();
-            let outcome = match tokio::time::timeout(per_try, self.backend.chat(call)).await {
+            // A stream keeps what arrived at the deadline; the outer limit, a little later,
+            // catches a backend that does not watch it.
+            let call = BackendCall {
+                deadline: request.stream.then(|| try_started + per_try),
+                ..call
+            };
+            let limit = if request.stream {
+                per_try + STREAM_DEADLINE_GRACE
+            } else {
+                per_try
+            };
+            let outcome = match tokio::time::timeout(limit, self.backend.chat(call)).await {
                 // Secrets out first: everything below traces, logs or returns it.
                 Ok(outcome) => match self.backend.redactor() {
                     Some(redactor) => outcome
@@ -211,7 +235,7 @@ impl LlmClient {
         repeat: u32,
     ) -> ChatAnswer {
         ChatAnswer {
-            cost_usd: self.cost(&answer.usage),
+            cost_usd: self.cost(&answer.usage, answer.response_model.as_deref()),
             text: answer.text,
             reasoning: answer.reasoning,
             finish_reason: answer.finish_reason,
@@ -227,9 +251,12 @@ impl LlmClient {
         }
     }
 
-    fn cost(&self, usage: &autopilot_trace::TokenUsage) -> Option<f64> {
-        self.prices
-            .cost(self.model.provider, &self.model.model, *usage)
+    /// The cost as the model that answered ([`pricing_model`]); a different model than the
+    /// one requested is a warning (a local server behind an OpenAI model name is not priced
+    /// as that model).
+    fn cost(&self, usage: &autopilot_trace::TokenUsage, answered: Option<&str>) -> Option<f64> {
+        let priced_as = pricing_model(&self.model.model, answered);
+        self.prices.cost(self.model.provider, priced_as, *usage)
     }
 
     fn emit_failed(
@@ -264,7 +291,18 @@ impl LlmClient {
         retry_in: Option<Duration>,
     ) {
         let cost_usd = match &result {
-            LlmCallResult::Answered(_) => self.cost(usage),
+            LlmCallResult::Answered(answer) => {
+                let answered = answer.response_model.as_deref();
+                if pricing_model(&self.model.model, answered) != self.model.model {
+                    tracing::warn!(
+                        model = %self.model,
+                        "requested {}, answered by {}: priced as the model that answered",
+                        self.model.model,
+                        answered.map_or("?", display_model_name)
+                    );
+                }
+                self.cost(usage, answered)
+            }
             LlmCallResult::Failed(_) => None,
         };
         autopilot_trace::emit(&Event::LlmCall(LlmCall {
@@ -286,6 +324,9 @@ impl LlmClient {
         }));
     }
 }
+
+/// How long after a stream's deadline the client stops waiting for the backend to end it.
+const STREAM_DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
 /// The most bytes of text and reasoning one answer may have; a longer one fails the try with
 /// `body_too_large` (it would be traced, and fed back into prompts, whole).

@@ -48,9 +48,12 @@ pub fn classify(observation: &Observation<'_>) -> LlmErrorKind {
 }
 
 /// Phrases providers use for a prompt over the context window (OpenAI `context_length_exceeded`,
-/// vLLM "maximum context length", Anthropic-style "prompt is too long").
+/// vLLM "maximum context length", Anthropic-style "prompt is too long", llama.cpp's
+/// `exceed_context_size_error` "the request exceeds the available context size").
 const CONTEXT_MARKERS: &[&str] = &[
     "context_length_exceeded",
+    "exceed_context_size",
+    "available context size",
     "maximum context length",
     "context length",
     "context window",
@@ -349,6 +352,11 @@ mod tests {
             (
                 400,
                 "This model's maximum context length is 8192 tokens",
+                K::ContextTooLong,
+            ),
+            (
+                400,
+                r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":9001,"n_ctx":8192}}"#,
                 K::ContextTooLong,
             ),
             (400, "foo/bar is not a valid model ID", K::UnknownModel),

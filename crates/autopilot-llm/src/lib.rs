@@ -70,11 +70,11 @@ mod settings;
 
 pub use backend::{
     BackendCall, BoxFuture, ChatBackend, OllamaBackend, OpenAiBackend, ReplayBackend, ReplayError,
-    ReplayKey, ReplayMatch, ScriptedAnswer, ScriptedAnswers, live_backend,
+    ReplayKey, ReplayMatch, ScriptedAnswer, ScriptedAnswers, TIME_LIMIT, TextSink, live_backend,
 };
 pub use client::LlmClient;
 pub use error::{LlmError, LlmErrorKind, Observation, classify, describe};
-pub use model::{ModelRef, ModelRefError, Provider};
+pub use model::{ModelRef, ModelRefError, Provider, display_model_name, pricing_model};
 pub use prices::{ANY_MODEL, Price, PriceError, PriceTable};
 pub use probe::{ProbeResult, parse_listing, probe};
 pub use reasoning::split_reasoning;

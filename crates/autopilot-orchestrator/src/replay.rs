@@ -317,6 +317,9 @@ impl AttemptView {
                 format!("failed in simavr ({})", excerpt(&self.message))
             }
             AttemptOutcome::LlmFailed => format!("got no answer ({})", excerpt(&self.message)),
+            AttemptOutcome::AnswerTruncated => {
+                format!("got a cut answer ({})", excerpt(&self.message))
+            }
         }
     }
 
@@ -348,6 +351,9 @@ impl AttemptView {
                 format!("it fails in simavr ({})", excerpt(&self.message))
             }
             AttemptOutcome::LlmFailed => format!("it gets no answer ({})", excerpt(&self.message)),
+            AttemptOutcome::AnswerTruncated => {
+                format!("its answer is cut ({})", excerpt(&self.message))
+            }
         }
     }
 }

@@ -859,5 +859,6 @@ fn attempt_outcome(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::SizeExceeded => "size_exceeded",
         AttemptOutcome::SimulationFailed => "simulation_failed",
         AttemptOutcome::LlmFailed => "llm_failed",
+        AttemptOutcome::AnswerTruncated => "answer_truncated",
     }
 }

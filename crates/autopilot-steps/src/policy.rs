@@ -27,6 +27,9 @@
 //! [simulation]
 //! time_budget_secs = 10
 //!
+//! [llm]
+//! max_tokens = 4096        # per answer, unless `--max-tokens` says otherwise
+//!
 //! [libraries]
 //! allow_install = false
 //! ```
@@ -232,6 +235,22 @@ pub struct LibraryPolicy {
     pub allow_install: bool,
 }
 
+/// What every LLM request of a session carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmLimits {
+    /// The answer's token cap (`max_tokens`): a looping model stops there with
+    /// `finish_reason: length` instead of generating until the call's timeout. 4096 holds a
+    /// spec or a whole sketch with room to spare.
+    pub max_tokens: u32,
+}
+
+impl Default for LlmLimits {
+    fn default() -> Self {
+        LlmLimits { max_tokens: 4096 }
+    }
+}
+
 /// All policies of a session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -243,6 +262,7 @@ pub struct Policies {
     pub fallback: Fallbacks,
     pub simulation: SimulationPolicy,
     pub libraries: LibraryPolicy,
+    pub llm: LlmLimits,
     /// `sandbox = "off"` runs the compiler and simavr on generated code without the sandbox
     /// (the trace notes it); the default is `"on"`.
     pub sandbox: SandboxMode,
@@ -289,6 +309,12 @@ impl Policies {
                 ));
             }
         };
+        range(
+            "llm.max_tokens",
+            u64::from(self.llm.max_tokens),
+            16,
+            1_000_000,
+        );
         range(
             "attempts.spec",
             u64::from(self.attempts.spec),

@@ -43,10 +43,13 @@ pub enum SpecCheck {
     Libraries,
     /// The output lists exactly the app's classes.
     Classes,
+    /// The values mean what their fields ask for: the inference call runs the model, the
+    /// board name is a board's name, the line format describes a printed line.
+    Semantics,
 }
 
 impl SpecCheck {
-    pub const ALL: [SpecCheck; 7] = [
+    pub const ALL: [SpecCheck; 8] = [
         SpecCheck::Json,
         SpecCheck::Fields,
         SpecCheck::Placeholders,
@@ -54,6 +57,7 @@ impl SpecCheck {
         SpecCheck::Target,
         SpecCheck::Libraries,
         SpecCheck::Classes,
+        SpecCheck::Semantics,
     ];
 
     /// Stable check id (`spec.placeholders`).
@@ -66,6 +70,7 @@ impl SpecCheck {
             SpecCheck::Target => "spec.target",
             SpecCheck::Libraries => "spec.libraries",
             SpecCheck::Classes => "spec.classes",
+            SpecCheck::Semantics => "spec.semantics",
         }
     }
 }
@@ -370,6 +375,15 @@ pub fn validate_spec(answer: &str, template: &Value, rules: &SpecRules<'_>) -> S
             v.problem(SpecCheck::Classes, "output.classes", message);
         }
     }
+    v.semantics(
+        template,
+        rules,
+        (
+            inference_call.as_deref(),
+            board_name.as_deref(),
+            line_format.as_deref(),
+        ),
+    );
     let problems = v.problems;
     let spec = if problems.is_empty() {
         (|| {
@@ -405,7 +419,101 @@ struct Validator<'v> {
     problems: Vec<SpecProblem>,
 }
 
+/// Names of tensor and C element types: what a line format is not.
+const TYPE_NAMES: &[&str] = &[
+    "float", "float16", "float32", "float64", "double", "int", "int8", "int16", "int32", "int64",
+    "uint8", "uint16", "uint32", "uint64", "bool", "char", "byte", "string",
+];
+
+/// Whether a value is a type name (`float32`, `int8_t`, `kTfLiteFloat32`, `float32[1, 4]`).
+fn is_type_name(text: &str) -> bool {
+    let lower = text.trim().to_ascii_lowercase();
+    let base = lower
+        .split(['[', '(', ' '])
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("ktflite")
+        .trim_end_matches("_t");
+    TYPE_NAMES.contains(&base) || lower.contains("tensor")
+}
+
 impl<'v> Validator<'v> {
+    /// What the fields mean, beyond their shape (only for fields that passed the structural
+    /// checks): the issue's real-model answers had `"inference.call": "1.1.1.1"`, `"board.name":
+    /// "uno"` and a tensor type as the line format, and all of them validated.
+    fn semantics(
+        &mut self,
+        template: &Value,
+        rules: &SpecRules<'_>,
+        (call, board, line): (Option<&str>, Option<&str>, Option<&str>),
+    ) {
+        let model = template.get("model");
+        let predict = model
+            .and_then(|m| m.get("predict_function"))
+            .and_then(Value::as_str);
+        let tflite = model.and_then(|m| m.get("kind")).and_then(Value::as_str)
+            == Some(ModelKind::Tflite.as_str());
+        if let Some(call) = call {
+            let compact: String = call.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Some(function) = predict
+                && !compact.contains(&format!("{function}("))
+            {
+                self.problem(
+                    SpecCheck::Semantics,
+                    "inference.call",
+                    format!("must call the model's predict function: `{function}(…)`"),
+                );
+            } else if predict.is_none() && tflite && !compact.contains("Invoke(") {
+                self.problem(
+                    SpecCheck::Semantics,
+                    "inference.call",
+                    "must run the TFLite Micro interpreter: `interpreter->Invoke()`",
+                );
+            }
+        }
+        if let Some(board) = board {
+            let normal = |s: &str| {
+                s.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase()
+            };
+            if normal(board) == normal(rules.target) {
+                self.problem(
+                    SpecCheck::Semantics,
+                    "board.name",
+                    format!(
+                        "`{board}` is the target id, not the board's full name (e.g. `Arduino Uno`)"
+                    ),
+                );
+            }
+        }
+        if let Some(line) = line {
+            let lower = line.to_ascii_lowercase();
+            let names_output = rules
+                .classes
+                .iter()
+                .any(|c| lower.contains(&c.to_ascii_lowercase()))
+                || ["class", "label", "name", "predict", "colo", "<", "{", "%s"]
+                    .iter()
+                    .any(|word| lower.contains(word));
+            if is_type_name(line) {
+                self.problem(
+                    SpecCheck::Semantics,
+                    "output.line_format",
+                    format!("`{line}` is a data type, not what a printed line looks like"),
+                );
+            } else if !names_output {
+                self.problem(
+                    SpecCheck::Semantics,
+                    "output.line_format",
+                    "must show the printed line with the predicted class in it \
+                     (e.g. `<class name>`)",
+                );
+            }
+        }
+    }
+
     fn problem(&mut self, check: SpecCheck, path: &str, message: impl Into<String>) {
         self.problems.push(SpecProblem {
             check,

@@ -731,6 +731,9 @@ pub enum AttemptOutcome {
     SizeExceeded,
     SimulationFailed,
     LlmFailed,
+    /// The answer stopped at the token limit (`finish_reason: length`) or at the call's time
+    /// limit: cut, not wrong.
+    AnswerTruncated,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -773,6 +776,9 @@ pub enum SessionOutcome {
 pub enum InfraErrorKind {
     /// The LLM backend stayed unreachable after retries (and the fallback model, if any).
     LlmUnreachable,
+    /// The LLM backend was up but gave no whole answer within the call's time limit, after
+    /// retries (and the fallback model, if any): slow, not unreachable.
+    LlmTimedOut,
     /// The LLM backend refused the request for good (401, unknown model, …): a configuration
     /// error.
     LlmRejected,
@@ -796,6 +802,7 @@ impl InfraErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             InfraErrorKind::LlmUnreachable => "llm_unreachable",
+            InfraErrorKind::LlmTimedOut => "llm_timed_out",
             InfraErrorKind::LlmRejected => "llm_rejected",
             InfraErrorKind::ReplayMiss => "replay_miss",
             InfraErrorKind::ToolchainMissing => "toolchain_missing",
@@ -812,6 +819,7 @@ impl InfraErrorKind {
     pub fn is_transient(self) -> bool {
         match self {
             InfraErrorKind::LlmUnreachable
+            | InfraErrorKind::LlmTimedOut
             | InfraErrorKind::ToolchainFailed
             | InfraErrorKind::Local
             | InfraErrorKind::BackendCrash

@@ -45,7 +45,9 @@
 //! optional (absent when no call reported a count, e.g. legacy imports; older files with
 //! numbers still read); `session_finished.outcome.kind` of an `infrastructure_error` is one
 //! of the names of [`InfraErrorKind`] (the strings written before; an unknown one reads as
-//! `unknown`).
+//! `unknown`); `attempt_outcome` `answer_truncated` (the answer stopped at the token limit,
+//! `finish_reason: length`, or at the call's time limit); infrastructure kind `llm_timed_out`
+//! (the backend was up but gave no whole answer within the call's time limit).
 //!
 //! # Writing
 //!

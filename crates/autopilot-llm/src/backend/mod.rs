@@ -38,6 +38,38 @@ pub struct BackendCall<'a> {
     pub repeat: u32,
     pub request_hash: &'a str,
     pub request: &'a ChatRequest,
+    /// Receives the answer's text as it arrives, when the request is streamed.
+    pub on_text: Option<&'a TextSink>,
+    /// When this try's time is up. A stream that has delivered text by then ends there with
+    /// what arrived and the finish reason [`TIME_LIMIT`] (a slow answer is kept, not lost).
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+/// The finish reason of a streamed answer cut by its try's time limit (our own value, next to
+/// the providers' `stop` and `length`).
+pub const TIME_LIMIT: &str = "time_limit";
+
+/// A receiver of answer text as it streams in (`chat --stream` prints it). It sees every try's
+/// text, so a retried stream is seen again from its start; reasoning is not sent to it.
+pub struct TextSink(Box<dyn Fn(&str) + Send + Sync>);
+
+impl TextSink {
+    pub fn new(receive: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        TextSink(Box::new(receive))
+    }
+
+    /// Hands a piece of text to the receiver; empty pieces are not sent.
+    pub fn send(&self, piece: &str) {
+        if !piece.is_empty() {
+            (self.0)(piece);
+        }
+    }
+}
+
+impl std::fmt::Debug for TextSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextSink")
+    }
 }
 
 /// A chat endpoint. Implementations answer one try: no retries, no timeout (the client adds

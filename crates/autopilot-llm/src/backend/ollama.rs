@@ -97,7 +97,11 @@ impl OllamaBackend {
             pending.extend_from_slice(&chunk);
             while let Some(newline) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=newline).collect();
+                let before = answer.text.len();
                 answer.take(&line, started)?;
+                if let Some(sink) = call.on_text {
+                    sink.send(answer.text.get(before..).unwrap_or_default());
+                }
             }
         }
         // A last line without its newline.

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use super::http::{
     BodyCap, HttpStatusError, capped_response, error_message, http_client, shorten, split_query,
 };
-use super::{BackendCall, BoxFuture, ChatBackend};
+use super::{BackendCall, BoxFuture, ChatBackend, TIME_LIMIT, TextSink};
 use crate::error::{LlmError, Observation, chain_text, duration_ms};
 use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
@@ -159,7 +159,12 @@ impl OpenAiBackend {
         })
     }
 
-    async fn stream(&self, request: CreateChatCompletionRequest) -> Result<LlmAnswer, LlmError> {
+    async fn stream(
+        &self,
+        request: CreateChatCompletionRequest,
+        on_text: Option<&TextSink>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<LlmAnswer, LlmError> {
         let started = Instant::now();
         let mut stream = self
             .client
@@ -173,7 +178,26 @@ impl OpenAiBackend {
         let mut response_model = None;
         let mut usage = TokenUsage::default();
         let mut first_token = None;
-        while let Some(item) = stream.next().await {
+        loop {
+            let next = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, stream.next()).await,
+                None => Ok(stream.next().await),
+            };
+            let item = match next {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                // Time is up with text in hand: a slow answer, kept and marked as cut.
+                Err(_) if !(text.is_empty() && reasoning.is_empty()) => {
+                    finish_reason = Some(TIME_LIMIT.to_owned());
+                    break;
+                }
+                Err(_) => {
+                    return Err(LlmError::observed(
+                        &Observation::TimedOut,
+                        "no token before the try's time limit",
+                    ));
+                }
+            };
             let chunk = item.map_err(map_openai_error)?;
             if let Some(error) = chunk.error {
                 return Err(stream_error(&error));
@@ -189,6 +213,9 @@ impl OpenAiBackend {
                 continue;
             };
             let delta = choice.delta;
+            if let (Some(sink), Some(piece)) = (on_text, &delta.content) {
+                sink.send(piece);
+            }
             for (piece, into) in [
                 (delta.content, &mut text),
                 (delta.reasoning_content.or(delta.reasoning), &mut reasoning),
@@ -309,7 +336,7 @@ impl ChatBackend for OpenAiBackend {
             let answer = BODY_CAP
                 .scope(cap.clone(), async {
                     if call.request.stream {
-                        self.stream(request).await
+                        self.stream(request, call.on_text, call.deadline).await
                     } else {
                         self.complete(request).await
                     }

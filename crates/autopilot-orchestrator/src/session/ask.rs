@@ -3,7 +3,9 @@
 //! client's retries the fallback model takes over for the rest of the session.
 
 use autopilot_llm::{CallContext, ChatAnswer, ChatRequest, LlmError, LlmErrorKind};
-use autopilot_trace::{ChatMessage, Event, FallbackApplied, SessionOutcome, Stage, emit};
+use autopilot_trace::{
+    ChatMessage, CheckVerdict, Event, FallbackApplied, SamplingParams, SessionOutcome, Stage, emit,
+};
 
 use super::engine::Run;
 use super::setup::{Ending, infra, infrastructure};
@@ -116,7 +118,149 @@ impl Run<'_> {
                 self.switched_model = true;
                 None
             }
+            // A timeout reached a server that accepted the request: "unreachable" would send
+            // people looking for a network problem that is not there.
+            _ if error.kind() == LlmErrorKind::Timeout => {
+                Some(infrastructure(infra::LLM_TIMED_OUT, message))
+            }
             _ => Some(infrastructure(infra::LLM_UNREACHABLE, message)),
         }
+    }
+}
+
+/// An answer a limit cut (`finish_reason: length`, or the call's time limit).
+pub(super) struct Truncation {
+    pub(super) message: String,
+}
+
+impl Truncation {
+    pub(super) fn verdict(&self, stage: Stage, attempt: u32) -> CheckVerdict {
+        CheckVerdict {
+            stage,
+            attempt,
+            check: "answer.truncated".into(),
+            passed: false,
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// Whether the answer stopped at the token limit (`length`) or at the call's time limit (a
+/// slow stream, kept) rather than where the model ended it.
+pub(super) fn truncation(answer: &ChatAnswer) -> Option<Truncation> {
+    let message = match (answer.finish_reason.as_deref(), answer.usage.output) {
+        (Some("length"), Some(tokens)) => {
+            format!("your answer was cut at {tokens} tokens (the limit)")
+        }
+        (Some("length"), None) => "your answer was cut at the token limit".to_owned(),
+        (Some(autopilot_llm::TIME_LIMIT), _) => format!(
+            "your answer was cut after {:.0} s (the call's time limit)",
+            answer.latency.as_secs_f64()
+        ),
+        _ => return None,
+    };
+    Some(Truncation { message })
+}
+
+/// The earlier attempt that sent these same messages, when sampling is deterministic (a fixed
+/// seed, or temperature 0): the answer would be the same again.
+pub(super) fn repeated_request(
+    sent: &[(u32, Vec<ChatMessage>)],
+    messages: &[ChatMessage],
+    sampling: &SamplingParams,
+) -> Option<u32> {
+    let deterministic = sampling.seed.is_some() || sampling.temperature == Some(0.0);
+    if !deterministic {
+        return None;
+    }
+    sent.iter()
+        .find(|(_, earlier)| earlier.as_slice() == messages)
+        .map(|(attempt, _)| *attempt)
+}
+
+/// `seed 7, temperature 0` (what makes the sampling deterministic).
+pub(super) fn describe_sampling(sampling: &SamplingParams) -> String {
+    let mut parts = Vec::new();
+    if let Some(seed) = sampling.seed {
+        parts.push(format!("seed {seed}"));
+    }
+    if let Some(temperature) = sampling.temperature {
+        parts.push(format!("temperature {temperature}"));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use autopilot_trace::{AnswerSource, Role, TokenUsage};
+
+    use super::*;
+
+    fn answer(finish: Option<&str>, output: Option<u64>) -> ChatAnswer {
+        ChatAnswer {
+            text: "{\"application\": {".into(),
+            reasoning: None,
+            finish_reason: finish.map(str::to_owned),
+            response_model: None,
+            usage: TokenUsage {
+                input: Some(900),
+                output,
+            },
+            latency: Duration::from_secs(42),
+            elapsed: Duration::from_secs(42),
+            time_to_first_token: None,
+            cost_usd: None,
+            source: AnswerSource::Live,
+            tries: 1,
+            request_hash: String::new(),
+            repeat: 0,
+        }
+    }
+
+    #[test]
+    fn a_cut_answer_is_its_own_verdict_with_the_cap_in_its_message() {
+        let cut = truncation(&answer(Some("length"), Some(192))).unwrap();
+        assert_eq!(cut.message, "your answer was cut at 192 tokens (the limit)");
+        let verdict = cut.verdict(Stage::Sketch, 3);
+        assert_eq!(
+            (verdict.check.as_str(), verdict.passed, verdict.attempt),
+            ("answer.truncated", false, 3)
+        );
+        let slow = truncation(&answer(Some(autopilot_llm::TIME_LIMIT), None)).unwrap();
+        assert!(slow.message.contains("after 42 s"), "{}", slow.message);
+        assert!(truncation(&answer(Some("stop"), Some(192))).is_none());
+        assert!(truncation(&answer(None, None)).is_none());
+    }
+
+    #[test]
+    fn an_identical_request_counts_only_under_deterministic_sampling() {
+        let messages = vec![ChatMessage {
+            role: Role::User,
+            content: "fill the spec".into(),
+        }];
+        let sent = vec![(2, messages.clone())];
+        let seeded = SamplingParams {
+            seed: Some(7),
+            ..SamplingParams::default()
+        };
+        assert_eq!(repeated_request(&sent, &messages, &seeded), Some(2));
+        let greedy = SamplingParams {
+            temperature: Some(0.0),
+            ..SamplingParams::default()
+        };
+        assert_eq!(repeated_request(&sent, &messages, &greedy), Some(2));
+        assert_eq!(
+            repeated_request(&sent, &messages, &SamplingParams::default()),
+            None,
+            "random sampling may answer differently"
+        );
+        let other = vec![ChatMessage {
+            role: Role::User,
+            content: "fill the spec again".into(),
+        }];
+        assert_eq!(repeated_request(&sent, &other, &seeded), None);
+        assert_eq!(describe_sampling(&seeded), "seed 7");
     }
 }

@@ -43,7 +43,7 @@ pub(super) enum AttemptVerdict {
 }
 
 impl AttemptReport {
-    fn failed(code: Option<String>, failed: FailedAttempt) -> AttemptReport {
+    pub(super) fn failed(code: Option<String>, failed: FailedAttempt) -> AttemptReport {
         AttemptReport {
             code,
             compiled: None,

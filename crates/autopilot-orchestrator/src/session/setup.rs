@@ -61,6 +61,7 @@ pub mod infra {
     use autopilot_trace::InfraErrorKind;
 
     pub const LLM_UNREACHABLE: InfraErrorKind = InfraErrorKind::LlmUnreachable;
+    pub const LLM_TIMED_OUT: InfraErrorKind = InfraErrorKind::LlmTimedOut;
     pub const LLM_REJECTED: InfraErrorKind = InfraErrorKind::LlmRejected;
     pub const REPLAY_MISS: InfraErrorKind = InfraErrorKind::ReplayMiss;
     pub const TOOLCHAIN_MISSING: InfraErrorKind = InfraErrorKind::ToolchainMissing;

@@ -12,11 +12,13 @@ use autopilot_steps::{
 };
 use autopilot_toolchain::Compiler;
 use autopilot_trace::{
-    AttemptFinished, ChatMessage, Event, SizeReport, Stage, StageFinished, StageStarted, emit,
+    AttemptFinished, AttemptOutcome, ChatMessage, Event, SizeReport, Stage, StageFinished,
+    StageStarted, emit,
 };
 use serde_json::Value;
 
-use super::attempt::AttemptVerdict;
+use super::ask::truncation;
+use super::attempt::{AttemptReport, AttemptVerdict, FailedAttempt};
 use super::engine::{Run, millis};
 use super::setup::{Ending, local};
 use super::sketch_dir::sketch_name;
@@ -126,9 +128,28 @@ impl Run<'_> {
             self.write_artifact(&format!("{dir}/prompt.md"), &Self::prompt_text(&messages))?;
             let answer = self.ask(Stage::Sketch, attempt, messages).await?;
             self.write_artifact(&format!("{dir}/answer.md"), &answer.text)?;
-            let report = self
-                .one_attempt(compiler, &build_dir, &name, attempt, &answer.text, &tracker)
-                .await?;
+            let report = match truncation(&answer) {
+                // A cut answer holds incomplete code by the cap's doing: not compiled, and the
+                // repair asks for a shorter sketch instead of quoting compile errors.
+                Some(cut) => {
+                    emit(&Event::CheckVerdict(cut.verdict(Stage::Sketch, attempt)));
+                    AttemptReport::failed(
+                        None,
+                        FailedAttempt::new(
+                            AttemptOutcome::AnswerTruncated,
+                            format!(
+                                "{}: write a shorter sketch: the code only, no explanation, \
+                                 no comments",
+                                cut.message
+                            ),
+                        ),
+                    )
+                }
+                None => {
+                    self.one_attempt(compiler, &build_dir, &name, attempt, &answer.text, &tracker)
+                        .await?
+                }
+            };
             if let Some(code) = report.code {
                 last_code = code;
             }

@@ -376,3 +376,65 @@ fn the_spec_answers_of_the_published_logs_are_parsed_and_rejected_exactly() {
         answers.len()
     );
 }
+
+#[test]
+fn the_spec_check_is_semantic_as_well_as_structural() {
+    // Three answers a real small model (SmolLM2-135M on llama.cpp) gave, each structurally
+    // valid: before, all three passed.
+    let app = app();
+    let allowed = allowed();
+    let template = spec_template(&app);
+    let cases = [
+        (
+            "inference",
+            "call",
+            json!("1.1.1.1.1.1.1.1"),
+            "inference.call",
+        ),
+        ("board", "name", json!("uno"), "board.name"),
+        (
+            "output",
+            "line_format",
+            json!("float32"),
+            "output.line_format",
+        ),
+        (
+            "output",
+            "line_format",
+            json!("int8_t[1, 4]"),
+            "output.line_format",
+        ),
+    ];
+    for (section, field, value, path) in cases {
+        let mut answer = filled(&template);
+        answer[section][field] = value.clone();
+        let validation = validate_spec(&as_answer(&answer), &template, &rules(&app, &allowed));
+        assert!(validation.spec.is_none(), "{value} accepted");
+        assert_eq!(validation.problems.len(), 1, "{:?}", validation.problems);
+        let problem = &validation.problems[0];
+        assert_eq!(problem.check, SpecCheck::Semantics, "{problem}");
+        assert_eq!(problem.path, path);
+        let failed: Vec<_> = validation
+            .verdicts(2)
+            .into_iter()
+            .filter(|v| !v.passed)
+            .map(|v| v.check)
+            .collect();
+        assert_eq!(failed, ["spec.semantics"]);
+    }
+    // The message names what is expected.
+    let mut answer = filled(&template);
+    answer["inference"]["call"] = json!("predict();");
+    let validation = validate_spec(&as_answer(&answer), &template, &rules(&app, &allowed));
+    assert!(
+        validation.problems[0].message.contains("`tiny_predict(…)`"),
+        "{}",
+        validation.problems[0]
+    );
+    // Spacing inside the call does not matter; a line format naming a class passes.
+    let mut answer = filled(&template);
+    answer["inference"]["call"] = json!("int c = tiny_predict (x);");
+    answer["output"]["line_format"] = json!("left");
+    let validation = validate_spec(&as_answer(&answer), &template, &rules(&app, &allowed));
+    assert!(validation.problems.is_empty(), "{:?}", validation.problems);
+}
