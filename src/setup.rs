@@ -205,20 +205,9 @@ impl SessionEnvironment {
             .fallback
             .model
             .as_ref()
-            .map(ToString::to_string)
-            .or_else(|| {
-                self.llm_settings
-                    .fallback_model
-                    .as_ref()
-                    .map(ToString::to_string)
-            });
+            .or(self.llm_settings.fallback_model.as_ref());
         match named {
-            Some(text) => {
-                let model = ModelRef::parse(&text)
-                    .with_context(|| format!("fallback model {text}"))
-                    .input_error()?;
-                Ok(Some(self.client(&model, None)?))
-            }
+            Some(model) => Ok(Some(self.client(model, None)?)),
             None => Ok(None),
         }
     }

@@ -258,10 +258,7 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
         .find(|m| **m != planned.primary)
     {
         Some(model) => Some(model.clone()),
-        None => match &environment.policies.fallback.model {
-            Some(model) => Some(ModelRef::parse(&model.to_string()).input_error()?),
-            None => None,
-        },
+        None => environment.policies.fallback.model.clone(),
     };
     let backend: Arc<dyn ChatBackend> = Arc::new(backend);
     let llm = environment.client(&planned.primary, Some(backend.clone()))?;

@@ -14,11 +14,12 @@ use tokio::time::Instant;
 
 use crate::backend::{BackendCall, ChatBackend, TextSink};
 use crate::error::{LlmError, Observation, duration_ms};
-use crate::model::{ModelRef, display_model_name, pricing_model};
+use crate::model::{display_model_name, pricing_model};
 use crate::prices::PriceTable;
 use crate::reasoning::split_reasoning;
 use crate::request::{CallContext, ChatAnswer, ChatRequest, request_hash};
 use crate::retry::RetryPolicy;
+use autopilot_trace::ModelRef;
 
 /// A model on a backend. Cheap to build and to clone (the backend and the price table are
 /// shared), so a session builds one per model: its primary and, when that stays unreachable,

@@ -74,7 +74,9 @@ pub use backend::{
 };
 pub use client::LlmClient;
 pub use error::{LlmError, LlmErrorKind, Observation, classify, describe};
-pub use model::{ModelRef, ModelRefError, Provider, display_model_name, pricing_model};
+pub use model::{display_model_name, pricing_model};
+// Models are part of the trace contract (they are recorded); the type lives in the trace crate.
+pub use autopilot_trace::{ModelRef, ModelRefError, Provider};
 pub use prices::{ANY_MODEL, Price, PriceError, PriceTable};
 pub use probe::{ProbeResult, parse_listing, probe};
 pub use reasoning::split_reasoning;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use autopilot_trace::TokenUsage;
 use serde::Deserialize;
 
-use crate::model::Provider;
+use autopilot_trace::Provider;
 
 /// The table shipped in `data/prices.toml`, compiled in.
 const BUILTIN: &str = include_str!("../../../data/prices.toml");

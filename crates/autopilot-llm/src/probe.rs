@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::backend::http::{BodyCap, HttpStatusError, http_client, join_url, read_capped};
 use crate::error::{LlmError, LlmErrorKind, Observation};
-use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
+use autopilot_trace::Provider;
 
 /// The model listing is read up to this size (OpenAI's is a few tens of KiB).
 const LISTING_LIMIT: u64 = 4 * 1024 * 1024;

@@ -38,8 +38,8 @@ use std::time::Duration;
 use autopilot_trace::{Redactor, Secret, redact_url};
 use serde::Deserialize;
 
-use crate::model::{ModelRef, Provider};
 use crate::retry::RetryPolicy;
+use autopilot_trace::{ModelRef, Provider};
 
 /// The default OpenAI endpoint.
 pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";

@@ -142,57 +142,8 @@ impl RetryPolicy {
     }
 }
 
-/// A model named as `provider:model` (`openai:gpt-4o`, `ollama:qwen2.5-coder:14b`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ModelRef {
-    pub provider: String,
-    pub model: String,
-}
-
-impl std::str::FromStr for ModelRef {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.split_once(':') {
-            Some((provider, model))
-                if !provider.is_empty()
-                    && !model.trim().is_empty()
-                    && provider.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    }) =>
-            {
-                Ok(ModelRef {
-                    provider: provider.to_owned(),
-                    model: model.to_owned(),
-                })
-            }
-            _ => Err(format!(
-                "`{text}` is not `provider:model` (e.g. `openai:gpt-4o`)"
-            )),
-        }
-    }
-}
-
-impl TryFrom<String> for ModelRef {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<ModelRef> for String {
-    fn from(model: ModelRef) -> String {
-        model.to_string()
-    }
-}
-
-impl std::fmt::Display for ModelRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.provider, self.model)
-    }
-}
+/// A model named as `provider:model`: the one type shared with the LLM client and traces.
+pub use autopilot_trace::ModelRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

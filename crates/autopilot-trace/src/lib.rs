@@ -65,6 +65,7 @@
 
 mod event;
 mod layer;
+mod model;
 mod reader;
 mod record;
 mod secret;
@@ -75,6 +76,7 @@ pub use layer::{
     Clock, JsonlLayer, RunDirSink, SESSION_SPAN_NAME, SessionSink, TRACE_TARGET, WriteErrors, emit,
     session_span, with_emitted_event,
 };
+pub use model::{ModelRef, ModelRefError, Provider};
 pub use reader::{
     LineProblem, LineProblemKind, NumberedRecord, TraceFile, TraceReader, check_session_rules,
     collect_trace_files, parse_line,

@@ -20,9 +20,9 @@ pub use replay::{
 };
 
 use crate::error::LlmError;
-use crate::model::Provider;
 use crate::request::ChatRequest;
 use crate::settings::{ConfigError, LlmSettings};
+use autopilot_trace::Provider;
 
 /// A boxed, sendable future (what [`ChatBackend::chat`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -18,8 +18,8 @@ use super::http::{
 };
 use super::{BackendCall, BoxFuture, ChatBackend};
 use crate::error::{LlmError, Observation, duration_ms};
-use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
+use autopilot_trace::Provider;
 
 /// An Ollama server.
 #[derive(Debug, Clone)]

@@ -33,8 +33,8 @@ use super::http::{
 };
 use super::{BackendCall, BoxFuture, ChatBackend, TIME_LIMIT, TextSink};
 use crate::error::{LlmError, Observation, chain_text, duration_ms};
-use crate::model::Provider;
 use crate::settings::{ConfigError, EndpointSettings};
+use autopilot_trace::Provider;
 
 /// An OpenAI-compatible endpoint.
 #[derive(Debug, Clone)]

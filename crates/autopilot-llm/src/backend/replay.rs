@@ -46,7 +46,7 @@ use serde::Deserialize;
 
 use super::{BackendCall, BoxFuture, ChatBackend};
 use crate::error::LlmError;
-use crate::model::{ModelRef, Provider};
+use autopilot_trace::{ModelRef, Provider};
 
 /// How many recorded keys a miss message lists.
 const MISS_LISTING: usize = 12;

@@ -82,7 +82,7 @@ fn invalid_values_name_file_and_key() {
 
     let err = parse("[fallback]\nmodel = \"gpt-4o\"\n").unwrap_err();
     assert_eq!(err.keys(), vec!["fallback.model"]);
-    assert!(err.to_string().contains("is not `provider:model`"), "{err}");
+    assert!(err.to_string().contains("has no provider"), "{err}");
     let err = parse("[timeouts]\nllm_call = 3\n").unwrap_err();
     assert_eq!(err.keys(), vec!["timeouts.llm_call"]);
     let err = parse("[retry]\nmax_tries = \"many\"\n").unwrap_err();
