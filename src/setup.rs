@@ -54,6 +54,35 @@ pub struct SessionEnvironment {
     pub prices: Arc<PriceTable>,
 }
 
+/// Each concept has one home: retries in the LLM config (`[retry]`), the fallback model in the
+/// policies file (`[fallback] model`). The other place still works, with this warning.
+fn warn_misplaced(args: &SessionEnvArgs, policies: &Policies, llm: &LlmSettings) {
+    if policies.retry.is_some() {
+        let path = args.config.as_deref().unwrap_or(Path::new("policies"));
+        tracing::warn!(
+            "{}: `[retry]` in the policies file is deprecated; move it to the LLM config's \
+             `[retry]` (max_attempts, initial_delay_ms, max_elapsed_secs); used this time",
+            path.display()
+        );
+    }
+    if let Some(model) = &llm.fallback_model {
+        let path = args
+            .llm_config
+            .as_deref()
+            .unwrap_or(Path::new("LLM config"));
+        let verdict = if policies.fallback.model.is_some() {
+            "ignored: the policies file's `[fallback] model` wins"
+        } else {
+            "used this time"
+        };
+        tracing::warn!(
+            "{}: `fallback_model = \"{model}\"` in the LLM config is deprecated; move it to the \
+             policies file's `[fallback] model`; {verdict}",
+            path.display()
+        );
+    }
+}
+
 impl SessionEnvironment {
     pub fn resolve(args: &SessionEnvArgs) -> CliResult<SessionEnvironment> {
         let prompts = PromptSet::load(&prompts_dir(args.prompts_dir.as_deref())).input_error()?;
@@ -102,6 +131,7 @@ impl SessionEnvironment {
         }
         let llm_settings = resolve_settings(&file, &env, &overrides).input_error()?;
         crate::terminal::add_secrets(&llm_settings.redactor());
+        warn_misplaced(args, &policies, &llm_settings);
         let prices = match &llm_settings.prices {
             Some(path) => PriceTable::load(path).input_error()?,
             None => PriceTable::builtin(),
@@ -144,14 +174,17 @@ impl SessionEnvironment {
         Ok(target)
     }
 
-    /// The retry policy of the session policies, for the LLM client.
+    /// The retry policy for the LLM client: the LLM config's `[retry]` (which owns it), or a
+    /// deprecated `[retry]` in the policies file, which still wins for backward compatibility.
     pub fn retry(&self) -> RetryPolicy {
-        let retry = &self.policies.retry;
-        RetryPolicy {
-            max_attempts: retry.max_tries.max(1),
-            initial_delay: retry.base_delay(),
-            max_elapsed: retry.max_total(),
-            ..RetryPolicy::default()
+        match &self.policies.retry {
+            Some(retry) => RetryPolicy {
+                max_attempts: retry.max_tries.max(1),
+                initial_delay: retry.base_delay(),
+                max_elapsed: retry.max_total(),
+                ..self.llm_settings.retry.clone()
+            },
+            None => self.llm_settings.retry.clone(),
         }
     }
 
@@ -197,8 +230,8 @@ pub struct SessionParts {
 }
 
 impl SessionEnvironment {
-    /// The fallback model's client, when the policies name one.
-    /// The policies' fallback model wins over the LLM config file's `fallback_model`.
+    /// The fallback model's client, when the policies name one (the policies file owns the
+    /// fallback model; the LLM config's deprecated `fallback_model` is used only without one).
     pub fn fallback_client(&self) -> CliResult<Option<LlmClient>> {
         let named = self
             .policies

@@ -503,3 +503,43 @@ fn the_configured_key_variable_picks_openai() {
         .stderr(contains("with openai:gpt-4o-mini"))
         .stderr(contains("DEMO ANSWERS").not());
 }
+
+/// Retries live in the LLM config, the fallback model in the policies: the old places still
+/// work, and each says so on stderr instead of being silently used or ignored.
+#[test]
+fn settings_in_their_old_file_are_used_with_a_deprecation_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies.toml");
+    std::fs::write(&policies, "[retry]\nmax_tries = 2\n").unwrap();
+    let llm = dir.path().join("llm.toml");
+    std::fs::write(&llm, "fallback_model = \"ollama:qwen2.5-coder:7b\"\n").unwrap();
+    autopilot()
+        .arg("run")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
+        .args([
+            "--model",
+            "openai:gpt-4o-mini",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+        ])
+        .arg("--config")
+        .arg(&policies)
+        .arg("--llm-config")
+        .arg(&llm)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .env("OPENAI_API_KEY", "test-key")
+        .env("AUTOPILOT_ARDUINO_CLI", dir.path().join("no-arduino-cli"))
+        .assert()
+        .stderr(contains(format!(
+            "{}: `[retry]` in the policies file is deprecated",
+            policies.display()
+        )))
+        .stderr(contains(format!(
+            "{}: `fallback_model = \"ollama:qwen2.5-coder:7b\"` in the LLM config is deprecated",
+            llm.display()
+        )))
+        .stderr(contains("used this time"));
+}

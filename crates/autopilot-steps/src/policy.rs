@@ -15,7 +15,7 @@
 //! tokens = 200000
 //! cost_usd = 2.0
 //!
-//! [retry]
+//! [retry]                  # deprecated: the LLM config's [retry] owns retries
 //! max_tries = 4
 //! base_delay_ms = 500
 //! max_total_secs = 120
@@ -209,7 +209,11 @@ pub struct Policies {
     pub attempts: AttemptBudgets,
     pub timeouts: Timeouts,
     pub budget: SessionBudget,
-    pub retry: RetryPolicy,
+    /// Deprecated: retries belong to the LLM config's `[retry]` (how to talk to the endpoint).
+    /// Still honoured when written here, and the CLI warns; `None` when the file has no
+    /// `[retry]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
     pub fallback: Fallbacks,
     pub simulation: SimulationPolicy,
     pub libraries: LibraryPolicy,
@@ -291,9 +295,11 @@ impl Policies {
         if let Some(tokens) = self.budget.tokens {
             range("budget.tokens", tokens, 1, u64::MAX);
         }
-        range("retry.max_tries", u64::from(self.retry.max_tries), 1, 20);
-        range("retry.base_delay_ms", self.retry.base_delay_ms, 0, 600_000);
-        range("retry.max_total_secs", self.retry.max_total_secs, 0, 3600);
+        if let Some(retry) = &self.retry {
+            range("retry.max_tries", u64::from(retry.max_tries), 1, 20);
+            range("retry.base_delay_ms", retry.base_delay_ms, 0, 600_000);
+            range("retry.max_total_secs", retry.max_total_secs, 0, 3600);
+        }
         range(
             "simulation.time_budget_secs",
             self.simulation.time_budget_secs,

@@ -20,9 +20,12 @@ fn defaults_are_the_documented_parachutes() {
         (policies.budget.tokens, policies.budget.cost_usd),
         (None, None)
     );
-    assert_eq!(policies.retry.max_tries, 4);
-    assert_eq!(policies.retry.base_delay(), Duration::from_millis(500));
-    assert_eq!(policies.retry.max_total(), Duration::from_secs(120));
+    // Retries belong to the LLM config now: none unless the file still has `[retry]`.
+    assert_eq!(policies.retry, None);
+    let old = parse("[retry]\nmax_tries = 2\n").unwrap().retry.unwrap();
+    assert_eq!(old.max_tries, 2);
+    assert_eq!(old.base_delay(), Duration::from_millis(500));
+    assert_eq!(old.max_total(), Duration::from_secs(120));
     assert_eq!(policies.fallback.model, None);
     assert_eq!(policies.simulation.time_budget(), Duration::from_secs(10));
     assert!(!policies.libraries.allow_install);
