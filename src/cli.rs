@@ -520,9 +520,14 @@ pub struct SessionEnvArgs {
     /// Policies file (attempt budgets, timeouts, session budgets, fallbacks); defaults apply
     /// to what it does not set.
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// LLM endpoints file: [providers.openai|ollama] base_url, api_key_env, timeout_secs.
+    pub policies: Option<PathBuf>,
+    /// LLM config file, as for `autopilot chat` and `doctor`: [providers.openai|ollama]
+    /// base_url, api_key_env, timeout_secs; [retry]. (A policies file given here is still read
+    /// as policies, with a deprecation warning: use --policies.)
     #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Deprecated spelling of --config (the LLM config).
+    #[arg(long, value_name = "FILE", hide = true)]
     pub llm_config: Option<PathBuf>,
     /// Endpoint of the model's provider; overrides the LLM config, OPENAI_BASE_URL and OLLAMA_HOST.
     #[arg(long, value_name = "URL")]

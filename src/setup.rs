@@ -54,11 +54,66 @@ pub struct SessionEnvironment {
     pub prices: Arc<PriceTable>,
 }
 
+/// `--config` names the LLM config for every command; `--policies` the policies file. The old
+/// spellings still work, with a warning: `--llm-config FILE` becomes `--config FILE`, and a
+/// `--config` file that reads as a policies file (it has a policies-only key) is taken as
+/// `--policies`. Settled flags settle to themselves, so calling this twice is harmless.
+pub fn settle_config_flags(args: &mut SessionEnvArgs) {
+    if args.policies.is_none()
+        && let Some(path) = &args.config
+        && looks_like_policies(path)
+    {
+        tracing::warn!(
+            "--config {0} reads as a policies file: --config now names the LLM config (as for \
+             chat and doctor); read as policies this time, use --policies {0}",
+            path.display()
+        );
+        args.policies = args.config.take();
+    }
+    if let Some(path) = args.llm_config.take() {
+        tracing::warn!(
+            "--llm-config is deprecated: use --config {} (--config names the LLM config for \
+             every command)",
+            path.display()
+        );
+        if args.config.is_none() {
+            args.config = Some(path);
+        }
+    }
+}
+
+/// Whether a file has a key only a policies file has. An unreadable or invalid file is not
+/// judged here: its loader names the problem.
+fn looks_like_policies(path: &Path) -> bool {
+    const POLICY_ONLY: [&str; 7] = [
+        "sandbox",
+        "attempts",
+        "timeouts",
+        "budget",
+        "fallback",
+        "simulation",
+        "libraries",
+    ];
+    // `[retry]` is in both files; its keys differ.
+    const POLICY_RETRY: [&str; 3] = ["max_tries", "base_delay_ms", "max_total_secs"];
+    let Ok(text) = fs_err::read_to_string(path) else {
+        return false;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    POLICY_ONLY.iter().any(|key| table.contains_key(*key))
+        || table
+            .get("retry")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|retry| POLICY_RETRY.iter().any(|key| retry.contains_key(*key)))
+}
+
 /// Each concept has one home: retries in the LLM config (`[retry]`), the fallback model in the
 /// policies file (`[fallback] model`). The other place still works, with this warning.
 fn warn_misplaced(args: &SessionEnvArgs, policies: &Policies, llm: &LlmSettings) {
     if policies.retry.is_some() {
-        let path = args.config.as_deref().unwrap_or(Path::new("policies"));
+        let path = args.policies.as_deref().unwrap_or(Path::new("policies"));
         tracing::warn!(
             "{}: `[retry]` in the policies file is deprecated; move it to the LLM config's \
              `[retry]` (max_attempts, initial_delay_ms, max_elapsed_secs); used this time",
@@ -66,10 +121,7 @@ fn warn_misplaced(args: &SessionEnvArgs, policies: &Policies, llm: &LlmSettings)
         );
     }
     if let Some(model) = &llm.fallback_model {
-        let path = args
-            .llm_config
-            .as_deref()
-            .unwrap_or(Path::new("LLM config"));
+        let path = args.config.as_deref().unwrap_or(Path::new("LLM config"));
         let verdict = if policies.fallback.model.is_some() {
             "ignored: the policies file's `[fallback] model` wins"
         } else {
@@ -88,13 +140,16 @@ impl SessionEnvironment {
         let prompts = PromptSet::load(&prompts_dir(args.prompts_dir.as_deref())).input_error()?;
         let targets = crate::settings::targets(&args.targets)?;
         let cache = crate::settings::cache_dir(args.cache_dir.as_deref())?;
-        let policies = match &args.config {
+        let mut settled = args.clone();
+        settle_config_flags(&mut settled);
+        let args = &settled;
+        let policies = match &args.policies {
             Some(path) => Policies::load(path).input_error()?,
             None => Policies::default(),
         };
         policies
             .check_variant(
-                args.config.as_deref().unwrap_or(Path::new("policies")),
+                args.policies.as_deref().unwrap_or(Path::new("policies")),
                 &prompts.variants(),
             )
             .input_error()?;
@@ -119,7 +174,7 @@ impl SessionEnvironment {
             .tool_unavailable();
         }
         toolchain.timeout = policies.timeouts.compile();
-        let file = match &args.llm_config {
+        let file = match &args.config {
             Some(path) => LlmConfigFile::load(path).input_error()?,
             None => LlmConfigFile::default(),
         };

@@ -147,8 +147,10 @@ fn git_revision() -> Option<String> {
 pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     let experiment = Experiment::load(&args.experiment).input_error()?;
     let mut env_args = args.env.clone();
-    if env_args.config.is_none() {
-        env_args.config.clone_from(&experiment.policies);
+    // The old `--config policies.toml` must count as given before the experiment's default.
+    crate::setup::settle_config_flags(&mut env_args);
+    if env_args.policies.is_none() {
+        env_args.policies.clone_from(&experiment.policies);
     }
     let environment = SessionEnvironment::resolve(&env_args)?;
     let app = App::load(&experiment.app).input_error()?;

@@ -263,7 +263,7 @@ fn a_stricter_policy_changes_the_outcome_and_the_replay_says_why() {
         dir.path(),
         &[
             run_dir.to_str().unwrap(),
-            "--config",
+            "--policies",
             policies.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),

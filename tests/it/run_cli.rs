@@ -489,7 +489,7 @@ fn the_configured_key_variable_picks_openai() {
     autopilot()
         .args(["run"])
         .arg(app())
-        .arg("--llm-config")
+        .arg("--config")
         .arg(&config)
         .arg("--out")
         .arg(out.path().join("run"))
@@ -504,16 +504,10 @@ fn the_configured_key_variable_picks_openai() {
         .stderr(contains("DEMO ANSWERS").not());
 }
 
-/// Retries live in the LLM config, the fallback model in the policies: the old places still
-/// work, and each says so on stderr instead of being silently used or ignored.
-#[test]
-fn settings_in_their_old_file_are_used_with_a_deprecation_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies.toml");
-    std::fs::write(&policies, "[retry]\nmax_tries = 2\n").unwrap();
-    let llm = dir.path().join("llm.toml");
-    std::fs::write(&llm, "fallback_model = \"ollama:qwen2.5-coder:7b\"\n").unwrap();
-    autopilot()
+/// A run that stops before any LLM call (no arduino-cli for the Nano 33 BLE), with the given
+/// flags; returns its stderr.
+fn stderr_of_early_stop(dir: &std::path::Path, flags: &[&std::ffi::OsStr]) -> String {
+    let output = autopilot()
         .arg("run")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fruit_to_emoji/app.toml"))
         .args([
@@ -522,24 +516,90 @@ fn settings_in_their_old_file_are_used_with_a_deprecation_warning() {
             "--base-url",
             "http://127.0.0.1:9/v1",
         ])
-        .arg("--config")
-        .arg(&policies)
-        .arg("--llm-config")
-        .arg(&llm)
+        .args(flags)
         .arg("--out")
-        .arg(dir.path().join("run"))
+        .arg(dir.join("run"))
         .arg("--cache-dir")
         .arg(cache_dir())
         .env("OPENAI_API_KEY", "test-key")
-        .env("AUTOPILOT_ARDUINO_CLI", dir.path().join("no-arduino-cli"))
-        .assert()
-        .stderr(contains(format!(
+        .env("AUTOPILOT_ARDUINO_CLI", dir.join("no-arduino-cli"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A policies file with a retry section, an LLM config with a fallback model (both in their old
+/// homes).
+fn files_in_old_homes(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let policies = dir.join("policies.toml");
+    std::fs::write(&policies, "[retry]\nmax_tries = 2\n").unwrap();
+    let llm = dir.join("llm.toml");
+    std::fs::write(&llm, "fallback_model = \"ollama:qwen2.5-coder:7b\"\n").unwrap();
+    (policies, llm)
+}
+
+/// Retries live in the LLM config, the fallback model in the policies: the old places still
+/// work, and each says so on stderr instead of being silently used or ignored.
+#[test]
+fn settings_in_their_old_file_are_used_with_a_deprecation_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (policies, llm) = files_in_old_homes(dir.path());
+    let flags = [
+        "--policies".as_ref(),
+        policies.as_os_str(),
+        "--config".as_ref(),
+        llm.as_os_str(),
+    ];
+    let stderr = stderr_of_early_stop(dir.path(), &flags);
+    assert!(
+        stderr.contains(&format!(
             "{}: `[retry]` in the policies file is deprecated",
             policies.display()
-        )))
-        .stderr(contains(format!(
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
             "{}: `fallback_model = \"ollama:qwen2.5-coder:7b\"` in the LLM config is deprecated",
             llm.display()
-        )))
-        .stderr(contains("used this time"));
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("used this time"), "{stderr}");
+    assert!(!stderr.contains("--config now names"), "{stderr}");
+}
+
+/// `--config` names the LLM config for every command; the old `--config policies.toml` and
+/// `--llm-config` of run, batch and replay still work, each with a warning.
+#[test]
+fn the_old_config_flags_of_sessions_still_work_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (policies, llm) = files_in_old_homes(dir.path());
+    let flags = [
+        "--config".as_ref(),
+        policies.as_os_str(),
+        "--llm-config".as_ref(),
+        llm.as_os_str(),
+    ];
+    let stderr = stderr_of_early_stop(dir.path(), &flags);
+    assert!(
+        stderr.contains("--llm-config is deprecated: use --config"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "--config {} reads as a policies file",
+            policies.display()
+        )),
+        "{stderr}"
+    );
+    // Each file was read as what it is: the policies' retry and the LLM config's fallback.
+    assert!(
+        stderr.contains("`[retry]` in the policies file is deprecated"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("in the LLM config is deprecated"),
+        "{stderr}"
+    );
 }
