@@ -367,7 +367,10 @@ impl Classifier<'_, '_> {
                 for record in &mut self.records[first..] {
                     record.evidence.errors = index;
                 }
-                if index == 0 {
+                // No compiler installed here is no failure of the model's code: the session ends
+                // as an infrastructure_error (toolchain_missing), which the report counts with
+                // the outcomes. Decided on the typed status, never on message text.
+                if index == 0 && compile.status != CompileStatus::ToolchainMissing {
                     let status = wire_name(&compile.status);
                     let detail = compile.detail.as_deref().unwrap_or("");
                     let subject = format!("{status}: {detail}");

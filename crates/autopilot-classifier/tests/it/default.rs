@@ -248,6 +248,21 @@ fn native_traces_classify_diagnostics_checks_final_llm_failures_and_bare_attempt
             outcome: AttemptOutcome::CompileTimedOut,
             message: "compile timed out after 120 s".into(),
         }),
+        // No compiler here: infrastructure, never a failure record (decided on the typed
+        // status; the taxonomy has no rule for it).
+        Event::CompileFinished(CompileFinished {
+            attempt: 5,
+            backend: "arduino-cli".into(),
+            backend_version: None,
+            fqbn: "arduino:avr:uno".into(),
+            status: CompileStatus::ToolchainMissing,
+            diagnostics: vec![],
+            size: None,
+            duration_ms: 0,
+            cache_hit: false,
+            input_hash: None,
+            detail: Some("arduino-cli not found".into()),
+        }),
         Event::SessionFinished(SessionFinished {
             outcome: SessionOutcome::Exhausted {
                 stage: Stage::Sketch,
