@@ -85,7 +85,7 @@ pub fn settle_config_flags(args: &mut SessionEnvArgs) {
 /// Whether a file has a key only a policies file has. An unreadable or invalid file is not
 /// judged here: its loader names the problem.
 fn looks_like_policies(path: &Path) -> bool {
-    const POLICY_ONLY: [&str; 7] = [
+    const POLICY_ONLY: [&str; 8] = [
         "sandbox",
         "attempts",
         "timeouts",
@@ -93,6 +93,7 @@ fn looks_like_policies(path: &Path) -> bool {
         "fallback",
         "simulation",
         "libraries",
+        "llm",
     ];
     // `[retry]` is in both files; its keys differ.
     const POLICY_RETRY: [&str; 3] = ["max_tries", "base_delay_ms", "max_total_secs"];

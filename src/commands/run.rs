@@ -82,7 +82,7 @@ fn choose_model(
             note: None,
         });
     }
-    // The key of the resolved settings: the variable `api_key_env` of --llm-config names, by
+    // The key of the resolved settings: the variable `api_key_env` of --config names, by
     // default OPENAI_API_KEY.
     if environment
         .llm_settings

@@ -367,7 +367,7 @@ fn a_whole_run_of_color_uno_ends_classified_with_every_call_accounted() {
             &server.base_url(),
         ])
         .args(["--seed", "1", "--temperature", "0", "--stream"])
-        .arg("--config")
+        .arg("--policies")
         .arg(&policies)
         .arg("--out")
         .arg(&run)
