@@ -186,7 +186,7 @@ pub fn installed_summary(cache_dir: &Path, compiler: &HostCompiler) -> String {
 
 /// `(library, version)` of every profile folder (`<library>@<version>`).
 fn profiled_libraries(profiles: &Path) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = std::fs::read_dir(profiles)
+    let mut found: Vec<(String, String)> = fs_err::read_dir(profiles)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)

@@ -47,7 +47,7 @@ fn finished(run_dir: &Path) -> BTreeMap<String, SessionOutcome> {
 
 fn demo_answers() -> (String, String, String) {
     let text =
-        std::fs::read_to_string(workspace().join("examples/color_uno/demo-answers.toml")).unwrap();
+        fs_err::read_to_string(workspace().join("examples/color_uno/demo-answers.toml")).unwrap();
     let file: toml::Value = toml::from_str(&text).unwrap();
     let all: Vec<String> = file["answer"]
         .as_array()
@@ -82,13 +82,13 @@ async fn fake_llm() -> ScriptedOpenAi {
 
 fn write_files(dir: &Path, runs: u32) -> (PathBuf, PathBuf) {
     let policies = dir.join("policies.toml");
-    std::fs::write(
+    fs_err::write(
         &policies,
         "[attempts]\nspec = 2\nsketch = 2\n[retry]\nmax_tries = 3\nbase_delay_ms = 10\n[simulation]\ntime_budget_secs = 8\n",
     )
     .unwrap();
     let experiment = dir.join("experiment.toml");
-    std::fs::write(
+    fs_err::write(
         &experiment,
         format!(
             "name = \"kill-test\"\napp = {}\nmodels = [\"openai:fake\"]\nruns = {runs}\nseed = 0\npolicies = \"policies.toml\"\n[concurrency]\ntotal = 4\n",
@@ -158,7 +158,7 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
         .map(|id| {
             (
                 id.clone(),
-                std::fs::read(out.join(format!("sessions/{id}.jsonl"))).unwrap(),
+                fs_err::read(out.join(format!("sessions/{id}.jsonl"))).unwrap(),
             )
         })
         .collect();
@@ -183,10 +183,10 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
         "no duplicate or stray session files"
     );
     for (id, bytes) in &before {
-        let now = std::fs::read(out.join(format!("sessions/{id}.jsonl"))).unwrap();
+        let now = fs_err::read(out.join(format!("sessions/{id}.jsonl"))).unwrap();
         assert!(&now == bytes, "finished session {id} was redone");
     }
-    let superseded = std::fs::read_dir(out.join("superseded")).map_or(0, |d| {
+    let superseded = fs_err::read_dir(out.join("superseded")).map_or(0, |d| {
         d.filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
             .count()
@@ -210,7 +210,7 @@ async fn a_batch_killed_midway_resumes_to_exactly_forty_sessions() {
         .assert()
         .code(0);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs_err::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["invocations"], 2);
     assert_eq!(manifest["experiment"]["name"], "kill-test");
 
@@ -235,8 +235,8 @@ async fn an_experiment_over_two_targets_builds_each_session_for_its_own_board() 
     let server = fake_llm().await;
     let dir = tempfile::tempdir().unwrap();
     let (experiment, _) = write_files(dir.path(), 1);
-    let text = std::fs::read_to_string(&experiment).unwrap();
-    std::fs::write(
+    let text = fs_err::read_to_string(&experiment).unwrap();
+    fs_err::write(
         &experiment,
         text.replace("runs = 1\n", "runs = 1\ntargets = [\"uno\", \"nano\"]\n"),
     )
@@ -298,7 +298,7 @@ fn shards_merged_equal_the_whole_run() {
     }
     let dir = tempfile::tempdir().unwrap();
     let experiment = dir.path().join("experiment.toml");
-    std::fs::write(
+    fs_err::write(
         &experiment,
         format!(
             "name = \"shards\"\napp = {}\nmodels = [\"replay:demo\"]\nanswers = {}\nvariants = [\"default\", \"sg1-markdown-task\"]\nruns = 4\n",
@@ -363,9 +363,9 @@ fn shards_merged_equal_the_whole_run() {
         .assert()
         .code(0);
     let other = dir.path().join("other.toml");
-    std::fs::write(
+    fs_err::write(
         &other,
-        std::fs::read_to_string(&experiment)
+        fs_err::read_to_string(&experiment)
             .unwrap()
             .replace("shards", "other"),
     )
@@ -394,16 +394,16 @@ fn a_run_directory_in_use_is_refused_with_exit_2_naming_its_holder() {
     let dir = tempfile::tempdir().unwrap();
     let (experiment, _) = write_files(dir.path(), 2);
     let out = dir.path().join("run");
-    std::fs::create_dir_all(&out).unwrap();
+    fs_err::create_dir_all(&out).unwrap();
     // This test process is alive: its lock holds.
     let holder = serde_json::json!({
         "pid": std::process::id(),
-        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned()),
+        "host": fs_err::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned()),
         "command": "autopilot batch first.toml",
         "started": "2026-12-04T20:00:00.000Z",
     });
     let lock = out.join("autopilot.lock");
-    std::fs::write(&lock, holder.to_string()).unwrap();
+    fs_err::write(&lock, holder.to_string()).unwrap();
     autopilot()
         .arg("batch")
         .arg(&experiment)
@@ -433,14 +433,14 @@ fn deterministic_infrastructure_errors_do_not_suggest_retry_failed() {
     // Only the spec answer: the sketch request finds no recorded answer.
     let answers = dir.path().join("answers.toml");
     let (spec, _, _) = demo_answers();
-    std::fs::write(
+    fs_err::write(
         &answers,
         format!("[[answer]]\nstage = \"spec\"\nattempt = 1\ntext = '''\n{spec}'''\n"),
     )
     .unwrap();
     let experiment = dir.path().join("experiment.toml");
     let write_experiment = |runs: u32| {
-        std::fs::write(
+        fs_err::write(
             &experiment,
             format!(
                 "name = \"misses\"\napp = {}\nmodels = [\"replay:partial\"]\nanswers = {}\nruns = {runs}\n",

@@ -32,7 +32,7 @@ fn serve(connections: usize, status: &str, body: &str) -> String {
 /// A config file with quick retries.
 pub(crate) fn quick_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("autopilot.toml");
-    std::fs::write(
+    fs_err::write(
         &path,
         "[retry]\nmax_attempts = 2\ninitial_delay_ms = 10\njitter = false\n",
     )
@@ -117,7 +117,7 @@ fn bad_input_exits_2_and_says_what_is_wrong() {
         .stderr(contains("set OPENAI_API_KEY"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "[providers.openai]\napi_key = \"sk-literal\"\n").unwrap();
+    fs_err::write(&config, "[providers.openai]\napi_key = \"sk-literal\"\n").unwrap();
     autopilot()
         .args(["chat", "--model", "openai:gpt-4o", "--config"])
         .arg(&config)
@@ -137,7 +137,7 @@ fn bad_input_exits_2_and_says_what_is_wrong() {
 fn scripted_answers_replay_without_a_network() {
     let dir = tempfile::tempdir().unwrap();
     let answers = dir.path().join("answers.toml");
-    std::fs::write(
+    fs_err::write(
         &answers,
         "[[answer]]\nstage = \"sketch\"\ntext = \"void loop() {}\"\ninput_tokens = 3\noutput_tokens = 4\n",
     )

@@ -39,7 +39,7 @@ fn import_writes_traces_that_validate_and_never_overwrites_without_force() {
         .code(0)
         .stderr(contains("6 trace file(s)"));
     let first = out.path().join("sessions/sg_demo_1a2b-1a2b-aa01.jsonl");
-    std::fs::write(&first, "mine\n").unwrap();
+    fs_err::write(&first, "mine\n").unwrap();
     autopilot()
         .args(["import", "--out"])
         .arg(out.path())
@@ -50,7 +50,7 @@ fn import_writes_traces_that_validate_and_never_overwrites_without_force() {
             "{} exists; pass --force",
             first.display()
         )));
-    assert_eq!(std::fs::read_to_string(&first).unwrap(), "mine\n");
+    assert_eq!(fs_err::read_to_string(&first).unwrap(), "mine\n");
     autopilot()
         .args(["import", "--force", "--format", "csv", "--out"])
         .arg(out.path())
@@ -61,17 +61,17 @@ fn import_writes_traces_that_validate_and_never_overwrites_without_force() {
             "file,model,batch,session,outcome,attempts,success_attempt,compile_attempts,llm_calls,start,end\n\
              sg_demo_1a2b.log,codestral,1a2b,aa01,success,3,3,3,5,2025-04-01T10:00:00.000Z,2025-04-01T10:02:20.002Z\n",
         ));
-    assert_ne!(std::fs::read_to_string(&first).unwrap(), "mine\n");
+    assert_ne!(fs_err::read_to_string(&first).unwrap(), "mine\n");
 }
 
 #[test]
 fn an_import_that_fails_part_way_writes_nothing() {
     let out = tempfile::tempdir().unwrap();
     let sessions = out.path().join("sessions");
-    std::fs::create_dir_all(&sessions).unwrap();
+    fs_err::create_dir_all(&sessions).unwrap();
     // The log's last session exists: the two before it must not be written either.
     let last = sessions.join("sg_demo_1a2b-9c9c-cc03.jsonl");
-    std::fs::write(&last, "mine\n").unwrap();
+    fs_err::write(&last, "mine\n").unwrap();
     autopilot()
         .args(["import", "--out"])
         .arg(out.path())
@@ -79,9 +79,9 @@ fn an_import_that_fails_part_way_writes_nothing() {
         .assert()
         .code(2)
         .stderr(contains("exists; pass --force").and(contains("imported").not()));
-    let names: Vec<_> = std::fs::read_dir(out.path())
+    let names: Vec<_> = fs_err::read_dir(out.path())
         .unwrap()
-        .chain(std::fs::read_dir(&sessions).unwrap())
+        .chain(fs_err::read_dir(&sessions).unwrap())
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["sessions", "sg_demo_1a2b-9c9c-cc03.jsonl"]);
@@ -108,7 +108,7 @@ fn an_import_into_a_closed_pipe_is_complete_or_says_it_failed() {
             .arg(&logs),
     );
     let expected = String::from_utf8(csv).unwrap().lines().count() - 1;
-    let written = std::fs::read_dir(out.path().join("sessions"))
+    let written = fs_err::read_dir(out.path().join("sessions"))
         .unwrap()
         .count();
     assert_eq!(code, Some(0), "{stderr}");
@@ -204,7 +204,7 @@ fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
         "stage = \"nowhere\"",
         1,
     );
-    std::fs::write(&broken, text).unwrap();
+    fs_err::write(&broken, text).unwrap();
     autopilot()
         .args(["classify", "--taxonomy"])
         .arg(&broken)
@@ -222,7 +222,7 @@ fn classify_prints_every_format_and_rejects_bad_input_with_exit_2() {
         .code(2)
         .stderr(contains("missing.log"));
     let trace = dir.path().join("t.jsonl");
-    std::fs::write(&trace, "{}\n").unwrap();
+    fs_err::write(&trace, "{}\n").unwrap();
     autopilot()
         .args(["classify", "--taxonomy", "legacy"])
         .arg(&trace)

@@ -60,16 +60,16 @@ fn serve(routes: Vec<(&'static str, u16, &'static str)>) -> String {
 fn bin_with_fake_cli(dir: &Path) -> (PathBuf, PathBuf) {
     let fixtures = root().join("data/fixtures/arduino-cli");
     let case = dir.join("case");
-    std::fs::create_dir_all(&case).unwrap();
-    for entry in std::fs::read_dir(fixtures.join("common")).unwrap() {
+    fs_err::create_dir_all(&case).unwrap();
+    for entry in fs_err::read_dir(fixtures.join("common")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, case.join(path.file_name().unwrap())).unwrap();
+        fs_err::copy(&path, case.join(path.file_name().unwrap())).unwrap();
     }
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&bin).unwrap();
     let wrapper = bin.join("arduino-cli");
     // The fake needs `cat`; this PATH is the wrapper's own, not the doctor's.
-    std::fs::write(
+    fs_err::write(
         &wrapper,
         format!(
             "#!/bin/sh\nPATH=/usr/bin:/bin exec '{}' \"$@\"\n",
@@ -77,9 +77,9 @@ fn bin_with_fake_cli(dir: &Path) -> (PathBuf, PathBuf) {
         ),
     )
     .unwrap();
-    let mut permissions = std::fs::metadata(&wrapper).unwrap().permissions();
+    let mut permissions = fs_err::metadata(&wrapper).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&wrapper, permissions).unwrap();
+    fs_err::set_permissions(&wrapper, permissions).unwrap();
     (bin, case)
 }
 
@@ -343,7 +343,7 @@ fn loopback_endpoints_a_rejected_key_and_a_listing_ollama() {
     // A config file naming an OpenAI model makes the rejected key decisive.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("autopilot.toml");
-    std::fs::write(&config, "model = \"openai:gpt-4o\"\n").unwrap();
+    fs_err::write(&config, "model = \"openai:gpt-4o\"\n").unwrap();
     doctor()
         .env("OPENAI_BASE_URL", format!("{server}/v1"))
         .env("OPENAI_API_KEY", "sk-doctor-secret-4321")
@@ -371,7 +371,7 @@ fn bad_arguments_exit_2() {
         .stderr(contains("--timeout 0"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "modle = 1\n").unwrap();
+    fs_err::write(&config, "modle = 1\n").unwrap();
     doctor()
         .arg("--config")
         .arg(&config)

@@ -95,7 +95,11 @@ fn start_phoenix() -> Option<Phoenix> {
         .env("PHOENIX_PORT", port.to_string())
         .env("PHOENIX_GRPC_PORT", free_port().to_string())
         .env("PHOENIX_TELEMETRY_ENABLED", "false")
-        .stdout(std::fs::File::create(dir.path().join("phoenix.log")).unwrap())
+        .stdout(
+            fs_err::File::create(dir.path().join("phoenix.log"))
+                .unwrap()
+                .into_file(),
+        )
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()

@@ -74,7 +74,7 @@ fn reflecting_server(reflect: Reflect) -> String {
 fn all_text(dir: &Path) -> String {
     walk(dir)
         .iter()
-        .map(|path| String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned())
+        .map(|path| String::from_utf8_lossy(&fs_err::read(path).unwrap()).into_owned())
         .collect()
 }
 
@@ -195,7 +195,7 @@ fn a_reflected_key_reaches_no_output_file_or_report() {
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+    for entry in fs_err::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() {
             found.extend(walk(&path));

@@ -23,7 +23,7 @@ pub struct LlamaServer {
 
 /// The cached server and model (scripts/setup-llama.sh), if built.
 fn cached() -> Option<(PathBuf, PathBuf)> {
-    std::fs::read_dir(autopilot_testkit::tools::cache_dir())
+    fs_err::read_dir(autopilot_testkit::tools::cache_dir())
         .ok()?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -55,7 +55,7 @@ impl LlamaServer {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("server.log");
-        let out = std::fs::File::create(&log).unwrap();
+        let out = fs_err::File::create(&log).unwrap().into_file();
         #[expect(
             clippy::disallowed_methods,
             reason = "the test starts the LLM server the code under test talks to"
@@ -113,7 +113,7 @@ impl LlamaServer {
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        fs_err::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -349,7 +349,7 @@ fn a_whole_run_of_color_uno_ends_classified_with_every_call_accounted() {
     let tmp = tempfile::tempdir().unwrap();
     let policies = tmp.path().join("policies.toml");
     // Small budgets: this model cannot write the sketch; the point is how the session ends.
-    std::fs::write(
+    fs_err::write(
         &policies,
         "[attempts]\nspec = 2\nsketch = 2\n[timeouts]\nllm_call_secs = 120\n\
          [retry]\nmax_tries = 1\n[llm]\nmax_tokens = 192\n",
@@ -453,7 +453,7 @@ fn a_whole_run_of_color_uno_ends_classified_with_every_call_accounted() {
         .arg(&report)
         .assert()
         .code(0);
-    assert!(std::fs::read_dir(&report).unwrap().count() > 0);
+    assert!(fs_err::read_dir(&report).unwrap().count() > 0);
     print_outcomes(&trace);
 }
 

@@ -29,14 +29,14 @@ fn cache_dir() -> PathBuf {
 fn copy_example(dir: &Path) -> PathBuf {
     let from = root().join("examples/color_uno");
     let app = dir.join("app");
-    std::fs::create_dir_all(app.join("data")).unwrap();
+    fs_err::create_dir_all(app.join("data")).unwrap();
     for file in [
         "app.toml",
         "color_model.h",
         "demo-answers.toml",
         "data/colors.csv",
     ] {
-        std::fs::copy(from.join(file), app.join(file)).unwrap();
+        fs_err::copy(from.join(file), app.join(file)).unwrap();
     }
     app
 }
@@ -52,7 +52,7 @@ fn record(dir: &Path) -> (PathBuf, String) {
         .env("AUTOPILOT_CACHE_DIR", cache_dir())
         .assert()
         .code(0);
-    let trace = std::fs::read_dir(run_dir.join("sessions"))
+    let trace = fs_err::read_dir(run_dir.join("sessions"))
         .unwrap()
         .next()
         .unwrap()
@@ -144,13 +144,13 @@ fn an_unchanged_replay_prints_nothing_and_answers_every_call_from_the_recording(
     );
 
     // Replaying again into the same folder is refused, and the replayed trace is kept.
-    let before = std::fs::read(&replayed).unwrap();
+    let before = fs_err::read(&replayed).unwrap();
     let output = replay(elsewhere.path(), &[run_dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("exists already"), "{stderr}");
     assert!(stderr.contains("nothing was run"), "{stderr}");
-    assert_eq!(std::fs::read(&replayed).unwrap(), before);
+    assert_eq!(fs_err::read(&replayed).unwrap(), before);
 }
 
 /// A loopback OpenAI-compatible server answering one request per answer, in order, each with
@@ -221,7 +221,7 @@ fn a_session_recorded_from_a_live_model_replays_offline_at_no_cost() {
         ),
         "{stderr}"
     );
-    let replayed = std::fs::read_dir(dir.path().join("run-replay/sessions"))
+    let replayed = fs_err::read_dir(dir.path().join("run-replay/sessions"))
         .unwrap()
         .next()
         .unwrap()
@@ -249,15 +249,15 @@ fn a_stricter_policy_changes_the_outcome_and_the_replay_says_why() {
     // A second session in the run directory: the same recording under another id.
     let sessions = run_dir.join("sessions");
     let second = format!("{id}-b");
-    let copy = std::fs::read_to_string(sessions.join(format!("{id}.jsonl")))
+    let copy = fs_err::read_to_string(sessions.join(format!("{id}.jsonl")))
         .unwrap()
         .replace(
             &format!("\"session\":\"{id}\""),
             &format!("\"session\":\"{second}\""),
         );
-    std::fs::write(sessions.join(format!("{second}.jsonl")), copy).unwrap();
+    fs_err::write(sessions.join(format!("{second}.jsonl")), copy).unwrap();
     let policies = dir.path().join("policies.toml");
-    std::fs::write(&policies, "[attempts]\nsketch = 1\n").unwrap();
+    fs_err::write(&policies, "[attempts]\nsketch = 1\n").unwrap();
     let out = dir.path().join("strict");
     let output = replay(
         dir.path(),
@@ -312,10 +312,10 @@ fn an_exact_replay_after_the_app_changed_is_a_replay_miss() {
     let dir = tempfile::tempdir().unwrap();
     let (run_dir, id) = record(dir.path());
     let app = dir.path().join("app/app.toml");
-    let edited = std::fs::read_to_string(&app)
+    let edited = fs_err::read_to_string(&app)
         .unwrap()
         .replace("Classify colours", "Classify colors");
-    std::fs::write(&app, edited).unwrap();
+    fs_err::write(&app, edited).unwrap();
     let run = run_dir.to_str().unwrap();
     let exact = dir.path().join("exact");
     let output = replay(
@@ -439,8 +439,8 @@ fn legacy_imports_and_traces_without_an_app_are_skipped_and_bad_input_exits_2() 
 
     // A trace that does not start with session_started is broken input.
     let broken = cwd.join("broken/sessions");
-    std::fs::create_dir_all(&broken).unwrap();
-    std::fs::write(broken.join("x.jsonl"), "not json\n").unwrap();
+    fs_err::create_dir_all(&broken).unwrap();
+    fs_err::write(broken.join("x.jsonl"), "not json\n").unwrap();
     let output = replay(cwd, &["broken"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("x.jsonl: does not start with session_started"));
@@ -483,7 +483,7 @@ fn a_recorded_host_build_session_is_re_judged_by_the_host_check() {
         .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
         .assert()
         .code(0);
-    let recorded = std::fs::read_dir(run_dir.join("sessions"))
+    let recorded = fs_err::read_dir(run_dir.join("sessions"))
         .unwrap()
         .next()
         .unwrap()

@@ -119,12 +119,12 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let md = fs_err::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# Fixture run\n"), "{md}");
     autopilot_testkit::snapshot::settings(&[(&logs, "[LOGS]"), (&out, "[OUT]")]).bind(|| {
         insta::assert_snapshot!("report_markdown_fixture_logs", md);
     });
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let html = fs_err::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("<svg") && !html.contains("src="),
         "self-contained"
@@ -133,15 +133,15 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
     // Again into its own folder: fine.
     report(&out, &["--taxonomy", "legacy"], &logs);
     assert!(
-        std::fs::read_to_string(out.join("report.md"))
+        fs_err::read_to_string(out.join("report.md"))
             .unwrap()
             .contains("(legacy taxonomy)")
     );
 
     // A folder of someone else's files is left alone.
     let foreign = dir.path().join("mine");
-    std::fs::create_dir(&foreign).unwrap();
-    std::fs::write(foreign.join("notes.md"), "mine").unwrap();
+    fs_err::create_dir(&foreign).unwrap();
+    fs_err::write(foreign.join("notes.md"), "mine").unwrap();
     refused(
         &[],
         &foreign,
@@ -149,10 +149,10 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
         "is not empty and holds no earlier report",
     );
     assert_eq!(
-        std::fs::read_to_string(foreign.join("notes.md")).unwrap(),
+        fs_err::read_to_string(foreign.join("notes.md")).unwrap(),
         "mine"
     );
-    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+    assert_eq!(fs_err::read_dir(&foreign).unwrap().count(), 1);
 
     // Bad inputs: a missing file, traces under the legacy taxonomy, a broken taxonomy file.
     let missing = dir.path().join("missing.log");
@@ -171,7 +171,7 @@ fn a_report_writes_every_file_and_refuses_what_it_must() {
         "legacy .log files only",
     );
     let broken = dir.path().join("broken.toml");
-    std::fs::write(&broken, "[[category]]\nid = 3\n").unwrap();
+    fs_err::write(&broken, "[[category]]\nid = 3\n").unwrap();
     refused(
         &["--taxonomy", broken.to_str().unwrap()],
         &dir.path().join("r4"),
@@ -202,7 +202,7 @@ fn on_the_corpus_rates_and_counts_equal_the_importers_and_the_classifiers() {
             .arg(&imported)
             .arg(&raw),
     );
-    std::fs::write(&import_csv, output).unwrap();
+    fs_err::write(&import_csv, output).unwrap();
     let mut import_rates: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut log_models: BTreeMap<String, String> = BTreeMap::new();
     for row in rows(&import_csv) {
@@ -284,7 +284,7 @@ fn on_the_corpus_rates_and_counts_equal_the_importers_and_the_classifiers() {
             .or_default() += row["count"].parse::<u64>().unwrap();
     }
     assert_eq!(category_counts(&legacy), reference);
-    let md = std::fs::read_to_string(legacy.join("report.md")).unwrap();
+    let md = fs_err::read_to_string(legacy.join("report.md")).unwrap();
     assert!(
         md.contains("| published classifier | Missing/Incorrect Libraries | 213 (1.77) | 101 (3.37) | 24 (0.71) | 36 (1.20) | 374 |"),
         "{md}"

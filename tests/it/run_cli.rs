@@ -101,7 +101,7 @@ impl Respond for OllamaChat {
 /// A loopback Ollama answering with the demo spec (for the requested target) and the good
 /// demo sketch.
 async fn ollama_with_demo_answers() -> MockServer {
-    let text = std::fs::read_to_string(app().with_file_name("demo-answers.toml")).unwrap();
+    let text = fs_err::read_to_string(app().with_file_name("demo-answers.toml")).unwrap();
     let answers: toml::Value = toml::from_str(&text).unwrap();
     let texts: Vec<String> = answers["answer"]
         .as_array()
@@ -199,7 +199,7 @@ async fn run_target_overrides_the_apps_board_in_the_spec_and_the_build() {
         .await
         .unwrap();
     assert.code(0);
-    let prompt = std::fs::read_to_string(
+    let prompt = fs_err::read_to_string(
         run.join("artifacts")
             .read_dir()
             .unwrap()
@@ -335,7 +335,7 @@ fn run_quiet_prints_nothing_on_stderr() {
 fn a_bad_app_file_is_named_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("app.toml");
-    std::fs::write(
+    fs_err::write(
         &bad,
         "name = \"x\"\ndescription = \"y\"\ntarget = \"uno\"\nclasses = []\n",
     )
@@ -426,8 +426,8 @@ fn fruit_to_emoji_runs_on_the_host_build_where_arduino_cli_is_missing() {
     let library = out
         .path()
         .join("sketchbook/libraries/Chirale_TensorFLowLite");
-    std::fs::create_dir_all(library.join("src")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(library.join("src")).unwrap();
+    fs_err::write(
         library.join("library.properties"),
         "name=Chirale_TensorFLowLite\nversion=2.0.0\n",
     )
@@ -481,7 +481,7 @@ fn the_configured_key_variable_picks_openai() {
     }
     let out = tempfile::tempdir().unwrap();
     let config = out.path().join("llm.toml");
-    std::fs::write(
+    fs_err::write(
         &config,
         "[providers.openai]\napi_key_env = \"AUTOPILOT_TEST_KEY\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
     )

@@ -16,8 +16,8 @@ use autopilot_testkit::tools::installed;
 /// A compiler that answers `-version` and hangs on a compile, its child marked by `marker`.
 fn hanging_builder(dir: &Path, marker: &str) -> PathBuf {
     let path = dir.join("bin/arduino-builder");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(
         &path,
         format!(
             "#!/bin/sh\nif [ \"$1\" = \"-version\" ]; then echo 'Arduino Builder 1.3.25'; exit 0; fi\n\
@@ -25,17 +25,17 @@ fn hanging_builder(dir: &Path, marker: &str) -> PathBuf {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     path
 }
 
 /// Host processes whose command line contains `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
+    fs_err::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
+            fs_err::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(marker))
         })
         .collect()

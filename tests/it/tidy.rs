@@ -10,7 +10,7 @@ fn root() -> PathBuf {
 
 /// Every `.rs` file under `dir`, skipping build outputs (`target/`) and hidden folders.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
@@ -34,7 +34,7 @@ fn without_module_doc(files: &[PathBuf]) -> Vec<String> {
     files
         .iter()
         .filter(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let text = fs_err::read_to_string(path).unwrap_or_default();
             !text.starts_with("//!")
         })
         .map(|path| path.display().to_string())
@@ -59,12 +59,12 @@ fn every_rust_file_opens_with_a_module_doc_line() {
 #[test]
 fn the_module_doc_check_catches_a_file_without_one() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("good.rs"),
         "//! Does one thing.\nfn f() {}\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("bad.rs"),
         "// not a module doc\nfn f() {}\n",
     )
@@ -78,7 +78,7 @@ fn the_module_doc_check_catches_a_file_without_one() {
 
 /// The package folders under `crates/`.
 fn crates() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))
+    let mut names: Vec<String> = fs_err::read_dir(root().join("crates"))
         .unwrap()
         .flatten()
         .filter(|e| e.path().join("Cargo.toml").is_file())
@@ -124,8 +124,8 @@ fn crate_listing_problems(crates: &[String], architecture: &str, readme: &str) -
 fn every_crate_is_in_the_code_map_and_the_crates_readme_on_one_line() {
     let crates = crates();
     assert!(crates.contains(&"autopilot-trace".to_owned()), "{crates:?}");
-    let architecture = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
-    let readme = std::fs::read_to_string(root().join("crates/README.md")).unwrap();
+    let architecture = fs_err::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let readme = fs_err::read_to_string(root().join("crates/README.md")).unwrap();
     let problems = crate_listing_problems(&crates, &architecture, &readme);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -169,7 +169,7 @@ fn unused_workspace_dependencies(root: &toml::Value, members: &[toml::Value]) ->
 }
 
 fn manifest(path: &Path) -> toml::Value {
-    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    toml::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]

@@ -72,11 +72,11 @@ fn targets_shows_one_as_json_or_text() {
 #[test]
 fn a_bad_targets_folder_names_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(root().join("targets/uno.toml"), dir.path().join("uno.toml")).unwrap();
-    let text = std::fs::read_to_string(root().join("targets/nano.toml"))
+    fs_err::copy(root().join("targets/uno.toml"), dir.path().join("uno.toml")).unwrap();
+    let text = fs_err::read_to_string(root().join("targets/nano.toml"))
         .unwrap()
         .replace("ram_bytes = 2048", "ram_bytes = -1");
-    std::fs::write(dir.path().join("nano.toml"), text).unwrap();
+    fs_err::write(dir.path().join("nano.toml"), text).unwrap();
     autopilot()
         .arg("targets")
         .arg("--targets-dir")
@@ -220,16 +220,16 @@ fn compile_through_arduino_cli_for_the_nano_33_ble() {
     let work = tempfile::tempdir().unwrap();
     let fixtures = root().join("data/fixtures/arduino-cli");
     let case = work.path().join("case");
-    std::fs::create_dir_all(&case).unwrap();
+    fs_err::create_dir_all(&case).unwrap();
     for dir in ["common", "compile-success"] {
-        for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+        for entry in fs_err::read_dir(fixtures.join(dir)).unwrap() {
             let path = entry.unwrap().path();
-            std::fs::copy(&path, case.join(path.file_name().unwrap())).unwrap();
+            fs_err::copy(&path, case.join(path.file_name().unwrap())).unwrap();
         }
     }
     let sketch = work.path().join("Colors");
-    std::fs::create_dir_all(&sketch).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&sketch).unwrap();
+    fs_err::write(
         sketch.join("Colors.ino"),
         "void setup() {}\nvoid loop() {}\n",
     )

@@ -29,10 +29,10 @@ fn validate_accepts_a_good_file_and_a_run_dir() {
 fn validate_names_file_and_line_of_a_corrupt_line_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_session(dir.path(), "bad");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines[1] = "{not json";
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    fs_err::write(&path, lines.join("\n") + "\n").unwrap();
     let expected = format!("{}:2: not a trace record", path.display());
     autopilot()
         .args(["trace", "validate"])
@@ -46,8 +46,8 @@ fn validate_names_file_and_line_of_a_corrupt_line_and_exits_2() {
 fn validate_reports_a_truncated_last_line_and_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_session(dir.path(), "cut");
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
+    let bytes = fs_err::read(&path).unwrap();
+    fs_err::write(&path, &bytes[..bytes.len() - 20]).unwrap();
     let missing = dir.path().join("nope.jsonl");
     autopilot()
         .args(["trace", "validate"])
@@ -91,7 +91,7 @@ fn usage_errors_exit_2() {
 fn show_refuses_garbage_and_devices_accepts_run_dirs_and_says_unknown_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.jsonl");
-    std::fs::write(&garbage, "this is not json\n").unwrap();
+    fs_err::write(&garbage, "this is not json\n").unwrap();
     autopilot()
         .args(["trace", "show"])
         .arg(&garbage)
@@ -145,10 +145,11 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
 #[test]
 fn a_failed_stdout_write_is_said_once_and_exits_3() {
     // Linux's device that fails every write with ENOSPC (autopilot runs on Linux only).
-    let full = std::fs::OpenOptions::new()
+    let full = fs_err::OpenOptions::new()
         .write(true)
         .open("/dev/full")
-        .unwrap();
+        .unwrap()
+        .into_file();
     let dir = tempfile::tempdir().unwrap();
     let path = write_session(dir.path(), "full");
     #[expect(

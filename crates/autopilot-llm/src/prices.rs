@@ -130,9 +130,9 @@ mod tests {
     fn errors_name_the_resolved_file_and_never_quote_it() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret.txt");
-        std::fs::write(&secret, "password=hunter2 is here\n").unwrap();
+        fs_err::write(&secret, "password=hunter2 is here\n").unwrap();
         let sub = dir.path().join("conf");
-        std::fs::create_dir(&sub).unwrap();
+        fs_err::create_dir(&sub).unwrap();
         let err = PriceTable::load(&sub.join("../secret.txt")).unwrap_err();
         let text = format!("{err}");
         assert!(!text.contains("hunter2"), "{text}");

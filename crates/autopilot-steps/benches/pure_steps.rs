@@ -22,8 +22,7 @@ fn time<T>(mut f: impl FnMut() -> T) -> Duration {
 }
 
 fn demo_answer(stage: &str, attempt: i64) -> String {
-    let text =
-        std::fs::read_to_string(root().join("examples/color_uno/demo-answers.toml")).unwrap();
+    let text = fs_err::read_to_string(root().join("examples/color_uno/demo-answers.toml")).unwrap();
     let doc: toml::Table = toml::from_str(&text).unwrap();
     doc["answer"]
         .as_array()
@@ -53,7 +52,7 @@ fn main() {
     let sketch_answer = demo_answer("sketch", 2);
     let code = extract_code(&sketch_answer).unwrap().code;
     let fruit_header =
-        std::fs::read_to_string(root().join("examples/fruit_to_emoji/model.h")).unwrap();
+        fs_err::read_to_string(root().join("examples/fruit_to_emoji/model.h")).unwrap();
     let rules = SpecRules {
         target: &app.target,
         classes: &app.classes,

@@ -35,7 +35,7 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// The corpus's raw logs (`raw_logs/*.log`), sorted.
 pub fn corpus_logs(corpus: &Path) -> Vec<PathBuf> {
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(corpus.join("raw_logs"))
+    let mut logs: Vec<PathBuf> = fs_err::read_dir(corpus.join("raw_logs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "log"))

@@ -39,10 +39,10 @@ fn skip_into(path: &Path, reason: &str) {
     eprintln!("skipped: {reason} (CI=true makes this a failure)");
     let line = format!("{}\t{reason}\n", test_name());
     if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
+        let _ = fs_err::create_dir_all(parent);
     }
     // One short `write` to a file opened for appending: lines of parallel tests do not mix.
-    if let Ok(mut file) = std::fs::OpenOptions::new()
+    if let Ok(mut file) = fs_err::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
@@ -87,7 +87,7 @@ mod tests {
         assert!(!log.exists(), "nothing missing, nothing recorded");
         assert!(!require_with("the thing", false, false, &log));
         assert!(!require_with("the other thing", false, false, &log));
-        let text = std::fs::read_to_string(&log).unwrap();
+        let text = fs_err::read_to_string(&log).unwrap();
         let name = "skip::tests::a_skip_is_recorded_with_the_test_name_and_the_reason";
         assert_eq!(
             text,

@@ -58,7 +58,7 @@ pub fn cache_dir() -> PathBuf {
 /// cache, and the host build's tools (g++, arduino-ctags) are here.
 pub fn host_library() -> bool {
     let cache = cache_dir().join("host-tflm");
-    let library = std::fs::read_dir(&cache)
+    let library = fs_err::read_dir(&cache)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)

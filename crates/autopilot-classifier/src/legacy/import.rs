@@ -163,7 +163,7 @@ impl LegacySession {
             source,
         })?;
         let path = dir.join(format!("{}.jsonl", self.id));
-        let mut options = std::fs::OpenOptions::new();
+        let mut options = fs_err::OpenOptions::new();
         options.write(true);
         if overwrite {
             options.create(true).truncate(true);

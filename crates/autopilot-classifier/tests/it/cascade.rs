@@ -6,7 +6,7 @@ use autopilot_diagnostics::parse_build_output;
 
 #[test]
 fn tflite_fallout_links_to_the_failed_declarations_and_repeats_to_their_first() {
-    let text = std::fs::read_to_string(concat!(
+    let text = fs_err::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../autopilot-diagnostics/tests/fixtures/gcc/cascade-tflite.txt"
     ))

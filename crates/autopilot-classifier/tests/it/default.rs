@@ -168,7 +168,7 @@ fn failed_call(attempt: u32, retry_in_ms: Option<u64>) -> Event {
 fn native_traces_classify_diagnostics_checks_final_llm_failures_and_bare_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let sessions_dir = dir.path().join("sessions");
-    std::fs::create_dir_all(&sessions_dir).unwrap();
+    fs_err::create_dir_all(&sessions_dir).unwrap();
     let diagnostic = |severity, message: &str, origin| Diagnostic {
         file: Some("sketch.ino".into()),
         line: Some(3),
@@ -275,7 +275,7 @@ fn native_traces_classify_diagnostics_checks_final_llm_failures_and_bare_attempt
         .zip(0..)
         .map(|(event, seq)| line(seq, event))
         .collect();
-    std::fs::write(sessions_dir.join("native-1.jsonl"), text.join("\n") + "\n").unwrap();
+    fs_err::write(sessions_dir.join("native-1.jsonl"), text.join("\n") + "\n").unwrap();
 
     let sessions = classify(&[dir.path().to_owned()]);
     assert_eq!(sessions.len(), 1);

@@ -94,7 +94,7 @@ fn measure(corpus: &Path) -> Corpus {
                 }
             }
         }
-        let reader = BufReader::new(std::fs::File::open(&log).unwrap());
+        let reader = BufReader::new(fs_err::File::open(&log).unwrap());
         for entry in LegacyEntries::new(reader, false) {
             let entry = entry.unwrap();
             if !entry.kept() {
@@ -229,7 +229,7 @@ fn docs_taxonomy_md_has_the_current_side_by_side_table() {
     let measured = measure(&corpus);
     let generated = render(&measured, &taxonomy);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/taxonomy.md");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     let (start, end) = (
         text.find(BEGIN).expect("begin marker"),
         text.find(END).expect("end marker"),
@@ -242,7 +242,7 @@ fn docs_taxonomy_md_has_the_current_side_by_side_table() {
             &text[..start],
             &text[end + END.len() + 1..]
         );
-        std::fs::write(&path, updated).unwrap();
+        fs_err::write(&path, updated).unwrap();
         return;
     }
     assert!(

@@ -256,7 +256,7 @@ fn long_log_names_give_distinct_ids_and_a_repeated_id_is_an_error() {
     for end in ["a", "b"] {
         // Names alike in their first 128 characters.
         let log = dir.path().join(format!("sg_{}_{end}.log", "x".repeat(130)));
-        std::fs::copy(fixture, &log).unwrap();
+        fs_err::copy(fixture, &log).unwrap();
         for session in import_legacy_all(&log).unwrap() {
             count += 1;
             assert!(session.id.as_str().len() <= 128);
@@ -279,7 +279,7 @@ fn long_log_names_give_distinct_ids_and_a_repeated_id_is_an_error() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         found.push(path.clone());
         if path.is_dir() {
@@ -295,7 +295,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn invalid_utf8_in_header_lines_never_splits_a_session() {
     use autopilot_classifier::LegacyImporter;
     let Some(corpus) = corpus() else { return };
-    let log = std::fs::read(corpus.join("raw_logs/sg_gpt4o_7677.log")).unwrap();
+    let log = fs_err::read(corpus.join("raw_logs/sg_gpt4o_7677.log")).unwrap();
     // Byte offsets into each header line: inside the model name, the level, the batch id, the
     // message; one bad byte inserted per header line.
     for offset in [24, 26, 31, 40, 60, 80] {

@@ -29,7 +29,7 @@ fn legacy_mode_equals_the_published_classification_entry_by_entry() {
     let mut dropped = 0;
     for log in corpus_logs(&corpus) {
         let name = log.file_name().unwrap().to_string_lossy().into_owned();
-        let file = std::fs::File::open(&log).unwrap();
+        let file = fs_err::File::open(&log).unwrap();
         for entry in LegacyEntries::new(BufReader::new(file), false) {
             let entry = entry.unwrap();
             match entry.index {
@@ -87,7 +87,7 @@ fn echoed_source_lines_holding_error_open_bogus_entries_that_are_dropped() {
         "/tests/fixtures/logs/sg_demo_1a2b.log"
     );
     let entries: Vec<_> =
-        LegacyEntries::new(BufReader::new(std::fs::File::open(path).unwrap()), true)
+        LegacyEntries::new(BufReader::new(fs_err::File::open(path).unwrap()), true)
             .map(Result::unwrap)
             .collect();
     let kept: Vec<(usize, LegacyCategory)> = entries

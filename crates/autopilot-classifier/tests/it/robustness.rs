@@ -61,7 +61,7 @@ fn variants(text: &str, step: usize, rounds: usize, seed: u64) -> Vec<String> {
 }
 
 fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!(
+    fs_err::read_to_string(format!(
         "{}/tests/fixtures/{path}",
         env!("CARGO_MANIFEST_DIR")
     ))

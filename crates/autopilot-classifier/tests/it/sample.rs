@@ -40,7 +40,7 @@ fn wilson(k: u64, n: u64) -> (f64, f64) {
 )]
 fn the_default_taxonomy_keeps_its_accuracy_on_the_blind_labelled_sample() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/labelled-sample.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     let mut lines = text.lines();
     let header: Header = serde_json::from_str(lines.next().unwrap()).unwrap();
     let records: Vec<Labelled> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();

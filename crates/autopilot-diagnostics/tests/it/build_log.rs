@@ -5,7 +5,7 @@ use autopilot_trace::{DiagnosticOrigin, Severity};
 
 fn fixture(name: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gcc/");
-    std::fs::read_to_string(format!("{path}{name}")).unwrap()
+    fs_err::read_to_string(format!("{path}{name}")).unwrap()
 }
 
 #[test]

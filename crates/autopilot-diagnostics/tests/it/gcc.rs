@@ -26,7 +26,7 @@ fn paths() -> PathMap {
 
 fn check(case: &str) -> Expected {
     let dir = fixtures().join("gcc").join(case);
-    let input = std::fs::read_to_string(dir.join("input.txt")).unwrap();
+    let input = fs_err::read_to_string(dir.join("input.txt")).unwrap();
     let parsed = parse_gcc_output(&input, &paths());
     let actual = Expected {
         diagnostics: parsed.diagnostics,
@@ -34,14 +34,14 @@ fn check(case: &str) -> Expected {
     };
     let expected_path = dir.join("expected.json");
     if std::env::var_os("BLESS").is_some() {
-        std::fs::write(
+        fs_err::write(
             &expected_path,
             serde_json::to_string_pretty(&actual).unwrap() + "\n",
         )
         .unwrap();
     }
     let expected: Expected =
-        serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+        serde_json::from_str(&fs_err::read_to_string(&expected_path).unwrap()).unwrap();
     assert_eq!(
         actual, expected,
         "{case}: parsed output differs from expected.json"

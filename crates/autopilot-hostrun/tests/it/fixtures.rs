@@ -10,7 +10,7 @@ use crate::support::{build, check, first_error, host, root};
 
 fn expected(kind: &str) -> (PathBuf, toml::Table) {
     let dir = root().join("data/fixtures/host").join(kind);
-    let text = std::fs::read_to_string(dir.join("expected.toml")).expect("expected.toml");
+    let text = fs_err::read_to_string(dir.join("expected.toml")).expect("expected.toml");
     let table: toml::Table = toml::from_str(&text).expect("valid toml");
     let section = kind.trim_end_matches('s');
     (
@@ -25,13 +25,13 @@ fn expected(kind: &str) -> (PathBuf, toml::Table) {
 /// A copy of a fixture folder with the app's model header beside the sketch.
 fn staged(tmp: &std::path::Path, dir: &std::path::Path, name: &str) -> PathBuf {
     let to = tmp.join(name);
-    std::fs::create_dir_all(&to).unwrap();
-    for entry in std::fs::read_dir(dir.join(name)).unwrap() {
+    fs_err::create_dir_all(&to).unwrap();
+    for entry in fs_err::read_dir(dir.join(name)).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        fs_err::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
     if !to.join("model.h").exists() {
-        std::fs::copy(
+        fs_err::copy(
             root().join("examples/fruit_to_emoji/model.h"),
             to.join("model.h"),
         )

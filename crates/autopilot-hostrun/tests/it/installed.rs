@@ -23,8 +23,8 @@ use autopilot_trace::HostVerdictKind;
 use crate::support::{cache_dir, data_host, fruit_scene, host, root};
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn the_pin_is_found_by_properties_and_another_version_is_not_used() {
         &libs.join("Chirale_old/library.properties"),
         "name=Chirale_TensorFLowLite\nversion=1.1.1\n",
     );
-    std::fs::create_dir_all(libs.join("Chirale_old/src")).unwrap();
+    fs_err::create_dir_all(libs.join("Chirale_old/src")).unwrap();
     let found = lookup(libs, "Chirale_TensorFLowLite", "2.0.0");
     let Lookup::NotUsed { dir, reason } = &found else {
         panic!("{found:?}")
@@ -60,7 +60,7 @@ fn the_pin_is_found_by_properties_and_another_version_is_not_used() {
         &libs.join("zz_tflm/library.properties"),
         "name = Chirale_TensorFLowLite\nversion = 2.0.0\n",
     );
-    std::fs::create_dir_all(libs.join("zz_tflm/src")).unwrap();
+    fs_err::create_dir_all(libs.join("zz_tflm/src")).unwrap();
     let Lookup::Found(library) = lookup(libs, "Chirale_TensorFLowLite", "2.0.0") else {
         panic!("the pin is installed")
     };
@@ -173,14 +173,14 @@ fn the_plan_replaces_board_glue_and_builds_core_units_with_the_sketch() {
 
 /// Copies the files under `from` whose names pass `keep` to `to`, keeping relative paths.
 fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) {
-    for entry in std::fs::read_dir(from).unwrap() {
+    for entry in fs_err::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let target = to.join(path.file_name().unwrap());
         if path.is_dir() {
             copy_tree(&path, &target, keep);
         } else if keep(&path.to_string_lossy()) {
-            std::fs::create_dir_all(to).unwrap();
-            std::fs::copy(&path, &target).unwrap();
+            fs_err::create_dir_all(to).unwrap();
+            fs_err::copy(&path, &target).unwrap();
         }
     }
 }
@@ -222,8 +222,8 @@ fn layout_library(tf_root: &Path, libraries: &Path, version: &str) -> PathBuf {
     );
     for unit in library_sources(tf_root).unwrap() {
         let to = src.join(&unit);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(tf_root.join(&unit), to).unwrap();
+        fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+        fs_err::copy(tf_root.join(&unit), to).unwrap();
     }
     let downloads = tf_root.join("tensorflow/lite/micro/tools/make/downloads");
     for (from, to) in [
@@ -239,7 +239,7 @@ fn layout_library(tf_root: &Path, libraries: &Path, version: &str) -> PathBuf {
         "tensorflow/lite/micro/tools",
         "tensorflow/lite/micro/testing",
     ] {
-        let _ = std::fs::remove_dir_all(src.join(extra));
+        let _ = fs_err::remove_dir_all(src.join(extra));
     }
     dir
 }
@@ -295,14 +295,14 @@ async fn a_library_installed_for_arduino_cli_is_built_from_its_sources_and_check
         None
     );
     let note = library.src().join("tensorflow/lite/micro/micro_time.h");
-    let original = std::fs::read_to_string(&note).unwrap();
-    std::fs::write(&note, format!("{original}\n// edited\n")).unwrap();
+    let original = fs_err::read_to_string(&note).unwrap();
+    fs_err::write(&note, format!("{original}\n// edited\n")).unwrap();
     assert_eq!(
         find_built(&cache_dir(), &library, &host.compiler, &data_host()).unwrap(),
         None,
         "edited sources are not the cached build"
     );
-    std::fs::write(&note, original).unwrap();
+    fs_err::write(&note, original).unwrap();
     assert_eq!(
         find_built(&cache_dir(), &library, &host.compiler, &data_host()).unwrap(),
         Some(again.clone())
@@ -311,13 +311,13 @@ async fn a_library_installed_for_arduino_cli_is_built_from_its_sources_and_check
     // A sketch written for the layout's (2020) API builds against its real headers, runs and
     // passes; the verdict records which sources were used.
     let sketch = tmp.path().join("tfmicro_layout");
-    std::fs::create_dir_all(&sketch).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(&sketch).unwrap();
+    fs_err::copy(
         root().join("data/fixtures/host/installed/tfmicro_layout/tfmicro_layout.ino"),
         sketch.join("tfmicro_layout.ino"),
     )
     .unwrap();
-    std::fs::copy(
+    fs_err::copy(
         root().join("examples/fruit_to_emoji/model.h"),
         sketch.join("model.h"),
     )

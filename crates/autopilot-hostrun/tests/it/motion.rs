@@ -37,7 +37,7 @@ fn dataset(dir: &std::path::Path) -> PathBuf {
         );
     }
     let path = dir.join("gestures.csv");
-    std::fs::write(&path, text).unwrap();
+    fs_err::write(&path, text).unwrap();
     path
 }
 
@@ -92,8 +92,8 @@ async fn a_motion_sketch_prints_the_dataset_rows_it_reads_from_the_imu() {
     )
     .unwrap();
     let sketch = tmp.path().join("imu_echo");
-    std::fs::create_dir_all(&sketch).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(&sketch).unwrap();
+    fs_err::copy(
         root().join("data/fixtures/host/installed/imu_echo/imu_echo.ino"),
         sketch.join("imu_echo.ino"),
     )

@@ -10,7 +10,7 @@ use crate::support::{cache_dir, check, correct_sketch, host, require, root, sket
 
 /// The oracle's python (`bash scripts/setup-oracle.sh` makes it), if it is there.
 fn oracle_python() -> Option<PathBuf> {
-    std::fs::read_dir(cache_dir())
+    fs_err::read_dir(cache_dir())
         .ok()?
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("oracle-"))

@@ -141,7 +141,7 @@ fn a_missing_profile_is_skipped() {
 fn the_mapping_picks_columns_labels_and_presentation() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("mixed.csv");
-    std::fs::write(
+    fs_err::write(
         &csv,
         "id,fruit,b,g,r\n1,banana,0.1,0.5,0.4\n2,apple,0.2,0.2,0.6\n",
     )
@@ -199,8 +199,8 @@ fn the_pinned_library_is_found_by_its_properties_not_its_folder_name() {
     let tmp = tempfile::tempdir().unwrap();
     let write = |folder: &str, properties: &str| {
         let dir = tmp.path().join(folder);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("library.properties"), properties).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("library.properties"), properties).unwrap();
         dir
     };
     write("Other", "name=Arduino_APDS9960\nversion=1.0.4\n");

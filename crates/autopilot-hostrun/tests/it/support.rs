@@ -85,9 +85,9 @@ async fn prepare() -> Result<Host, &'static str> {
 /// A sketch folder `<tmp>/<name>/<name>.ino` with the fruit_to_emoji model beside it.
 pub fn sketch_with(tmp: &Path, name: &str, code: &str) -> PathBuf {
     let dir = tmp.join(name);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::write(dir.join(format!("{name}.ino")), code).expect("write sketch");
-    std::fs::copy(
+    fs_err::create_dir_all(&dir).expect("mkdir");
+    fs_err::write(dir.join(format!("{name}.ino")), code).expect("write sketch");
+    fs_err::copy(
         root().join("examples/fruit_to_emoji/model.h"),
         dir.join("model.h"),
     )
@@ -96,7 +96,7 @@ pub fn sketch_with(tmp: &Path, name: &str, code: &str) -> PathBuf {
 }
 
 pub fn correct_sketch() -> String {
-    std::fs::read_to_string(root().join("data/fixtures/host/engine/correct/correct.ino"))
+    fs_err::read_to_string(root().join("data/fixtures/host/engine/correct/correct.ino"))
         .expect("fixture")
 }
 

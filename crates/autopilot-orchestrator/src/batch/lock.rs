@@ -82,7 +82,7 @@ impl RunDirLock {
         let mut taken_over = None;
         // Twice at most: once, and once more after removing a stale lock.
         for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+            match fs_err::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&path)
@@ -126,7 +126,7 @@ impl Drop for RunDirLock {
     fn drop(&mut self) {
         // Only our own lock: a process that took it over from us (it thought us dead) keeps it.
         if read_holder(&self.path).is_ok_and(|h| h == self.holder) {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = fs_err::remove_file(&self.path);
         }
     }
 }
@@ -156,8 +156,8 @@ fn is_stale(holder: &LockHolder, host: &str) -> bool {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+    fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs_err::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
@@ -194,7 +194,7 @@ mod tests {
             command: "autopilot batch old.toml".into(),
             started: "t0".into(),
         };
-        std::fs::write(
+        fs_err::write(
             dir.path().join(LOCK_FILE),
             serde_json::to_string(&dead).unwrap(),
         )
@@ -208,7 +208,7 @@ mod tests {
             host: "elsewhere".into(),
             ..dead
         };
-        std::fs::write(
+        fs_err::write(
             dir.path().join(LOCK_FILE),
             serde_json::to_string(&other).unwrap(),
         )

@@ -28,7 +28,7 @@ struct DemoAnswer {
 
 fn demo_answers(example: &str) -> Vec<DemoAnswer> {
     let path = examples_dir().join(example).join("demo-answers.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     assert!(
         text.starts_with("# HAND-WRITTEN DEMO ANSWERS, NOT MODEL OUTPUT."),
         "the file must say what it is"
@@ -69,8 +69,8 @@ fn the_fruit_example_loads_and_its_header_is_our_conversion() {
     let model = app.model.as_ref().unwrap();
     assert_eq!(model.kind, ModelKind::Tflite);
     // make_model.py wrote model.h with the same layout as the Rust converter.
-    let bytes = std::fs::read(dir.join("model.tflite")).unwrap();
-    let committed = std::fs::read_to_string(dir.join("model.h")).unwrap();
+    let bytes = fs_err::read(dir.join("model.tflite")).unwrap();
+    let committed = fs_err::read_to_string(dir.join("model.h")).unwrap();
     assert_eq!(
         tflite_to_header(&bytes, "g_model_data", "model.tflite").unwrap(),
         committed
@@ -181,7 +181,7 @@ fn the_fruit_demo_sketches_are_the_raw_counts_mutant_then_the_example_sketch() {
     let answers = demo_answers("fruit_to_emoji");
     let first = extract_code(answer(&answers, "sketch", 1)).unwrap();
     let second = extract_code(answer(&answers, "sketch", 2)).unwrap();
-    let example = std::fs::read_to_string(dir.join("fruit_to_emoji.ino")).unwrap();
+    let example = fs_err::read_to_string(dir.join("fruit_to_emoji.ino")).unwrap();
     assert_eq!(first.code.trim_end(), mutant_body("raw_counts").trim_end());
     assert_eq!(second.code.trim_end(), example.trim_end());
     assert_eq!(mutant_body("correct"), example);

@@ -57,24 +57,24 @@ struct Mutant {
 }
 
 fn probes() -> BTreeMap<String, Probe> {
-    let text = std::fs::read_to_string(host_fixtures("probes").join("expected.toml")).unwrap();
+    let text = fs_err::read_to_string(host_fixtures("probes").join("expected.toml")).unwrap();
     toml::from_str::<Probes>(&text).unwrap().probe
 }
 
 fn mutants() -> BTreeMap<String, Mutant> {
-    let text = std::fs::read_to_string(host_fixtures("mutants").join("expected.toml")).unwrap();
+    let text = fs_err::read_to_string(host_fixtures("mutants").join("expected.toml")).unwrap();
     toml::from_str::<Mutants>(&text).unwrap().mutant
 }
 
 fn sketch(kind: &str, name: &str) -> String {
-    std::fs::read_to_string(host_fixtures(kind).join(format!("{name}/{name}.ino"))).unwrap()
+    fs_err::read_to_string(host_fixtures(kind).join(format!("{name}/{name}.ino"))).unwrap()
 }
 
 /// The sketch folders of `dir`, each checked to hold exactly `<folder>.ino`; besides them
 /// only `expected.toml` and `README.md`.
 fn sketch_folders(dir: &Path) -> Vec<String> {
     let mut folders = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().into_string().unwrap();
         if !entry.file_type().unwrap().is_dir() {
@@ -85,7 +85,7 @@ fn sketch_folders(dir: &Path) -> Vec<String> {
             );
             continue;
         }
-        let files: Vec<String> = std::fs::read_dir(entry.path())
+        let files: Vec<String> = fs_err::read_dir(entry.path())
             .unwrap()
             .map(|f| f.unwrap().file_name().into_string().unwrap())
             .collect();

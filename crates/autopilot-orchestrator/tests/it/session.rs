@@ -27,7 +27,7 @@ struct Answers {
 }
 
 fn answers() -> Answers {
-    let text = std::fs::read_to_string(examples_dir().join("color_uno/demo-answers.toml")).unwrap();
+    let text = fs_err::read_to_string(examples_dir().join("color_uno/demo-answers.toml")).unwrap();
     let file: toml::Value = toml::from_str(&text).unwrap();
     let all: Vec<String> = file["answer"]
         .as_array()

@@ -25,7 +25,7 @@ pub fn host_fixtures(kind: &str) -> PathBuf {
 /// A mutant sketch without its two-line `// MUTANT …` header.
 pub fn mutant_body(name: &str) -> String {
     let path = host_fixtures("mutants").join(format!("{name}/{name}.ino"));
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     assert!(
         text.starts_with(&format!("// MUTANT `{name}`: ")),
         "{}",

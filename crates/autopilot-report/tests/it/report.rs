@@ -96,8 +96,8 @@ fn load_default(dir: &Path) -> ReportInput {
 
 fn write_trace(dir: &Path, id: &str, events: &[(&str, Event)]) {
     let sessions = dir.join("sessions");
-    std::fs::create_dir_all(&sessions).unwrap();
-    let mut file = std::fs::File::create(sessions.join(format!("{id}.jsonl"))).unwrap();
+    fs_err::create_dir_all(&sessions).unwrap();
+    let mut file = fs_err::File::create(sessions.join(format!("{id}.jsonl"))).unwrap();
     for (seq, (ts, event)) in (0u64..).zip(events) {
         let record = TraceRecord {
             v: autopilot_trace::FORMAT_VERSION,

@@ -103,7 +103,7 @@ fn the_original_model_header_shape_is_understood() {
 #[test]
 fn the_example_headers_scan_cleanly() {
     let root = crate::support::examples_dir();
-    let dense = std::fs::read_to_string(root.join("color_uno/color_model.h")).unwrap();
+    let dense = fs_err::read_to_string(root.join("color_uno/color_model.h")).unwrap();
     let scan = scan_header(&dense);
     let names: Vec<&str> = scan.symbols.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(

@@ -108,7 +108,7 @@ fn model_refs_parse_provider_and_model() {
 fn the_policy_file_is_read_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policies.toml");
-    std::fs::write(&path, "[attempts]\nspec = 2\n").unwrap();
+    fs_err::write(&path, "[attempts]\nspec = 2\n").unwrap();
     assert_eq!(Policies::load(&path).unwrap().attempts.spec, 2);
     let missing = Policies::load(&dir.path().join("nope.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Read { .. }));

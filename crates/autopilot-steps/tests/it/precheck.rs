@@ -114,8 +114,8 @@ fn every_model_clash_line_in_the_published_logs_is_caught() {
     let Some(logs) = corpus_logs() else { return };
     let model = tflite_model();
     let mut lines = Vec::new();
-    for entry in std::fs::read_dir(logs).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for entry in fs_err::read_dir(logs).unwrap() {
+        let text = fs_err::read_to_string(entry.unwrap().path()).unwrap();
         let mut rows = text.lines();
         while let Some(row) = rows.next() {
             if row.contains("error: conflicting declaration 'const tflite::Model* model'")

@@ -285,14 +285,14 @@ fn copy_prompts() -> tempfile::TempDir {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.path().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            fs_err::copy(entry.path(), target).unwrap();
         }
     }
 }
@@ -300,7 +300,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn a_missing_template_is_named() {
     let dir = copy_prompts();
-    std::fs::remove_file(dir.path().join("staged/design.j2")).unwrap();
+    fs_err::remove_file(dir.path().join("staged/design.j2")).unwrap();
     let err = PromptSet::load(dir.path()).unwrap_err();
     assert!(
         matches!(&err, PromptError::MissingTemplate { variant, template: "design", .. } if variant == "staged"),
@@ -311,13 +311,13 @@ fn a_missing_template_is_named() {
 #[test]
 fn unknown_files_and_undeclared_variants_are_refused() {
     let dir = copy_prompts();
-    std::fs::write(dir.path().join("default/skecth.j2"), "typo").unwrap();
+    fs_err::write(dir.path().join("default/skecth.j2"), "typo").unwrap();
     let err = PromptSet::load(dir.path()).unwrap_err();
     assert!(matches!(err, PromptError::UnknownFile { .. }), "{err}");
     assert!(err.to_string().contains("skecth.j2"), "{err}");
 
     let dir = copy_prompts();
-    std::fs::create_dir(dir.path().join("sg3")).unwrap();
+    fs_err::create_dir(dir.path().join("sg3")).unwrap();
     let err = PromptSet::load(dir.path()).unwrap_err();
     assert!(
         matches!(err, PromptError::UndeclaredVariant { .. }),
@@ -325,7 +325,7 @@ fn unknown_files_and_undeclared_variants_are_refused() {
     );
 
     let dir = copy_prompts();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("variants.toml"),
         "[variants.default]\ndescription = \"x\"\nflow = \"twisted\"\n",
     )
@@ -337,7 +337,7 @@ fn unknown_files_and_undeclared_variants_are_refused() {
 #[test]
 fn template_errors_name_the_template() {
     let dir = copy_prompts();
-    std::fs::write(dir.path().join("default/sketch.j2"), "{% if %}").unwrap();
+    fs_err::write(dir.path().join("default/sketch.j2"), "{% if %}").unwrap();
     let err = PromptSet::load(dir.path()).unwrap_err();
     assert!(
         matches!(&err, PromptError::Template { name, .. } if name == "default/sketch.j2"),
@@ -346,7 +346,7 @@ fn template_errors_name_the_template() {
 
     // A misspelt variable is caught when the set is loaded, not in the middle of a session.
     let dir = copy_prompts();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("sg2-markdown-guidelines/sketch.j2"),
         "{{ app.descripton }}",
     )
@@ -359,7 +359,7 @@ fn template_errors_name_the_template() {
 
     // A JSON variant must render JSON.
     let dir = copy_prompts();
-    std::fs::write(
+    fs_err::write(
         dir.path().join("sg0-json/spec_fill.j2"),
         "{\"task\": {{ app.name }} }",
     )

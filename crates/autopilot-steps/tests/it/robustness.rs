@@ -50,7 +50,7 @@ pub fn variants(text: &str, rounds: usize, seed: u64) -> Vec<String> {
 }
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(
+    fs_err::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}")),
     )
     .unwrap()

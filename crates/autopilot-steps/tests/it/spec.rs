@@ -320,8 +320,8 @@ fn an_answer_without_json_fails_only_the_json_check() {
 fn logged_spec_answers() -> Option<Vec<String>> {
     let logs = crate::support::corpus_logs()?;
     let mut answers = Vec::new();
-    for entry in std::fs::read_dir(logs).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for entry in fs_err::read_dir(logs).unwrap() {
+        let text = fs_err::read_to_string(entry.unwrap().path()).unwrap();
         let mut current: Option<String> = None;
         for line in text.lines() {
             let starts_record =

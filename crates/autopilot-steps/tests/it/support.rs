@@ -35,8 +35,8 @@ impl AppDir {
 
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, contents).unwrap();
         path
     }
 
@@ -88,7 +88,7 @@ file = "data/xy.csv"
 
 /// The fruit_to_emoji model bytes.
 pub fn fruit_tflite() -> Vec<u8> {
-    std::fs::read(examples_dir().join("fruit_to_emoji/model.tflite")).unwrap()
+    fs_err::read(examples_dir().join("fruit_to_emoji/model.tflite")).unwrap()
 }
 
 /// The app file of a three-class TFLite app whose model is given by `model_source`

@@ -48,7 +48,7 @@ impl Fake {
     }
 
     fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
+        fs_err::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
@@ -65,7 +65,7 @@ impl Fake {
     /// Puts a recorded `compile.stdout` in place, with the recording's sketch folder replaced
     /// by `sketch_dir` and its build folder by `<work>/build` (created).
     fn record_compile(&self, case: &str, sketch_dir: &Path) -> PathBuf {
-        let text = std::fs::read_to_string(
+        let text = fs_err::read_to_string(
             fixtures()
                 .join("arduino-cli")
                 .join(case)
@@ -73,9 +73,9 @@ impl Fake {
         )
         .unwrap();
         let build = self.path().join("build");
-        std::fs::create_dir_all(&build).unwrap();
+        fs_err::create_dir_all(&build).unwrap();
         let build = build.canonicalize().unwrap();
-        std::fs::write(
+        fs_err::write(
             self.case.join("compile.stdout"),
             text.replace("/home/user/sketches/Colors", &sketch_dir.to_string_lossy())
                 .replace("/tmp/arduino-build/Colors", &build.to_string_lossy()),
@@ -96,7 +96,7 @@ impl Fake {
 
     /// Replaces one recorded output of the case.
     fn set(&self, file: &str, text: &str) {
-        std::fs::write(self.case.join(file), text).unwrap();
+        fs_err::write(self.case.join(file), text).unwrap();
     }
 }
 
@@ -106,7 +106,7 @@ const COLORS: &str = "#include <Arduino_APDS9960.h>\nvoid setup() {}\nvoid loop(
 /// with `scripts/record-arduino-cli-fixtures.sh` replace the hand-written ones).
 fn recorded(case: &str, file: &str) -> serde_json::Value {
     let path = fixtures().join("arduino-cli").join(case).join(file);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// `version` as recorded in `common/`.
@@ -185,8 +185,8 @@ async fn versions_come_from_version_core_list_and_lib_list() {
 async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached() {
     let (fake, compiler, sketch, build) =
         Fake::recorded("compile-success", "nano33ble_sense").await;
-    std::fs::write(build.join("Colors.ino.elf"), b"\x7fELF fake").unwrap();
-    std::fs::write(build.join("build.options.json"), "{}").unwrap();
+    fs_err::write(build.join("Colors.ino.elf"), b"\x7fELF fake").unwrap();
+    fs_err::write(build.join("build.options.json"), "{}").unwrap();
     let result = compiler.compile(&sketch, &build).await.unwrap();
     let (text, text_max, data, data_max) = recorded_sections();
     assert_eq!(
@@ -260,7 +260,7 @@ async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached
     let again = compiler.compile(&sketch, &build).await.unwrap();
     assert!(again.cache_hit);
     assert_eq!(again.outcome, result.outcome);
-    assert_eq!(std::fs::read(again.elf.unwrap()).unwrap(), b"\x7fELF fake");
+    assert_eq!(fs_err::read(again.elf.unwrap()).unwrap(), b"\x7fELF fake");
     assert_eq!(
         fake.calls_of("compile").len(),
         1,
@@ -272,7 +272,7 @@ async fn a_successful_compile_reports_sizes_libraries_and_firmware_and_is_cached
 async fn the_build_cache_setting_goes_only_to_versions_that_honour_it() {
     for (version, passed) in [("1.0.3", true), ("1.0.4", false), ("git-snapshot", false)] {
         let fake = Fake::new(&["compile-success"]);
-        let text = std::fs::read_to_string(fake.case.join("version.stdout")).unwrap();
+        let text = fs_err::read_to_string(fake.case.join("version.stdout")).unwrap();
         fake.set(
             "version.stdout",
             &text.replace(
@@ -304,7 +304,7 @@ async fn a_compile_json_of_several_mib_is_read_whole() {
     let (fake, compiler, sketch, build) =
         Fake::recorded("compile-success", "nano33ble_sense").await;
     let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fake.case.join("compile.stdout")).unwrap())
+        serde_json::from_str(&fs_err::read_to_string(fake.case.join("compile.stdout")).unwrap())
             .unwrap();
     let properties: Vec<String> = (0..40_000)
         .map(|i| format!("recipe.hooks.generated.{i}.pattern=\"{{compiler.path}}\" -I{{build.path}}/include/{i:0>40}"))
@@ -322,7 +322,7 @@ async fn an_unmeasured_data_section_is_unknown_ram_not_a_parse_error() {
     // `sizer.go`: `data` is -1 when a platform has `maximum_data_size` but no data regex.
     let (fake, compiler, sketch, build) =
         Fake::recorded("compile-success", "nano33ble_sense").await;
-    let text = std::fs::read_to_string(fake.case.join("compile.stdout")).unwrap();
+    let text = fs_err::read_to_string(fake.case.join("compile.stdout")).unwrap();
     fake.set(
         "compile.stdout",
         &text.replace(r#""size": 68832,"#, r#""size": -1,"#),
@@ -345,8 +345,8 @@ async fn builder_result_diagnostics_are_used_when_present() {
     let sketch = Sketch::open(&write_sketch(fake.path(), "Colors", COLORS)).unwrap();
     fake.record_compile("compile-diagnostics", &sketch.dir);
     // Make `compiler_err` disagree, to prove which one was read.
-    let json = std::fs::read_to_string(fake.case.join("compile.stdout")).unwrap();
-    std::fs::write(
+    let json = fs_err::read_to_string(fake.case.join("compile.stdout")).unwrap();
+    fs_err::write(
         fake.case.join("compile.stdout"),
         json.replace(
             "\"compiler_err\": \"",
@@ -430,7 +430,7 @@ async fn a_hanging_arduino_cli_times_out_and_its_child_is_killed() {
         .await
         .unwrap();
     assert_eq!(result.outcome, CompileOutcome::TimedOut { after_ms: 800 });
-    let child: i32 = std::fs::read_to_string(fake.case.join("compile.child-pid"))
+    let child: i32 = fs_err::read_to_string(fake.case.join("compile.child-pid"))
         .unwrap()
         .trim()
         .parse()
@@ -460,7 +460,7 @@ async fn unreadable_output_is_an_error_that_keeps_the_output() {
     // An unknown flag fails in cobra: the message on stderr, exit 1.
     fake.set("compile.stderr", "Error: unknown flag: --format\n");
     fake.set("compile.exit", "1\n");
-    std::fs::remove_file(fake.case.join("compile.mode")).unwrap();
+    fs_err::remove_file(fake.case.join("compile.mode")).unwrap();
     let error = compiler
         .compile(&sketch, &fake.path().join("build"))
         .await
@@ -526,12 +526,12 @@ async fn nano33ble_errors_from_the_published_logs_are_parsed_from_compiler_err()
             "success": false,
             "error": "Error during build: exit status 1",
         });
-        std::fs::write(
+        fs_err::write(
             fake.case.join("compile.stdout"),
             serde_json::to_string_pretty(&json).unwrap(),
         )
         .unwrap();
-        std::fs::write(fake.case.join("compile.exit"), "1\n").unwrap();
+        fs_err::write(fake.case.join("compile.exit"), "1\n").unwrap();
         let result = compiler
             .compile(&sketch, &fake.path().join("build"))
             .await
@@ -835,8 +835,8 @@ async fn esp32_gets_default_warnings_and_its_own_core_and_variant_folders() {
     let fake = Fake::new(&["compile-success"]);
     // A platform folder as arduino-esp32 lays it out (boards.txt keys from its boards.txt).
     let platform = fake.path().join("esp32-platform");
-    std::fs::create_dir_all(&platform).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&platform).unwrap();
+    fs_err::write(
         platform.join("boards.txt"),
         "esp32.name=ESP32 Dev Module\nesp32.build.core=esp32\nesp32.build.variant=esp32\n",
     )
@@ -844,7 +844,7 @@ async fn esp32_gets_default_warnings_and_its_own_core_and_variant_folders() {
     let compiler = fake.compiler("esp32").await;
     let sketch = Sketch::open(&write_sketch(fake.path(), "Colors", COLORS)).unwrap();
     let build = fake.record_compile("compile-success", &sketch.dir);
-    let text = std::fs::read_to_string(fake.case.join("compile.stdout")).unwrap();
+    let text = fs_err::read_to_string(fake.case.join("compile.stdout")).unwrap();
     fake.set(
         "compile.stdout",
         &text.replace(
@@ -898,8 +898,8 @@ async fn arduino_cli_older_than_1_0_is_refused_with_the_fix() {
 async fn libraries_in_the_libraries_folder_count_in_versions_and_the_cache_key() {
     let fake = Fake::new(&["compile-success"]);
     let library = fake.path().join("libraries/MyFilter");
-    std::fs::create_dir_all(&library).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&library).unwrap();
+    fs_err::write(
         library.join("library.properties"),
         "name=MyFilter\nversion=0.1.0\n",
     )
@@ -913,7 +913,7 @@ async fn libraries_in_the_libraries_folder_count_in_versions_and_the_cache_key()
     let build = fake.record_compile("compile-success", &sketch.dir);
     let first = compiler.compile(&sketch, &build).await.unwrap();
 
-    std::fs::write(
+    fs_err::write(
         library.join("library.properties"),
         "name=MyFilter\nversion=0.2.0\n",
     )
@@ -929,9 +929,9 @@ async fn every_file_arduino_cli_copies_is_part_of_the_cache_key() {
     let fake = Fake::new(&["compile-success"]);
     let compiler = fake.compiler("nano33ble_sense").await;
     let dir = write_sketch(fake.path(), "Colors", COLORS);
-    std::fs::create_dir_all(dir.join("utils")).unwrap();
-    std::fs::write(dir.join("utils/filter.h"), "#define K 1\n").unwrap();
-    std::fs::write(dir.join("utils/.hidden.h"), "x").unwrap();
+    fs_err::create_dir_all(dir.join("utils")).unwrap();
+    fs_err::write(dir.join("utils/filter.h"), "#define K 1\n").unwrap();
+    fs_err::write(dir.join("utils/.hidden.h"), "x").unwrap();
     let sketch = Sketch::open(&dir).unwrap();
     assert_eq!(
         sketch.files().unwrap(),
@@ -939,7 +939,7 @@ async fn every_file_arduino_cli_copies_is_part_of_the_cache_key() {
     );
     let build = fake.record_compile("compile-success", &sketch.dir);
     let first = compiler.compile(&sketch, &build).await.unwrap();
-    std::fs::write(dir.join("utils/filter.h"), "#define K 2\n").unwrap();
+    fs_err::write(dir.join("utils/filter.h"), "#define K 2\n").unwrap();
     let second = compiler.compile(&sketch, &build).await.unwrap();
     assert!(
         !second.cache_hit,
@@ -949,8 +949,8 @@ async fn every_file_arduino_cli_copies_is_part_of_the_cache_key() {
 
     // `<folder>.pde` is a main file too (deprecated, still accepted).
     let pde = fake.path().join("Old");
-    std::fs::create_dir_all(&pde).unwrap();
-    std::fs::write(pde.join("Old.pde"), "void setup() {}\nvoid loop() {}\n").unwrap();
+    fs_err::create_dir_all(&pde).unwrap();
+    fs_err::write(pde.join("Old.pde"), "void setup() {}\nvoid loop() {}\n").unwrap();
     let old = Sketch::open(&pde).unwrap();
     assert_eq!(old.main, pde.canonicalize().unwrap().join("Old.pde"));
     assert!(old.name_matches_folder());

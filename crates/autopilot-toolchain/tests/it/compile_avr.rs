@@ -243,13 +243,13 @@ async fn the_build_path_is_reused_and_identical_requests_hit_the_cache() {
         "{cached_elf:?}"
     );
     assert_eq!(
-        std::fs::read(&cached_elf).unwrap(),
-        std::fs::read(first.elf.as_ref().unwrap()).unwrap()
+        fs_err::read(&cached_elf).unwrap(),
+        fs_err::read(first.elf.as_ref().unwrap()).unwrap()
     );
     assert!(again.to_trace_event(2).cache_hit);
 
     // An edit misses the cache and rebuilds in the same build path; a failure is cached too.
-    std::fs::write(
+    fs_err::write(
         sketch.main.clone(),
         "void setup() {}\nvoid loop() { undefinedThing(); }\n",
     )
@@ -263,7 +263,7 @@ async fn the_build_path_is_reused_and_identical_requests_hit_the_cache() {
     assert_eq!(edited_again.outcome, edited.outcome);
 
     // A model header is an input too.
-    std::fs::write(
+    fs_err::write(
         folder.join("model.h"),
         "const unsigned char model[] = {1};\n",
     )
@@ -275,12 +275,12 @@ async fn the_build_path_is_reused_and_identical_requests_hit_the_cache() {
 /// A stand-in for arduino-builder: answers `-version`; otherwise runs `body`.
 fn fake_builder(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("fake-arduino-builder");
-    std::fs::write(
+    fs_err::write(
         &path,
         format!("#!/bin/sh\nif [ \"$1\" = \"-version\" ]; then echo 'Arduino Builder 1.3.25'; exit 0; fi\n{body}\n"),
     )
     .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
 
@@ -307,7 +307,7 @@ async fn a_hanging_compiler_is_killed_with_its_process_group() {
     let event = result.to_trace_event(1);
     assert_eq!(event.status, CompileStatus::TimedOut);
     assert!(event.detail.unwrap().contains("timed out after 800 ms"));
-    let child: i32 = std::fs::read_to_string(&pid_file)
+    let child: i32 = fs_err::read_to_string(&pid_file)
         .unwrap()
         .trim()
         .parse()
@@ -397,15 +397,15 @@ async fn a_folder_the_user_made_is_never_used_as_build_path() {
     let compiler = Compiler::new(&target("uno"), config).await.unwrap();
     let sketch = Sketch::open(&sketch_fixture("Good")).unwrap();
     let mine = work.path().join("my-notes");
-    std::fs::create_dir_all(&mine).unwrap();
-    std::fs::write(mine.join("todo.txt"), "keep me").unwrap();
+    fs_err::create_dir_all(&mine).unwrap();
+    fs_err::write(mine.join("todo.txt"), "keep me").unwrap();
     let error = compiler.compile(&sketch, &mine).await.unwrap_err();
     assert!(
         matches!(error, CompileError::ForeignBuildDir { .. }),
         "{error:?}"
     );
     assert_eq!(
-        std::fs::read_to_string(mine.join("todo.txt")).unwrap(),
+        fs_err::read_to_string(mine.join("todo.txt")).unwrap(),
         "keep me"
     );
 }

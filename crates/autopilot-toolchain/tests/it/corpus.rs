@@ -48,7 +48,7 @@ impl CompileRecord {
 }
 
 pub fn compile_records(corpus: &Path) -> Vec<CompileRecord> {
-    let mut logs: Vec<_> = std::fs::read_dir(corpus.join("raw_logs"))
+    let mut logs: Vec<_> = fs_err::read_dir(corpus.join("raw_logs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
@@ -56,7 +56,7 @@ pub fn compile_records(corpus: &Path) -> Vec<CompileRecord> {
     logs.sort();
     let mut records = Vec::new();
     for log in logs {
-        let text = std::fs::read_to_string(&log).unwrap();
+        let text = fs_err::read_to_string(&log).unwrap();
         let file = log.file_name().unwrap().to_string_lossy().into_owned();
         let lines: Vec<&str> = text.lines().collect();
         let mut i = 0;

@@ -130,15 +130,15 @@ extern APDS9960 APDS;
 
 fn write_library(dir: &Path) -> PathBuf {
     let src = dir.join("Arduino_APDS9960/src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("Arduino_APDS9960.h"), HEADER).unwrap();
-    std::fs::create_dir_all(dir.join("Arduino_APDS9960/examples/ColorSensor")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(&src).unwrap();
+    fs_err::write(src.join("Arduino_APDS9960.h"), HEADER).unwrap();
+    fs_err::create_dir_all(dir.join("Arduino_APDS9960/examples/ColorSensor")).unwrap();
+    fs_err::write(
         dir.join("Arduino_APDS9960/examples/ColorSensor/use.h"),
         "bool readColor(int& r);\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         dir.join("Arduino_APDS9960/library.properties"),
         "name=Arduino_APDS9960\nversion=1.0.4\nauthor=Arduino\n",
     )

@@ -16,7 +16,7 @@ fn sh(script: &str) -> ProcessSpec {
 
 async fn read_pid(path: &Path) -> i32 {
     for _ in 0..100 {
-        if let Ok(text) = std::fs::read_to_string(path)
+        if let Ok(text) = fs_err::read_to_string(path)
             && let Ok(pid) = text.trim().parse()
         {
             return pid;

@@ -60,7 +60,7 @@ async fn an_mmcu_section_is_refused_and_simavr_writes_no_host_file() {
         result.outcome
     );
     let elf = result.elf.unwrap();
-    let bytes = std::fs::read(&elf).unwrap();
+    let bytes = fs_err::read(&elf).unwrap();
     let names = firmware::section_names(&bytes).unwrap();
     assert!(names.iter().any(|n| n == ".mmcu"), "{names:?}");
     assert!(names.iter().any(|n| n == ".text"), "{names:?}");
@@ -127,7 +127,7 @@ type HeadOf = fn(&Path) -> String;
 fn plant_secret(dir: &Path) -> (std::path::PathBuf, &'static str) {
     let secret = dir.join(".env");
     let token = "OPENAI_API_KEY=sk-redteam-7f3a9c";
-    std::fs::write(&secret, format!("{token}\n")).unwrap();
+    fs_err::write(&secret, format!("{token}\n")).unwrap();
     (secret, token)
 }
 
@@ -173,7 +173,7 @@ async fn includes_of_host_files_fail_inside_the_sandbox() {
     ];
     for (name, head) in cases {
         let case = work.path().join(name);
-        std::fs::create_dir_all(&case).unwrap();
+        fs_err::create_dir_all(&case).unwrap();
         let (secret, token) = plant_secret(&case);
         let code = format!("{}void setup() {{}}\nvoid loop() {{}}\n", head(&secret));
         let result = compile(&case, name, &code).await;
@@ -224,23 +224,23 @@ async fn including_dev_zero_ends_at_the_memory_limit_quickly() {
 /// that may write `build` only.
 fn hostile_tool(dir: &Path, script: &str) -> (std::path::PathBuf, Sandbox) {
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&bin).unwrap();
     let tool = bin.join("tool");
-    std::fs::write(&tool, format!("#!/bin/sh\n{script}\n")).unwrap();
-    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs_err::write(&tool, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs_err::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let build = dir.join("build");
-    std::fs::create_dir_all(&build).unwrap();
+    fs_err::create_dir_all(&build).unwrap();
     let sandbox = Sandbox::new(&SandboxConfig::default()).writable(&build);
     (tool, sandbox)
 }
 
 /// Host processes whose command line contains `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
+    fs_err::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
+            fs_err::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(marker))
         })
         .collect()
@@ -304,7 +304,7 @@ async fn a_fork_bomb_is_bounded_and_leaves_no_process_behind() {
     let text = format!("{}{}", output.stdout.text(), output.stderr.text());
     // The kernel does not count a root-owned user namespace's processes against
     // RLIMIT_NPROC: as root the bomb is bounded by the timeout and the PID namespace only.
-    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    let root = std::os::unix::fs::MetadataExt::uid(&fs_err::metadata("/proc/self").unwrap()) == 0;
     if !root {
         assert!(
             !text.contains("forked 200"),

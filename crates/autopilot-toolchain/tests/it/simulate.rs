@@ -112,7 +112,7 @@ async fn firmware_the_simulator_cannot_run_fails() {
     }
     let work = tempfile::tempdir().unwrap();
     let bogus = work.path().join("bogus.elf");
-    std::fs::write(&bogus, b"not an elf").unwrap();
+    fs_err::write(&bogus, b"not an elf").unwrap();
     let result = simulate(&SimulateRequest::new(
         &bogus,
         "atmega328p",

@@ -55,7 +55,7 @@ pub fn fake_cli_program() -> PathBuf {
 /// `dir` (later cases win).
 pub fn fake_cli_case(dir: &Path, cases: &[&str]) -> PathBuf {
     let case = dir.join("fake-cli-case");
-    std::fs::create_dir_all(&case).unwrap();
+    fs_err::create_dir_all(&case).unwrap();
     for name in std::iter::once("common").chain(cases.iter().copied()) {
         copy_dir(&fixtures().join("arduino-cli").join(name), &case);
     }
@@ -64,14 +64,14 @@ pub fn fake_cli_case(dir: &Path, cases: &[&str]) -> PathBuf {
 
 /// Copies the files and folders of `from` into `to`.
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let dest = to.join(path.file_name().unwrap());
         if path.is_dir() {
             copy_dir(&path, &dest);
         } else {
-            std::fs::copy(&path, dest).unwrap();
+            fs_err::copy(&path, dest).unwrap();
         }
     }
 }
@@ -100,8 +100,8 @@ pub fn fake_cli_config(work: &Path, case: &Path, log: &Path) -> ToolchainConfig 
 /// Writes a sketch `<dir>/<name>/<name>.ino`.
 pub fn write_sketch(dir: &Path, name: &str, code: &str) -> PathBuf {
     let folder = dir.join(name);
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join(format!("{name}.ino")), code).unwrap();
+    fs_err::create_dir_all(&folder).unwrap();
+    fs_err::write(folder.join(format!("{name}.ino")), code).unwrap();
     folder
 }
 
@@ -118,7 +118,7 @@ pub async fn gone(pid: i32) -> bool {
 
 /// Whether a process with this pid is alive (and not a zombie).
 fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    match fs_err::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat
             .rsplit(')')
             .next()

@@ -198,15 +198,15 @@ fn invalid_files_name_the_file_and_the_key() {
 #[test]
 fn a_directory_with_a_bad_file_fails_on_that_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("board.toml"), VALID).unwrap();
-    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"\n").unwrap();
+    fs_err::write(dir.path().join("board.toml"), VALID).unwrap();
+    fs_err::write(dir.path().join("broken.toml"), "name = \"broken\"\n").unwrap();
     let error = Targets::load_dir(dir.path()).unwrap_err();
     let TargetsError::Invalid(invalid) = &error else {
         panic!("{error:?}")
     };
     assert_eq!(invalid.file, dir.path().join("broken.toml"));
     assert!(error.to_string().contains("missing field"), "{error}");
-    std::fs::remove_file(dir.path().join("broken.toml")).unwrap();
+    fs_err::remove_file(dir.path().join("broken.toml")).unwrap();
     let targets = Targets::load_dir(dir.path()).unwrap();
     assert_eq!(targets.len(), 1);
     assert!(

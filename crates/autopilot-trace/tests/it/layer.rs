@@ -122,13 +122,13 @@ fn an_existing_session_file_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let id = SessionId::new("kept").unwrap();
     let path = RunDirSink::session_path(dir.path(), &id);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, "precious\n").unwrap();
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(&path, "precious\n").unwrap();
     let layer = JsonlLayer::new(RunDirSink::new(dir.path()));
     let errors = layer.errors();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     tracing::dispatcher::with_default(&dispatch, || run_session(&id));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+    assert_eq!(fs_err::read_to_string(&path).unwrap(), "precious\n");
     let errors = errors.snapshot();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("kept"), "{errors:?}");
@@ -141,7 +141,7 @@ fn lines_carry_version_and_millisecond_timestamps() {
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let id = SessionId::new("one").unwrap();
     tracing::dispatcher::with_default(&dispatch, || run_session(&id));
-    let text = std::fs::read_to_string(RunDirSink::session_path(dir.path(), &id)).unwrap();
+    let text = fs_err::read_to_string(RunDirSink::session_path(dir.path(), &id)).unwrap();
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with(r#"{"v":1,"session":"one","seq":0,"ts":"2026-11-21T00:00:00.000Z","event":{"type":"session_started""#),

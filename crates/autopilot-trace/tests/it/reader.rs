@@ -28,7 +28,7 @@ fn a_file_cut_mid_line_returns_every_complete_event_and_names_the_cut() {
     let dir = tempfile::tempdir().unwrap();
     let id = SessionId::new("cut").unwrap();
     let path = write_session(dir.path(), &id, 9);
-    let bytes = std::fs::read(&path).unwrap();
+    let bytes = fs_err::read(&path).unwrap();
     // Cut in the middle of the last (10th) line, as a killed writer would leave it.
     let last_line_start = bytes[..bytes.len() - 1]
         .iter()
@@ -36,7 +36,7 @@ fn a_file_cut_mid_line_returns_every_complete_event_and_names_the_cut() {
         .unwrap()
         + 1;
     let cut = last_line_start + (bytes.len() - last_line_start) / 2;
-    std::fs::write(&path, &bytes[..cut]).unwrap();
+    fs_err::write(&path, &bytes[..cut]).unwrap();
 
     let file = TraceFile::read(&path).unwrap();
     assert_eq!(file.records.len(), 9);
@@ -50,10 +50,10 @@ fn a_corrupt_line_in_the_middle_is_reported_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let id = SessionId::new("corrupt").unwrap();
     let path = write_session(dir.path(), &id, 5);
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines[2] = "{\"v\":1,\"session\":\"corrupt\",\"seq\":2, garbage";
-    let mut out = std::fs::File::create(&path).unwrap();
+    let mut out = fs_err::File::create(&path).unwrap();
     for line in &lines {
         writeln!(out, "{line}").unwrap();
     }

@@ -72,7 +72,7 @@ fn a_key_used_everywhere_a_session_touches_never_reaches_its_file() {
         // Debug formatting of the secret, as a careless log line would do it.
         tracing::info!(target: "autopilot::trace", key = ?key, "debug of the key");
     });
-    let text = std::fs::read_to_string(RunDirSink::session_path(dir.path(), &id)).unwrap();
+    let text = fs_err::read_to_string(RunDirSink::session_path(dir.path(), &id)).unwrap();
     assert_eq!(text.lines().count(), 2);
     assert!(
         !text.contains("SECRET0123456789"),

@@ -11,9 +11,9 @@ fn committed_schema_matches_the_types() {
     let generated = serde_json::to_string_pretty(&autopilot_trace::json_schema()).unwrap() + "\n";
     let path = committed_schema_path();
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &generated).unwrap();
+        fs_err::write(&path, &generated).unwrap();
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let committed = fs_err::read_to_string(&path).unwrap_or_default();
     // Compared as JSON values: key order may follow serde_json features other crates turn on.
     let committed: serde_json::Value = serde_json::from_str(&committed).unwrap_or_default();
     assert!(
