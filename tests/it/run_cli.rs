@@ -532,9 +532,9 @@ fn stderr_of_early_stop(dir: &std::path::Path, flags: &[&std::ffi::OsStr]) -> St
 /// homes).
 fn files_in_old_homes(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     let policies = dir.join("policies.toml");
-    std::fs::write(&policies, "[retry]\nmax_tries = 2\n").unwrap();
+    fs_err::write(&policies, "[retry]\nmax_tries = 2\n").unwrap();
     let llm = dir.join("llm.toml");
-    std::fs::write(&llm, "fallback_model = \"ollama:qwen2.5-coder:7b\"\n").unwrap();
+    fs_err::write(&llm, "fallback_model = \"ollama:qwen2.5-coder:7b\"\n").unwrap();
     (policies, llm)
 }
 
