@@ -291,3 +291,43 @@ fn on_the_corpus_legacy_csv_equals_the_reference_and_the_import_matches_format_m
     );
     assert_eq!(summary["by_model"]["gpt-4o"]["outcomes"]["success"], 9);
 }
+
+/// Many small files (more than the workers may hold in flight): every mode and per-record
+/// format writes the same bytes on several threads as on one, in input order.
+#[test]
+fn classify_output_is_the_same_on_one_thread_and_on_several_with_many_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for copy in 0..12 {
+        for log in ["sg_demo_1a2b", "sg_demo_b2025"] {
+            fs_err::copy(
+                fixtures().join(format!("logs/{log}.log")),
+                dir.path().join(format!("{log}-{copy:02}.log")),
+            )
+            .unwrap();
+        }
+    }
+    for taxonomy in ["legacy", "default"] {
+        for format in ["csv", "jsonl", "table"] {
+            let run = |jobs: &str| {
+                stdout_of(
+                    autopilot()
+                        .args(["classify", "-j", jobs, "--taxonomy", taxonomy])
+                        .args(["--format", format])
+                        .arg(dir.path()),
+                )
+            };
+            let one = run("1");
+            // The default table counts per model, not per file.
+            if (taxonomy, format) != ("default", "table") {
+                assert!(
+                    String::from_utf8_lossy(&one).contains("sg_demo_b2025-11"),
+                    "{taxonomy} {format}: the last file is missing"
+                );
+            }
+            assert!(
+                one == run("3"),
+                "{taxonomy} {format}: -j 3 differs from -j 1"
+            );
+        }
+    }
+}

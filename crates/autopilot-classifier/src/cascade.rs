@@ -62,9 +62,18 @@ impl CascadeLinker {
     /// Links the next diagnostic; returns its id (0-based, in feed order) and, for a cascade,
     /// the id of its root and why.
     pub fn link(&mut self, view: &DiagnosticView<'_>) -> (u32, Option<(u32, Link)>) {
+        self.link_named(view, &quoted_identifiers(view.message))
+    }
+
+    /// [`CascadeLinker::link`] with the message's [`quoted_identifiers`] already found (the
+    /// classifier keeps them as evidence too).
+    pub(crate) fn link_named(
+        &mut self,
+        view: &DiagnosticView<'_>,
+        names: &[&str],
+    ) -> (u32, Option<(u32, Link)>) {
         let id = self.next;
         self.next += 1;
-        let names = quoted_identifiers(view.message);
         let header = view.message.ends_with("No such file or directory");
         let parser = is_parser_error(view.message);
         let mut link = None;
@@ -93,7 +102,7 @@ impl CascadeLinker {
         if let Some(at) = location {
             self.lines.entry(at).or_insert(root);
         }
-        if let Some(declared) = failed_declaration(view.message, &names, view.source_line) {
+        if let Some(declared) = failed_declaration(view.message, names, view.source_line) {
             self.failed.entry(declared.to_owned()).or_insert(root);
         }
         (id, link)
@@ -154,11 +163,9 @@ const KEYWORDS: &[&str] = &[
 pub fn quoted_identifiers(message: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = message;
-    while let Some(open) = rest.find(['\'', '\u{2018}']) {
-        let after = &rest[open..];
-        let body_start = open + after.chars().next().map_or(1, char::len_utf8);
-        let body = &rest[body_start..];
-        let Some(close) = body.find(['\'', '\u{2019}']) else {
+    while let Some((open, open_len)) = find_quote(rest, "\u{2018}") {
+        let body = &rest[open + open_len..];
+        let Some((close, close_len)) = find_quote(body, "\u{2019}") else {
             break;
         };
         for name in identifiers(&body[..close]) {
@@ -166,10 +173,26 @@ pub fn quoted_identifiers(message: &str) -> Vec<&str> {
                 names.push(name);
             }
         }
-        let close_len = body[close..].chars().next().map_or(1, char::len_utf8);
         rest = &body[close + close_len..];
     }
     names
+}
+
+/// The first `'` or `typographic` quote (GCC's ‘ or ’) in `text`: its position and length in
+/// bytes. Searched with `memchr` for `'` and the quote's lead byte (a char-set `str::find`
+/// decodes every char; this runs on every diagnostic).
+fn find_quote(text: &str, typographic: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let lead = typographic.as_bytes()[0];
+    memchr::memchr2_iter(b'\'', lead, bytes).find_map(|at| {
+        if bytes[at] == b'\'' {
+            Some((at, 1))
+        } else {
+            bytes[at..]
+                .starts_with(typographic.as_bytes())
+                .then_some((at, typographic.len()))
+        }
+    })
 }
 
 /// C identifiers of a piece of text, in order.

@@ -322,19 +322,20 @@ impl Classifier<'_, '_> {
             self.linker = (at, CascadeLinker::default());
         }
         let source_line = diagnostic.source_line.as_deref();
-        let (id, link) = self.linker.1.link(&DiagnosticView {
-            message: &diagnostic.message,
-            file: diagnostic.file.as_deref(),
-            line: diagnostic.line,
-            source_line,
-        });
+        let names = quoted_identifiers(&diagnostic.message);
+        let (id, link) = self.linker.1.link_named(
+            &DiagnosticView {
+                message: &diagnostic.message,
+                file: diagnostic.file.as_deref(),
+                line: diagnostic.line,
+                source_line,
+            },
+            &names,
+        );
         RecordEvidence {
             source_line: source_line.map(str::to_owned),
             notes: diagnostic.notes.iter().map(|n| n.message.clone()).collect(),
-            identifiers: quoted_identifiers(&diagnostic.message)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            identifiers: names.into_iter().map(str::to_owned).collect(),
             errors: 0,
             id,
             root: link.map(|(root, _)| root),

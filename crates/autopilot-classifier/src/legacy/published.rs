@@ -304,10 +304,13 @@ fn py_space(b: u8) -> bool {
 
 /// Whether `line.strip() == ""` in Python.
 fn py_blank(line: &[u8]) -> bool {
-    if line.is_ascii() {
-        line.iter().all(|b| py_space(*b))
-    } else {
-        py_strip(&String::from_utf8_lossy(line)).is_empty()
+    // One pass that stops at the first ASCII non-space (the common case: a traceback line);
+    // from the first non-ASCII byte on, Python's Unicode whitespace decides. The ASCII spaces
+    // before it are stripped either way, so the rest alone tells.
+    match line.iter().position(|b| !py_space(*b)) {
+        None => true,
+        Some(at) if line[at].is_ascii() => false,
+        Some(at) => py_strip(&String::from_utf8_lossy(&line[at..])).is_empty(),
     }
 }
 
@@ -409,5 +412,28 @@ mod tests {
         assert_eq!(leading_timestamp(" 2025-04-10 11:57:04,310 ERROR"), None);
         assert_eq!(leading_timestamp("2025-04-10 11:57:04.310 ERROR"), None);
         assert_eq!(py_strip("\x1c a \t\n"), "a");
+    }
+
+    #[test]
+    fn a_blank_line_is_one_python_strips_to_nothing() {
+        for blank in [
+            &b""[..],
+            b" \t\r\x0b\x0c\x1c\x1f",
+            " \u{a0}\u{3000} ".as_bytes(),
+            "\u{2028}".as_bytes(),
+        ] {
+            assert!(py_blank(blank), "{blank:?}");
+        }
+        for not_blank in [
+            &b"x"[..],
+            b"   x   ",
+            " \u{a0}é".as_bytes(),
+            "é ".as_bytes(),
+            b" \xff ",
+            // A non-space ASCII byte ends the check even with invalid bytes after it.
+            b" ) \xff",
+        ] {
+            assert!(!py_blank(not_blank), "{not_blank:?}");
+        }
     }
 }
