@@ -59,6 +59,14 @@ pub struct CascadeLinker {
 }
 
 impl CascadeLinker {
+    /// Forgets every diagnostic (a new compile), keeping the memory.
+    pub fn reset(&mut self) {
+        self.next = 0;
+        self.messages.clear();
+        self.lines.clear();
+        self.failed.clear();
+    }
+
     /// Links the next diagnostic; returns its id (0-based, in feed order) and, for a cascade,
     /// the id of its root and why.
     pub fn link(&mut self, view: &DiagnosticView<'_>) -> (u32, Option<(u32, Link)>) {
@@ -76,11 +84,13 @@ impl CascadeLinker {
         self.next += 1;
         let header = view.message.ends_with("No such file or directory");
         let parser = is_parser_error(view.message);
+        // The message is looked up once (hashing long messages is a good part of the cost).
+        let seen = self.messages.get(view.message).copied();
         let mut link = None;
         if (header || (!parser && !names.is_empty()))
-            && let Some(root) = self.messages.get(view.message)
+            && let Some(root) = seen
         {
-            link = Some((*root, Link::SameMessage));
+            link = Some((root, Link::SameMessage));
         }
         let location = view.file.zip(view.line).map(|(f, l)| (f.to_owned(), l));
         if link.is_none()
@@ -96,7 +106,7 @@ impl CascadeLinker {
         }
         let root = link.map_or(id, |(root, _)| root);
         // Allocate a key only the first time it is seen.
-        if !self.messages.contains_key(view.message) {
+        if seen.is_none() {
             self.messages.insert(view.message.to_owned(), root);
         }
         if let Some(at) = location {

@@ -194,6 +194,10 @@ pub(crate) struct LabelCache {
     evidence: bool,
     /// Message → whether its label depends on the (source line, notes).
     needs: HashMap<Box<str>, (bool, bool)>,
+    /// The cascade linker, reset for every attempt: kept here so its maps keep their capacity
+    /// from one attempt and session to the next (growing them afresh was a thirtieth of the
+    /// default mode's instructions).
+    linker: CascadeLinker,
 }
 
 impl LabelCache {
@@ -268,8 +272,8 @@ struct Classifier<'t, 'c> {
     evidenced: Vec<(u8, u32)>,
     /// Index into `records` of the first record of the latest failed attempt.
     last_failed_attempt: Option<usize>,
-    /// Cascade links of the current sketch attempt's diagnostics.
-    linker: ((u8, u32), CascadeLinker),
+    /// The (phase, attempt) whose diagnostics `cache.linker` links now.
+    linking: Option<(u8, u32)>,
 }
 
 impl Classifier<'_, '_> {
@@ -318,12 +322,13 @@ impl Classifier<'_, '_> {
 
     /// The evidence of one error diagnostic, linked to its root within the attempt.
     fn diagnostic_evidence(&mut self, at: (u8, u32), diagnostic: &Diagnostic) -> RecordEvidence {
-        if self.linker.0 != at {
-            self.linker = (at, CascadeLinker::default());
+        if self.linking != Some(at) {
+            self.linking = Some(at);
+            self.cache.linker.reset();
         }
         let source_line = diagnostic.source_line.as_deref();
         let names = quoted_identifiers(&diagnostic.message);
-        let (id, link) = self.linker.1.link_named(
+        let (id, link) = self.cache.linker.link_named(
             &DiagnosticView {
                 message: &diagnostic.message,
                 file: diagnostic.file.as_deref(),
@@ -514,7 +519,7 @@ pub(crate) fn classify_events_cached<'e>(
         records: Vec::new(),
         evidenced: Vec::new(),
         last_failed_attempt: None,
-        linker: ((u8::MAX, 0), CascadeLinker::default()),
+        linking: None,
     };
     // A legacy log that stops inside a session is `truncated`, as `import` and `report` say;
     // a native trace without `session_finished` is `unfinished`.

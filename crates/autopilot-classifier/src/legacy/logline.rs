@@ -67,8 +67,8 @@ fn split_colon_space(text: &str) -> Option<(&str, &str)> {
         .map(|at| (&text[..at], &text[at + 2..]))
 }
 
-/// The batch prefix's separator, searched in every header line: one shared searcher (building
-/// one per call, as `str::find` does, was a tenth of the default mode's time).
+/// The batch prefix's separator, searched in every header line: one shared searcher (`str::find`
+/// builds one per call).
 static BATCH_BAR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"_batch|"));
 
