@@ -240,13 +240,23 @@ pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
     if line.starts_with('#') {
         return None;
     }
-    let end = line.find(['=', ';', '(', '[', '{', ',', ')'])?;
+    // Byte by byte: the terminators are ASCII, so their byte offset is a char boundary (this
+    // runs on every diagnostic's echoed line; a char-set `find` decodes every char).
+    let end = line
+        .bytes()
+        .position(|b| matches!(b, b'=' | b';' | b'(' | b'[' | b'{' | b',' | b')'))?;
     let head = &line[..end];
-    // Only names, `::`, `*`, `&`, template brackets and blanks before the terminator.
-    if !head
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c.is_whitespace() || "*&:<>".contains(c))
-    {
+    // Only names, `::`, `*`, `&`, template brackets and blanks before the terminator; a
+    // non-ASCII head is judged char by char (Unicode blanks count).
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '_' || c.is_whitespace() || "*&:<>".contains(c);
+    let ascii_ok = head.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'*' | b'&' | b':' | b'<' | b'>')
+            || char::from(b).is_ascii_whitespace()
+            || b == 0x0b
+    });
+    if !ascii_ok && (head.is_ascii() || !head.chars().all(allowed)) {
         return None;
     }
     let words: Vec<&str> = identifiers(head).collect();
@@ -301,5 +311,9 @@ mod tests {
         assert_eq!(declaration("Serial.begin(9600);"), None);
         assert_eq!(declaration("x = 5;"), None);
         assert_eq!(declaration("} else if (x) {"), None);
+        // Any Unicode blank separates words; other non-ASCII text is no declaration.
+        assert_eq!(declaration("int\u{a0}x\x0b= 1;"), Some(("x", vec!["int"])));
+        assert_eq!(declaration("int é = 1;"), None);
+        assert_eq!(declaration("int x.y = 1;"), None);
     }
 }
