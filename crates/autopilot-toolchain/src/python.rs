@@ -8,7 +8,9 @@
 //! since TensorFlow and Keras write caches there), the inputs it may read, a wall timeout and
 //! its [`Limits`]. [`run_python`] builds the bubblewrap view from them: the system folders, the
 //! venv and the interpreter it was made from read-only, the inputs read-only at their own paths,
-//! the work dir writable at its own path, nothing else (no `~`, no `/root`, no network).
+//! the work dir writable at its own path, nothing else (no `~`, no `/root`, no network), and the
+//! sandbox's scratch (`/`, `/tmp`, `/dev`) read-only ([`Sandbox::sealed`]), so that the work dir
+//! is the only place a script can write.
 //!
 //! Memory is bounded by `RLIMIT_DATA`, with `RLIMIT_AS` only as a loose backstop: TensorFlow
 //! reserves address space it never touches (thread stacks, allocator arenas, guard regions), so
@@ -167,7 +169,7 @@ pub struct PythonJob {
 impl PythonJob {
     /// A job with the defaults: 5 minutes of wall time and of CPU, 2 GiB of data memory
     /// (TensorFlow importing, training and converting the example's model uses 0.44 GiB),
-    /// 16 GiB of address space (a backstop, see the module docs), 256 processes and threads,
+    /// 8 GiB of address space (a backstop, see the module docs), 256 processes and threads,
     /// 128 MiB files.
     pub fn new(script: impl Into<PathBuf>, work_dir: impl Into<PathBuf>) -> Self {
         PythonJob {
@@ -177,7 +179,7 @@ impl PythonJob {
             read_only: Vec::new(),
             timeout: Duration::from_secs(300),
             limits: Limits {
-                address_space: Some(16 << 30),
+                address_space: Some(8 << 30),
                 data: Some(2 << 30),
                 cpu_seconds: Some(300),
                 processes: Some(256),
@@ -235,7 +237,7 @@ pub fn python_spec(sandbox: &SandboxConfig, env: &PythonEnv, job: &PythonJob) ->
     if !job.script.starts_with(&job.work_dir) {
         view = view.read_only(job.script.clone());
     }
-    view = view.writable(job.work_dir.clone());
+    view = view.writable(job.work_dir.clone()).sealed();
     let bin = env.root().join("bin");
     let path = format!("{}:{}", bin.display(), crate::sandbox::SANDBOX_PATH);
     ProcessSpec::new(env.python())

@@ -102,6 +102,7 @@ pub struct Sandbox {
     config: SandboxConfig,
     read_only: Vec<PathBuf>,
     writable: Vec<PathBuf>,
+    sealed: bool,
 }
 
 impl Sandbox {
@@ -110,7 +111,18 @@ impl Sandbox {
             config: config.clone(),
             read_only: config.read_only.clone(),
             writable: config.writable.clone(),
+            sealed: false,
         }
+    }
+
+    /// Makes the writable folders the only writable places: the sandbox's own root, `/tmp`
+    /// and `/dev` (memory-backed, otherwise writable scratch) are remounted read-only after
+    /// the binds. For code that is told where to write (Python with `TMPDIR` in its work dir);
+    /// compilers keep their private `/tmp`.
+    #[must_use]
+    pub fn sealed(mut self) -> Self {
+        self.sealed = true;
+        self
     }
 
     /// Lets the tool read `path` (a folder or a file).
@@ -180,6 +192,13 @@ impl Sandbox {
         binds.dedup();
         for (path, flag) in binds {
             push_bind(&mut out, flag, path);
+        }
+        if self.sealed {
+            // Not recursive: the binds below keep their own read-only or writable mounts.
+            for dir in ["/", "/tmp", "/dev"] {
+                out.push("--remount-ro".into());
+                out.push(dir.into());
+            }
         }
         out.push("--chdir".into());
         out.push(cwd.unwrap_or(Path::new("/tmp")).into());
