@@ -316,3 +316,282 @@ fn unquantized(report: &ModelReport) -> Option<String> {
     }
     (!problems.is_empty()).then(|| problems.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(dtype: &str, quantization: Option<(f64, i64)>) -> TensorInfo {
+        TensorInfo {
+            name: "t".into(),
+            dtype: dtype.into(),
+            shape: vec![1, 3],
+            quantization: quantization
+                .map(|(scale, zero_point)| Quantization { scale, zero_point }),
+        }
+    }
+
+    /// A fully int8-quantized model that meets [`int8_requirements`].
+    fn int8_report() -> ModelReport {
+        ModelReport {
+            loaded: true,
+            error: None,
+            interpreter: Some("ai_edge_litert".into()),
+            input: Some(tensor("int8", Some((0.0039, -128)))),
+            output: Some(tensor("int8", Some((0.0039, -128)))),
+            ops: vec!["FULLY_CONNECTED".into(), "SOFTMAX".into()],
+            float_tensors: Some(0),
+            size_bytes: 2600,
+            tflite_accuracy: Some(0.96),
+            keras_accuracy: Some(0.98),
+            keras_error: None,
+            rows: 45,
+        }
+    }
+
+    fn int8_requirements() -> ModelRequirements {
+        ModelRequirements {
+            input_dtype: DType::Int8,
+            output_dtype: DType::Int8,
+            quantized: true,
+            max_bytes: Some(64 * 1024),
+            supported_ops: Some(vec!["FULLY_CONNECTED".into(), "SOFTMAX".into()]),
+            max_accuracy_drop: 0.05,
+        }
+    }
+
+    fn checks(verdict: &ModelVerdict) -> Vec<&'static str> {
+        verdict.failures.iter().map(ModelFailure::check).collect()
+    }
+
+    #[test]
+    fn a_model_that_meets_every_requirement_passes() {
+        let verdict = judge(&int8_report(), &int8_requirements());
+        assert!(verdict.passed(), "{verdict:?}");
+        assert!(verdict.unchecked.is_empty());
+    }
+
+    #[test]
+    fn a_model_that_did_not_load_fails_with_the_interpreter_error_only() {
+        let report = ModelReport {
+            loaded: false,
+            error: Some("ValueError: The model is not a valid Flatbuffer buffer".into()),
+            input: None,
+            output: None,
+            ops: vec![],
+            float_tensors: None,
+            tflite_accuracy: None,
+            rows: 0,
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(checks(&verdict), ["model.not_loaded"]);
+        assert!(
+            verdict.failures[0]
+                .reason()
+                .contains("not a valid Flatbuffer")
+        );
+    }
+
+    #[test]
+    fn a_float_model_where_int8_is_needed_fails_dtype_and_quantization() {
+        let report = ModelReport {
+            input: Some(tensor("float32", None)),
+            output: Some(tensor("float32", None)),
+            float_tensors: Some(6),
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(
+            checks(&verdict),
+            [
+                "model.wrong_input_dtype",
+                "model.wrong_output_dtype",
+                "model.not_quantized"
+            ]
+        );
+        assert_eq!(
+            verdict.failures[0],
+            ModelFailure::WrongInputDtype {
+                expected: DType::Int8,
+                actual: Some("float32".into())
+            }
+        );
+        assert_eq!(
+            verdict.failures[0].reason(),
+            "the input tensor is float32, the target needs int8"
+        );
+        assert!(verdict.failures[2].reason().contains("6 float32 tensors"));
+    }
+
+    #[test]
+    fn uint8_output_where_int8_is_needed_fails_the_output_dtype_only() {
+        let report = ModelReport {
+            output: Some(tensor("uint8", Some((0.0039, 0)))),
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(checks(&verdict), ["model.wrong_output_dtype"]);
+    }
+
+    #[test]
+    fn integer_tensors_without_quantization_parameters_are_not_quantized() {
+        let report = ModelReport {
+            input: Some(tensor("int8", None)),
+            output: Some(tensor("int8", Some((0.0, 0)))),
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(checks(&verdict), ["model.not_quantized"]);
+        let reason = verdict.failures[0].reason();
+        assert!(
+            reason.contains("input tensor has no quantization")
+                && reason.contains("output tensor has no quantization"),
+            "{reason}"
+        );
+        // Unknown inner types are not "quantized" either.
+        let report = ModelReport {
+            float_tensors: None,
+            ..int8_report()
+        };
+        assert_eq!(
+            checks(&judge(&report, &int8_requirements())),
+            ["model.not_quantized"]
+        );
+    }
+
+    #[test]
+    fn an_op_the_target_lacks_fails_per_op_and_an_unknown_op_list_is_unchecked() {
+        let report = ModelReport {
+            ops: vec!["FULLY_CONNECTED".into(), "TANH".into(), "SOFTMAX".into()],
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(
+            verdict.failures,
+            [ModelFailure::UnsupportedOp { op: "TANH".into() }]
+        );
+        let unknown = ModelRequirements {
+            supported_ops: None,
+            ..int8_requirements()
+        };
+        let verdict = judge(&report, &unknown);
+        assert!(verdict.passed());
+        assert_eq!(verdict.unchecked, ["model.supported_ops"]);
+    }
+
+    #[test]
+    fn a_model_over_the_budget_is_too_large() {
+        let report = ModelReport {
+            size_bytes: 70_000,
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(
+            verdict.failures,
+            [ModelFailure::TooLarge {
+                size_bytes: 70_000,
+                max_bytes: 65_536
+            }]
+        );
+        let no_budget = ModelRequirements {
+            max_bytes: None,
+            ..int8_requirements()
+        };
+        assert!(judge(&report, &no_budget).passed());
+    }
+
+    #[test]
+    fn an_accuracy_drop_over_the_threshold_fails_and_one_at_it_passes() {
+        let report = ModelReport {
+            tflite_accuracy: Some(0.90),
+            ..int8_report()
+        };
+        let verdict = judge(&report, &int8_requirements());
+        assert_eq!(
+            verdict.failures,
+            [ModelFailure::AccuracyDrop {
+                keras: 0.98,
+                tflite: 0.90,
+                max_drop: 0.05
+            }]
+        );
+        assert!(verdict.failures[0].reason().contains("0.9800"));
+        let at_threshold = ModelReport {
+            tflite_accuracy: Some(0.93),
+            ..int8_report()
+        };
+        assert!(judge(&at_threshold, &int8_requirements()).passed());
+        // Better than Keras is no drop.
+        let better = ModelReport {
+            tflite_accuracy: Some(1.0),
+            ..int8_report()
+        };
+        assert!(judge(&better, &int8_requirements()).passed());
+    }
+
+    #[test]
+    fn an_unmeasured_accuracy_is_unknown_not_zero() {
+        for (report, needle) in [
+            (
+                ModelReport {
+                    keras_accuracy: None,
+                    keras_error: Some("ValueError: bad file".into()),
+                    ..int8_report()
+                },
+                "Keras model could not be evaluated: ValueError: bad file",
+            ),
+            (
+                ModelReport {
+                    keras_accuracy: None,
+                    ..int8_report()
+                },
+                "Keras model's accuracy was not measured",
+            ),
+            (
+                ModelReport {
+                    tflite_accuracy: None,
+                    error: Some("the input tensor [1, 4] does not take 3 features".into()),
+                    ..int8_report()
+                },
+                "TFLite model could not be evaluated: the input tensor",
+            ),
+            (
+                ModelReport {
+                    rows: 0,
+                    ..int8_report()
+                },
+                "no held-out rows",
+            ),
+        ] {
+            let verdict = judge(&report, &int8_requirements());
+            assert_eq!(checks(&verdict), ["model.accuracy_unknown"], "{report:?}");
+            assert!(verdict.failures[0].reason().contains(needle), "{verdict:?}");
+        }
+    }
+
+    #[test]
+    fn the_script_report_and_the_failures_round_trip_as_json() {
+        let json = r#"{"loaded": true, "error": null, "interpreter": "ai_edge_litert",
+            "input": {"name": "in", "dtype": "float32", "shape": [1, 3], "quantization": null},
+            "output": {"name": "out", "dtype": "int8", "shape": [1, 3],
+                       "quantization": {"scale": 0.00390625, "zero_point": -128}},
+            "ops": ["FULLY_CONNECTED"], "float_tensors": 0, "size_bytes": 1972,
+            "tflite_accuracy": 0.97, "keras_accuracy": null, "keras_error": null, "rows": 45}"#;
+        let report: ModelReport = serde_json::from_str(json).unwrap();
+        assert_eq!(report.input.as_ref().unwrap().dtype(), Some(DType::Float32));
+        assert_eq!(
+            report.output.as_ref().unwrap().quantization,
+            Some(Quantization {
+                scale: 0.003_906_25,
+                zero_point: -128
+            })
+        );
+        assert_eq!(report.keras_accuracy, None);
+        let failure = ModelFailure::UnsupportedOp { op: "TANH".into() };
+        assert_eq!(
+            serde_json::to_value(&failure).unwrap(),
+            serde_json::json!({"check": "unsupported_op", "op": "TANH"})
+        );
+    }
+}
