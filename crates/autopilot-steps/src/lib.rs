@@ -29,11 +29,12 @@ mod prompts;
 mod repair;
 mod sensor;
 mod spec;
+mod stage;
 mod tflite;
 
 pub use app::{
-    App, DType, DatasetFile, GENERATED_HEADER_NAME, ModelInfo, ModelKind, ModelSource, SensorHints,
-    TensorSpec,
+    App, DEFAULT_MAX_OPERATIONS, DType, DatasetFile, GENERATED_HEADER_NAME, ModelInfo, ModelKind,
+    ModelSource, PipelineInputs, SensorHints, TensorSpec,
 };
 pub use config::{ConfigError, KeyProblem};
 pub use dataset::{
@@ -69,6 +70,12 @@ pub use sensor::{HostSensor, Presentation, SensorMapping};
 pub use spec::{
     FILL_MARKER, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation, extract_json,
     spec_template, spec_template_for, validate_spec,
+};
+pub use stage::{
+    CHECK_PLAN_EMPTY, CHECK_PLAN_JSON, CHECK_PLAN_KIND, CHECK_PLAN_SHAPE, CHECK_PLAN_TOO_MANY,
+    CsvExpectation, FileStamp, OPERATION_KINDS, Operation, OutputReport, Plan, PlanProblem,
+    RowBounds, StagePromptError, StagePrompts, StageTemplate, check_csv_output, python_code, tail,
+    validate_plan,
 };
 pub use tflite::{
     TensorFacts, TfliteError, TfliteFacts, inspect_tflite, resolver_method, tflite_to_header,
