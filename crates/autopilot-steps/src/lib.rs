@@ -23,6 +23,7 @@ mod cpp;
 mod dataset;
 mod extract;
 mod header;
+mod model_check;
 mod policy;
 mod precheck;
 mod prompts;
@@ -46,6 +47,10 @@ pub use extract::{
     extract_code, fenced_blocks, strip_reasoning,
 };
 pub use header::{HeaderScan, HeaderSymbol, SymbolKind, scan_header};
+pub use model_check::{
+    ModelFailure, ModelReport, ModelRequirements, ModelVerdict, Quantization, TensorInfo, judge,
+    parse_dtype,
+};
 pub use policy::{
     AttemptBudgets, Fallbacks, LibraryPolicy, LlmLimits, MAX_ATTEMPTS, ModelRef, Policies,
     RetryPolicy, SandboxMode, SessionBudget, SimulationPolicy, Timeouts,

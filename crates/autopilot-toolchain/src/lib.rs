@@ -21,6 +21,8 @@
 //! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
 //! - [`inventory`]: which compilers, cores, libraries, simulator and sandbox this machine has.
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
+//! - [`python`]: Python scripts (LLM-written data processing and model conversion, model
+//!   evaluation) in the project's pinned venv, always inside the sandbox.
 //!
 //! Libraries here never print and never read the environment for configuration: the caller
 //! resolves a [`backend::ToolchainConfig`] and passes it in.
@@ -34,6 +36,7 @@ pub mod firmware;
 pub mod inventory;
 pub mod library;
 pub mod process;
+pub mod python;
 pub mod sandbox;
 pub mod simulate;
 pub mod sketch;
@@ -52,6 +55,7 @@ pub use autopilot_diagnostics::{ParsedDiagnostics, PathMap, parse_gcc_output};
 pub use environment::{find_declarations, symbols_from_diagnostics, symbols_in_message};
 pub use library::LibraryCatalog;
 pub use process::{ProcessError, ProcessOutput, ProcessSpec, Termination};
+pub use python::{PythonEnv, PythonEnvError, PythonJob, run_python};
 pub use sandbox::{Limits, Sandbox, SandboxConfig};
 pub use simulate::{SimulateRequest, SimulationResult, simulate};
 pub use sketch::{Sketch, SketchError};

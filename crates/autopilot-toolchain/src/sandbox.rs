@@ -13,7 +13,7 @@
 //! capabilities, a new session (no terminal to inject into), a cleared environment (API keys
 //! stay outside), and `--die-with-parent` so the whole PID namespace dies with autopilot, even
 //! on SIGKILL. Limits are set by `prlimit` inside the sandbox, just before the tool starts:
-//! address space, CPU time, processes and file size.
+//! address space (or data memory), CPU time, processes and file size.
 //!
 //! The kernel does not apply `RLIMIT_NPROC` to processes whose real user is root (and counts
 //! the user namespace of a root-run bwrap as root's), so under root a fork bomb is bounded
@@ -27,6 +27,10 @@ use std::path::{Path, PathBuf};
 pub struct Limits {
     /// `RLIMIT_AS` in bytes: `#include "/dev/zero"` ends here instead of eating the host.
     pub address_space: Option<u64>,
+    /// `RLIMIT_DATA` in bytes: private writable memory (heap and anonymous maps). Bounds a
+    /// program that reserves far more address space than it uses (TensorFlow), where
+    /// `RLIMIT_AS` cannot.
+    pub data: Option<u64>,
     /// `RLIMIT_CPU` in seconds.
     pub cpu_seconds: Option<u64>,
     /// `RLIMIT_NPROC` (threads count too).
@@ -41,6 +45,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             address_space: Some(1 << 30),
+            data: None,
             cpu_seconds: Some(600),
             processes: Some(256),
             file_size: Some(256 << 20),
@@ -97,6 +102,7 @@ pub struct Sandbox {
     config: SandboxConfig,
     read_only: Vec<PathBuf>,
     writable: Vec<PathBuf>,
+    sealed: bool,
 }
 
 impl Sandbox {
@@ -105,7 +111,18 @@ impl Sandbox {
             config: config.clone(),
             read_only: config.read_only.clone(),
             writable: config.writable.clone(),
+            sealed: false,
         }
+    }
+
+    /// Makes the writable folders the only writable places: the sandbox's own root, `/tmp`
+    /// and `/dev` (memory-backed, otherwise writable scratch) are remounted read-only after
+    /// the binds. For code that is told where to write (Python with `TMPDIR` in its work dir);
+    /// compilers keep their private `/tmp`.
+    #[must_use]
+    pub fn sealed(mut self) -> Self {
+        self.sealed = true;
+        self
     }
 
     /// Lets the tool read `path` (a folder or a file).
@@ -176,12 +193,20 @@ impl Sandbox {
         for (path, flag) in binds {
             push_bind(&mut out, flag, path);
         }
+        if self.sealed {
+            // Not recursive: the binds below keep their own read-only or writable mounts.
+            for dir in ["/", "/tmp", "/dev"] {
+                out.push("--remount-ro".into());
+                out.push(dir.into());
+            }
+        }
         out.push("--chdir".into());
         out.push(cwd.unwrap_or(Path::new("/tmp")).into());
         out.push("--".into());
         let limits = self.config.limits;
         let settings = [
             ("--as", limits.address_space),
+            ("--data", limits.data),
             ("--cpu", limits.cpu_seconds),
             ("--nproc", limits.processes),
             ("--fsize", limits.file_size),

@@ -6,6 +6,7 @@ mod corpus;
 mod environment;
 mod library;
 mod process;
+mod python;
 mod redteam;
 mod simulate;
 mod support;
