@@ -300,6 +300,7 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
         batch: started.batch.clone(),
         tool_versions: Vec::new(),
         note: Some(note),
+        pipeline: None,
     })
 }
 

@@ -913,5 +913,8 @@ fn attempt_outcome(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::SimulationFailed => "simulation_failed",
         AttemptOutcome::LlmFailed => "llm_failed",
         AttemptOutcome::AnswerTruncated => "answer_truncated",
+        AttemptOutcome::PlanInvalid => "plan_invalid",
+        AttemptOutcome::RunFailed => "run_failed",
+        AttemptOutcome::OutputInvalid => "output_invalid",
     }
 }

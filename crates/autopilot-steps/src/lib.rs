@@ -78,8 +78,9 @@ pub use spec::{
 };
 pub use stage::{
     CHECK_PLAN_EMPTY, CHECK_PLAN_JSON, CHECK_PLAN_KIND, CHECK_PLAN_SHAPE, CHECK_PLAN_TOO_MANY,
-    CsvExpectation, FileStamp, OPERATION_KINDS, Operation, OutputReport, Plan, PlanProblem,
-    RowBounds, StagePromptError, StagePrompts, StageTemplate, check_csv_output, python_code, tail,
+    CsvExpectation, FileStamp, MODEL_FLASH_SHARE, OPERATION_KINDS, Operation, OutputReport, Plan,
+    PlanProblem, RowBounds, StagePromptError, StagePrompts, StageTemplate, check_csv_output,
+    check_written, model_budget, model_requirements, python_code, tail, tflm_supported,
     validate_plan,
 };
 pub use tflite::{

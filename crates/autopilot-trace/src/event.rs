@@ -755,6 +755,12 @@ pub enum AttemptOutcome {
     /// The answer stopped at the token limit (`finish_reason: length`) or at the call's time
     /// limit: cut, not wrong.
     AnswerTruncated,
+    /// A lifecycle stage's plan answer failed validation.
+    PlanInvalid,
+    /// A lifecycle stage's Python run failed (exit status, signal, timeout).
+    RunFailed,
+    /// A lifecycle stage's run succeeded but a declared output or the model check failed.
+    OutputInvalid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -50,8 +50,9 @@
 //! (the backend was up but gave no whole answer within the call's time limit); the lifecycle
 //! stages (`autopilot pipeline`): events `pipeline_stage_started` / `pipeline_stage_ended` (a
 //! session that is one stage of a pipeline, [`PipelineStage`] `dp`/`mc`/`sg`), `dp_operation`,
-//! `python_run`, `output_check`, `model_check`, and the stages `operations`, `operation`,
-//! `conversion` of LLM calls and attempts.
+//! `python_run`, `output_check`, `model_check`, the stages `operations`, `operation`,
+//! `conversion` of LLM calls and attempts, and the attempt outcomes `plan_invalid`, `run_failed`,
+//! `output_invalid`.
 //!
 //! # Writing
 //!

@@ -8,6 +8,7 @@
 //! files read.
 
 mod dp;
+mod mc;
 mod output;
 mod prompts;
 
@@ -15,7 +16,9 @@ pub use dp::{
     CHECK_PLAN_EMPTY, CHECK_PLAN_JSON, CHECK_PLAN_KIND, CHECK_PLAN_SHAPE, CHECK_PLAN_TOO_MANY,
     OPERATION_KINDS, Operation, Plan, PlanProblem, validate_plan,
 };
+pub use mc::{MODEL_FLASH_SHARE, model_budget, model_requirements, tflm_supported};
 pub use output::{
-    CsvExpectation, FileStamp, OutputReport, RowBounds, check_csv_output, python_code, tail,
+    CsvExpectation, FileStamp, OutputReport, RowBounds, check_csv_output, check_written,
+    python_code, tail,
 };
 pub use prompts::{StagePromptError, StagePrompts, StageTemplate};

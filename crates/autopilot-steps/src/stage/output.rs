@@ -86,11 +86,12 @@ impl OutputReport {
 
 /// Checks the CSV file `relative` (under `work_dir`) that a run declared, against its stamp
 /// before the run (`None`: it did not exist) and what it must hold.
-pub fn check_csv_output(
+/// Checks that the run wrote the declared file `relative` (under `work_dir`): it exists, is not
+/// empty, and differs from its stamp before the run (`None`: it did not exist).
+pub fn check_written(
     work_dir: &Path,
     relative: &str,
     before: Option<&FileStamp>,
-    expect: &CsvExpectation,
     attempt: u32,
 ) -> OutputReport {
     let mut report = OutputReport {
@@ -108,8 +109,7 @@ pub fn check_csv_output(
         });
         passed
     };
-    let path = work_dir.join(relative);
-    let after = FileStamp::of(&path);
+    let after = FileStamp::of(&work_dir.join(relative));
     let exists = record(
         &mut report,
         "output.exists",
@@ -130,14 +130,37 @@ pub fn check_csv_output(
     // Same content and same modification time as before the run: the run did not write it
     // (an old file from an earlier operation or attempt is not this run's output).
     let stale = before.is_some_and(|b| b.sha256 == after.sha256 && b.modified == after.modified);
-    if !record(
+    record(
         &mut report,
         "output.fresh",
         !stale,
         "the file is the one that was there before the run: this run did not write it".to_owned(),
-    ) {
+    );
+    report
+}
+
+pub fn check_csv_output(
+    work_dir: &Path,
+    relative: &str,
+    before: Option<&FileStamp>,
+    expect: &CsvExpectation,
+    attempt: u32,
+) -> OutputReport {
+    let mut report = check_written(work_dir, relative, before, attempt);
+    if !report.passed() {
         return report;
     }
+    let record = |report: &mut OutputReport, id: &str, passed: bool, message: String| {
+        report.checks.push(OutputCheck {
+            attempt,
+            check: id.to_owned(),
+            file: relative.to_owned(),
+            passed,
+            message: if passed { String::new() } else { message },
+        });
+        passed
+    };
+    let path = work_dir.join(relative);
     let table = match read_csv(&path) {
         Ok(table) => table,
         Err(message) => {

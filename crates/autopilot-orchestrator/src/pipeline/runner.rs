@@ -1,0 +1,270 @@
+//! The pipeline runner: the stages in order, each its own session (DP and MC here, SG through
+//! the session engine), stopping at the first that fails. A stage that finished with valid
+//! outputs is not run again: its manifest (`stages/<stage>/stage.json`) names its outputs by
+//! content, and a later run of the pipeline into the same folder reuses them while they match.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use autopilot_trace::{
+    PipelineStage, RunDirSink, SessionId, SessionOutcome, SessionTotals, StageFile,
+};
+use serde::{Deserialize, Serialize};
+
+use super::setup::PipelineSetup;
+pub use super::stage::StageResult;
+use super::stage::{Ending, run_stage_session, stage_file};
+use super::{dp, mc};
+use crate::session::{infra, run_session_until};
+
+/// The manifest file of a finished stage.
+pub const MANIFEST: &str = "stage.json";
+
+/// What a finished stage left: enough to resume after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageManifest {
+    pub pipeline: String,
+    pub stage: PipelineStage,
+    pub session: String,
+    pub outputs: Vec<StageFile>,
+}
+
+/// How a pipeline run ended: one result per stage that ran or was resumed, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineReport {
+    pub pipeline: String,
+    pub stages: Vec<StageResult>,
+}
+
+impl PipelineReport {
+    /// Every requested stage succeeded.
+    pub fn succeeded(&self, requested: usize) -> bool {
+        self.stages.len() == requested && self.stages.iter().all(StageResult::succeeded)
+    }
+
+    /// The first stage that did not succeed.
+    pub fn failed(&self) -> Option<&StageResult> {
+        self.stages.iter().find(|s| !s.succeeded())
+    }
+}
+
+pub(super) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs the pipeline's stages in order until one fails or `stop` resolves (the step under way
+/// is dropped, its process group killed; the stage ends `aborted`).
+pub async fn run_pipeline(
+    setup: &PipelineSetup,
+    stop: impl Future<Output = String>,
+) -> PipelineReport {
+    let mut stop = std::pin::pin!(stop);
+    let mut report = PipelineReport {
+        pipeline: setup.pipeline.clone(),
+        stages: Vec::new(),
+    };
+    for &stage in &setup.stages {
+        if let Some(resumed) = resumable(setup, stage) {
+            report.stages.push(resumed);
+            continue;
+        }
+        let id = session_id(&setup.run_dir, &setup.pipeline, stage);
+        let result = tokio::select! {
+            result = run_stage(setup, stage, id.clone(), &report) => result,
+            reason = &mut stop => aborted(stage, id, reason),
+        };
+        let ok = result.succeeded();
+        if ok {
+            write_manifest(setup, &result);
+        }
+        report.stages.push(result);
+        if !ok {
+            break;
+        }
+    }
+    report
+}
+
+/// A stopped stage. Its trace may lack `session_finished` (the process ends next), which is how
+/// `batch` and readers know it did not finish.
+fn aborted(stage: PipelineStage, session: SessionId, reason: String) -> StageResult {
+    StageResult {
+        stage,
+        session,
+        outcome: SessionOutcome::Aborted { reason },
+        totals: SessionTotals::default(),
+        outputs: Vec::new(),
+        resumed: false,
+    }
+}
+
+async fn run_stage(
+    setup: &PipelineSetup,
+    stage: PipelineStage,
+    id: SessionId,
+    done: &PipelineReport,
+) -> StageResult {
+    let Some(inputs) = setup.app.pipeline.clone() else {
+        return not_started(setup, stage, id, "the app file has no [pipeline] section").await;
+    };
+    let earlier = |role: &str| {
+        done.stages
+            .iter()
+            .find_map(|s| s.output(role))
+            .map(|f| PathBuf::from(&f.path))
+    };
+    match stage {
+        PipelineStage::Dp => {
+            let files = vec![file_or_skip("raw", &inputs.raw)];
+            run_stage_session(
+                setup,
+                stage,
+                id,
+                files.into_iter().flatten().collect(),
+                async |run| dp::run(run, &inputs).await,
+            )
+            .await
+        }
+        PipelineStage::Mc => {
+            // Representative data: DP's dataset when DP ran, else the held-out rows.
+            let data = earlier("dataset").unwrap_or_else(|| inputs.held_out.clone());
+            let files = [
+                file_or_skip("keras", &inputs.keras),
+                file_or_skip("dataset", &data),
+                file_or_skip("held_out", &inputs.held_out),
+            ];
+            run_stage_session(
+                setup,
+                stage,
+                id,
+                files.into_iter().flatten().collect(),
+                async |run| mc::run(run, &inputs, &data).await,
+            )
+            .await
+        }
+        PipelineStage::Sg => {
+            // SG uses MC's model when MC ran, else the app file's own model.
+            let app = match earlier("tflite") {
+                Some(tflite) => match setup.app.with_tflite(&tflite) {
+                    Ok(app) => app,
+                    Err(error) => {
+                        return not_started(setup, stage, id, &error.to_string()).await;
+                    }
+                },
+                None => setup.app.clone(),
+            };
+            let mut session = (setup.sg)(app, id.clone());
+            session.pipeline = Some(setup.pipeline.clone());
+            let sketch_dir = setup.run_dir.join("stages").join("sg").join("sketch");
+            session.final_dir = Some(sketch_dir);
+            let ended = run_session_until(&session, std::future::pending()).await;
+            let outputs = ended
+                .sketch_dir
+                .as_deref()
+                .map(sketch_outputs)
+                .unwrap_or_default();
+            StageResult {
+                stage,
+                session: id,
+                outcome: ended.outcome,
+                totals: ended.totals,
+                outputs,
+                resumed: false,
+            }
+        }
+    }
+}
+
+/// A stage that cannot start still gets a trace that says why.
+async fn not_started(
+    setup: &PipelineSetup,
+    stage: PipelineStage,
+    id: SessionId,
+    why: &str,
+) -> StageResult {
+    let ending: Ending = SessionOutcome::InfrastructureError {
+        kind: infra::LOCAL,
+        message: why.to_owned(),
+    };
+    run_stage_session(setup, stage, id, Vec::new(), async move |_| Err(ending)).await
+}
+
+fn file_or_skip(role: &str, path: &Path) -> Option<StageFile> {
+    stage_file(role, path).ok()
+}
+
+fn sketch_outputs(dir: &Path) -> Vec<StageFile> {
+    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| {
+            let role = if p.extension().is_some_and(|e| e == "ino") {
+                "sketch"
+            } else {
+                "sketch_file"
+            };
+            stage_file(role, p).ok()
+        })
+        .collect()
+}
+
+/// `<pipeline>-<stage>`, then `-2`, `-3` … when a trace of that id exists (an earlier try of
+/// the stage in this run folder): one session per trace file.
+fn session_id(run_dir: &Path, pipeline: &str, stage: PipelineStage) -> SessionId {
+    let base = format!("{pipeline}-{stage}");
+    let mut id = SessionId::sanitized(&base);
+    let mut n = 1;
+    while RunDirSink::session_path(run_dir, &id).exists() {
+        n += 1;
+        id = SessionId::sanitized(&format!("{base}-{n}"));
+    }
+    id
+}
+
+fn manifest_path(setup: &PipelineSetup, stage: PipelineStage) -> PathBuf {
+    setup
+        .run_dir
+        .join("stages")
+        .join(stage.as_str())
+        .join(MANIFEST)
+}
+
+fn write_manifest(setup: &PipelineSetup, result: &StageResult) {
+    let manifest = StageManifest {
+        pipeline: setup.pipeline.clone(),
+        stage: result.stage,
+        session: result.session.as_str().to_owned(),
+        outputs: result.outputs.clone(),
+    };
+    let path = manifest_path(setup, result.stage);
+    if let Ok(text) = serde_json::to_string_pretty(&manifest) {
+        // Without a manifest the stage only runs again next time: not worth failing for.
+        let _ = fs_err::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+            .and_then(|()| fs_err::write(&path, text));
+    }
+}
+
+/// The stage's earlier result when its manifest's outputs are all still there, unchanged.
+fn resumable(setup: &PipelineSetup, stage: PipelineStage) -> Option<StageResult> {
+    let text = fs_err::read_to_string(manifest_path(setup, stage)).ok()?;
+    let manifest: StageManifest = serde_json::from_str(&text).ok()?;
+    let unchanged = !manifest.outputs.is_empty()
+        && manifest.outputs.iter().all(|file| {
+            stage_file(&file.role, Path::new(&file.path)).is_ok_and(|now| now.sha256 == file.sha256)
+        });
+    if !unchanged || manifest.stage != stage {
+        return None;
+    }
+    Some(StageResult {
+        stage,
+        session: SessionId::sanitized(&manifest.session),
+        outcome: SessionOutcome::Success { attempt: 0 },
+        totals: SessionTotals::default(),
+        outputs: manifest.outputs,
+        resumed: true,
+    })
+}
