@@ -1,22 +1,34 @@
 #!/usr/bin/env python3
 """Generates the fruit_to_emoji example: a synthetic RGB dataset, a tiny dense model, its
-.tflite file and the C header holding it.
+.tflite file and the C header holding it — and what the DP → MC → SG pipeline starts from: a
+raw sensor log and a trained Keras model with held-out rows.
 
 The colour sensor (APDS9960) gives red, green and blue counts; like the classic Arduino
 "fruit to emoji" tutorial we feed the model each channel divided by the sum of the three, so
 every sample is three numbers in 0..1 that add up to about 1.
 
-Run it in a throwaway virtual environment (TensorFlow is large and is not part of the project):
+Run it in the project's Python environment (scripts/setup-python.sh prints its folder):
 
-    python3 -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu numpy
-    /tmp/tfvenv/bin/python examples/fruit_to_emoji/make_model.py
+    "$(bash scripts/setup-python.sh)/bin/python" examples/fruit_to_emoji/make_model.py [--sg]
 
-It writes data/{apple,banana,orange}.csv, model.tflite and model.h next to itself. The header
-layout is the one autopilot's converter writes (`tflite_to_header` in
-crates/autopilot-orchestrator/src/tflite.rs); a test checks that both agree byte for byte.
+By default it writes the pipeline's inputs (new files, deterministic from the seeds):
+- raw/fruit_raw.csv: a raw log the way real sensor logs are — a timestamp, raw counts r, g, b
+  and proximity, a label with inconsistent case and whitespace, blank and NaN rows, and readings
+  taken with nothing in front of the sensor (far proximity, dim light) that are not samples;
+- keras/model.keras: the Keras model (proportions Red, Green, Blue → apple, banana, orange),
+  trained on the clean samples behind the raw log;
+- keras/held_out.csv: held-out rows (Red, Green, Blue, label) the model never saw.
+With --sg it writes data/{apple,banana,orange}.csv, model.tflite and model.h instead (the
+committed ones came from an older TensorFlow; tests pin their bytes, so regenerate them only
+on purpose). The header layout is the one autopilot's converter writes (`tflite_to_header` in
+crates/autopilot-steps/src/tflite.rs); a test checks that both agree byte for byte.
 """
 
+import argparse
+import io
+import json
 import os
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -92,7 +104,112 @@ def to_header(data: bytes, symbol: str, source_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main():
+# The pipeline's inputs.
+PIPELINE_SEED = 20261205
+RAW_ROWS_PER_CLASS = 80
+HELD_OUT_PER_CLASS = 15
+# Label spellings in the raw log, as different people and firmware versions wrote them.
+LABEL_SPELLINGS = (str, str, lambda n: n + " ", lambda n: " " + n, str.title, str.upper)
+START_MS = 1_764_900_000_000  # the log's first timestamp (2025-12-05, ms since the epoch)
+
+
+def clean_samples(rng, rows_per_class):
+    """(proportions, class index) rows from the same distributions as data/*.csv."""
+    xs, ys = [], []
+    for label, (mean, _) in enumerate(FRUITS.values()):
+        raw = np.clip(rng.normal(mean, NOISE, size=(rows_per_class, 3)), 0.01, None)
+        xs.append((raw / raw.sum(axis=1, keepdims=True)).astype(np.float32))
+        ys.append(np.full(rows_per_class, label))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def write_raw_log(rng, x, y, path):
+    """The samples as a raw sensor log: shuffled, counts instead of proportions, messy labels,
+    blank and NaN rows, and readings with nothing near the sensor."""
+    names = list(FRUITS)
+    order = rng.permutation(len(y))
+    lines = ["timestamp,r,g,b,proximity,label"]
+    t = START_MS
+    for i in order:
+        t += int(rng.integers(400, 1600))
+        if rng.random() < 0.12:
+            # Nothing in front of the sensor: ambient light, proximity far; not a sample.
+            counts = rng.integers(20, 120, size=3)
+            lines.append(f"{t},{counts[0]},{counts[1]},{counts[2]},{int(rng.integers(180, 256))},")
+            t += int(rng.integers(400, 1600))
+        if rng.random() < 0.03:
+            lines.append("")
+        if rng.random() < 0.03:
+            lines.append(f"{t},nan,nan,nan,{int(rng.integers(0, 10))},{names[y[i]]}")
+            t += int(rng.integers(400, 1600))
+        total = rng.uniform(600, 3000)
+        r, g, b = (int(round(v * total)) for v in x[i])
+        label = LABEL_SPELLINGS[int(rng.integers(len(LABEL_SPELLINGS)))](names[y[i]])
+        lines.append(f"{t},{r},{g},{b},{int(rng.integers(0, 8))},{label}")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", newline="\n")
+    return len(lines) - 1
+
+
+def write_held_out(x, y, path):
+    names = list(FRUITS)
+    with open(path, "w", newline="\n") as f:
+        f.write("Red,Green,Blue,label\n")
+        for (r, g, b), label in zip(x, y):
+            f.write(f"{r:.4f},{g:.4f},{b:.4f},{names[label]}\n")
+
+
+def renumber_shared_objects(config, ids=None):
+    """`shared_object_id`s are `id()`s of live objects: number them in order of appearance."""
+    ids = {} if ids is None else ids
+    if isinstance(config, dict):
+        return {
+            k: ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else renumber_shared_objects(v, ids)
+            for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [renumber_shared_objects(v, ids) for v in config]
+    return config
+
+
+def save_keras(model, path):
+    """model.save, then the archive rewritten without what changes from run to run (the save
+    date, the zip entries' times, Python object ids in the config) so that the same weights
+    give the same file."""
+    buffer = io.BytesIO()
+    scratch = path.with_suffix(".tmp.keras")
+    model.save(scratch)
+    with zipfile.ZipFile(scratch) as src, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(src.namelist()):
+            data = src.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta["date_saved"] = "2025-12-05@00:00:00"
+                data = json.dumps(meta, sort_keys=True).encode()
+            elif name == "config.json":
+                data = json.dumps(renumber_shared_objects(json.loads(data))).encode()
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    scratch.unlink()
+    path.write_bytes(buffer.getvalue())
+
+
+def make_pipeline_inputs():
+    rng = np.random.default_rng(PIPELINE_SEED)
+    x, y = clean_samples(rng, RAW_ROWS_PER_CLASS)
+    rows = write_raw_log(rng, x, y, HERE / "raw" / "fruit_raw.csv")
+    held_x, held_y = clean_samples(rng, HELD_OUT_PER_CLASS)
+    keras_dir = HERE / "keras"
+    keras_dir.mkdir(exist_ok=True)
+    write_held_out(held_x, held_y, keras_dir / "held_out.csv")
+    tf.config.experimental.enable_op_determinism()
+    model = train(x, y)
+    loss, accuracy = model.evaluate(held_x, held_y, verbose=0)
+    print(f"held-out accuracy {accuracy:.3f} ({len(held_y)} rows)")
+    save_keras(model, keras_dir / "model.keras")
+    print(f"wrote raw/fruit_raw.csv ({rows} lines), keras/model.keras, keras/held_out.csv")
+
+
+def make_sg_assets():
     rng = np.random.default_rng(SEED)
     x, y = make_dataset(rng)
     model = train(x, y)
@@ -100,6 +217,15 @@ def main():
     (HERE / "model.tflite").write_bytes(data)
     (HERE / "model.h").write_text(to_header(data, SYMBOL, "model.tflite"), newline="\n")
     print(f"wrote model.tflite ({len(data)} bytes), model.h and data/*.csv ({len(y)} rows)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Generates the fruit_to_emoji example's files.")
+    parser.add_argument("--sg", action="store_true", help="write data/*.csv, model.tflite and model.h instead")
+    if parser.parse_args().sg:
+        make_sg_assets()
+    else:
+        make_pipeline_inputs()
 
 
 if __name__ == "__main__":

@@ -71,3 +71,24 @@ pub fn host_library() -> bool {
         &[&library.to_string_lossy()],
     )
 }
+
+/// Whether bubblewrap is on PATH and `bash scripts/setup-python.sh` has made the project's
+/// Python environment (its pointer file, or `AUTOPILOT_PYTHON_ENV`, names a venv with
+/// `bin/python3`): what every sandboxed Python test needs.
+pub fn python_env() -> bool {
+    let venv = std::env::var_os("AUTOPILOT_PYTHON_ENV")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let pointer = cache_dir().join("python-env");
+            fs_err::read_to_string(pointer)
+                .ok()
+                .map(|text| PathBuf::from(text.trim()))
+        })
+        .unwrap_or_else(|| cache_dir().join("python-<key>"));
+    installed(
+        "the project's Python environment from bash scripts/setup-python.sh, and bubblewrap",
+        &["bwrap"],
+        &[&venv.join("bin/python3").to_string_lossy()],
+    )
+}

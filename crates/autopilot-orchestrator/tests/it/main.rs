@@ -4,6 +4,7 @@
 
 mod examples;
 mod host_fixtures;
+mod model_eval;
 mod replay;
 mod session;
 mod support;

@@ -14,20 +14,12 @@ use autopilot_toolchain::{
     run_python,
 };
 
-use crate::support::require;
-
 /// The project's venv and bubblewrap, both required under `CI=true`.
 fn python_env() -> Option<PythonEnv> {
-    let bwrap = which::which("bwrap").is_ok();
-    if !require("bubblewrap (scripts/install-os-deps.sh)", bwrap) {
+    if !autopilot_testkit::tools::python_env() {
         return None;
     }
-    let found = PythonEnv::discover();
-    let what = match &found {
-        Ok(_) => String::new(),
-        Err(e) => format!("the project's Python environment ({e})"),
-    };
-    require(&what, found.is_ok()).then(|| found.unwrap())
+    Some(PythonEnv::discover().expect("the venv the pointer names"))
 }
 
 /// A work dir and `script` written into it as `job.py`.
