@@ -15,12 +15,18 @@ pub fn model_budget(flash_bytes: u64) -> u64 {
     flash_bytes / MODEL_FLASH_SHARE.1 * MODEL_FLASH_SHARE.0
 }
 
-/// The operators among `ops` that TFLM's `MicroMutableOpResolver` can register: builtins with
-/// an `Add…` method. Custom operators (TensorFlow "Flex" ops from `SELECT_TF_OPS`) and
-/// StableHLO ops have none, so a model that needs one does not run on the device.
+/// The operators among `ops` (the interpreter's names) that TFLM's `MicroMutableOpResolver`
+/// can register: builtins (`FULLY_CONNECTED`) with an `Add…` method. Custom operators (the
+/// TensorFlow "Flex" ops of `SELECT_TF_OPS`, named like `FlexErf`) and StableHLO ops have none,
+/// so a model that needs one cannot run on the device. A builtin the pinned TFLM lacks passes
+/// here; the host check of the sketch stage reports it (`op_missing`, `unsupported_op`).
 pub fn tflm_supported(ops: &[String]) -> Vec<String> {
     ops.iter()
-        .filter(|op| resolver_method(op).is_some())
+        .filter(|op| {
+            op.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && resolver_method(op).is_some()
+        })
         .cloned()
         .collect()
 }

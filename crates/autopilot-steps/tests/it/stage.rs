@@ -209,3 +209,101 @@ fn every_stage_template_renders() {
     let missing = prompts.render_one(StageTemplate::McCode, &serde_json::json!({"app": app}));
     assert!(missing.is_err());
 }
+
+fn fruit_app(quantize: bool) -> autopilot_steps::App {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/fruit_to_emoji/app.toml");
+    let mut app = autopilot_steps::App::load(&path).unwrap();
+    if let Some(pipeline) = app.pipeline.as_mut() {
+        pipeline.quantize = quantize;
+    }
+    app
+}
+
+/// What the evaluation script reports for the example's float32 model (measured by
+/// `python/autopilot_eval.py` on examples/fruit_to_emoji/model.tflite).
+fn float_report(ops: &[&str]) -> autopilot_steps::ModelReport {
+    serde_json::from_value(serde_json::json!({
+        "loaded": true, "error": null, "interpreter": "ai_edge_litert",
+        "input": {"name": "serving_default_rgb:0", "dtype": "float32", "shape": [1, 3], "quantization": null},
+        "output": {"name": "StatefulPartitionedCall_1:0", "dtype": "float32", "shape": [1, 3], "quantization": null},
+        "ops": ops, "float_tensors": 6, "size_bytes": 1972,
+        "tflite_accuracy": 1.0, "keras_accuracy": 1.0, "keras_error": null, "rows": 45,
+    }))
+    .unwrap()
+}
+
+fn failed(app: &autopilot_steps::App, report: &autopilot_steps::ModelReport) -> Vec<&'static str> {
+    let supported = autopilot_steps::tflm_supported(&report.ops);
+    let requirements = autopilot_steps::model_requirements(app, 983_040, Some(supported)).unwrap();
+    autopilot_steps::judge(report, &requirements)
+        .failures
+        .iter()
+        .map(autopilot_steps::ModelFailure::check)
+        .collect()
+}
+
+#[test]
+fn the_example_app_has_its_pipeline_section() {
+    let app = fruit_app(false);
+    let pipeline = app.pipeline.as_ref().unwrap();
+    assert_eq!(pipeline.features, ["Red", "Green", "Blue"]);
+    assert_eq!(pipeline.label_column, "label");
+    assert!(pipeline.raw.is_file() && pipeline.keras.is_file() && pipeline.held_out.is_file());
+    assert_eq!(
+        failed(&app, &float_report(&["FULLY_CONNECTED", "SOFTMAX"])),
+        Vec::<&str>::new()
+    );
+}
+
+/// The original never looked at the converted model: a float model where a quantized one was
+/// asked for, or int8 tensors where the sketch feeds floats, passed. Both are refused here.
+#[test]
+fn an_unquantized_model_is_refused_when_int8_is_asked() {
+    let mut app = fruit_app(true);
+    let checks = failed(&app, &float_report(&["FULLY_CONNECTED", "SOFTMAX"]));
+    assert_eq!(checks, ["model.not_quantized"]);
+    // The app asks for int8 tensors: the float model has the wrong dtypes too.
+    if let Some(model) = app.model.as_mut() {
+        model.input.dtype = autopilot_steps::DType::Int8;
+        model.output.dtype = autopilot_steps::DType::Int8;
+    }
+    let checks = failed(&app, &float_report(&["FULLY_CONNECTED", "SOFTMAX"]));
+    assert_eq!(
+        checks,
+        [
+            "model.wrong_input_dtype",
+            "model.wrong_output_dtype",
+            "model.not_quantized"
+        ]
+    );
+}
+
+/// A model converted with `SELECT_TF_OPS` needs TensorFlow ops TFLM cannot register.
+#[test]
+fn an_op_the_device_lacks_is_refused() {
+    let app = fruit_app(false);
+    let checks = failed(
+        &app,
+        &float_report(&["FULLY_CONNECTED", "FlexErf", "SOFTMAX"]),
+    );
+    assert_eq!(checks, ["model.unsupported_op"]);
+    assert_eq!(
+        autopilot_steps::tflm_supported(&[
+            "FULLY_CONNECTED".into(),
+            "FlexErf".into(),
+            "CUSTOM".into()
+        ]),
+        ["FULLY_CONNECTED"]
+    );
+}
+
+/// The flash budget is half the board's flash: a model over it is refused.
+#[test]
+fn a_model_over_the_flash_budget_is_refused() {
+    let app = fruit_app(false);
+    let mut report = float_report(&["FULLY_CONNECTED", "SOFTMAX"]);
+    report.size_bytes = 600_000;
+    assert_eq!(autopilot_steps::model_budget(983_040), 491_520);
+    assert_eq!(failed(&app, &report), ["model.too_large"]);
+}
