@@ -202,6 +202,26 @@ fn fruit_to_emoji_goes_from_raw_data_to_a_judged_sketch_offline() {
         .stderr(contains("dp: done earlier (resumed"))
         .stderr(contains("sg: done earlier (resumed"));
     assert_eq!(collect_trace_files(&run).unwrap().len(), 3);
+
+    // The report's per-stage table (the first paper's): one row per stage; no tokens or
+    // prices were recorded (hand-written answers), so they are unknown, not 0.
+    let report = out.path().join("report");
+    autopilot()
+        .arg("report")
+        .arg(&run)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .code(0);
+    let markdown = fs_err::read_to_string(report.join("report.md")).unwrap();
+    for stage in ["dp", "mc", "sg"] {
+        let row = format!("| {stage} | replay:demo-answers | 1 | 100.0% | 20.7–100.0% |");
+        let line = markdown
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("{markdown}"));
+        assert!(line.ends_with("| — / — | — |"), "{line}");
+    }
 }
 
 /// Answers that plan one operation and whose code writes nothing (`operation` without an
