@@ -16,7 +16,7 @@ use autopilot_trace::{
 };
 use serde_json::{Value, json};
 
-use super::stage::{Ending, StageRun, attempt_finished, local, run_failure, stage_file};
+use super::stage::{Ending, StageRun, attempt_finished, local, stage_file};
 
 /// The processed dataset's file name in the stage folder.
 pub(super) const DATASET: &str = "dataset.csv";
@@ -132,7 +132,7 @@ pub(super) async fn run(
             let before = FileStamp::of(&run.work.join(&output));
             let job = PythonJob::new(&script, &run.work).args([&input, &output]);
             let ran = run.run_python(&job, "operation", code_attempt).await?;
-            if let Some((problem, traceback)) = run_failure(&ran) {
+            if let Some((problem, traceback)) = run.failure(&ran) {
                 attempt_finished(
                     Stage::Operation,
                     code_attempt,

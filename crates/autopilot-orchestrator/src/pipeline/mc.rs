@@ -18,7 +18,7 @@ use autopilot_trace::{
 };
 use serde_json::json;
 
-use super::stage::{Ending, StageRun, attempt_finished, local, run_failure, stage_file};
+use super::stage::{Ending, StageRun, attempt_finished, local, stage_file};
 
 /// The converted model and its header in the stage folder.
 pub(super) const TFLITE: &str = "model.tflite";
@@ -128,7 +128,7 @@ async fn convert_once(
         .read_only(&inputs.keras)
         .read_only(data);
     let ran = run.run_python(&job, "conversion", attempt).await?;
-    if let Some((problem, traceback)) = run_failure(&ran) {
+    if let Some((problem, traceback)) = run.failure(&ran) {
         return Ok(Err((AttemptOutcome::RunFailed, vec![problem], traceback)));
     }
     let written = check_written(&run.work, TFLITE, before.as_ref(), attempt);
@@ -246,7 +246,7 @@ async fn evaluate(
         .read_only(&inputs.keras)
         .read_only(&inputs.held_out);
     let ran = run.run_python(&job, "evaluation", attempt).await?;
-    if let Some((problem, traceback)) = run_failure(&ran) {
+    if let Some((problem, traceback)) = run.failure(&ran) {
         // Our own script failing is not the model's fault: infrastructure.
         return Err(SessionOutcome::InfrastructureError {
             kind: crate::session::infra::TOOLCHAIN_FAILED,

@@ -53,7 +53,7 @@ pub(super) fn millis(duration: Duration) -> u64 {
 }
 
 /// Runs the pipeline's stages in order until one fails or `stop` resolves (the step under way
-/// is dropped, its process group killed; the stage ends `aborted`).
+/// is dropped, its process group killed; the stage ends `aborted`, with its `session_finished`).
 pub async fn run_pipeline(
     setup: &PipelineSetup,
     stop: impl Future<Output = String>,
@@ -69,10 +69,7 @@ pub async fn run_pipeline(
             continue;
         }
         let id = session_id(&setup.run_dir, &setup.pipeline, stage);
-        let result = tokio::select! {
-            result = run_stage(setup, stage, id.clone(), &report) => result,
-            reason = &mut stop => aborted(stage, id, reason),
-        };
+        let result = run_stage(setup, stage, id, &report, &mut stop).await;
         let ok = result.succeeded();
         if ok {
             write_manifest(setup, &result);
@@ -85,24 +82,12 @@ pub async fn run_pipeline(
     report
 }
 
-/// A stopped stage. Its trace may lack `session_finished` (the process ends next), which is how
-/// `batch` and readers know it did not finish.
-fn aborted(stage: PipelineStage, session: SessionId, reason: String) -> StageResult {
-    StageResult {
-        stage,
-        session,
-        outcome: SessionOutcome::Aborted { reason },
-        totals: SessionTotals::default(),
-        outputs: Vec::new(),
-        resumed: false,
-    }
-}
-
 async fn run_stage(
     setup: &PipelineSetup,
     stage: PipelineStage,
     id: SessionId,
     done: &PipelineReport,
+    stop: impl Future<Output = String>,
 ) -> StageResult {
     let Some(inputs) = setup.app.pipeline.clone() else {
         return not_started(setup, stage, id, "the app file has no [pipeline] section").await;
@@ -121,6 +106,7 @@ async fn run_stage(
                 stage,
                 id,
                 files.into_iter().flatten().collect(),
+                stop,
                 async |run| dp::run(run, &inputs).await,
             )
             .await
@@ -138,6 +124,7 @@ async fn run_stage(
                 stage,
                 id,
                 files.into_iter().flatten().collect(),
+                stop,
                 async |run| mc::run(run, &inputs, &data).await,
             )
             .await
@@ -157,7 +144,7 @@ async fn run_stage(
             session.pipeline = Some(setup.pipeline.clone());
             let sketch_dir = setup.run_dir.join("stages").join("sg").join("sketch");
             session.final_dir = Some(sketch_dir);
-            let ended = run_session_until(&session, std::future::pending()).await;
+            let ended = run_session_until(&session, stop).await;
             let outputs = ended
                 .sketch_dir
                 .as_deref()
@@ -186,7 +173,15 @@ async fn not_started(
         kind: infra::LOCAL,
         message: why.to_owned(),
     };
-    run_stage_session(setup, stage, id, Vec::new(), async move |_| Err(ending)).await
+    run_stage_session(
+        setup,
+        stage,
+        id,
+        Vec::new(),
+        std::future::pending(),
+        async move |_| Err(ending),
+    )
+    .await
 }
 
 fn file_or_skip(role: &str, path: &Path) -> Option<StageFile> {

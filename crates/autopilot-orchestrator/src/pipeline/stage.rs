@@ -83,12 +83,13 @@ pub(super) fn local(context: &str, error: impl std::fmt::Display) -> Ending {
 }
 
 /// Runs one Python stage as its own session, in its own span (so its events go to its trace
-/// file), ending with `session_finished` whatever happened.
+/// file), ending with `session_finished` whatever happened, also when `stop` resolves.
 pub(super) async fn run_stage_session(
     setup: &PipelineSetup,
     stage: PipelineStage,
     id: SessionId,
     inputs: Vec<StageFile>,
+    stop: impl Future<Output = String>,
     body: impl AsyncFnOnce(&mut StageRun<'_>) -> Result<Vec<StageFile>, Ending>,
 ) -> StageResult {
     let span = session_span(&id);
@@ -140,7 +141,12 @@ pub(super) async fn run_stage_session(
                     all_priced: true,
                 };
                 let result = match prepare(&run.work, &run.out) {
-                    Ok(()) => body(&mut run).await,
+                    // Stopped (SIGINT/SIGTERM): the step under way is dropped, which kills
+                    // its sandbox; the session still ends with its last events.
+                    Ok(()) => tokio::select! {
+                        result = body(&mut run) => result,
+                        reason = stop => Err(SessionOutcome::Aborted { reason }),
+                    },
                     Err(ending) => Err(ending),
                 };
                 run.totals.cost_usd =
@@ -319,7 +325,7 @@ pub(super) fn attempt_finished(
 }
 
 /// Why a run failed, in words, and the error output a repair prompt quotes.
-pub(super) fn run_failure(output: &ProcessOutput) -> Option<(String, String)> {
+fn run_failure(output: &ProcessOutput) -> Option<(String, String)> {
     let problem = match output.termination {
         Termination::Exited { code: 0 } => return None,
         Termination::Exited { code } => format!("the script exited with status {code}"),
@@ -330,4 +336,19 @@ pub(super) fn run_failure(output: &ProcessOutput) -> Option<(String, String)> {
         Termination::Stopped => "the script was stopped".to_owned(),
     };
     Some((problem, tail(&output.stderr.text(), TAIL_LINES, TAIL_BYTES)))
+}
+
+impl StageRun<'_> {
+    /// [`run_failure`] with this machine's folders taken out of the error output (the work
+    /// folder becomes `.`, the environment `<venv>`): the repair prompt then does not depend on
+    /// where the run happened, so a recorded run replays request for request.
+    pub(super) fn failure(&self, output: &ProcessOutput) -> Option<(String, String)> {
+        let (problem, traceback) = run_failure(output)?;
+        let work = format!("{}/", self.work.display());
+        let venv = self.python.root().display().to_string();
+        Some((
+            problem,
+            traceback.replace(&work, "").replace(&venv, "<venv>"),
+        ))
+    }
 }
