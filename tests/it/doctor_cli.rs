@@ -213,8 +213,10 @@ fn a_hidden_toolchain_is_named_with_its_fix_and_exits_3() {
     let output = doctor()
         .env("PATH", &bin)
         .env("FAKE_ARDUINO_CLI_CASE", &case)
-        // An empty cache: the host TFLM library is "not built" on every machine.
+        // An empty cache: the host TFLM library is "not built" and the Python environment is
+        // missing on every machine.
         .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("AUTOPILOT_PYTHON_ENV")
         .args(["--timeout", "2"])
         .assert()
         .code(3)
@@ -222,7 +224,8 @@ fn a_hidden_toolchain_is_named_with_its_fix_and_exits_3() {
         .stdout(contains("uno is NOT ready"))
         .get_output()
         .clone();
-    let mut settings = autopilot_testkit::snapshot::settings(&[(dir.path(), "[DIR]")]);
+    let mut settings =
+        autopilot_testkit::snapshot::settings(&[(dir.path(), "[DIR]"), (cache.path(), "[CACHE]")]);
     // The AVR core and avr-gcc are found at Debian's fixed paths, whatever PATH says: present
     // or not depending on the machine.
     settings.add_filter(
@@ -290,6 +293,36 @@ fn the_real_toolchain_makes_uno_ready_and_llm_problems_only_warn() {
         .stdout(contains("uno is ready"))
         .stdout(contains("missing  Ollama"))
         .stdout(contains("--require-llm was given (exit 3)"));
+}
+
+/// With the project's Python environment, doctor finds it, reads the installed versions of the
+/// direct requirements at their pins, and runs python in bubblewrap.
+#[test]
+fn the_python_environment_and_its_sandbox_are_checked() {
+    if !avr_toolchain_and_simavr() || !autopilot_testkit::tools::python_env() {
+        return;
+    }
+    let report = report(doctor().args(["--timeout", "2"]), 0);
+    let env = check(&report, "Python env");
+    assert_eq!(env["status"], "ok", "{env}");
+    let requirements = fs_err::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("python/requirements.txt"),
+    )
+    .unwrap();
+    for package in ["numpy", "pandas", "tensorflow-cpu", "ai-edge-litert"] {
+        let pin = requirements
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{package}==")))
+            .unwrap();
+        assert!(
+            env["found"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{package} {pin}")),
+            "{env}"
+        );
+    }
+    assert_eq!(check(&report, "Python sandbox")["status"], "ok");
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //! venv and the interpreter it was made from read-only, the inputs read-only at their own paths,
 //! the work dir writable at its own path, nothing else (no `~`, no `/root`, no network), and the
 //! sandbox's scratch (`/`, `/tmp`, `/dev`) read-only ([`Sandbox::sealed`]), so that the work dir
-//! is the only place a script can write.
+//! is the only place a script can write. (A consequence: `multiprocessing`'s locks, which need a writable
+//! `/dev/shm`, are unavailable; pandas, numpy and TensorFlow do not need them.)
 //!
 //! Memory is bounded by `RLIMIT_DATA`, with `RLIMIT_AS` only as a loose backstop: TensorFlow
 //! reserves address space it never touches (thread stacks, allocator arenas, guard regions), so
