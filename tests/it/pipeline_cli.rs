@@ -236,6 +236,19 @@ fn fruit_to_emoji_goes_from_raw_data_to_a_judged_sketch_offline() {
         fs_err::read_to_string(replayed.join("stages/dp/dataset.csv")).unwrap(),
         dataset
     );
+
+    // `autopilot replay` re-judges the SG session and says why it leaves DP and MC alone.
+    autopilot()
+        .arg("replay")
+        .arg(&run)
+        .arg("--out")
+        .arg(out.path().join("replay"))
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .assert()
+        .code(0)
+        .stderr(contains("a dp stage of a pipeline"))
+        .stderr(contains("a mc stage of a pipeline"))
+        .stderr(contains("replay: 1 replayed, 1 unchanged"));
 }
 
 /// Answers that plan one operation and whose code writes nothing (`operation` without an
