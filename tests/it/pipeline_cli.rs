@@ -441,3 +441,53 @@ fn a_stopped_stage_ends_its_trace_and_leaves_no_python_behind() {
             .any(|e| matches!(e, Event::PipelineStageEnded(s) if !s.succeeded))
     );
 }
+
+/// A finished stage is resumed only while what it started from is unchanged: new raw data runs
+/// data processing again, as a new session of the same pipeline.
+#[test]
+fn a_changed_input_runs_the_stage_again() {
+    if !python_env() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let app = out.path().join("fruit");
+    for dir in ["", "raw", "keras", "data"] {
+        fs_err::create_dir_all(app.join(dir)).unwrap();
+    }
+    for file in [
+        "app.toml",
+        "demo-answers.toml",
+        "model.tflite",
+        "raw/fruit_raw.csv",
+        "keras/model.keras",
+        "keras/held_out.csv",
+        "data/apple.csv",
+        "data/banana.csv",
+        "data/orange.csv",
+    ] {
+        fs_err::copy(example().join(file), app.join(file)).unwrap();
+    }
+    let run = out.path().join("run");
+    let dp = |expect: &str| {
+        autopilot()
+            .arg("pipeline")
+            .arg(app.join("app.toml"))
+            .args(["--stages", "dp", "--out"])
+            .arg(&run)
+            .arg("--answers")
+            .arg(app.join("demo-answers.toml"))
+            .assert()
+            .code(0)
+            .stderr(contains(expect.to_owned()));
+    };
+    dp("dp: succeeded");
+    dp("dp: done earlier (resumed");
+    let raw = app.join("raw/fruit_raw.csv");
+    let mut text = fs_err::read_to_string(&raw).unwrap();
+    text.push_str("1764901000000,900,450,300,2,apple\n");
+    fs_err::write(&raw, text).unwrap();
+    dp("dp: succeeded");
+    let stages = stage_events(&run);
+    assert_eq!(stages.len(), 2, "a second dp session");
+    assert_eq!(stages[0].1, stages[1].1, "of the same pipeline");
+}

@@ -26,6 +26,9 @@ pub struct StageManifest {
     pub pipeline: String,
     pub stage: PipelineStage,
     pub session: String,
+    /// What the stage started from (app file, data, models), by content.
+    #[serde(default)]
+    pub inputs: Vec<StageFile>,
     pub outputs: Vec<StageFile>,
 }
 
@@ -64,15 +67,16 @@ pub async fn run_pipeline(
         stages: Vec::new(),
     };
     for &stage in &setup.stages {
-        if let Some(resumed) = resumable(setup, stage) {
+        let inputs = stage_inputs(setup, stage, &report);
+        if let Some(resumed) = resumable(setup, stage, &inputs) {
             report.stages.push(resumed);
             continue;
         }
         let id = session_id(&setup.run_dir, &setup.pipeline, stage);
-        let result = run_stage(setup, stage, id, &report, &mut stop).await;
+        let result = run_stage(setup, stage, id, &report, inputs.clone(), &mut stop).await;
         let ok = result.succeeded();
         if ok {
-            write_manifest(setup, &result);
+            write_manifest(setup, &result, inputs);
         }
         report.stages.push(result);
         if !ok {
@@ -82,56 +86,70 @@ pub async fn run_pipeline(
     report
 }
 
+/// An output of an earlier stage of this run (or of a resumed one).
+fn earlier(done: &PipelineReport, role: &str) -> Option<PathBuf> {
+    done.stages
+        .iter()
+        .find_map(|s| s.output(role))
+        .map(|f| PathBuf::from(&f.path))
+}
+
+/// What a stage starts from, by content: the app file, and the files its `[pipeline]` section
+/// and the earlier stages give it. A stage is resumed only when these are unchanged too.
+fn stage_inputs(
+    setup: &PipelineSetup,
+    stage: PipelineStage,
+    done: &PipelineReport,
+) -> Vec<StageFile> {
+    let mut files = vec![file_or_skip("app", &setup.app.path)];
+    if let Some(inputs) = &setup.app.pipeline {
+        if stage == PipelineStage::Dp {
+            files.push(file_or_skip("raw", &inputs.raw));
+        }
+        if stage == PipelineStage::Mc {
+            // Representative data: DP's dataset when DP ran, else the held-out rows.
+            let data = earlier(done, "dataset").unwrap_or_else(|| inputs.held_out.clone());
+            files.push(file_or_skip("keras", &inputs.keras));
+            files.push(file_or_skip("dataset", &data));
+            files.push(file_or_skip("held_out", &inputs.held_out));
+        }
+    }
+    if stage == PipelineStage::Sg
+        && let Some(tflite) = earlier(done, "tflite")
+    {
+        files.push(file_or_skip("tflite", &tflite));
+    }
+    files.into_iter().flatten().collect()
+}
+
 async fn run_stage(
     setup: &PipelineSetup,
     stage: PipelineStage,
     id: SessionId,
     done: &PipelineReport,
+    files: Vec<StageFile>,
     stop: impl Future<Output = String>,
 ) -> StageResult {
-    let Some(inputs) = setup.app.pipeline.clone() else {
-        return not_started(setup, stage, id, "the app file has no [pipeline] section").await;
-    };
-    let earlier = |role: &str| {
-        done.stages
-            .iter()
-            .find_map(|s| s.output(role))
-            .map(|f| PathBuf::from(&f.path))
-    };
+    let pipeline = setup.app.pipeline.clone();
     match stage {
-        PipelineStage::Dp => {
-            let files = vec![file_or_skip("raw", &inputs.raw)];
-            run_stage_session(
-                setup,
-                stage,
-                id,
-                files.into_iter().flatten().collect(),
-                stop,
-                async |run| dp::run(run, &inputs).await,
-            )
-            .await
-        }
-        PipelineStage::Mc => {
-            // Representative data: DP's dataset when DP ran, else the held-out rows.
-            let data = earlier("dataset").unwrap_or_else(|| inputs.held_out.clone());
-            let files = [
-                file_or_skip("keras", &inputs.keras),
-                file_or_skip("dataset", &data),
-                file_or_skip("held_out", &inputs.held_out),
-            ];
-            run_stage_session(
-                setup,
-                stage,
-                id,
-                files.into_iter().flatten().collect(),
-                stop,
-                async |run| mc::run(run, &inputs, &data).await,
-            )
+        PipelineStage::Dp | PipelineStage::Mc => {
+            let Some(inputs) = pipeline else {
+                return not_started(setup, stage, id, "the app file has no [pipeline] section")
+                    .await;
+            };
+            let data = earlier(done, "dataset").unwrap_or_else(|| inputs.held_out.clone());
+            run_stage_session(setup, stage, id, files, stop, async |run| {
+                if stage == PipelineStage::Dp {
+                    dp::run(run, &inputs).await
+                } else {
+                    mc::run(run, &inputs, &data).await
+                }
+            })
             .await
         }
         PipelineStage::Sg => {
             // SG uses MC's model when MC ran, else the app file's own model.
-            let app = match earlier("tflite") {
+            let app = match earlier(done, "tflite") {
                 Some(tflite) => match setup.app.with_tflite(&tflite) {
                     Ok(app) => app,
                     Err(error) => {
@@ -228,11 +246,12 @@ fn manifest_path(setup: &PipelineSetup, stage: PipelineStage) -> PathBuf {
         .join(MANIFEST)
 }
 
-fn write_manifest(setup: &PipelineSetup, result: &StageResult) {
+fn write_manifest(setup: &PipelineSetup, result: &StageResult, inputs: Vec<StageFile>) {
     let manifest = StageManifest {
         pipeline: setup.pipeline.clone(),
         stage: result.stage,
         session: result.session.as_str().to_owned(),
+        inputs,
         outputs: result.outputs.clone(),
     };
     let path = manifest_path(setup, result.stage);
@@ -243,15 +262,27 @@ fn write_manifest(setup: &PipelineSetup, result: &StageResult) {
     }
 }
 
-/// The stage's earlier result when its manifest's outputs are all still there, unchanged.
-fn resumable(setup: &PipelineSetup, stage: PipelineStage) -> Option<StageResult> {
+/// The stage's earlier result when it started from the same inputs and its outputs are all
+/// still there, unchanged.
+fn resumable(
+    setup: &PipelineSetup,
+    stage: PipelineStage,
+    inputs: &[StageFile],
+) -> Option<StageResult> {
     let text = fs_err::read_to_string(manifest_path(setup, stage)).ok()?;
     let manifest: StageManifest = serde_json::from_str(&text).ok()?;
+    let digests = |files: &[StageFile]| -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|f| (f.role.clone(), f.sha256.clone()))
+            .collect()
+    };
+    let same_inputs = digests(&manifest.inputs) == digests(inputs);
     let unchanged = !manifest.outputs.is_empty()
         && manifest.outputs.iter().all(|file| {
             stage_file(&file.role, Path::new(&file.path)).is_ok_and(|now| now.sha256 == file.sha256)
         });
-    if !unchanged || manifest.stage != stage {
+    if !same_inputs || !unchanged || manifest.stage != stage {
         return None;
     }
     Some(StageResult {
