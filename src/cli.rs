@@ -45,6 +45,13 @@ pub enum Command {
     /// simavr). Exit 0 success, 1 generation failed, 2 bad input or a rejected LLM request,
     /// 3 LLM backend or toolchain unavailable.
     Run(Box<RunArgs>),
+    /// Run the lifecycle pipeline of an app file's `[pipeline]` section: data processing (raw
+    /// CSV → dataset), model conversion (Keras → checked .tflite and header), sketch generation
+    /// with the converted model. Each stage is one session trace in one run folder; run it
+    /// again with the same --out to resume after the last finished stage. LLM-written Python
+    /// runs only in the sandbox. Exit 0 every stage succeeded, 1 a stage failed, 2 bad input or
+    /// a rejected LLM request, 3 LLM backend, Python environment or toolchain unavailable.
+    Pipeline(Box<PipelineArgs>),
     /// Run an experiment's matrix of sessions (models × targets × variants × sampling × runs)
     /// concurrently; run it again to resume. Exit 0 when every session finished, 3 when some
     /// ended on an infrastructure error (re-run transient ones with --retry-failed), 2 bad input.
@@ -601,6 +608,27 @@ pub struct RunArgs {
     pub max_tokens: Option<u32>,
     #[command(flatten)]
     pub env: SessionEnvArgs,
+}
+
+/// `autopilot pipeline`.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The stages to run, in order (dp: data processing, mc: model conversion, sg: sketch
+    /// generation).
+    #[arg(long, value_delimiter = ',', default_value = "dp,mc,sg", value_parser = parse_pipeline_stage)]
+    pub stages: Vec<autopilot_trace::PipelineStage>,
+}
+
+fn parse_pipeline_stage(text: &str) -> Result<autopilot_trace::PipelineStage, String> {
+    use autopilot_trace::PipelineStage;
+    match text {
+        "dp" => Ok(PipelineStage::Dp),
+        "mc" => Ok(PipelineStage::Mc),
+        "sg" => Ok(PipelineStage::Sg),
+        other => Err(format!("`{other}` is not a stage (dp, mc, sg)")),
+    }
 }
 
 /// `autopilot batch`.

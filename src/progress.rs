@@ -174,6 +174,35 @@ pub fn describe(event: &Event) -> Option<String> {
             )
         }
         Event::Note(e) if e.kind == "host_build" => format!("HOST BUILD: {}", e.message),
+        Event::PipelineStageStarted(e) => format!("pipeline {}: stage {}", e.pipeline, e.stage),
+        Event::DpOperation(e) => format!(
+            "operation {}/{} {}: {}{}",
+            e.index,
+            e.total,
+            e.kind,
+            match e.status {
+                autopilot_trace::OperationStatus::Done => "done",
+                autopilot_trace::OperationStatus::Failed => "failed",
+            },
+            e.rows.map(|r| format!(", {r} rows")).unwrap_or_default()
+        ),
+        Event::ModelCheck(e) => {
+            let accuracy =
+                |a: Option<f64>| a.map_or_else(|| "unknown".to_owned(), |a| format!("{a:.3}"));
+            let failures: Vec<&str> = e.failures.iter().map(|f| f.message.as_str()).collect();
+            format!(
+                "model check #{}: {} (accuracy {} TFLite, {} Keras){}",
+                e.attempt,
+                if e.passed { "passed" } else { "failed" },
+                accuracy(e.tflite_accuracy),
+                accuracy(e.keras_accuracy),
+                if failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", failures.join("; "))
+                }
+            )
+        }
         Event::HostCheckFinished(e) => format!(
             "host check #{} (host build, {}): {} — {} [build {:.1} s{}]",
             e.attempt,

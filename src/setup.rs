@@ -331,6 +331,7 @@ impl SessionEnvironment {
             batch: parts.batch,
             tool_versions: Vec::new(),
             note: parts.note,
+            pipeline: None,
         }
     }
 }

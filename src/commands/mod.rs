@@ -8,6 +8,7 @@ mod doctor;
 mod export;
 mod host;
 mod import;
+mod pipeline;
 mod replay;
 mod report;
 mod run;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> CliResult<ExitStatus> {
         Command::Compile(args) => compile::run(&args),
         Command::Chat(args) => chat::run(&args),
         Command::Run(args) => run::run(&cli.global, &args),
+        Command::Pipeline(args) => pipeline::run(&cli.global, &args),
         Command::Batch(args) => batch::run(&cli.global, &args),
         Command::Merge(args) => batch::merge(&args),
         Command::Import(args) => import::run(&args),

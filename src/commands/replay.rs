@@ -196,6 +196,17 @@ fn plan(
     file: &Path,
 ) -> CliResult<Result<Planned, String>> {
     let trace = TraceFile::read(file).context("cannot read").input_error()?;
+    // A lifecycle stage other than sketch generation is no session this command can run; the
+    // pipeline replays its own recordings.
+    let stage = trace.events().find_map(|e| match e {
+        Event::PipelineStageStarted(s) => Some(s.stage),
+        _ => None,
+    });
+    if let Some(stage) = stage.filter(|s| *s != autopilot_trace::PipelineStage::Sg) {
+        return Ok(Err(format!(
+            "a {stage} stage of a pipeline; replay it with `autopilot pipeline <app> --model <its model> --replay <run dir>`"
+        )));
+    }
     let recorded = match RecordedSession::from_trace(&trace) {
         Ok(recorded) => recorded,
         Err(not) if not.is_broken() => return Err(anyhow!("{not}")).input_error(),
@@ -300,6 +311,7 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
         batch: started.batch.clone(),
         tool_versions: Vec::new(),
         note: Some(note),
+        pipeline: None,
     })
 }
 

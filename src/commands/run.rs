@@ -22,11 +22,11 @@ use crate::setup::{
 pub const DEFAULT_OPENAI_MODEL: &str = "openai:gpt-4o-mini";
 
 /// Which model answers, and from where.
-struct ModelChoice {
-    model: ModelRef,
-    recorded: Option<Arc<dyn ChatBackend>>,
+pub(super) struct ModelChoice {
+    pub(super) model: ModelRef,
+    pub(super) recorded: Option<Arc<dyn ChatBackend>>,
     /// Said on stderr and recorded in the trace.
-    note: Option<String>,
+    pub(super) note: Option<String>,
 }
 
 /// The local models of a reachable Ollama, a coder model first.
@@ -47,7 +47,7 @@ fn ollama_models(
     models
 }
 
-fn choose_model(
+pub(super) fn choose_model(
     args: &RunArgs,
     app: &App,
     environment: &SessionEnvironment,
@@ -131,7 +131,7 @@ fn choose_model(
 
 /// `<app>-<date>-<time>-<milliseconds>`, with `-2`, `-3`, … when a run into the same `--out`
 /// already took that id (two runs within one millisecond).
-fn session_id(app: &App, out: Option<&Path>) -> SessionId {
+pub(super) fn session_id(app: &App, out: Option<&Path>) -> SessionId {
     let now = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S-%3f").to_string();
     let base = format!("{}-{now}", sketch_name(&app.name));
     let mut id = SessionId::sanitized(&base);

@@ -8,6 +8,7 @@ mod doctor_cli;
 mod export_cli;
 mod hostile_cli;
 mod llama;
+mod pipeline_cli;
 mod replay_cli;
 mod report_cli;
 mod run_cli;

@@ -30,7 +30,7 @@ fn hanging_builder(dir: &Path, marker: &str) -> PathBuf {
 }
 
 /// Host processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<i32> {
+pub(crate) fn processes_with(marker: &str) -> Vec<i32> {
     fs_err::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
@@ -41,7 +41,7 @@ fn processes_with(marker: &str) -> Vec<i32> {
         .collect()
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if done() {

@@ -170,7 +170,12 @@ fn phase(stage: Stage) -> u8 {
 fn check_stage(stage: Stage) -> FailureStage {
     match stage {
         Stage::Spec | Stage::Outline | Stage::Design => FailureStage::SpecFill,
-        Stage::Extract | Stage::Sketch => FailureStage::Extract,
+        // The lifecycle stages' code answers: extraction is where their checks start.
+        Stage::Extract
+        | Stage::Sketch
+        | Stage::Operations
+        | Stage::Operation
+        | Stage::Conversion => FailureStage::Extract,
         Stage::Check | Stage::Library => FailureStage::Precheck,
         Stage::Compile => FailureStage::Compile,
         Stage::Size => FailureStage::Size,

@@ -8,5 +8,6 @@
 #![warn(unreachable_pub)]
 
 pub mod batch;
+pub mod pipeline;
 pub mod replay;
 pub mod session;

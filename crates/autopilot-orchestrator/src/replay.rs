@@ -320,6 +320,11 @@ impl AttemptView {
             AttemptOutcome::AnswerTruncated => {
                 format!("got a cut answer ({})", excerpt(&self.message))
             }
+            AttemptOutcome::PlanInvalid => format!("was a refused plan: {}", self.check()),
+            AttemptOutcome::RunFailed => format!("failed to run ({})", excerpt(&self.message)),
+            AttemptOutcome::OutputInvalid => {
+                format!("ran but its outputs failed ({})", excerpt(&self.message))
+            }
         }
     }
 
@@ -353,6 +358,11 @@ impl AttemptView {
             AttemptOutcome::LlmFailed => format!("it gets no answer ({})", excerpt(&self.message)),
             AttemptOutcome::AnswerTruncated => {
                 format!("its answer is cut ({})", excerpt(&self.message))
+            }
+            AttemptOutcome::PlanInvalid => format!("{} refuses the plan", self.check()),
+            AttemptOutcome::RunFailed => format!("it fails to run ({})", excerpt(&self.message)),
+            AttemptOutcome::OutputInvalid => {
+                format!("it runs but its outputs fail ({})", excerpt(&self.message))
             }
         }
     }

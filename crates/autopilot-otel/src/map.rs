@@ -672,6 +672,59 @@ impl Builder {
                 }
                 self.add_event(span, "autopilot.attempt_finished", at, attributes);
             }
+            // The lifecycle stages' events are span events of the session root: the pipeline
+            // id and stage say which stage session this is; the checks say what was judged.
+            Event::PipelineStageStarted(started) => {
+                let attributes: Attributes = vec![
+                    ("autopilot.pipeline.id", started.pipeline.as_str().into()),
+                    ("autopilot.pipeline.stage", started.stage.as_str().into()),
+                ];
+                self.add_event(0, "autopilot.pipeline_stage_started", at, attributes);
+            }
+            Event::PipelineStageEnded(ended) => {
+                let attributes: Attributes = vec![
+                    ("autopilot.pipeline.id", ended.pipeline.as_str().into()),
+                    ("autopilot.pipeline.stage", ended.stage.as_str().into()),
+                    ("autopilot.pipeline.succeeded", ended.succeeded.into()),
+                ];
+                self.add_event(0, "autopilot.pipeline_stage_ended", at, attributes);
+            }
+            Event::DpOperation(operation) => {
+                let span = self.current_span(at);
+                let attributes: Attributes = vec![
+                    ("autopilot.operation.index", operation.index.into()),
+                    ("autopilot.operation.kind", operation.kind.as_str().into()),
+                    (
+                        "autopilot.operation.done",
+                        (operation.status == autopilot_trace::OperationStatus::Done).into(),
+                    ),
+                ];
+                self.add_event(span, "autopilot.dp_operation", at, attributes);
+            }
+            Event::PythonRun(run) => {
+                let span = self.current_span(at);
+                let attributes: Attributes = vec![
+                    ("autopilot.python.purpose", run.purpose.as_str().into()),
+                    (
+                        "autopilot.python.termination",
+                        format!("{:?}", run.termination).into(),
+                    ),
+                ];
+                self.add_event(span, "autopilot.python_run", at, attributes);
+            }
+            Event::OutputCheck(check) => {
+                let span = self.current_span(at);
+                let attributes: Attributes = vec![
+                    ("autopilot.check.id", check.check.as_str().into()),
+                    ("autopilot.check.passed", check.passed.into()),
+                ];
+                self.add_event(span, "autopilot.output_check", at, attributes);
+            }
+            Event::ModelCheck(check) => {
+                let span = self.current_span(at);
+                let attributes: Attributes = vec![("autopilot.check.passed", check.passed.into())];
+                self.add_event(span, "autopilot.model_check", at, attributes);
+            }
             Event::Note(note) => {
                 let span = self.current_span(at);
                 let attributes: Attributes = vec![
@@ -860,5 +913,8 @@ fn attempt_outcome(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::SimulationFailed => "simulation_failed",
         AttemptOutcome::LlmFailed => "llm_failed",
         AttemptOutcome::AnswerTruncated => "answer_truncated",
+        AttemptOutcome::PlanInvalid => "plan_invalid",
+        AttemptOutcome::RunFailed => "run_failed",
+        AttemptOutcome::OutputInvalid => "output_invalid",
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::model::{
     AttemptRow, CategoryRow, CostRow, Dimension, ModelRow, NotLiveRow, OutcomeRow, RateRow, Report,
-    ReportInput, ReportSession,
+    ReportInput, ReportSession, StageRow,
 };
 use crate::render::render_files;
 use crate::stats::{Proportion, mean};
@@ -119,10 +119,71 @@ pub fn build_report(input: &ReportInput) -> Report {
             per_session: count as f64 / sessions,
         });
     }
+    report.stages = stage_rows(input);
     sessions_by_model_and_outcome(input, &mut report);
     report.taxonomy_order = taxonomy_order(input, &report.categories);
     report.files = render_files(input, &report);
     report
+}
+
+/// The per-stage table (stage, then model), when any session was a DP or MC stage: reports of
+/// sketch generation alone keep their shape.
+fn stage_rows(input: &ReportInput) -> Vec<StageRow> {
+    if input.sessions.iter().all(|s| s.stage == "sg") {
+        return Vec::new();
+    }
+    let order = |stage: &str| match stage {
+        "dp" => 0,
+        "mc" => 1,
+        "sg" => 2,
+        _ => 3,
+    };
+    let mut groups: BTreeMap<(usize, &str, &str), Vec<&ReportSession>> = BTreeMap::new();
+    for s in &input.sessions {
+        groups
+            .entry((order(&s.stage), &s.stage, &s.model))
+            .or_default()
+            .push(s);
+    }
+    groups
+        .into_iter()
+        .map(|((_, stage, model), group)| {
+            let successes = group.iter().filter(|s| s.succeeded()).count() as u64;
+            let mut seconds: Vec<f64> = group.iter().map(|s| s.wall_ms as f64 / 1000.0).collect();
+            seconds.sort_by(f64::total_cmp);
+            let median = match seconds.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => seconds[n / 2],
+                n => f64::midpoint(seconds[n / 2 - 1], seconds[n / 2]),
+            };
+            StageRow {
+                stage: stage.to_owned(),
+                model: model.to_owned(),
+                rate: Proportion::wilson(successes, group.len() as u64),
+                seconds: [
+                    mean(seconds.iter().copied()).unwrap_or(0.0),
+                    median,
+                    seconds.last().copied().unwrap_or(0.0),
+                    seconds.first().copied().unwrap_or(0.0),
+                ],
+                input_tokens: mean(
+                    group
+                        .iter()
+                        .filter_map(|s| s.input_tokens.map(|n| n as f64)),
+                ),
+                output_tokens: mean(
+                    group
+                        .iter()
+                        .filter_map(|s| s.output_tokens.map(|n| n as f64)),
+                ),
+                cost_usd: if group.iter().all(|s| s.cost_usd.is_some()) {
+                    mean(group.iter().filter_map(|s| s.cost_usd))
+                } else {
+                    None
+                },
+            }
+        })
+        .collect()
 }
 
 /// The session counts of the outcome and not-live tables.

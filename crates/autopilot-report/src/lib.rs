@@ -22,7 +22,7 @@ pub use charts::{BarSeries, ParetoPanel, grouped_bars, pareto_panels};
 pub use load::{LEGACY_GROUP, ReportTaxonomy, load_report_input, report_session};
 pub use model::{
     AttemptRow, CategoryRow, CostRow, Dimension, ModelRow, NotLiveRow, OutcomeRow, RateRow, Report,
-    ReportFailure, ReportInput, ReportSession,
+    ReportFailure, ReportInput, ReportSession, StageRow,
 };
 pub use stats::{Proportion, mean};
 pub use table::{spreadsheet_safe, write_csv_row};

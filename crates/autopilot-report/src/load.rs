@@ -179,6 +179,7 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
         answers: "none".to_owned(),
         target: String::new(),
         variant: String::new(),
+        stage: "sg".to_owned(),
         outcome: "unfinished".to_owned(),
         success_attempt: None,
         attempts: 0,
@@ -227,6 +228,9 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
             }
             Event::AttemptFinished(attempt) if attempt.stage == Stage::Sketch => {
                 row.attempts = row.attempts.max(attempt.attempt);
+            }
+            Event::PipelineStageStarted(started) => {
+                started.stage.as_str().clone_into(&mut row.stage);
             }
             Event::SessionFinished(f) => finished = Some(f),
             _ => {}

@@ -16,6 +16,9 @@ pub struct ReportSession {
     pub answers: String,
     pub target: String,
     pub variant: String,
+    /// The lifecycle stage the session was (`dp`, `mc`, `sg`): `sg` for a session that is no
+    /// stage of a pipeline (every `autopilot run` and legacy session generates a sketch).
+    pub stage: String,
     /// `success`, `exhausted`, `aborted`, `infrastructure_error`, or, for a session without
     /// `session_finished`, `truncated` (a legacy log that stops inside it) or `unfinished`.
     pub outcome: String,
@@ -167,6 +170,21 @@ pub struct CategoryRow {
     pub per_session: f64,
 }
 
+/// The first paper's per-stage table: one lifecycle stage of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageRow {
+    pub stage: String,
+    pub model: String,
+    pub rate: Proportion,
+    /// Wall seconds per session: mean, median, max, min.
+    pub seconds: [f64; 4],
+    /// Mean input and output tokens over the sessions that reported them; `None`: unknown.
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+    /// Mean cost; `None` when any session of the row is unpriced.
+    pub cost_usd: Option<f64>,
+}
+
 /// Sessions of one model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRow {
@@ -213,5 +231,7 @@ pub struct Report {
     pub attempts: Vec<AttemptRow>,
     pub costs: Vec<CostRow>,
     pub categories: Vec<CategoryRow>,
+    /// Per lifecycle stage and model; empty unless some session was a DP or MC stage.
+    pub stages: Vec<StageRow>,
     pub files: Vec<(String, String)>,
 }

@@ -68,6 +68,9 @@ pub(crate) fn render_files(input: &ReportInput, report: &Report) -> Vec<(String,
         ("costs.csv".to_owned(), costs_csv(report)),
         ("categories.csv".to_owned(), categories_csv(report)),
     ];
+    if !report.stages.is_empty() {
+        files.push(("stages.csv".to_owned(), stages_csv(report)));
+    }
     files.extend(charts.into_iter().map(|c| (c.file, c.svg)));
     files
 }
@@ -183,6 +186,45 @@ fn costs_csv(report: &Report) -> String {
                 csv_opt(c.cost_failure),
                 csv_opt(c.cost_per_success),
             ]
+        }),
+    )
+}
+
+fn stages_csv(report: &Report) -> String {
+    csv_table(
+        &[
+            "stage",
+            "model",
+            "sessions",
+            "successes",
+            "rate",
+            "ci95_low",
+            "ci95_high",
+            "seconds_mean",
+            "seconds_median",
+            "seconds_max",
+            "seconds_min",
+            "input_tokens_mean",
+            "output_tokens_mean",
+            "cost_usd_mean",
+        ],
+        report.stages.iter().map(|r| {
+            let mut row = vec![
+                csv_text(&r.stage),
+                csv_text(&r.model),
+                r.rate.trials.to_string(),
+                r.rate.successes.to_string(),
+                format!("{:.6}", r.rate.rate),
+                format!("{:.6}", r.rate.low),
+                format!("{:.6}", r.rate.high),
+            ];
+            row.extend(r.seconds.iter().map(|s| format!("{s:.3}")));
+            row.extend([
+                csv_opt(r.input_tokens),
+                csv_opt(r.output_tokens),
+                csv_opt(r.cost_usd),
+            ]);
+            row
         }),
     )
 }
@@ -485,6 +527,27 @@ fn render_markdown(input: &ReportInput, report: &Report, charts: &[Chart]) -> St
             r.rate.percent(),
             r.rate.interval_percent()
         );
+    }
+    if !report.stages.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Per stage\n\nLifecycle stages (data processing, model conversion, sketch generation), as in the first paper's table: success with its 95% Wilson interval; wall time per session (mean / median / max / min); mean tokens (in / out) and cost per session; `—`: not recorded.\n\n| stage | model | sessions | success | 95% CI | s mean / med / max / min | tokens in / out | $ mean |\n|---|---|---:|---:|---|---|---|---:|"
+        );
+        for r in &report.stages {
+            let [mean, median, max, min] = r.seconds;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {mean:.1} / {median:.1} / {max:.1} / {min:.1} | {} / {} | {} |",
+                md_cell(&r.stage),
+                md_cell(&r.model),
+                r.rate.trials,
+                r.rate.percent(),
+                r.rate.interval_percent(),
+                fmt_opt(r.input_tokens, 0),
+                fmt_opt(r.output_tokens, 0),
+                fmt_opt(r.cost_usd, 4)
+            );
+        }
     }
     let _ = writeln!(
         md,

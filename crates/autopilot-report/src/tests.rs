@@ -17,6 +17,7 @@ fn session(
         answers: "live".into(),
         target: "uno".into(),
         variant: variant.into(),
+        stage: "sg".into(),
         outcome: outcome.into(),
         success_attempt: attempt,
         attempts: attempt.unwrap_or(5),
@@ -243,4 +244,54 @@ fn csv_rows_defuse_formulas_and_quote_separators() {
         String::from_utf8(out).unwrap(),
         "\"'=HYPERLINK(\"\"x\"\")\",1\n'@SUM(A1),1\n'-1+2,1\ngpt-4o,1\n\"a,b\",1\n"
     );
+}
+
+/// The first paper's per-stage table: success with its interval, time, tokens and cost per
+/// stage; unknown tokens and prices stay unknown, never 0.
+#[test]
+fn pipeline_sessions_get_the_per_stage_table() {
+    let mut plain = input();
+    assert!(
+        build_report(&plain).stages.is_empty(),
+        "no pipeline, no stage table"
+    );
+    let mut dp = session("m1", "lifecycle", "success", Some(1), 2000);
+    dp.stage = "dp".into();
+    let mut dp_failed = session("m1", "lifecycle", "exhausted", None, 4000);
+    dp_failed.stage = "dp".into();
+    dp_failed.input_tokens = None;
+    dp_failed.cost_usd = None;
+    let mut mc = session("m1", "lifecycle", "success", Some(1), 500);
+    mc.stage = "mc".into();
+    plain.sessions.extend([dp, dp_failed, mc]);
+    let report = build_report(&plain);
+    let stages: Vec<(&str, &str)> = report
+        .stages
+        .iter()
+        .map(|r| (r.stage.as_str(), r.model.as_str()))
+        .collect();
+    assert_eq!(stages[..2], [("dp", "m1"), ("mc", "m1")]);
+    let dp = &report.stages[0];
+    assert_eq!((dp.rate.successes, dp.rate.trials), (1, 2));
+    assert!(dp.rate.low < 0.5 && dp.rate.high > 0.5);
+    assert_eq!(format!("{:?}", dp.seconds), "[3.0, 3.0, 4.0, 2.0]");
+    assert_eq!(
+        dp.input_tokens,
+        Some(2000.0),
+        "the mean of the known counts only"
+    );
+    assert_eq!(dp.output_tokens, None);
+    assert_eq!(
+        dp.cost_usd, None,
+        "one unpriced session makes the cost unknown"
+    );
+    let md = &report
+        .files
+        .iter()
+        .find(|(n, _)| n == "report.md")
+        .unwrap()
+        .1;
+    assert!(md.contains("## Per stage"), "{md}");
+    assert!(md.contains("| dp | m1 | 2 | 50.0%"), "{md}");
+    assert!(report.files.iter().any(|(n, _)| n == "stages.csv"));
 }

@@ -222,7 +222,37 @@ pub struct App {
     pub sensor: Option<SensorHints>,
     /// How the host check presents the dataset (the `[host]` section; defaults without it).
     pub host: SensorMapping,
+    /// What the lifecycle pipeline starts from (the `[pipeline]` section), if any.
+    pub pipeline: Option<PipelineInputs>,
 }
+
+/// The `[pipeline]` section: what `autopilot pipeline` starts from (raw data, a trained Keras
+/// model, held-out data) and what the data-processing stage must make of the raw data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineInputs {
+    /// What the data processing must achieve, in the user's words.
+    pub goal: String,
+    /// The raw CSV the data-processing stage starts from.
+    pub raw: PathBuf,
+    /// The trained Keras model the conversion stage starts from.
+    pub keras: PathBuf,
+    /// Held-out rows (features and label) the converted model is judged on.
+    pub held_out: PathBuf,
+    /// The model's input columns, in order (the processed dataset must have them).
+    pub features: Vec<String>,
+    /// The column holding the class name.
+    pub label_column: String,
+    /// Most operations a data-processing plan may have.
+    pub max_operations: u32,
+    /// Whether the converted model must be quantized (int8 weights and activations).
+    pub quantize: bool,
+    /// Largest accuracy drop of the converted model below the Keras model's (0.05 = 5 points).
+    pub max_accuracy_drop: f64,
+}
+
+/// Default and ceiling of `pipeline.max_operations`.
+pub const DEFAULT_MAX_OPERATIONS: u32 = 8;
+const MAX_OPERATIONS_CEILING: u32 = 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +271,26 @@ struct RawApp {
     sensor: Option<SensorHints>,
     #[serde(default)]
     host: Option<RawHost>,
+    #[serde(default)]
+    pipeline: Option<RawPipeline>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    goal: String,
+    raw: String,
+    keras: String,
+    held_out: String,
+    features: Vec<String>,
+    #[serde(default)]
+    label_column: Option<String>,
+    #[serde(default)]
+    max_operations: Option<i64>,
+    #[serde(default)]
+    quantize: bool,
+    #[serde(default)]
+    max_accuracy_drop: Option<f64>,
 }
 
 /// The `[host]` section as written; numbers are wide so that an out-of-range value is named by
@@ -388,6 +438,10 @@ impl App {
             .as_ref()
             .map(|h| check_host(h, &raw.dataset, &dataset, &mut problems))
             .unwrap_or_default();
+        let pipeline = raw
+            .pipeline
+            .as_ref()
+            .and_then(|p| load_pipeline(&dir, p, &mut problems));
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -407,7 +461,34 @@ impl App {
             dataset,
             sensor: raw.sensor,
             host,
+            pipeline,
         })
+    }
+
+    /// The same app with its model replaced by a `.tflite` file (the conversion stage's
+    /// output): the app file is read again with `model.tflite` pointing at `tflite`, so the new
+    /// model passes every check the app file's own model passes.
+    pub fn with_tflite(&self, tflite: &Path) -> Result<App, ConfigError> {
+        let text = config::read_to_string(&self.path)?;
+        let mut value: toml::Table = config::parse_toml(&self.path, &text)?;
+        let Some(toml::Value::Table(model)) = value.get_mut("model") else {
+            return Err(ConfigError::Invalid {
+                path: self.path.clone(),
+                problems: vec![KeyProblem::new(
+                    "model",
+                    "is missing; the pipeline needs the tensor shapes of the model it converts",
+                )],
+            });
+        };
+        model.remove("header");
+        model.insert(
+            "tflite".to_owned(),
+            toml::Value::String(tflite.display().to_string()),
+        );
+        let text = toml::to_string(&value).unwrap_or_default();
+        let mut app = App::from_toml(&self.path, &text)?;
+        app.path.clone_from(&self.path);
+        Ok(app)
     }
 
     /// The dataset files for the host check, each with the index of the class the app gives
@@ -626,6 +707,74 @@ fn check_name(name: &str, problems: &mut Vec<KeyProblem>) {
 
 /// Class names and expected tokens end up in C string literals and serial matching: printable,
 /// no quotes or backslashes, unique.
+fn load_pipeline(
+    dir: &Path,
+    raw: &RawPipeline,
+    problems: &mut Vec<KeyProblem>,
+) -> Option<PipelineInputs> {
+    let before = problems.len();
+    if raw.goal.trim().is_empty() {
+        problems.push(KeyProblem::new(
+            "pipeline.goal",
+            "is empty; say what the data processing must achieve",
+        ));
+    }
+    let raw_csv = resolve_file(dir, &raw.raw, "pipeline.raw", &["csv"], problems);
+    let keras = resolve_file(
+        dir,
+        &raw.keras,
+        "pipeline.keras",
+        &["keras", "h5"],
+        problems,
+    );
+    let held_out = resolve_file(dir, &raw.held_out, "pipeline.held_out", &["csv"], problems);
+    check_labels("pipeline.features", &raw.features, 1, problems);
+    let label_column = raw
+        .label_column
+        .clone()
+        .unwrap_or_else(|| "label".to_owned());
+    if label_column.trim().is_empty() || raw.features.contains(&label_column) {
+        problems.push(KeyProblem::new(
+            "pipeline.label_column",
+            format!("`{label_column}` must be a non-empty column name that is not a feature"),
+        ));
+    }
+    let max_operations = match raw.max_operations {
+        None => DEFAULT_MAX_OPERATIONS,
+        Some(n) => match u32::try_from(n) {
+            Ok(n) if (1..=MAX_OPERATIONS_CEILING).contains(&n) => n,
+            _ => {
+                problems.push(KeyProblem::new(
+                    "pipeline.max_operations",
+                    format!("{n} is outside 1..={MAX_OPERATIONS_CEILING}"),
+                ));
+                DEFAULT_MAX_OPERATIONS
+            }
+        },
+    };
+    let max_accuracy_drop = raw.max_accuracy_drop.unwrap_or(0.05);
+    if !(0.0..=1.0).contains(&max_accuracy_drop) {
+        problems.push(KeyProblem::new(
+            "pipeline.max_accuracy_drop",
+            format!("{max_accuracy_drop} is outside 0..=1 (a share of the rows)"),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(PipelineInputs {
+        goal: raw.goal.trim().to_owned(),
+        raw: raw_csv?,
+        keras: keras?,
+        held_out: held_out?,
+        features: raw.features.clone(),
+        label_column,
+        max_operations,
+        quantize: raw.quantize,
+        max_accuracy_drop,
+    })
+}
+
 fn check_labels(key: &str, labels: &[String], min: usize, problems: &mut Vec<KeyProblem>) {
     if labels.len() < min {
         problems.push(KeyProblem::new(

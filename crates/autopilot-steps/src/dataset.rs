@@ -153,6 +153,15 @@ struct ColumnStats {
     examples: Vec<String>,
 }
 
+/// A reader of a CSV file with a header row, cells trimmed, every row as wide as the header.
+pub(crate) fn csv_reader(file: fs_err::File) -> csv::Reader<std::io::BufReader<fs_err::File>> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(std::io::BufReader::new(file))
+}
+
 /// Summarises one CSV file (with a header row). `display` is the name shown in prompts.
 pub fn summarize_csv(
     path: &Path,
@@ -164,11 +173,7 @@ pub fn summarize_csv(
         message,
     };
     let file = fs_err::File::open(path).map_err(|e| error(format!("cannot open: {e}")))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(std::io::BufReader::new(file));
+    let mut reader = csv_reader(file);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| error(csv_message(&e)))?

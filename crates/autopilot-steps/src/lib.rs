@@ -30,11 +30,12 @@ mod prompts;
 mod repair;
 mod sensor;
 mod spec;
+mod stage;
 mod tflite;
 
 pub use app::{
-    App, DType, DatasetFile, GENERATED_HEADER_NAME, ModelInfo, ModelKind, ModelSource, SensorHints,
-    TensorSpec,
+    App, DEFAULT_MAX_OPERATIONS, DType, DatasetFile, GENERATED_HEADER_NAME, ModelInfo, ModelKind,
+    ModelSource, PipelineInputs, SensorHints, TensorSpec,
 };
 pub use config::{ConfigError, KeyProblem};
 pub use dataset::{
@@ -74,6 +75,13 @@ pub use sensor::{HostSensor, Presentation, SensorMapping};
 pub use spec::{
     FILL_MARKER, Spec, SpecCheck, SpecProblem, SpecRules, SpecValidation, extract_json,
     spec_template, spec_template_for, validate_spec,
+};
+pub use stage::{
+    CHECK_PLAN_EMPTY, CHECK_PLAN_JSON, CHECK_PLAN_KIND, CHECK_PLAN_SHAPE, CHECK_PLAN_TOO_MANY,
+    CsvExpectation, FileStamp, MODEL_FLASH_SHARE, OPERATION_KINDS, Operation, OutputReport, Plan,
+    PlanProblem, RowBounds, StagePromptError, StagePrompts, StageTemplate, check_csv_output,
+    check_written, model_budget, model_requirements, python_code, tail, tflm_supported,
+    validate_plan,
 };
 pub use tflite::{
     TensorFacts, TfliteError, TfliteFacts, inspect_tflite, resolver_method, tflite_to_header,

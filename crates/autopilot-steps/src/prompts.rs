@@ -451,6 +451,18 @@ impl RenderedPrompt {
     }
 }
 
+/// A template environment as every prompt of ours is rendered: undefined variables are errors,
+/// no escaping, block tags leave no blank lines.
+pub(crate) fn template_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env
+}
+
 /// A validated set of prompt variants.
 #[derive(Debug)]
 pub struct PromptSet {
@@ -465,12 +477,7 @@ impl PromptSet {
         let manifest_path = dir.join(MANIFEST);
         let manifest: Manifest =
             config::parse_toml(&manifest_path, &config::read_to_string(&manifest_path)?)?;
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_keep_trailing_newline(true);
+        let mut env = template_environment();
         env.add_filter("json", json_filter);
         env.add_filter("from_json", from_json_filter);
         let read_dir = |path: &Path| -> Result<Vec<PathBuf>, PromptError> {

@@ -27,6 +27,12 @@ pub enum Event {
     FallbackApplied(FallbackApplied),
     AttemptFinished(AttemptFinished),
     Note(Note),
+    PipelineStageStarted(PipelineStageStarted),
+    PipelineStageEnded(PipelineStageEnded),
+    DpOperation(DpOperation),
+    PythonRun(PythonRun),
+    OutputCheck(OutputCheck),
+    ModelCheck(ModelCheck),
     SessionFinished(SessionFinished),
 }
 
@@ -49,6 +55,12 @@ impl Event {
             Event::FallbackApplied(_) => "fallback_applied",
             Event::AttemptFinished(_) => "attempt_finished",
             Event::Note(_) => "note",
+            Event::PipelineStageStarted(_) => "pipeline_stage_started",
+            Event::PipelineStageEnded(_) => "pipeline_stage_ended",
+            Event::DpOperation(_) => "dp_operation",
+            Event::PythonRun(_) => "python_run",
+            Event::OutputCheck(_) => "output_check",
+            Event::ModelCheck(_) => "model_check",
             Event::SessionFinished(_) => "session_finished",
         }
     }
@@ -78,6 +90,12 @@ pub enum Stage {
     Size,
     /// Running the firmware in a simulator and reading its serial output.
     Simulate,
+    /// Data processing: the LLM proposes the list of operations (JSON).
+    Operations,
+    /// Data processing: the LLM writes (or repairs) the Python code of one operation.
+    Operation,
+    /// Model conversion: the LLM writes (or repairs) the conversion script.
+    Conversion,
 }
 
 impl Stage {
@@ -93,6 +111,9 @@ impl Stage {
             Stage::Library => "library",
             Stage::Size => "size",
             Stage::Simulate => "simulate",
+            Stage::Operations => "operations",
+            Stage::Operation => "operation",
+            Stage::Conversion => "conversion",
         }
     }
 }
@@ -734,6 +755,12 @@ pub enum AttemptOutcome {
     /// The answer stopped at the token limit (`finish_reason: length`) or at the call's time
     /// limit: cut, not wrong.
     AnswerTruncated,
+    /// A lifecycle stage's plan answer failed validation.
+    PlanInvalid,
+    /// A lifecycle stage's Python run failed (exit status, signal, timeout).
+    RunFailed,
+    /// A lifecycle stage's run succeeded but a declared output or the model check failed.
+    OutputInvalid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -874,4 +901,183 @@ pub struct SessionTotals {
 pub struct SessionFinished {
     pub outcome: SessionOutcome,
     pub totals: SessionTotals,
+}
+
+/// The stages of the lifecycle pipeline (`autopilot pipeline`): data processing, model
+/// conversion, sketch generation. Each stage is one session; its trace opens with
+/// `pipeline_stage_started` right after `session_started`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineStage {
+    /// Data processing: raw data to the dataset the model is trained and checked on.
+    Dp,
+    /// Model conversion: a trained Keras model to a checked `.tflite` and its C header.
+    Mc,
+    /// Sketch generation: the firmware (the classic session).
+    Sg,
+}
+
+impl PipelineStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipelineStage::Dp => "dp",
+            PipelineStage::Mc => "mc",
+            PipelineStage::Sg => "sg",
+        }
+    }
+}
+
+impl std::fmt::Display for PipelineStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A file a stage read or wrote, by content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StageFile {
+    /// The file's role in the stage (`raw`, `dataset`, `keras`, `tflite`, `header`).
+    pub role: String,
+    pub path: String,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// A session that is one stage of a pipeline: which pipeline, which stage, what it starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PipelineStageStarted {
+    /// The pipeline id every stage session of one `autopilot pipeline` run shares.
+    pub pipeline: String,
+    pub stage: PipelineStage,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<StageFile>,
+}
+
+/// How a pipeline stage ended; the session's own `session_finished` follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PipelineStageEnded {
+    pub pipeline: String,
+    pub stage: PipelineStage,
+    pub succeeded: bool,
+    /// The validated outputs (empty when the stage failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<StageFile>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+/// How a data-processing operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    /// Its code ran and every declared output passed its checks.
+    Done,
+    /// Every attempt failed (the run or the output checks).
+    Failed,
+}
+
+/// One operation of a data-processing plan, when it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DpOperation {
+    /// 1-based position in the plan.
+    pub index: u32,
+    /// Operations in the plan.
+    pub total: u32,
+    /// The operation kind (`drop_rows`, `normalize_label`, …).
+    pub kind: String,
+    pub description: String,
+    pub status: OperationStatus,
+    /// Code attempts used.
+    pub attempts: u32,
+    /// The declared output files, relative to the stage's work folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// Rows of the dataset after the operation, when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// How a sandboxed Python run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PythonTermination {
+    Exited,
+    /// Killed by a signal (a resource limit, a crash).
+    Signaled,
+    /// The wall timeout fired; the process group was killed.
+    TimedOut,
+    /// Stopped by autopilot.
+    Stopped,
+}
+
+/// One run of Python in the sandbox: LLM-written code, or autopilot's own evaluation script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PythonRun {
+    /// What ran: `operation`, `conversion`, `evaluation`.
+    pub purpose: String,
+    /// The stage attempt (for `operation`: the running number of code attempts).
+    pub attempt: u32,
+    /// SHA-256 of the script, hex.
+    pub script_sha256: String,
+    pub termination: PythonTermination,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    pub duration_ms: u64,
+    /// The last lines of stdout and stderr (bounded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdout_tail: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr_tail: String,
+}
+
+/// One check of a declared output of a Python run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OutputCheck {
+    pub attempt: u32,
+    /// Stable id: `output.exists`, `output.fresh`, `output.nonempty`, `output.csv`,
+    /// `output.columns`, `output.rows`, `output.tflite`.
+    pub check: String,
+    /// The output, relative to the stage's work folder.
+    pub file: String,
+    pub passed: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// One failed requirement of a converted model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelCheckFailure {
+    /// Stable id: `not_loaded`, `wrong_input_dtype`, `not_quantized`, `unsupported_op`, …
+    pub check: String,
+    pub message: String,
+}
+
+/// The judgement of a converted model (its evaluation report against the target's requirements).
+/// Figures not measured are omitted, never zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelCheck {
+    pub attempt: u32,
+    pub passed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<ModelCheckFailure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_dtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_dtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tflite_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keras_accuracy: Option<f64>,
 }

@@ -47,7 +47,12 @@
 //! of the names of [`InfraErrorKind`] (the strings written before; an unknown one reads as
 //! `unknown`); `attempt_outcome` `answer_truncated` (the answer stopped at the token limit,
 //! `finish_reason: length`, or at the call's time limit); infrastructure kind `llm_timed_out`
-//! (the backend was up but gave no whole answer within the call's time limit).
+//! (the backend was up but gave no whole answer within the call's time limit); the lifecycle
+//! stages (`autopilot pipeline`): events `pipeline_stage_started` / `pipeline_stage_ended` (a
+//! session that is one stage of a pipeline, [`PipelineStage`] `dp`/`mc`/`sg`), `dp_operation`,
+//! `python_run`, `output_check`, `model_check`, the stages `operations`, `operation`,
+//! `conversion` of LLM calls and attempts, and the attempt outcomes `plan_invalid`, `run_failed`,
+//! `output_invalid`.
 //!
 //! # Writing
 //!

@@ -44,19 +44,12 @@ impl Run<'_> {
     }
 
     fn account(&mut self, answer: &ChatAnswer) {
-        self.totals.llm_calls += answer.tries;
-        // Saturating: a provider reporting absurd counts must not wrap the budget back to zero.
-        // A count no answer reported stays unknown (`None`), never 0.
-        let add = |total: Option<u64>, n: Option<u64>| match n {
-            Some(n) => Some(total.unwrap_or(0).saturating_add(n)),
-            None => total,
-        };
-        self.totals.input_tokens = add(self.totals.input_tokens, answer.usage.input);
-        self.totals.output_tokens = add(self.totals.output_tokens, answer.usage.output);
-        match answer.cost_usd {
-            Some(cost) => self.cost += cost,
-            None => self.all_priced = false,
-        }
+        account(
+            &mut self.totals,
+            &mut self.cost,
+            &mut self.all_priced,
+            answer,
+        );
     }
 
     /// One LLM request with the parachutes: the client retries transient faults; when they
@@ -188,6 +181,28 @@ pub(super) fn describe_sampling(sampling: &SamplingParams) -> String {
         parts.push(format!("temperature {temperature}"));
     }
     parts.join(", ")
+}
+
+/// Adds an answer's calls, tokens and cost to a session's totals. Saturating: a provider
+/// reporting absurd counts must not wrap a budget back to zero. A count no answer reported
+/// stays unknown (`None`), never 0; one unpriced answer makes the cost unknown.
+pub(crate) fn account(
+    totals: &mut autopilot_trace::SessionTotals,
+    cost: &mut f64,
+    all_priced: &mut bool,
+    answer: &ChatAnswer,
+) {
+    totals.llm_calls += answer.tries;
+    let add = |total: Option<u64>, n: Option<u64>| match n {
+        Some(n) => Some(total.unwrap_or(0).saturating_add(n)),
+        None => total,
+    };
+    totals.input_tokens = add(totals.input_tokens, answer.usage.input);
+    totals.output_tokens = add(totals.output_tokens, answer.usage.output);
+    match answer.cost_usd {
+        Some(c) => *cost += c,
+        None => *all_priced = false,
+    }
 }
 
 #[cfg(test)]

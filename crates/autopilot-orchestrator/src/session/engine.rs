@@ -9,8 +9,9 @@ use autopilot_llm::LlmClient;
 use autopilot_steps::PromptFacts;
 use autopilot_toolchain::Compiler;
 use autopilot_trace::{
-    Event, FallbackApplied, Note, SessionFinished, SessionOutcome, SessionStarted, SessionTotals,
-    Stage, TraceOrigin, emit, session_span,
+    Event, FallbackApplied, Note, PipelineStage, PipelineStageEnded, PipelineStageStarted,
+    SessionFinished, SessionOutcome, SessionStarted, SessionTotals, Stage, TraceOrigin, emit,
+    session_span,
 };
 use tracing::Instrument;
 
@@ -110,6 +111,13 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
             message: note.clone(),
         }));
     }
+    if let Some(pipeline) = &setup.pipeline {
+        emit(&Event::PipelineStageStarted(PipelineStageStarted {
+            pipeline: pipeline.clone(),
+            stage: PipelineStage::Sg,
+            inputs: Vec::new(),
+        }));
+    }
     let driven = match compiler {
         Ok(mut compiler) => match checks::buildable(setup, compiler.capability()) {
             Ok(()) => tokio::select! {
@@ -130,6 +138,16 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
         Err(ending) => (ending, None),
     };
     run.totals.wall_ms = millis(run.start.elapsed());
+    if let Some(pipeline) = &setup.pipeline {
+        emit(&Event::PipelineStageEnded(PipelineStageEnded {
+            pipeline: pipeline.clone(),
+            stage: PipelineStage::Sg,
+            succeeded: sketch_dir.is_some(),
+            outputs: Vec::new(),
+            message: String::new(),
+            duration_ms: run.totals.wall_ms,
+        }));
+    }
     run.totals.cost_usd = (run.all_priced && run.totals.llm_calls > 0).then_some(run.cost);
     emit(&Event::SessionFinished(SessionFinished {
         outcome: outcome.clone(),

@@ -11,7 +11,7 @@
 //! check); `target.rs` the one projection of the toolchain's target for the pure steps;
 //! `sketch_dir.rs` sketch folder names and copies.
 
-mod ask;
+pub(crate) mod ask;
 mod attempt;
 mod checks;
 mod engine;

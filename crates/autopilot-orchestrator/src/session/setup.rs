@@ -44,6 +44,9 @@ pub struct SessionSetup {
     pub tool_versions: Vec<ComponentVersion>,
     /// A note for the trace's first lines (e.g. that answers are hand-written demo answers).
     pub note: Option<String>,
+    /// The pipeline this session is the sketch-generation stage of (`autopilot pipeline`):
+    /// its trace then has `pipeline_stage_started` and `pipeline_stage_ended`.
+    pub pipeline: Option<String>,
 }
 
 /// How a session ended, for the caller.

@@ -96,6 +96,7 @@ fn setup(run_dir: &Path, llm: LlmClient, policies: Policies) -> SessionSetup {
         batch: None,
         tool_versions: vec![],
         note: None,
+        pipeline: None,
     }
 }
 

@@ -11,5 +11,6 @@ mod prompts;
 mod repair;
 mod robustness;
 mod spec;
+mod stage;
 mod support;
 mod tflite;

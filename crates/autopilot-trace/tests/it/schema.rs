@@ -32,6 +32,12 @@ fn the_schema_names_every_event_type() {
         "compile_finished",
         "check_verdict",
         "session_finished",
+        "pipeline_stage_started",
+        "pipeline_stage_ended",
+        "dp_operation",
+        "python_run",
+        "output_check",
+        "model_check",
     ] {
         assert!(
             schema.contains(&format!("\"{kind}\"")),
@@ -71,4 +77,36 @@ fn infrastructure_kinds_keep_their_wire_names() {
             message: "m".to_owned()
         }
     );
+}
+
+/// The lifecycle stages' events read back as written, with their snake_case wire names, and an
+/// unmeasured accuracy stays absent (unknown), never 0.
+#[test]
+fn lifecycle_events_round_trip() {
+    use autopilot_trace::{Event, ModelCheck, PipelineStage, PipelineStageStarted};
+    let started = Event::PipelineStageStarted(PipelineStageStarted {
+        pipeline: "p-1".into(),
+        stage: PipelineStage::Mc,
+        inputs: Vec::new(),
+    });
+    let line = serde_json::to_string(&started).unwrap();
+    assert_eq!(
+        line,
+        r#"{"type":"pipeline_stage_started","pipeline":"p-1","stage":"mc"}"#
+    );
+    assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), started);
+    let check = Event::ModelCheck(ModelCheck {
+        attempt: 1,
+        passed: false,
+        failures: Vec::new(),
+        input_dtype: None,
+        output_dtype: None,
+        ops: Vec::new(),
+        size_bytes: None,
+        tflite_accuracy: None,
+        keras_accuracy: None,
+    });
+    let line = serde_json::to_string(&check).unwrap();
+    assert!(!line.contains("accuracy"), "{line}");
+    assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), check);
 }
