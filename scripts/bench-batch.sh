@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
-# Benchmarks the batch runner (issue 7), printing figures side by side:
+# Benchmarks the batch runner side by side with an anchor: the same benchmark run by the
+# binary of another revision (BENCH_ANCHOR, default `main`, built from `git archive` in a
+# temporary folder with this checkout's target folder; or ANCHOR_BIN=<path> to use a binary).
 #  1. BENCH_SESSIONS (default 10000) sessions with an instant fake LLM (scripted answers in
-#     process) and an instant compiler (every compile a compile-cache hit after one warm-up
-#     session; simulation off): wall time, overhead per session, peak RSS.
-#  2. 32 sessions against a fake OpenAI server answering after BENCH_LATENCY seconds (default
-#     0.25; 2 calls per session) at concurrency 1, 2, 4, 8, 16, against the ideal
-#     ceil(32 / c) x 2 x latency.
+#     process) and cached compiles (every compile a compile-cache hit after one warm-up
+#     session; simulation off): wall and CPU per session, ours vs the anchor vs the 1 ms limit.
+#  2. Peak RSS at 500 / 2,000 / 20,000 sessions (same setup): flat when memory follows the
+#     concurrency, not the plan.
+#  3. 32 sessions against scripts/fake-openai-server.py answering after BENCH_LATENCY seconds
+#     (default 0.25; 2 calls per session) at concurrency 1, 4, 16 against the ideal
+#     ceil(32 / c) x 2 x latency, then c = 16 three times in a row.
+#  4. A compile-cache hit: `autopilot compile` of an identical request, each a new process
+#     (median of 5; goal <= 3 ms).
+# Figures only: nothing here asserts a time. The machine's load averages are printed with each
+# section (a shared machine moves absolute times; compare the columns of one run).
 # Needs the AVR toolchain (bash scripts/install-os-deps.sh) and /usr/bin/time (package `time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 { [ -x /usr/bin/time ] && command -v bc >/dev/null; } || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq time bc >/dev/null; }
-cargo build --release -q
-bin=$PWD/target/release/autopilot
 work=$(mktemp -d)
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+
+. scripts/anchor-lib.sh
+anchor_binary "$work"
+cargo build --release -q --bin autopilot
+bin=$PWD/target/release/autopilot
+echo "ours: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' + uncommitted changes'); anchor: $anchor_name; $(nproc) cores"
+
 app=$PWD/examples/color_uno/app.toml
 answers=$PWD/examples/color_uno/demo-answers.toml
 printf '[simulation]\nenabled = false\n' > "$work/policies.toml"
+load() { echo "   load averages: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 experiment() { # name runs model concurrency [answers]
     {
@@ -28,37 +42,96 @@ experiment() { # name runs model concurrency [answers]
     } > "$work/$1.toml"
     echo "$work/$1.toml"
 }
-measure() { # label command...
+# measure command...: "wall_s cpu_s peak_rss_kb" of one run.
+measure() {
     local log=$work/time.log
-    /usr/bin/time -v "$@" >/dev/null 2>"$log" || { echo "failed: $*"; tail -5 "$log"; exit 1; }
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$log" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-    rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$log")
-    echo "$wall $rss"
+    /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { echo "failed: $*" >&2; tail -5 "$work/stderr.log" >&2; exit 1; }
+    awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$log"
+}
+# batch binary name runs concurrency: measured instant-LLM batch with its own warm cache.
+instant_batch() {
+    local b=$1 name=$2 runs=$3 c=$4
+    local cache=$work/cache-$name
+    "$b" batch "$(experiment "warm-$name" 1 replay:demo 1 "$answers")" --out "$work/warm-$name" --cache-dir "$cache" -q >/dev/null
+    measure "$b" batch "$(experiment "$name" "$runs" replay:demo "$c" "$answers")" --out "$work/$name" --cache-dir "$cache" -q
+    rm -rf "${work:?}/$name" "$work/warm-$name"
 }
 
 sessions=${BENCH_SESSIONS:-10000}
-echo "== 1. $sessions sessions, instant fake LLM and compiler (release build, $(nproc) cores)"
-warm=$(experiment warm 1 replay:demo 1 "$answers")
-"$bin" batch "$warm" --out "$work/warm" --cache-dir "$work/cache" -q >/dev/null
-big=$(experiment big "$sessions" replay:demo 8 "$answers")
-read -r wall rss < <(measure "$bin" batch "$big" --out "$work/big" --cache-dir "$work/cache" -q)
-finished=$(grep -l '"type":"session_finished"' "$work"/big/sessions/*.jsonl | wc -l)
-printf '%-34s %12s %16s %14s\n' "" "wall (s)" "per session (ms)" "peak RSS (MB)"
-printf '%-34s %12.1f %16.2f %14.1f\n' "$finished sessions, concurrency 8" "$wall" "$(echo "$wall * 1000 / $sessions" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
-echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan, 10 artifact files)"
+echo
+echo "== 1. $sessions sessions, instant fake LLM, cached compiles, concurrency 8 (release builds)"
+load
+printf '%-10s %10s %10s %18s %18s %14s\n' "" "wall (s)" "CPU (s)" "wall/session (ms)" "CPU/session (ms)" "peak RSS (MB)"
+for side in ours anchor; do
+    b=$bin; [ "$side" = anchor ] && b=$anchor
+    read -r wall cpu rss < <(instant_batch "$b" "big-$side" "$sessions" 8)
+    printf '%-10s %10.1f %10.1f %18.2f %18.2f %14.1f\n' "$side" "$wall" "$cpu" \
+        "$(echo "$wall * 1000 / $sessions" | bc -l)" "$(echo "$cpu * 1000 / $sessions" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+    eval "${side}_wall=$wall"
+done
+printf '%-10s %10s %10s %18.2f\n' "limit" "" "" 1
+echo "   ours / anchor (wall): $(echo "scale=2; $ours_wall / $anchor_wall" | bc -l)"
+echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan)"
+load
+
+echo
+echo "== 2. peak RSS by planned sessions (same setup)"
+load
+printf '%-10s %14s %14s %14s\n' "sessions" "ours (MB)" "anchor (MB)" "ours wall (s)"
+for n in 500 2000 20000; do
+    read -r wall _ rss < <(instant_batch "$bin" "rss-ours-$n" "$n" 8)
+    read -r _ _ arss < <(instant_batch "$anchor" "rss-anchor-$n" "$n" 8)
+    printf '%-10s %14.1f %14.1f %14.1f\n' "$n" "$(echo "$rss / 1024" | bc -l)" "$(echo "$arss / 1024" | bc -l)" "$wall"
+done
+load
 
 latency=${BENCH_LATENCY:-0.25}
 echo
-echo "== 2. 32 sessions, fake OpenAI server with ${latency} s latency, 2 calls per session"
+echo "== 3. 32 sessions, fake OpenAI server with ${latency} s latency, 2 calls per session"
 python3 scripts/fake-openai-server.py "$answers" "$latency" "$work/port" &
 server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
-printf '%-12s %10s %10s %12s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency"
-for c in 1 2 4 8 16; do
-    exp=$(experiment "lat$c" 32 openai:fake "$c")
-    read -r wall _ < <(OPENAI_API_KEY=bench measure "$bin" batch "$exp" --out "$work/lat$c" --cache-dir "$work/cache" --base-url "http://127.0.0.1:$port/v1" -q)
+load
+printf '%-16s %10s %10s %12s %12s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff."
+lat_run() { # binary c label
+    local exp
+    exp=$(experiment "lat-$3" 32 openai:fake "$2")
+    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$work/cache-lat-$3" --base-url "http://127.0.0.1:$port/v1" -q)
+    rm -rf "${work:?}/lat-$3"
+    echo "$wall"
+}
+for c in 1 4 16 16 16 16; do
     ideal=$(python3 -c "import math; print(math.ceil(32/$c)*2*$latency)")
-    printf '%-12s %10.2f %10.2f %11.0f%%\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)"
+    wall=$(lat_run "$bin" "$c" "ours-$c")
+    anchor_eff=""
+    if [ "$c" != 16 ] || [ -z "${anchor16:-}" ]; then
+        awall=$(lat_run "$anchor" "$c" "anchor-$c")
+        anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
+        [ "$c" = 16 ] && anchor16=1
+    fi
+    printf '%-16s %10.2f %10.2f %11.0f%% %12s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff"
 done
+echo "   (the c = 16 rows after the first are consecutive runs of ours; the first compile of each run is real)"
+load
+
+echo
+echo "== 4. compile-cache hit: \`autopilot compile\` of an identical request, a new process each time"
+mkdir -p "$work/Bench"
+cp data/fixtures/sketches/Good/Good.ino "$work/Bench/Bench.ino"
+load
+hit() { # binary label: median wall of 5 hits in ms
+    local cache=$work/hit-cache-$2 build=$work/hit-build-$2 start end
+    "$1" -q compile "$work/Bench" --target uno --format json --cache-dir "$cache" --build-dir "$build" >/dev/null
+    for _ in 1 2 3 4 5; do
+        start=$(date +%s%N)
+        "$1" -q compile "$work/Bench" --target uno --format json --cache-dir "$cache" --build-dir "$build" | grep -q '"cache_hit": true'
+        end=$(date +%s%N)
+        echo $(((end - start) / 1000000))
+    done | sort -n | sed -n 3p
+}
+printf '%-10s %16s\n' "" "median (ms)"
+printf '%-10s %16s\n' "ours" "$(hit "$bin" ours)"
+printf '%-10s %16s\n' "anchor" "$(hit "$anchor" anchor)"
+printf '%-10s %16s\n' "goal" "3"
+load
