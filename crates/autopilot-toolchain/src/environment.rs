@@ -361,6 +361,42 @@ fn walk_headers(root: &Path) -> RootHeaders {
     }
 }
 
+/// Header contents of this process: a repair reads the same core and library headers as the
+/// last one. An entry is used while the file keeps its modification time and length (one
+/// `stat` instead of open, read and close); only settled files are kept, at most
+/// `MAX_HEADER_BYTES` in all.
+static HEADER_TEXT: LazyLock<Mutex<HeaderTexts>> = LazyLock::new(Mutex::default);
+const MAX_HEADER_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Default)]
+struct HeaderTexts {
+    files: HashMap<PathBuf, (PropertiesStamp, Arc<[u8]>)>,
+    bytes: usize,
+}
+
+/// The bytes of a header no larger than `max_bytes`, or `None` (unreadable or too large).
+fn header_bytes(file: &Path, max_bytes: u64) -> Option<Arc<[u8]>> {
+    let meta = fs_err::metadata(file).ok()?;
+    if meta.len() > max_bytes {
+        return None;
+    }
+    let stamp = (meta.modified().ok(), meta.len());
+    let mut texts = HEADER_TEXT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, bytes)) = texts.files.get(file)
+        && *at == stamp
+    {
+        return Some(bytes.clone());
+    }
+    let bytes: Arc<[u8]> = fs_err::read(file).ok()?.into();
+    if settled(stamp.0) && texts.bytes + bytes.len() <= MAX_HEADER_BYTES {
+        texts.bytes += bytes.len();
+        if let Some((_, old)) = texts.files.insert(file.to_owned(), (stamp, bytes.clone())) {
+            texts.bytes -= old.len();
+        }
+    }
+    Some(bytes)
+}
+
 /// Forgets every cached listing and library version (after a library install).
 pub fn forget_library_versions() {
     HEADER_INDEX
@@ -375,6 +411,7 @@ pub fn forget_library_versions() {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
+    *HEADER_TEXT.lock().unwrap_or_else(PoisonError::into_inner) = HeaderTexts::default();
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -473,14 +510,9 @@ pub fn find_declarations(
         if total >= limits.total {
             break;
         }
-        // The length is checked on what was read: the listing is cached, a stat per file
-        // would cost as much as the read it guards.
-        let Ok(bytes) = fs_err::read(&file) else {
+        let Some(bytes) = header_bytes(&file, limits.max_file_bytes) else {
             continue;
         };
-        if bytes.len() as u64 > limits.max_file_bytes {
-            continue;
-        }
         if !matcher.is_match(&bytes) {
             continue;
         }
