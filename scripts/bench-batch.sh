@@ -12,7 +12,7 @@
 #     ceil(32 / c) x 2 x latency, then c = 16 three times in a row.
 #  4. A compile-cache hit: `autopilot compile` of an identical request, each a new process
 #     (median of 5; goal <= 3 ms).
-# Figures only: nothing here asserts a time. The machine's load averages are printed with each
+# BENCH_ONLY="3 4" runs only the named sections. Figures only: nothing here asserts a time. The machine's load averages are printed with each
 # section (a shared machine moves absolute times; compare the columns of one run).
 # Needs the AVR toolchain (bash scripts/install-os-deps.sh) and /usr/bin/time (package `time`).
 set -euo pipefail
@@ -57,7 +57,11 @@ instant_batch() {
     rm -rf "${work:?}/$name" "$work/warm-$name"
 }
 
+only=${BENCH_ONLY:-1 2 3 4}
+section() { [[ " $only " == *" $1 "* ]]; }
+
 sessions=${BENCH_SESSIONS:-10000}
+if section 1; then
 echo
 echo "== 1. $sessions sessions, instant fake LLM, cached compiles, concurrency 8 (release builds)"
 load
@@ -73,7 +77,9 @@ printf '%-10s %10s %10s %18.2f\n' "limit" "" "" 1
 echo "   ours / anchor (wall): $(echo "scale=2; $ours_wall / $anchor_wall" | bc -l)"
 echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan)"
 load
+fi
 
+if section 2; then
 echo
 echo "== 2. peak RSS by planned sessions (same setup)"
 load
@@ -84,8 +90,10 @@ for n in 500 2000 20000; do
     printf '%-10s %14.1f %14.1f %14.1f\n' "$n" "$(echo "$rss / 1024" | bc -l)" "$(echo "$arss / 1024" | bc -l)" "$wall"
 done
 load
+fi
 
 latency=${BENCH_LATENCY:-0.25}
+if section 3; then
 echo
 echo "== 3. 32 sessions, fake OpenAI server with ${latency} s latency, 2 calls per session"
 python3 scripts/fake-openai-server.py "$answers" "$latency" "$work/port" &
@@ -94,44 +102,67 @@ for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 load
 printf '%-16s %10s %10s %12s %12s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff."
-lat_run() { # binary c label
+# Each binary's runs share one compile cache, warmed first: the rows measure the sessions,
+# not a real compile in the first session of each run.
+lat_run() { # binary c label cache
     local exp
     exp=$(experiment "lat-$3" 32 openai:fake "$2")
-    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$work/cache-lat-$3" --base-url "http://127.0.0.1:$port/v1" -q)
+    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
     rm -rf "${work:?}/lat-$3"
     echo "$wall"
 }
+for side in ours anchor; do
+    b=$bin; [ "$side" = anchor ] && b=$anchor
+    "$b" batch "$(experiment "warm-lat-$side" 1 replay:demo 1 "$answers")" --out "$work/warm-lat-$side" --cache-dir "$work/cache-lat-$side" -q >/dev/null
+done
 for c in 1 4 16 16 16 16; do
     ideal=$(python3 -c "import math; print(math.ceil(32/$c)*2*$latency)")
-    wall=$(lat_run "$bin" "$c" "ours-$c")
+    wall=$(lat_run "$bin" "$c" "ours-$c" "$work/cache-lat-ours")
     anchor_eff=""
     if [ "$c" != 16 ] || [ -z "${anchor16:-}" ]; then
-        awall=$(lat_run "$anchor" "$c" "anchor-$c")
+        awall=$(lat_run "$anchor" "$c" "anchor-$c" "$work/cache-lat-anchor")
         anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
         [ "$c" = 16 ] && anchor16=1
     fi
     printf '%-16s %10.2f %10.2f %11.0f%% %12s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff"
 done
-echo "   (the c = 16 rows after the first are consecutive runs of ours; the first compile of each run is real)"
+echo "   (the c = 16 rows after the first are three consecutive runs of ours; each run is a new process)"
 load
+kill "$server_pid" 2>/dev/null
+server_pid=""
+fi
 
+if section 4; then
 echo
 echo "== 4. compile-cache hit: \`autopilot compile\` of an identical request, a new process each time"
 mkdir -p "$work/Bench"
 cp data/fixtures/sketches/Good/Good.ino "$work/Bench/Bench.ino"
 load
-hit() { # binary label: median wall of 5 hits in ms
-    local cache=$work/hit-cache-$2 build=$work/hit-build-$2 start end
-    "$1" -q compile "$work/Bench" --target uno --format json --cache-dir "$cache" --build-dir "$build" >/dev/null
-    for _ in 1 2 3 4 5; do
-        start=$(date +%s%N)
-        "$1" -q compile "$work/Bench" --target uno --format json --cache-dir "$cache" --build-dir "$build" | grep -q '"cache_hit": true'
-        end=$(date +%s%N)
-        echo $(((end - start) / 1000000))
-    done | sort -n | sed -n 3p
-}
-printf '%-10s %16s\n' "" "median (ms)"
-printf '%-10s %16s\n' "ours" "$(hit "$bin" ours)"
-printf '%-10s %16s\n' "anchor" "$(hit "$anchor" anchor)"
+# One run in ms, and the median of a file of them.
+once() { local start end; start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N); echo "scale=1; ($end - $start) / 1000000" | bc; }
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+hit_args() { echo "-q compile $work/Bench --target uno --format json --cache-dir $work/hit-cache-$1 --build-dir $work/hit-build-$1"; }
+for side in ours anchor; do
+    b=$bin; [ "$side" = anchor ] && b=$anchor
+    # shellcheck disable=SC2046
+    "$b" $(hit_args "$side") | grep -q '"cache_hit": false'   # stores the outcome
+done
+# Interleaved, 21 rounds: the machine's load moves both sides alike.
+for _ in $(seq 21); do
+    for side in ours anchor; do
+        b=$bin; [ "$side" = anchor ] && b=$anchor
+        # shellcheck disable=SC2046
+        once "$b" $(hit_args "$side") >> "$work/hit-$side"
+        # The floor every command pays: exec, loading the binary, `--version`.
+        once "$b" --version >> "$work/start-$side"
+    done
+done
+printf '%-10s %16s %22s %20s\n' "" "hit (ms)" "process start (ms)" "hit - start (ms)"
+for side in ours anchor; do
+    h=$(median "$work/hit-$side")
+    f=$(median "$work/start-$side")
+    printf '%-10s %16s %22s %20s\n' "$side" "$h" "$f" "$(echo "$h - $f" | bc)"
+done
 printf '%-10s %16s\n' "goal" "3"
 load
+fi
