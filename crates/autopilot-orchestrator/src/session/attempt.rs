@@ -349,6 +349,12 @@ impl Run<'_> {
             .clone()
             .unwrap_or_else(|| self.artifacts.join("final"))
             .join(name);
+        if let Some(parent) = final_dir.parent()
+            && final_dir.starts_with(&self.artifacts)
+        {
+            self.make_dir(parent)
+                .map_err(|e| local("cannot copy the final sketch", e))?;
+        }
         let header = self
             .setup
             .app

@@ -187,22 +187,32 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Makes an artifact folder once per session (`create_dir_all` on an existing folder is a
-    /// failing `mkdir` and a `stat`).
+    /// Makes an artifact folder once per session, parents first (`create_dir_all` on an
+    /// existing folder is a failing `mkdir` and a `stat`, on a folder whose parent is missing a
+    /// failing `mkdir` before the parent's).
     pub(super) fn make_dir(&self, dir: &Path) -> std::io::Result<()> {
         let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        self.make_dir_in(&mut written, dir)
+    }
+
+    fn make_dir_in(&self, written: &mut Written, dir: &Path) -> std::io::Result<()> {
         if written.dirs.contains(dir) {
             return Ok(());
         }
-        fs_err::create_dir_all(dir)?;
-        // Its parents exist too.
-        let mut made = Some(dir);
-        while let Some(dir) = made {
-            if !written.dirs.insert(dir.to_owned()) || dir == self.artifacts {
-                break;
+        match dir.parent() {
+            // Inside the session's folder: its parent first, then this one alone.
+            Some(parent) if dir != self.artifacts && dir.starts_with(&self.artifacts) => {
+                self.make_dir_in(written, parent)?;
+                match fs_err::create_dir(dir) {
+                    Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                        return Err(error);
+                    }
+                    _ => {}
+                }
             }
-            made = dir.parent();
+            _ => fs_err::create_dir_all(dir)?,
         }
+        written.dirs.insert(dir.to_owned());
         Ok(())
     }
 

@@ -22,7 +22,8 @@ pub fn sketch_name(app_name: &str) -> String {
 /// model header, the app's own bytes that nothing edits) is hard-linked where the file system
 /// allows, not copied again.
 pub(super) fn copy_sketch(from: &Path, to: &Path, linked: Option<&str>) -> std::io::Result<()> {
-    if to.exists() && fs_err::read_dir(to)?.next().is_some() {
+    let exists = to.exists();
+    if exists && fs_err::read_dir(to)?.next().is_some() {
         let ours = fs_err::read_dir(to)?.filter_map(Result::ok).all(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let extension = Path::new(&name)
@@ -40,7 +41,9 @@ pub(super) fn copy_sketch(from: &Path, to: &Path, linked: Option<&str>) -> std::
             ));
         }
     }
-    fs_err::create_dir_all(to)?;
+    if !exists {
+        fs_err::create_dir_all(to)?;
+    }
     for entry in fs_err::read_dir(from)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
