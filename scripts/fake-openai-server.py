@@ -5,6 +5,9 @@ Answers POST .../chat/completions after a fixed latency: the spec answer of an a
 for spec requests (their prompt holds `<fill:`), its last sketch answer otherwise.
 Usage: fake-openai-server.py ANSWERS.toml LATENCY_SECONDS PORT_FILE
 The chosen port is written to PORT_FILE; the server runs until killed.
+It speaks HTTP/1.1 with keep-alive and listens with a backlog of 128, as a real server would:
+Python's defaults (HTTP/1.0, a connection per request, a backlog of 5) made a burst of 16
+concurrent sessions wait for SYN retransmits, so the benchmark measured this server, not autopilot.
 """
 import json
 import sys
@@ -20,6 +23,8 @@ sketch = [a["text"] for a in answers if a["stage"] == "sketch"][-1]
 
 
 class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connections
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(latency)
@@ -39,7 +44,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # listen backlog (socketserver's default is 5)
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
 with open(port_file, "w") as f:
     f.write(str(server.server_address[1]))
 server.serve_forever()

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, anyhow};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
 use autopilot_orchestrator::batch::{
-    BatchObserver, Experiment, Invocation, PreparedRun, SessionPlan, expand, merge_run_dirs,
-    prepare_run_dir, run_concurrently,
+    BatchObserver, Experiment, Invocation, PreparedRun, SessionPlan, check_unique_ids,
+    merge_run_dirs, pending_sessions, prepare_run_dir, run_each, sessions,
 };
 use autopilot_orchestrator::session::{SessionReport, run_session};
 use autopilot_steps::App;
@@ -193,12 +193,13 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         models.insert(text.clone(), model);
     }
 
-    let mut plans = expand(&experiment)
+    // The plan is never held whole: it is made again, session by session, where it is read
+    // (memory follows the concurrency, not the number of sessions).
+    check_unique_ids(&experiment)
         .with_context(|| args.experiment.display().to_string())
         .input_error()?;
-    if let Some(shard) = args.shard {
-        plans.retain(|p| shard.contains(p));
-    }
+    let shard = args.shard;
+    let plans = sessions(&experiment).filter(move |p| shard.is_none_or(|s| s.contains(p)));
     let out = args.out.clone().unwrap_or_else(|| {
         let name = autopilot_trace::SessionId::sanitized(&experiment.name).to_string();
         let name = args
@@ -228,7 +229,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         .block_on(prepare_run_dir(
             &out,
             &experiment,
-            plans,
+            plans.clone(),
             &invocation,
             &target_list,
             &environment.toolchain,
@@ -248,12 +249,12 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             stderr,
             "batch {}: {} session(s) to run, {kept} already finished, in {}",
             experiment.name,
-            pending.len(),
+            pending,
             out.display()
         );
     }
     let bar = ProgressBar::with_draw_target(
-        Some(pending.len() as u64),
+        Some(pending as u64),
         if global.quiet > 0 {
             ProgressDrawTarget::hidden()
         } else {
@@ -296,9 +297,15 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         out: out.clone(),
         experiment: experiment.name.clone(),
     });
-    // Setups are built when a session starts: memory follows the concurrency, not the batch size.
-    let results = runtime.block_on(run_concurrently(
-        pending,
+    // Setups are built when a session starts and ends are counted as they come: memory follows
+    // the concurrency, not the batch size.
+    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut crashed = 0usize;
+    let mut ran = 0usize;
+    // Infrastructure errors by kind, split by whether running again can help.
+    let (mut transient, mut repeating) = (BTreeMap::new(), BTreeMap::new());
+    runtime.block_on(run_each(
+        pending_sessions(&out, plans),
         &limits,
         move |plan| {
             let context = context.clone();
@@ -309,30 +316,27 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             }
         },
         progress.clone(),
+        |result| {
+            ran += 1;
+            match result {
+                Ok((_, report)) => {
+                    *outcomes.entry(report.outcome.as_str()).or_default() += 1;
+                    if let SessionOutcome::InfrastructureError { kind, .. } = &report.outcome {
+                        let by_kind = if repeats_on_rerun(*kind) {
+                            &mut repeating
+                        } else {
+                            &mut transient
+                        };
+                        *by_kind.entry(kind.to_string()).or_insert(0usize) += 1;
+                    }
+                }
+                Err(_) => crashed += 1,
+            }
+        },
     ));
     progress.bar.finish_and_clear();
     super::export::finish_live(global, exporter, args.otlp.otlp_endpoint.as_deref());
 
-    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut crashed = 0usize;
-    // Infrastructure errors by kind, split by whether running again can help.
-    let (mut transient, mut repeating) = (BTreeMap::new(), BTreeMap::new());
-    for result in &results {
-        match result {
-            Ok((_, report)) => {
-                *outcomes.entry(report.outcome.as_str()).or_default() += 1;
-                if let SessionOutcome::InfrastructureError { kind, .. } = &report.outcome {
-                    let by_kind = if repeats_on_rerun(*kind) {
-                        &mut repeating
-                    } else {
-                        &mut transient
-                    };
-                    *by_kind.entry(kind.to_string()).or_insert(0usize) += 1;
-                }
-            }
-            Err(_) => crashed += 1,
-        }
-    }
     if crashed > 0 {
         transient.insert("crashed".to_owned(), crashed);
     }
@@ -342,7 +346,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     }
     let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect();
     if global.quiet == 0 {
-        if results.is_empty() {
+        if ran == 0 {
             let _ = writeln!(
                 stderr,
                 "nothing to run: all {kept} session(s) of the plan had already finished in {}",
@@ -352,7 +356,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             let _ = writeln!(
                 stderr,
                 "ran {} session(s): {}{}; {}",
-                results.len(),
+                ran,
                 summary.join(", "),
                 if crashed > 0 {
                     format!(", {crashed} crashed")

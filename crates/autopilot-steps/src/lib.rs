@@ -52,8 +52,8 @@ pub use model_check::{
     parse_dtype,
 };
 pub use policy::{
-    AttemptBudgets, Fallbacks, LibraryPolicy, LlmLimits, MAX_ATTEMPTS, ModelRef, Policies,
-    RetryPolicy, SandboxMode, SessionBudget, SimulationPolicy, Timeouts,
+    ArtifactPolicy, AttemptBudgets, Fallbacks, LibraryPolicy, LlmLimits, MAX_ATTEMPTS, ModelRef,
+    Policies, RetryPolicy, SandboxMode, SessionBudget, SimulationPolicy, Timeouts,
 };
 pub use precheck::{
     CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,

@@ -221,6 +221,23 @@ pub struct Policies {
     /// `sandbox = "off"` runs the compiler and simavr on generated code without the sandbox
     /// (the trace notes it); the default is `"on"`.
     pub sandbox: SandboxMode,
+    pub artifacts: ArtifactPolicy,
+}
+
+/// Which files a session writes under `artifacts/<id>/` besides its sketches and diagnostics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArtifactPolicy {
+    /// `prompt.md` and `answer.md` per attempt: readable copies of what the trace's
+    /// `llm_call` events hold (messages and answer). On by default, for people reading a run;
+    /// a large batch turns them off to write a third fewer files per session.
+    pub prompt_files: bool,
+}
+
+impl Default for ArtifactPolicy {
+    fn default() -> Self {
+        ArtifactPolicy { prompt_files: true }
+    }
 }
 
 /// Whether tools that touch generated code run in the sandbox.

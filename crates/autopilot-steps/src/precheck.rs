@@ -3,7 +3,8 @@
 //! Each check has a stable id and gives a verdict with a message precise enough to go into the
 //! next prompt. All checks run (none short-circuits), so one repair can fix everything.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use autopilot_trace::{CheckVerdict, Stage};
 use regex::Regex;
@@ -298,6 +299,31 @@ const NOT_TYPES: &[&str] = &[
     "not",
 ];
 
+/// Patterns built from a session's names (the model's symbols, its predict function, the
+/// policies' forbidden APIs), compiled once per process: a batch asks for the same few patterns
+/// in every attempt, and compiling the declaration pattern (large, Unicode classes) was a
+/// quarter of a session's own cost. Shared through an `Arc`, not cloned: a cloned `Regex`
+/// starts with an empty cache. Bounded: past `MAX_SHARED_PATTERNS` the map starts over.
+static SHARED_PATTERNS: LazyLock<Mutex<HashMap<String, Option<Arc<Regex>>>>> =
+    LazyLock::new(Mutex::default);
+const MAX_SHARED_PATTERNS: usize = 256;
+
+/// `pattern` compiled, or `None` when it does not compile (remembered too).
+fn shared_regex(pattern: String) -> Option<Arc<Regex>> {
+    let mut patterns = SHARED_PATTERNS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(compiled) = patterns.get(&pattern) {
+        return compiled.clone();
+    }
+    if patterns.len() >= MAX_SHARED_PATTERNS {
+        patterns.clear();
+    }
+    let compiled = Regex::new(&pattern).ok().map(Arc::new);
+    patterns.insert(pattern, compiled.clone());
+    compiled
+}
+
 /// A declaration found in the sketch.
 struct Found {
     name: String,
@@ -322,7 +348,7 @@ fn declarations_of(bare: &str, names: &[&str]) -> Vec<Found> {
     let pattern = format!(
         r"(?m)(?:^|[;{{}}(,])[ \t]*((?:(?:const|static|constexpr|volatile|unsigned|signed|extern|inline|struct|class|alignas\s*\([^)]*\))\s+)*([A-Za-z_][\w:]*(?:\s*<[^;(){{}}]*>)?)(?:\s*[*&]+\s*|\s+)(?:const\s*)?(?:[*&]\s*)*({alternation})\s*(?:[=;\[(,{{]))"
     );
-    let Ok(re) = Regex::new(&pattern) else {
+    let Some(re) = shared_regex(pattern) else {
         return Vec::new();
     };
     re.captures_iter(bare)
@@ -435,8 +461,8 @@ fn check_inference_call(bare: &str, model: Option<&ModelInfo>) -> PrecheckVerdic
             let Some(function) = model.predict_function.as_deref() else {
                 return PrecheckVerdict::pass(CHECK_INFERENCE_CALL);
             };
-            let call =
-                Regex::new(&format!(r"\b{}\s*\(", regex::escape(function))).expect("valid regex");
+            let call = shared_regex(format!(r"\b{}\s*\(", regex::escape(function)))
+                .expect("an escaped name is a valid pattern");
             let definitions = declarations_of(bare, &[function]).len();
             if call.find_iter(bare).count() > definitions {
                 PrecheckVerdict::pass(CHECK_INFERENCE_CALL)
@@ -522,7 +548,7 @@ fn check_forbidden(
             regex::escape(name).replace("::", r"\s*::\s*"),
             if ends_word { r"\b" } else { "" }
         );
-        let Ok(re) = Regex::new(&pattern) else {
+        let Some(re) = shared_regex(pattern) else {
             continue;
         };
         if let Some(m) = re.find(bare) {
@@ -534,4 +560,19 @@ fn check_forbidden(
         }
     }
     PrecheckVerdict::from_findings(CHECK_FORBIDDEN_API, &findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_is_compiled_once_and_shared_not_cloned() {
+        let first = shared_regex(r"\bshared_once_probe\s*\(".to_owned()).unwrap();
+        let second = shared_regex(r"\bshared_once_probe\s*\(".to_owned()).unwrap();
+        // The same compiled regex (and so the same match cache), not an equal copy.
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(second.is_match("shared_once_probe ("));
+        assert!(shared_regex("(unclosed".to_owned()).is_none());
+    }
 }

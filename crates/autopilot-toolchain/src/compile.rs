@@ -310,6 +310,7 @@ impl Compiler {
                     &backend.program,
                     &self.target.fqbn(),
                     &self.libraries_dirs(),
+                    self.config.compile_cache_dir.as_deref(),
                 )
                 .await
             }
@@ -552,6 +553,9 @@ impl Compiler {
             return Ok(false);
         }
         let before = self.versions.clone();
+        // Nothing read before an install is trusted after it.
+        crate::probes::forget(self.config.compile_cache_dir.as_deref());
+        environment::forget_library_versions();
         self.refresh_versions().await?;
         Ok(self.versions != before)
     }

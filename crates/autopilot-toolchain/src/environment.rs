@@ -3,9 +3,10 @@
 //! scan, no ctags), and the versions of the core and the libraries (`platform.txt`,
 //! `library.properties`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use aho_corasick::AhoCorasick;
 use autopilot_trace::{ComponentVersion, Declaration, Diagnostic};
@@ -28,12 +29,38 @@ pub fn read_properties(path: &Path) -> Option<BTreeMap<String, String>> {
 
 /// The `version=` of a platform's `platform.txt`.
 pub fn platform_version(platform_dir: &Path) -> Option<String> {
-    read_properties(&platform_dir.join("platform.txt"))?.remove("version")
+    platform_properties(&platform_dir.join("platform.txt"))?
+        .get("version")
+        .cloned()
 }
 
 /// Name and version of every library in `dir` (each sub-folder with a `library.properties`),
 /// sorted by name.
 pub fn library_versions(dir: &Path) -> Vec<ComponentVersion> {
+    // Once per folder and process while the folder keeps its modification time (an installed
+    // or removed library changes it; an install also forgets them all).
+    let time = modified(dir);
+    let mut known = LIBRARY_VERSIONS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, versions)) = known.get(dir)
+        && time.is_some()
+        && *at == time
+    {
+        return versions.clone();
+    }
+    let versions = read_library_versions(dir);
+    if settled(time) {
+        known.insert(dir.to_owned(), (time, versions.clone()));
+    }
+    versions
+}
+
+/// Library versions by folder, with the folder's modification time when read.
+type LibraryVersions = HashMap<PathBuf, (Option<SystemTime>, Vec<ComponentVersion>)>;
+static LIBRARY_VERSIONS: LazyLock<Mutex<LibraryVersions>> = LazyLock::new(Mutex::default);
+
+fn read_library_versions(dir: &Path) -> Vec<ComponentVersion> {
     let Ok(entries) = fs_err::read_dir(dir) else {
         return Vec::new();
     };
@@ -51,10 +78,33 @@ pub fn library_versions(dir: &Path) -> Vec<ComponentVersion> {
     versions
 }
 
+/// A platform's `boards.txt` or `platform.txt`, parsed once per process while the file keeps
+/// its modification time and size (every compile asked for the board's folders again).
+fn platform_properties(path: &Path) -> Option<Arc<BTreeMap<String, String>>> {
+    let meta = fs_err::metadata(path).ok()?;
+    let stamp = (meta.modified().ok(), meta.len());
+    let mut known = PROPERTIES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, properties)) = known.get(path)
+        && *at == stamp
+    {
+        return Some(properties.clone());
+    }
+    let properties = Arc::new(read_properties(path)?);
+    if settled(stamp.0) {
+        known.insert(path.to_owned(), (stamp, properties.clone()));
+    }
+    Some(properties)
+}
+
+type PropertiesStamp = (Option<SystemTime>, u64);
+/// Parsed properties files by path, with the stamp they were read at.
+type KnownProperties = HashMap<PathBuf, (PropertiesStamp, Arc<BTreeMap<String, String>>)>;
+static PROPERTIES: LazyLock<Mutex<KnownProperties>> = LazyLock::new(Mutex::default);
+
 /// The core and variant folders of a board (from `boards.txt`, menu options applied) and the
 /// platform's `libraries` folder.
 pub fn platform_include_dirs(platform_dir: &Path, fqbn: &Fqbn) -> Vec<PathBuf> {
-    let boards = read_properties(&platform_dir.join("boards.txt")).unwrap_or_default();
+    let boards = platform_properties(&platform_dir.join("boards.txt")).unwrap_or_default();
     let property = |key: &str| {
         let mut value = boards.get(&format!("{}.{key}", fqbn.board)).cloned();
         for (option, choice) in &fqbn.options {
@@ -213,45 +263,155 @@ impl Default for LookupLimits {
 const HEADER_EXTENSIONS: &[&str] = &["h", "hh", "hpp", "hxx", "inc"];
 const SKIPPED_DIRS: &[&str] = &["examples", "extras", "test", "tests", "docs", "doc"];
 
+/// The header files under `dirs`, in search order (each root's files sorted), at most
+/// `max_files`, without duplicates.
 fn header_files(dirs: &[PathBuf], max_files: usize) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut seen = HashSet::new();
     for root in dirs {
-        let mut stack = vec![root.clone()];
-        let mut found = Vec::new();
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs_err::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.filter_map(Result::ok) {
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') {
-                    continue;
-                }
-                if path.is_dir() {
-                    if !SKIPPED_DIRS.contains(&name.as_str()) {
-                        stack.push(path);
-                    }
-                } else if path
-                    .extension()
-                    .is_some_and(|ext| HEADER_EXTENSIONS.iter().any(|h| ext == *h))
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found.sort();
-        for file in found {
+        for file in root_headers(root).iter() {
             if files.len() >= max_files {
                 return files;
             }
             if seen.insert(file.clone()) {
-                files.push(file);
+                files.push(file.clone());
             }
         }
     }
     files
+}
+
+/// The header files of one root folder, and the folders walked with their modification times.
+struct RootHeaders {
+    files: Arc<Vec<PathBuf>>,
+    dirs: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
+/// Header listings of this process, by root: every repair prompt searches the same core and
+/// library folders, and walking them again (a `getdents` and a `stat` per entry) was a tenth
+/// of a session's own cost. A listing is reused while every folder it walked keeps its
+/// modification time (adding, removing or renaming an entry changes its folder's time);
+/// file contents are always read fresh.
+static HEADER_INDEX: LazyLock<Mutex<HashMap<PathBuf, RootHeaders>>> = LazyLock::new(Mutex::default);
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs_err::metadata(path).ok()?.modified().ok()
+}
+
+/// Whether a modification time is old enough to key a cache on: file times come from a coarse
+/// clock, so a change within the same tick as the time read would go unseen.
+fn settled(time: Option<SystemTime>) -> bool {
+    time.is_some_and(|time| {
+        time.elapsed()
+            .is_ok_and(|age| age > std::time::Duration::from_secs(2))
+    })
+}
+
+fn root_headers(root: &Path) -> Arc<Vec<PathBuf>> {
+    let mut index = HEADER_INDEX.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = index.get(root)
+        && known.dirs.iter().all(|(dir, time)| modified(dir) == *time)
+    {
+        return known.files.clone();
+    }
+    let walked = walk_headers(root);
+    let files = walked.files.clone();
+    if walked.dirs.iter().all(|(_, time)| settled(*time)) {
+        index.insert(root.to_owned(), walked);
+    } else {
+        index.remove(root);
+    }
+    files
+}
+
+fn walk_headers(root: &Path) -> RootHeaders {
+    let mut stack = vec![root.to_owned()];
+    let mut found = Vec::new();
+    let mut dirs = Vec::new();
+    while let Some(dir) = stack.pop() {
+        // The time before the listing: an entry added while listing changes it afterwards.
+        let time = modified(&dir);
+        let Ok(entries) = fs_err::read_dir(&dir) else {
+            dirs.push((dir, time));
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                if !SKIPPED_DIRS.contains(&name.as_str()) {
+                    stack.push(path);
+                }
+            } else if path
+                .extension()
+                .is_some_and(|ext| HEADER_EXTENSIONS.iter().any(|h| ext == *h))
+            {
+                found.push(path);
+            }
+        }
+        dirs.push((dir, time));
+    }
+    found.sort();
+    RootHeaders {
+        files: Arc::new(found),
+        dirs,
+    }
+}
+
+/// Header contents of this process: a repair reads the same core and library headers as the
+/// last one. An entry is used while the file keeps its modification time and length (one
+/// `stat` instead of open, read and close); only settled files are kept, at most
+/// `MAX_HEADER_BYTES` in all.
+static HEADER_TEXT: LazyLock<Mutex<HeaderTexts>> = LazyLock::new(Mutex::default);
+const MAX_HEADER_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Default)]
+struct HeaderTexts {
+    files: HashMap<PathBuf, (PropertiesStamp, Arc<[u8]>)>,
+    bytes: usize,
+}
+
+/// The bytes of a header no larger than `max_bytes`, or `None` (unreadable or too large).
+fn header_bytes(file: &Path, max_bytes: u64) -> Option<Arc<[u8]>> {
+    let meta = fs_err::metadata(file).ok()?;
+    if meta.len() > max_bytes {
+        return None;
+    }
+    let stamp = (meta.modified().ok(), meta.len());
+    let mut texts = HEADER_TEXT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, bytes)) = texts.files.get(file)
+        && *at == stamp
+    {
+        return Some(bytes.clone());
+    }
+    let bytes: Arc<[u8]> = fs_err::read(file).ok()?.into();
+    if settled(stamp.0) && texts.bytes + bytes.len() <= MAX_HEADER_BYTES {
+        texts.bytes += bytes.len();
+        if let Some((_, old)) = texts.files.insert(file.to_owned(), (stamp, bytes.clone())) {
+            texts.bytes -= old.len();
+        }
+    }
+    Some(bytes)
+}
+
+/// Forgets every cached listing and library version (after a library install).
+pub fn forget_library_versions() {
+    HEADER_INDEX
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    LIBRARY_VERSIONS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    PROPERTIES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    *HEADER_TEXT.lock().unwrap_or_else(PoisonError::into_inner) = HeaderTexts::default();
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -350,10 +510,7 @@ pub fn find_declarations(
         if total >= limits.total {
             break;
         }
-        if fs_err::metadata(&file).map_or(true, |m| m.len() > limits.max_file_bytes) {
-            continue;
-        }
-        let Ok(bytes) = fs_err::read(&file) else {
+        let Some(bytes) = header_bytes(&file, limits.max_file_bytes) else {
             continue;
         };
         if !matcher.is_match(&bytes) {

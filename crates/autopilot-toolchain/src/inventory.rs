@@ -53,7 +53,7 @@ pub async fn gather(config: &ToolchainConfig, simavr: &Path) -> ToolInventory {
     let builder_config = &config.arduino_builder;
     let builder = match which::which(&builder_config.program) {
         Ok(path) => {
-            let version = arduino_builder::versions(builder_config, &path, &avr, &[])
+            let version = arduino_builder::versions(builder_config, &path, &avr, &[], None)
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|versions| {

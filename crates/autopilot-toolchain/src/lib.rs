@@ -19,6 +19,7 @@
 //!   headers, plus core and library versions, for repair prompts.
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
 //! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
+//! - [`probes`]: tool version probes, once per process and remembered per binary.
 //! - [`inventory`]: which compilers, cores, libraries, simulator and sandbox this machine has.
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //! - [`python`]: Python scripts (LLM-written data processing and model conversion, model
@@ -35,6 +36,7 @@ pub mod environment;
 pub mod firmware;
 pub mod inventory;
 pub mod library;
+pub mod probes;
 pub mod process;
 pub mod python;
 pub mod sandbox;

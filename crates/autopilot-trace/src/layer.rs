@@ -10,6 +10,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::field::{Field, Visit};
@@ -79,12 +80,16 @@ pub trait SessionSink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct RunDirSink {
     run_dir: PathBuf,
+    /// Set once `sessions/` exists: a batch opens thousands of traces in it, and asking for
+    /// the folder each time was a failing `mkdir` per session.
+    sessions_dir_made: Arc<AtomicBool>,
 }
 
 impl RunDirSink {
     pub fn new(run_dir: impl Into<PathBuf>) -> Self {
         RunDirSink {
             run_dir: run_dir.into(),
+            sessions_dir_made: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -97,14 +102,25 @@ impl RunDirSink {
 impl SessionSink for RunDirSink {
     fn open(&self, session: &SessionId) -> io::Result<Box<dyn Write + Send>> {
         let path = Self::session_path(&self.run_dir, session);
+        let open = || {
+            fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+        };
+        if self.sessions_dir_made.load(Ordering::Relaxed) {
+            // Made by this sink before; someone may have removed it since, so a missing
+            // folder still gets made again.
+            match open() {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                opened => return Ok(Box::new(opened?)),
+            }
+        }
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let file = fs_err::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        Ok(Box::new(file))
+        self.sessions_dir_made.store(true, Ordering::Relaxed);
+        Ok(Box::new(open()?))
     }
 }
 

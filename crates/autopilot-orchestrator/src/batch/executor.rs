@@ -54,33 +54,63 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: Send + 'static,
 {
-    // Each group's jobs in input order, with their input index.
-    // Each group's jobs in input order, with their input index.
+    let mut results = Vec::new();
+    run_each(jobs, limits, run_one, observer, |end| results.push(end)).await;
+    results
+}
+
+/// [`run_concurrently`] for a job list of any length: jobs are taken from `jobs` only as slots
+/// free up (plus, while one group is full, the jobs of that group met on the way to another
+/// group's next one), and each end goes to `ended` instead of a list, so memory follows the
+/// concurrency, not the number of jobs.
+pub async fn run_each<J, R, F, Fut>(
+    jobs: impl IntoIterator<Item = J>,
+    limits: &ConcurrencyLimits,
+    run_one: F,
+    observer: Arc<dyn BatchObserver<J, R>>,
+    mut ended: impl FnMut(Result<(J, R), J>),
+) where
+    J: Job,
+    F: Fn(J) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let mut jobs = jobs.into_iter().enumerate().fuse();
+    // Jobs taken from the input but not started: each group's in input order, with their index.
     let mut queues: BTreeMap<String, VecDeque<(usize, J)>> = BTreeMap::new();
-    for (index, job) in jobs.into_iter().enumerate() {
-        queues
-            .entry(job.group().to_owned())
-            .or_default()
-            .push_back((index, job));
-    }
     let total = limits.total.max(1);
+    let has_room = |running: &BTreeMap<String, usize>, group: &str| {
+        running.get(group).copied().unwrap_or(0) < limits.for_provider(group).max(1)
+    };
     let mut running: BTreeMap<String, usize> = BTreeMap::new();
     let mut tasks = JoinSet::new();
     let mut task_jobs = BTreeMap::new();
-    let mut results = Vec::new();
     let mut stopped = false;
     loop {
         while !stopped && tasks.len() < total {
-            // The earliest waiting job whose group has a free slot.
-            let next = queues
+            // The earliest waiting job whose group has a free slot; when none waits, the next
+            // input jobs are taken until one can start (the others wait in their queue).
+            let mut next = queues
                 .iter()
-                .filter(|(group, _)| {
-                    running.get(*group).copied().unwrap_or(0) < limits.for_provider(group).max(1)
-                })
+                .filter(|(group, _)| has_room(&running, group))
                 .filter_map(|(group, queue)| {
                     queue.front().map(|(index, _)| (*index, group.clone()))
                 })
                 .min();
+            while next.is_none() {
+                let Some((index, job)) = jobs.next() else {
+                    break;
+                };
+                let group = job.group().to_owned();
+                let startable = has_room(&running, &group);
+                queues
+                    .entry(group.clone())
+                    .or_default()
+                    .push_back((index, job));
+                if startable {
+                    next = Some((index, group));
+                }
+            }
             let Some((_, group)) = next else {
                 break;
             };
@@ -115,14 +145,13 @@ where
                     // Cancelled tasks end as cancelled joins below, which are left out.
                     tasks.abort_all();
                 }
-                results.push(Ok((job, result)));
+                ended(Ok((job, result)));
             }
-            Err(error) if error.is_panic() => results.push(Err(job)),
+            Err(error) if error.is_panic() => ended(Err(job)),
             // Cancelled after a stop: it never finished.
             Err(_) => {}
         }
     }
-    results
 }
 
 #[cfg(test)]
@@ -307,5 +336,60 @@ mod tests {
             .filter_map(|r| r.as_ref().err().map(|job| job.0))
             .collect();
         assert_eq!(crashed, [1]);
+    }
+
+    /// Counts jobs taken from the input, live tasks and the most of each seen at a start.
+    #[derive(Default)]
+    struct Live {
+        taken: Arc<AtomicUsize>,
+        running: AtomicUsize,
+        most_running: AtomicUsize,
+        ended: AtomicUsize,
+        most_ahead: AtomicUsize,
+    }
+
+    impl BatchObserver<Numbered, u32> for Live {
+        fn started(&self, _job: &Numbered) {
+            let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_running.fetch_max(running, Ordering::SeqCst);
+            // Taken from the input but not ended: running, or waiting in a full group.
+            let ahead = self.taken.load(Ordering::SeqCst) - self.ended.load(Ordering::SeqCst);
+            self.most_ahead.fetch_max(ahead, Ordering::SeqCst);
+        }
+        fn finished(&self, _job: &Numbered, _result: &u32) {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.ended.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jobs_are_taken_from_the_input_only_as_slots_free_up() {
+        let live = Arc::new(Live::default());
+        let taken = live.taken.clone();
+        // 10,000 planned jobs, made one at a time as the executor asks for them.
+        let jobs = (0..10_000u32).map(move |n| {
+            taken.fetch_add(1, Ordering::SeqCst);
+            Numbered(n, "replay")
+        });
+        let mut ended = 0usize;
+        run_each(
+            jobs,
+            &total_of(4),
+            |job: Numbered| async move {
+                tokio::time::sleep(Duration::from_millis(u64::from(job.0 % 7))).await;
+                job.0
+            },
+            live.clone(),
+            |end| {
+                assert!(end.is_ok());
+                ended += 1;
+            },
+        )
+        .await;
+        assert_eq!(ended, 10_000);
+        assert_eq!(live.taken.load(Ordering::SeqCst), 10_000);
+        assert_eq!(live.most_running.load(Ordering::SeqCst), 4);
+        // Never more jobs in memory than the running ones (one group: none waits).
+        assert_eq!(live.most_ahead.load(Ordering::SeqCst), 4);
     }
 }

@@ -10,10 +10,12 @@ mod plan;
 mod prepare;
 mod resume;
 
-pub use executor::{BatchObserver, Job, run_concurrently};
+pub use executor::{BatchObserver, Job, run_concurrently, run_each};
 pub use experiment::{ConcurrencyLimits, Experiment, ExperimentError, SamplingSetting};
 pub use lock::{LockError, LockHolder, RunDirLock};
 pub use merge::{MergeError, MergeReport, merge_run_dirs};
-pub use plan::{DuplicateSessionId, SessionPlan, Shard, ShardError, expand};
-pub use prepare::{Invocation, PrepareError, PreparedRun, prepare_run_dir};
+pub use plan::{
+    DuplicateSessionId, SessionPlan, Shard, ShardError, check_unique_ids, expand, sessions,
+};
+pub use prepare::{Invocation, PrepareError, PreparedRun, pending_sessions, prepare_run_dir};
 pub use resume::ManifestError;

@@ -1,7 +1,8 @@
 //! The matrix of an experiment as a deterministic list of sessions, and shards of it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use autopilot_trace::{BatchCell, SamplingParams, SessionId};
@@ -63,52 +64,75 @@ pub struct DuplicateSessionId {
 /// Session ids are unique by construction ([`SessionId::sanitized`]); a collision all the same
 /// is an error here, before anything runs, never a lost session.
 pub fn expand(experiment: &Experiment) -> Result<Vec<SessionPlan>, DuplicateSessionId> {
-    let targets: Vec<Option<String>> = if experiment.targets.is_empty() {
-        vec![None]
-    } else {
-        experiment.targets.iter().cloned().map(Some).collect()
-    };
-    let mut plans = Vec::new();
-    for model in &experiment.models {
-        for target in &targets {
-            for variant in &experiment.variants {
-                for setting in &experiment.sampling {
-                    let target_name = target.as_deref().unwrap_or("app");
-                    let cell = format!("{model}|{target_name}|{variant}|{}", setting.name);
-                    for repeat in 0..experiment.runs {
-                        let seed = experiment.seed.wrapping_add(u64::from(repeat));
-                        let id = SessionId::sanitized(&format!(
-                            "{model}--{target_name}--{variant}--{}--r{repeat:03}",
-                            setting.name
-                        ));
-                        plans.push(SessionPlan {
-                            index: plans.len(),
-                            id,
-                            model: model.clone(),
-                            target: target.clone(),
-                            variant: variant.clone(),
-                            sampling_name: setting.name.clone(),
-                            sampling: setting.params(seed),
-                            repeat,
-                            seed,
-                            cell: cell.clone(),
-                        });
-                    }
-                }
-            }
+    check_unique_ids(experiment)?;
+    Ok(sessions(experiment).collect())
+}
+
+/// The sessions of the matrix in [`expand`]'s order, made one at a time as they are asked for
+/// (a batch holds the running ones, not the whole plan). Call [`check_unique_ids`] first.
+pub fn sessions(experiment: &Experiment) -> impl Iterator<Item = SessionPlan> + Clone + '_ {
+    let targets = experiment.targets.len().max(1);
+    let runs = experiment.runs as usize;
+    let len = experiment.models.len()
+        * targets
+        * experiment.variants.len()
+        * experiment.sampling.len()
+        * runs;
+    (0..len).map(move |index| {
+        // The index in mixed radix, runs varying fastest.
+        let repeat = index % runs;
+        let rest = index / runs;
+        let setting = &experiment.sampling[rest % experiment.sampling.len()];
+        let rest = rest / experiment.sampling.len();
+        let variant = &experiment.variants[rest % experiment.variants.len()];
+        let rest = rest / experiment.variants.len();
+        let target = experiment.targets.get(rest % targets).cloned();
+        let model = &experiment.models[rest / targets];
+        let repeat = u32::try_from(repeat).expect("runs is a u32");
+        let target_name = target.as_deref().unwrap_or("app");
+        let seed = experiment.seed.wrapping_add(u64::from(repeat));
+        SessionPlan {
+            index,
+            id: SessionId::sanitized(&format!(
+                "{model}--{target_name}--{variant}--{}--r{repeat:03}",
+                setting.name
+            )),
+            model: model.clone(),
+            target: target.clone(),
+            variant: variant.clone(),
+            sampling_name: setting.name.clone(),
+            sampling: setting.params(seed),
+            repeat,
+            seed,
+            cell: format!("{model}|{target_name}|{variant}|{}", setting.name),
         }
+    })
+}
+
+/// Fails when two sessions of the matrix get one id. Holds a 64-bit hash per id, not the ids;
+/// only when two hashes meet are the ids themselves compared, in a second, exact pass.
+pub fn check_unique_ids(experiment: &Experiment) -> Result<(), DuplicateSessionId> {
+    let hash = |id: &SessionId| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        id.hash(&mut hasher);
+        hasher.finish()
+    };
+    let mut seen = HashSet::new();
+    if sessions(experiment).all(|plan| seen.insert(hash(&plan.id))) {
+        return Ok(());
     }
-    let mut seen: HashMap<&SessionId, &SessionPlan> = HashMap::with_capacity(plans.len());
-    for plan in &plans {
-        if let Some(first) = seen.insert(&plan.id, plan) {
+    let mut first_of: HashMap<SessionId, SessionPlan> = HashMap::new();
+    for plan in sessions(experiment) {
+        if let Some(first) = first_of.get(&plan.id) {
             return Err(DuplicateSessionId {
                 id: plan.id.clone(),
                 first: format!("{} run {}", first.cell, first.repeat),
                 second: format!("{} run {}", plan.cell, plan.repeat),
             });
         }
+        first_of.insert(plan.id.clone(), plan);
     }
-    Ok(plans)
+    Ok(())
 }
 
 /// Shard `k` of `n` (1-based): the sessions whose matrix index is `k-1` modulo `n`.

@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use autopilot_toolchain::{Compiler, Target, ToolchainConfig};
-use autopilot_trace::{ComponentVersion, format_timestamp};
+use autopilot_trace::{ComponentVersion, RunDirSink, format_timestamp};
 
 use super::experiment::Experiment;
 use super::plan::SessionPlan;
 use super::resume::{
-    Manifest, ManifestError, PlannedAction, plan_actions, read_manifest, set_aside, write_manifest,
+    Manifest, ManifestError, PlannedAction, planned_action, read_manifest, set_aside,
+    write_manifest,
 };
 
 /// What this invocation records in the manifest besides the experiment, and how it resumes.
@@ -26,10 +27,11 @@ pub struct Invocation {
     pub retry_failed: bool,
 }
 
-/// The sessions this invocation runs, in plan order, and how many finished before.
+/// How many sessions this invocation runs ([`pending_sessions`] yields them) and how many
+/// finished before.
 #[derive(Debug)]
 pub struct PreparedRun {
-    pub pending: Vec<SessionPlan>,
+    pub pending: usize,
     pub kept: usize,
 }
 
@@ -50,7 +52,7 @@ pub enum PrepareError {
 pub async fn prepare_run_dir(
     out: &Path,
     experiment: &Experiment,
-    plans: Vec<SessionPlan>,
+    plans: impl IntoIterator<Item = SessionPlan>,
     invocation: &Invocation,
     targets: &[Target],
     toolchain: &ToolchainConfig,
@@ -95,21 +97,33 @@ pub async fn prepare_run_dir(
     write_manifest(out, &manifest)?;
 
     // What runs: finished sessions are kept; interrupted ones are set aside and run again.
-    let actions = plan_actions(&plans, out, invocation.retry_failed)?;
-    let mut pending = Vec::new();
+    let mut pending = 0usize;
     let mut kept = 0usize;
-    for (plan, action) in plans.into_iter().zip(actions) {
-        match action {
+    for plan in plans {
+        match planned_action(&plan, out, invocation.retry_failed)? {
             PlannedAction::Keep => kept += 1,
-            PlannedAction::Run => pending.push(plan),
+            PlannedAction::Run => pending += 1,
             PlannedAction::Rerun { reason } => {
                 tracing::info!(session = %plan.id, reason, "running again");
                 set_aside(out, &plan.id)?;
-                pending.push(plan);
+                pending += 1;
             }
         }
     }
     Ok(PreparedRun { pending, kept })
+}
+
+/// The sessions of `plans` that run, after [`prepare_run_dir`] has set aside the ones that run
+/// again: those without a trace file, in plan order, found one at a time as they are asked
+/// for (the batch holds the running sessions, not the plan).
+pub fn pending_sessions(
+    out: &Path,
+    plans: impl IntoIterator<Item = SessionPlan>,
+) -> impl Iterator<Item = SessionPlan> {
+    let out = out.to_owned();
+    plans
+        .into_iter()
+        .filter(move |plan| !RunDirSink::session_path(&out, &plan.id).exists())
 }
 
 /// Tool, core and library versions of every target the experiment uses.

@@ -149,30 +149,25 @@ pub(crate) enum PlannedAction {
 /// Decides, per planned session, whether it runs. Finished sessions are kept — a session
 /// that exhausted its budget is a result — except those that ended on an infrastructure
 /// error when `retry_failed` is set.
-pub(crate) fn plan_actions(
-    plans: &[SessionPlan],
+pub(crate) fn planned_action(
+    plan: &SessionPlan,
     run_dir: &Path,
     retry_failed: bool,
-) -> std::io::Result<Vec<PlannedAction>> {
-    plans
-        .iter()
-        .map(|plan| {
-            Ok(match scan_session(run_dir, &plan.id)? {
-                SessionState::Missing => PlannedAction::Run,
-                SessionState::Interrupted => PlannedAction::Rerun {
-                    reason: "interrupted".into(),
-                },
-                SessionState::Finished(SessionOutcome::InfrastructureError { kind, .. })
-                    if retry_failed =>
-                {
-                    PlannedAction::Rerun {
-                        reason: format!("infrastructure error ({kind})"),
-                    }
-                }
-                SessionState::Finished(_) => PlannedAction::Keep,
-            })
-        })
-        .collect()
+) -> std::io::Result<PlannedAction> {
+    Ok(match scan_session(run_dir, &plan.id)? {
+        SessionState::Missing => PlannedAction::Run,
+        SessionState::Interrupted => PlannedAction::Rerun {
+            reason: "interrupted".into(),
+        },
+        SessionState::Finished(SessionOutcome::InfrastructureError { kind, .. })
+            if retry_failed =>
+        {
+            PlannedAction::Rerun {
+                reason: format!("infrastructure error ({kind})"),
+            }
+        }
+        SessionState::Finished(_) => PlannedAction::Keep,
+    })
 }
 
 /// Moves a session's trace and artifacts to `<run>/superseded/<id>.<n>…` so it can run again.

@@ -186,11 +186,12 @@ impl Run<'_> {
     /// The sketch folder of an attempt: the code and the model header.
     fn write_sketch(&self, name: &str, attempt: u32, code: &str) -> Result<PathBuf, Ending> {
         let sketch_dir = self.artifacts.join(format!("sketch-{attempt}")).join(name);
-        fs_err::create_dir_all(&sketch_dir).map_err(|e| local("cannot write the sketch", e))?;
+        self.make_dir(&sketch_dir)
+            .map_err(|e| local("cannot write the sketch", e))?;
         fs_err::write(sketch_dir.join(format!("{name}.ino")), code)
             .map_err(|e| local("cannot write the sketch", e))?;
         if let Some(model) = &self.setup.app.model {
-            fs_err::write(sketch_dir.join(&model.header_name), &model.header_text)
+            self.place_model_header(&sketch_dir.join(&model.header_name), &model.header_text)
                 .map_err(|e| local("cannot write the model header", e))?;
         }
         Ok(sketch_dir)
@@ -348,7 +349,19 @@ impl Run<'_> {
             .clone()
             .unwrap_or_else(|| self.artifacts.join("final"))
             .join(name);
-        copy_sketch(sketch_dir, &final_dir)
+        if let Some(parent) = final_dir.parent()
+            && final_dir.starts_with(&self.artifacts)
+        {
+            self.make_dir(parent)
+                .map_err(|e| local("cannot copy the final sketch", e))?;
+        }
+        let header = self
+            .setup
+            .app
+            .model
+            .as_ref()
+            .map(|m| m.header_name.as_str());
+        copy_sketch(sketch_dir, &final_dir, header)
             .map_err(|e| local("cannot copy the final sketch", e))?;
         emit(&Event::AttemptFinished(AttemptFinished {
             stage: Stage::Sketch,

@@ -2,7 +2,9 @@
 //! the target can be built, fills the spec, runs the sketch rounds and the fallback variant, and
 //! always ends with `session_finished`.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use autopilot_llm::LlmClient;
@@ -19,6 +21,13 @@ use super::checks;
 use super::setup::{Ending, SessionReport, SessionSetup, infra, infrastructure, local};
 use super::target::TargetView;
 
+/// Files and folders a session has written (see [`Run::make_dir`]).
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    dirs: HashSet<PathBuf>,
+    model_header: Option<PathBuf>,
+}
+
 /// Mutable state of a running session.
 pub(super) struct Run<'a> {
     pub(super) setup: &'a SessionSetup,
@@ -30,6 +39,9 @@ pub(super) struct Run<'a> {
     pub(super) llm: LlmClient,
     pub(super) switched_model: bool,
     pub(super) artifacts: PathBuf,
+    /// Artifact folders made so far, and the model header written first (later sketch folders
+    /// link to it): fewer files and failing `mkdir`s per session.
+    pub(super) written: Mutex<Written>,
     /// What the prompts see: the app, and the target as projected once ([`TargetView`]).
     pub(super) facts: PromptFacts,
 }
@@ -78,6 +90,7 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
         llm: setup.llm.clone(),
         switched_model: false,
         artifacts,
+        written: Mutex::default(),
         facts,
     };
     emit(&Event::SessionStarted(SessionStarted {
@@ -177,9 +190,72 @@ impl Run<'_> {
     pub(super) fn write_artifact(&self, relative: &str, content: &str) -> Result<(), Ending> {
         let path = self.artifacts.join(relative);
         if let Some(parent) = path.parent() {
-            fs_err::create_dir_all(parent).map_err(|e| local("cannot write artifacts", e))?;
+            self.make_dir(parent)
+                .map_err(|e| local("cannot write artifacts", e))?;
         }
         fs_err::write(&path, content).map_err(|e| local("cannot write artifacts", e))
+    }
+
+    /// A prompt or answer file, when the policies want them (they repeat what the trace's
+    /// `llm_call` events hold).
+    pub(super) fn write_prompt_file(&self, relative: &str, content: &str) -> Result<(), Ending> {
+        if self.setup.policies.artifacts.prompt_files {
+            self.write_artifact(relative, content)?;
+        }
+        Ok(())
+    }
+
+    /// Makes an artifact folder once per session, parents first (`create_dir_all` on an
+    /// existing folder is a failing `mkdir` and a `stat`, on a folder whose parent is missing a
+    /// failing `mkdir` before the parent's).
+    pub(super) fn make_dir(&self, dir: &Path) -> std::io::Result<()> {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        self.make_dir_in(&mut written, dir)
+    }
+
+    fn make_dir_in(&self, written: &mut Written, dir: &Path) -> std::io::Result<()> {
+        if written.dirs.contains(dir) {
+            return Ok(());
+        }
+        match dir.parent() {
+            // Inside the session's folder: its parent first, then this one alone.
+            Some(parent) if dir != self.artifacts && dir.starts_with(&self.artifacts) => {
+                self.make_dir_in(written, parent)?;
+                match fs_err::create_dir(dir) {
+                    Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                        return Err(error);
+                    }
+                    _ => {}
+                }
+            }
+            _ => fs_err::create_dir_all(dir)?,
+        }
+        written.dirs.insert(dir.to_owned());
+        Ok(())
+    }
+
+    /// Puts the model header in a sketch folder: the first time written, then a hard link to
+    /// that file (the same bytes, one file on disk instead of one per attempt), written again
+    /// only where a link cannot be made.
+    pub(super) fn place_model_header(&self, to: &Path, text: &str) -> std::io::Result<()> {
+        let first = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .model_header
+            .clone();
+        if let Some(first) = first
+            && fs_err::hard_link(&first, to).is_ok()
+        {
+            return Ok(());
+        }
+        fs_err::write(to, text)?;
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .model_header
+            .get_or_insert_with(|| to.to_owned());
+        Ok(())
     }
 
     async fn drive(&mut self, compiler: &mut Compiler) -> Result<PathBuf, Ending> {

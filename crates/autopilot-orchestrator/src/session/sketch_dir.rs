@@ -18,9 +18,12 @@ pub fn sketch_name(app_name: &str) -> String {
 }
 
 /// Copies a sketch folder (its files, not sub-folders) to `to`, refusing to overwrite a
-/// non-empty folder that is not a sketch folder autopilot wrote.
-pub(super) fn copy_sketch(from: &Path, to: &Path) -> std::io::Result<()> {
-    if to.exists() && fs_err::read_dir(to)?.next().is_some() {
+/// non-empty folder that is not a sketch folder autopilot wrote. The file named `linked` (the
+/// model header, the app's own bytes that nothing edits) is hard-linked where the file system
+/// allows, not copied again.
+pub(super) fn copy_sketch(from: &Path, to: &Path, linked: Option<&str>) -> std::io::Result<()> {
+    let exists = to.exists();
+    if exists && fs_err::read_dir(to)?.next().is_some() {
         let ours = fs_err::read_dir(to)?.filter_map(Result::ok).all(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let extension = Path::new(&name)
@@ -38,11 +41,28 @@ pub(super) fn copy_sketch(from: &Path, to: &Path) -> std::io::Result<()> {
             ));
         }
     }
-    fs_err::create_dir_all(to)?;
+    if !exists {
+        fs_err::create_dir_all(to)?;
+    }
     for entry in fs_err::read_dir(from)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            fs_err::copy(entry.path(), to.join(entry.file_name()))?;
+            let target = to.join(entry.file_name());
+            if linked.is_some_and(|name| entry.file_name() == name) {
+                let mut link = fs_err::hard_link(entry.path(), &target);
+                if link
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+                {
+                    // A file already there (a run before) is replaced, as a copy would be.
+                    fs_err::remove_file(&target)?;
+                    link = fs_err::hard_link(entry.path(), &target);
+                }
+                if link.is_ok() {
+                    continue;
+                }
+            }
+            fs_err::copy(entry.path(), target)?;
         }
     }
     Ok(())

@@ -9,7 +9,8 @@ use autopilot_trace::{ComponentVersion, Diagnostic, DiagnosticOrigin, Severity};
 use super::{ArduinoBuilderConfig, BuildJob};
 use crate::compile::{BackendOutcome, CompileError, CompileOutcome};
 use crate::environment::{library_versions, platform_version};
-use crate::process::{self, ProcessOutput, ProcessSpec, Termination};
+use crate::probes::{self, ProbeRun};
+use crate::process::{ProcessOutput, ProcessSpec, Termination};
 use crate::target::Fqbn;
 use autopilot_diagnostics::parse_size_report;
 use autopilot_diagnostics::{PathMap, parse_gcc_output};
@@ -177,15 +178,14 @@ pub async fn versions(
     program: &Path,
     fqbn: &Fqbn,
     libraries_dirs: &[PathBuf],
+    persist: Option<&Path>,
 ) -> Result<Vec<ComponentVersion>, CompileError> {
     let mut versions = Vec::new();
-    let output = process::run(
-        &ProcessSpec::new(program)
-            .arg("-version")
-            .timeout(Duration::from_secs(20)),
-    )
-    .await?;
-    let text = output.stdout.text();
+    // Both probes are facts about their binaries, asked once per process (see `probes`).
+    let (text, failed) = match probes::probe(program, &["-version"], persist).await? {
+        ProbeRun::Known(text) => (text, None),
+        ProbeRun::Failed(output) => (output.stdout.text().into_owned(), Some(output)),
+    };
     let version = text
         .lines()
         .find_map(|line| line.strip_prefix("Arduino Builder "))
@@ -193,26 +193,22 @@ pub async fn versions(
         .ok_or_else(|| CompileError::Unrecognized {
             backend: "arduino-builder",
             reason: "`-version` printed no `Arduino Builder <version>` line".to_owned(),
-            exit_code: output.exit_code(),
-            stdout: text.clone().into_owned(),
-            stderr: output.stderr.text_marked(),
+            exit_code: failed.as_ref().map_or(Some(0), ProcessOutput::exit_code),
+            stdout: text.clone(),
+            stderr: failed
+                .as_ref()
+                .map(|output| output.stderr.text_marked())
+                .unwrap_or_default(),
         })?;
     versions.push(ComponentVersion {
         name: "arduino-builder".to_owned(),
         version: version.to_owned(),
     });
     let compiler = config.tools_dir.join(format!("{}-gcc", fqbn.architecture));
-    if let Ok(output) = process::run(
-        &ProcessSpec::new(&compiler)
-            .arg("-dumpversion")
-            .timeout(Duration::from_secs(20)),
-    )
-    .await
-        && output.success()
-    {
+    if let Ok(ProbeRun::Known(text)) = probes::probe(&compiler, &["-dumpversion"], persist).await {
         versions.push(ComponentVersion {
             name: format!("{}-gcc", fqbn.architecture),
-            version: output.stdout.text().trim().to_owned(),
+            version: text.trim().to_owned(),
         });
     }
     if let Some(platform) = config.platform_dir(fqbn) {
