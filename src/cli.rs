@@ -667,8 +667,8 @@ pub struct MergeArgs {
 /// `autopilot replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// A run directory of `autopilot run` or `autopilot batch`: its `sessions/*.jsonl` are
-    /// replayed.
+    /// A run directory of `autopilot run`, `batch` or `pipeline`: its `sessions/*.jsonl` are
+    /// replayed (a pipeline's stages in order).
     pub run_dir: PathBuf,
     /// Where the replayed sessions go (same session ids). Default: `<run-dir>-replay`. Existing
     /// session files there are never overwritten.

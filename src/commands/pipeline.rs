@@ -17,7 +17,7 @@ use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 use crate::setup::SessionParts;
 
 /// autopilot's model-evaluation script, run in the sandbox on every converted model.
-fn eval_script() -> PathBuf {
+pub(super) fn eval_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/autopilot_eval.py")
 }
 

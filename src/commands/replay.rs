@@ -6,8 +6,15 @@
 //! are then built one at a time as slots free up — the recording re-read, its replay backend
 //! and clients made — and each replayed trace is read back and compared as soon as its session
 //! ends, so memory holds a few sessions whatever the size of the run.
+//!
+//! The stage sessions of a pipeline (`autopilot pipeline`) replay as one job, in the order
+//! they ran: DP and MC through the pipeline's own stage engine (the recorded Python runs
+//! again in the sandbox, outputs and the model are checked again), each stage from the replay
+//! of the stage before it, or from that stage's recorded outputs when it is not replayed. A
+//! stage whose data files are missing or changed is not replayed (the file and the problem are
+//! said); without the Python environment DP and MC are not replayable and the replay exits 3.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,13 +23,16 @@ use anyhow::{Context, anyhow};
 use autopilot_classifier::{Taxonomy, classify_events};
 use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ReplayMatch};
 use autopilot_orchestrator::batch::{BatchObserver, ConcurrencyLimits, Job, run_concurrently};
-use autopilot_orchestrator::replay::{RecordedSession, SessionView, compare};
-use autopilot_orchestrator::session::{SessionReport, SessionSetup, infra, run_session};
+use autopilot_orchestrator::pipeline::{
+    PipelineSetup, StageResult, check_input, check_stage_inputs, recorded_result, run_stage_again,
+};
+use autopilot_orchestrator::replay::{RecordedSession, RecordedStage, SessionView, compare};
+use autopilot_orchestrator::session::{SessionSetup, infra, run_session};
 use autopilot_steps::App;
-use autopilot_toolchain::Target;
+use autopilot_toolchain::{PythonEnv, Target};
 use autopilot_trace::{
-    AnswerSource, Event, JsonlLayer, LlmCallResult, RunDirSink, SessionOutcome, TraceFile,
-    collect_trace_files,
+    AnswerSource, Event, JsonlLayer, LlmCallResult, PipelineStage, RunDirSink, SessionId,
+    SessionOutcome, TraceFile, collect_trace_files,
 };
 
 use crate::cli::{GlobalArgs, ReplayArgs};
@@ -33,7 +43,11 @@ use crate::setup::SessionEnvironment;
 struct Planned {
     /// The recorded trace.
     file: PathBuf,
+    /// Its place among the run's traces (the order of the output).
+    index: usize,
     recorded: RecordedSession,
+    /// What it recorded as a stage of a pipeline (`None`: a session of `run` or `batch`).
+    stage: Option<RecordedStage>,
     /// The key of its app in the loaded apps.
     app_path: PathBuf,
     target: Target,
@@ -42,8 +56,63 @@ struct Planned {
     replayed_trace: PathBuf,
 }
 
+/// Why a trace is not replayed.
+struct Skip {
+    reason: String,
+    /// A tool the replay needs is missing (the Python environment): the replay exits 3.
+    unavailable: bool,
+}
+
+impl Skip {
+    fn because(reason: impl Into<String>) -> Skip {
+        Skip {
+            reason: reason.into(),
+            unavailable: false,
+        }
+    }
+}
+
+/// A stage session of a pipeline in the recording, replayed or not: the stages after it read
+/// its outputs.
+struct StageTrace {
+    id: SessionId,
+    /// The `ts` of its first line, which orders the sessions of one stage.
+    started_at: String,
+    recorded: RecordedStage,
+    /// Its index in the planned sessions when it is replayed.
+    planned: Option<usize>,
+}
+
+/// The stage sessions of one pipeline, in the order they ran: by stage (DP, MC, SG), then by
+/// start. A pipeline replays as one job, its stages one after the other.
+struct PipelinePlan {
+    stages: Vec<StageTrace>,
+}
+
+/// How one planned session ended in this replay.
+enum Ended {
+    Replayed(Examined),
+    /// Not run: what it starts from is not there (the stage before it failed in this replay).
+    Skipped {
+        index: usize,
+        file: PathBuf,
+        reason: String,
+    },
+}
+
+impl Ended {
+    fn index(&self) -> usize {
+        match self {
+            Ended::Replayed(examined) => examined.index,
+            Ended::Skipped { index, .. } => *index,
+        }
+    }
+}
+
 /// What the replay of one session came to.
 struct Examined {
+    index: usize,
+    id: SessionId,
     /// The stdout line of a changed session.
     change: Option<String>,
     outcome: String,
@@ -89,6 +158,9 @@ struct Replay {
     matching: ReplayMatch,
     out: PathBuf,
     taxonomy: Taxonomy,
+    /// The project's Python environment for DP and MC stages, or why there is none (with the
+    /// fix).
+    python: Result<PythonEnv, String>,
 }
 
 pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
@@ -125,25 +197,82 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         taxonomy: Taxonomy::builtin()
             .context("the built-in taxonomy")
             .internal_error()?,
+        python: PythonEnv::discover().map_err(|e| e.to_string()),
     };
     let mut planned = Vec::new();
+    let mut pipelines: Vec<(String, PipelinePlan)> = Vec::new();
     let mut skipped = 0usize;
+    let mut unavailable = 0usize;
     let mut problems = 0usize;
     {
         let mut stderr = crate::terminal::stderr();
-        for file in &files {
-            match plan(&mut context, args.app.as_deref(), file) {
-                Ok(Ok(one)) => planned.push(one),
-                Ok(Err(reason)) => {
+        for (index, file) in files.iter().enumerate() {
+            let trace = match TraceFile::read(file).context("cannot read") {
+                Ok(trace) => trace,
+                Err(problem) => {
+                    problems += 1;
+                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
+                    continue;
+                }
+            };
+            let stage = RecordedStage::from_events(trace.events());
+            let (started_at, id) = trace.records.first().map_or_else(
+                || (String::new(), SessionId::sanitized("unknown")),
+                |r| (r.record.ts.clone(), r.record.session.clone()),
+            );
+            let planning = plan(
+                &mut context,
+                args.app.as_deref(),
+                file,
+                &trace,
+                stage.as_ref(),
+            );
+            drop(trace);
+            let replayed = match planning {
+                Ok(Ok(mut one)) => {
+                    one.index = index;
+                    planned.push(one);
+                    true
+                }
+                Ok(Err(skip)) => {
                     skipped += 1;
-                    let _ = writeln!(stderr, "note: skipped {}: {reason}", file.display());
+                    unavailable += usize::from(skip.unavailable);
+                    let _ = writeln!(stderr, "note: skipped {}: {}", file.display(), skip.reason);
+                    false
                 }
                 Err(problem) => {
                     problems += 1;
                     let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
+                    continue;
+                }
+            };
+            if let Some(recorded) = stage {
+                let trace = StageTrace {
+                    id,
+                    started_at,
+                    planned: replayed.then(|| planned.len() - 1),
+                    recorded,
+                };
+                match pipelines
+                    .iter_mut()
+                    .find(|(id, _)| *id == trace.recorded.pipeline)
+                {
+                    Some((_, pipeline)) => pipeline.stages.push(trace),
+                    None => pipelines.push((
+                        trace.recorded.pipeline.clone(),
+                        PipelinePlan {
+                            stages: vec![trace],
+                        },
+                    )),
                 }
             }
         }
+    }
+    let mut pipelines: Vec<PipelinePlan> = pipelines.into_iter().map(|(_, p)| p).collect();
+    for pipeline in &mut pipelines {
+        pipeline.stages.sort_by(|a, b| {
+            (a.recorded.stage, &a.started_at).cmp(&(b.recorded.stage, &b.started_at))
+        });
     }
     if problems > 0 {
         return Err(anyhow!(
@@ -153,11 +282,16 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         .input_error();
     }
     if planned.is_empty() {
-        return Err(anyhow!(
+        let nothing = anyhow!(
             "nothing to replay in {}: every trace was skipped",
             args.run_dir.display()
-        ))
-        .input_error();
+        );
+        // Skipped for a missing tool (the Python environment): that tool is what is missing.
+        return if unavailable > 0 {
+            Err(nothing).tool_unavailable()
+        } else {
+            Err(nothing).input_error()
+        };
     }
     // Taken once there is something to replay, so a refused replay leaves no folder behind.
     let _lock = super::lock_run_dir(&context.out)?;
@@ -166,13 +300,30 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
     crate::logging::attach_sessions(layer, false);
     let runtime = crate::setup::session_runtime()?;
     let out = context.out.clone();
-    let examined = runtime.block_on(run_all(
+    let ended = runtime.block_on(run_all(
         Arc::new(context),
         Arc::new(planned),
+        Arc::new(pipelines),
         usize::from(args.jobs),
         global.quiet > 0,
     ))?;
-    summarize(&examined, &out, skipped, &write_errors.snapshot())
+    let mut examined = Vec::new();
+    for end in ended {
+        match end {
+            Ended::Replayed(one) => examined.push(one),
+            Ended::Skipped { .. } => skipped += 1,
+        }
+    }
+    let status = summarize(&examined, &out, skipped, &write_errors.snapshot())?;
+    if unavailable > 0 && status == ExitStatus::Success {
+        let mut stderr = crate::terminal::stderr();
+        let _ = writeln!(
+            stderr,
+            "error: {unavailable} trace(s) not replayed for want of the Python environment (listed above)"
+        );
+        return Ok(ExitStatus::Unavailable);
+    }
+    Ok(status)
 }
 
 /// `<run-dir>-replay`, next to the run directory.
@@ -188,29 +339,20 @@ fn default_out(run_dir: &Path) -> CliResult<PathBuf> {
     Ok(dir.with_file_name(format!("{name}-replay")))
 }
 
-/// Checks that the session of one recorded trace can run again: `Ok(Err(reason))` when there
-/// is nothing to replay in it, `Err` when it or what it names is bad input.
+/// Checks that the session of one recorded trace can run again: `Ok(Err(skip))` when there
+/// is nothing to replay in it (or a stage's inputs or the Python environment are missing),
+/// `Err` when it or what it names is bad input.
 fn plan(
     context: &mut Replay,
     app_override: Option<&Path>,
     file: &Path,
-) -> CliResult<Result<Planned, String>> {
-    let trace = TraceFile::read(file).context("cannot read").input_error()?;
-    // A lifecycle stage other than sketch generation is no session this command can run; the
-    // pipeline replays its own recordings.
-    let stage = trace.events().find_map(|e| match e {
-        Event::PipelineStageStarted(s) => Some(s.stage),
-        _ => None,
-    });
-    if let Some(stage) = stage.filter(|s| *s != autopilot_trace::PipelineStage::Sg) {
-        return Ok(Err(format!(
-            "a {stage} stage of a pipeline; replay it with `autopilot pipeline <app> --model <its model> --replay <run dir>`"
-        )));
-    }
-    let recorded = match RecordedSession::from_trace(&trace) {
+    trace: &TraceFile,
+    stage: Option<&RecordedStage>,
+) -> CliResult<Result<Planned, Skip>> {
+    let recorded = match RecordedSession::from_trace(trace) {
         Ok(recorded) => recorded,
         Err(not) if not.is_broken() => return Err(anyhow!("{not}")).input_error(),
-        Err(not) => return Ok(Err(not.to_string())),
+        Err(not) => return Ok(Err(Skip::because(not.to_string()))),
     };
     let replayed_trace = RunDirSink::session_path(&context.out, &recorded.id);
     if replayed_trace.exists() {
@@ -221,7 +363,14 @@ fn plan(
         .input_error();
     }
     let started = &recorded.started;
-    let app_path = app_override.unwrap_or(&recorded.app_path).to_owned();
+    let mut app_path = app_override.unwrap_or(&recorded.app_path).to_owned();
+    if stage.is_some() {
+        // A stage's Python runs in its work folder: the app's data paths must be absolute,
+        // as `autopilot pipeline` makes them.
+        app_path = fs_err::canonicalize(&app_path)
+            .with_context(|| format!("the app file of session {}", recorded.id))
+            .input_error()?;
+    }
     if !context.apps.contains_key(&app_path) {
         let app = App::load(&app_path)
             .with_context(|| format!("the app file of session {}", recorded.id))
@@ -229,12 +378,37 @@ fn plan(
         context.apps.insert(app_path.clone(), app);
     }
     let app = &context.apps[&app_path];
+    if let Some(stage) = stage.filter(|s| s.stage != PipelineStage::Sg) {
+        let what = format!("a {} stage of pipeline {}", stage.stage, stage.pipeline);
+        if let Err(fix) = &context.python {
+            return Ok(Err(Skip {
+                reason: format!("{what}, whose Python cannot run here: {fix}"),
+                unavailable: true,
+            }));
+        }
+        if app.pipeline.is_none() {
+            return Ok(Err(Skip::because(format!(
+                "{what}: {} has no [pipeline] section now",
+                app.path.display()
+            ))));
+        }
+        let problems = check_stage_inputs(app, stage.stage, &stage.inputs);
+        if !problems.is_empty() {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Ok(Err(Skip::because(format!(
+                "{what}: {}",
+                problems.join("; ")
+            ))));
+        }
+    }
     let environment = &context.environment;
     let target = environment.target(app, Some(&started.target))?;
-    environment
-        .prompts
-        .variant(&started.prompt_variant)
-        .input_error()?;
+    if stage.is_none_or(|s| s.stage == PipelineStage::Sg) {
+        environment
+            .prompts
+            .variant(&started.prompt_variant)
+            .input_error()?;
+    }
     let provider: Provider = started
         .provider
         .parse()
@@ -243,7 +417,9 @@ fn plan(
     let primary = ModelRef::new(provider, started.model.clone());
     Ok(Ok(Planned {
         file: file.to_owned(),
+        index: 0,
         recorded,
+        stage: stage.cloned(),
         app_path,
         target,
         primary,
@@ -315,9 +491,14 @@ fn setup(context: &Replay, planned: &Planned) -> CliResult<SessionSetup> {
     })
 }
 
-/// One recorded session to replay: its index in the planned sessions.
+/// What one job of the replay runs: a session alone, or the stages of one pipeline in order.
 #[derive(Debug, Clone, Copy)]
-struct ReplayJob(usize);
+enum ReplayJob {
+    /// An index in the planned sessions.
+    Session(usize),
+    /// An index in the pipelines.
+    Pipeline(usize),
+}
 
 impl Job for ReplayJob {
     /// Recorded answers reach no provider: one group, bounded by `-j` alone.
@@ -329,88 +510,280 @@ impl Job for ReplayJob {
 /// Says each session's outcome as it ends (`[k/total] id: outcome`); the first error stops
 /// the replay.
 struct ReplayProgress {
-    planned: Arc<Vec<Planned>>,
+    total: usize,
     finished: std::sync::atomic::AtomicUsize,
     quiet: bool,
 }
 
-impl BatchObserver<ReplayJob, CliResult<Examined>> for ReplayProgress {
+impl BatchObserver<ReplayJob, CliResult<Vec<Ended>>> for ReplayProgress {
     fn started(&self, _job: &ReplayJob) {}
 
-    fn finished(&self, job: &ReplayJob, result: &CliResult<Examined>) {
-        let Ok(examined) = result else {
+    fn finished(&self, _job: &ReplayJob, result: &CliResult<Vec<Ended>>) {
+        let Ok(ended) = result else {
             return;
         };
-        let finished = self
-            .finished
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if !self.quiet {
-            let mut stderr = crate::terminal::stderr();
-            let _ = writeln!(
-                stderr,
-                "[{finished}/{}] {}: {}",
-                self.planned.len(),
-                self.planned[job.0].recorded.id,
-                examined.outcome
-            );
+        let mut stderr = crate::terminal::stderr();
+        for end in ended {
+            let finished = self
+                .finished
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            match end {
+                Ended::Replayed(examined) if !self.quiet => {
+                    let _ = writeln!(
+                        stderr,
+                        "[{finished}/{}] {}: {}",
+                        self.total, examined.id, examined.outcome
+                    );
+                }
+                Ended::Replayed(_) => {}
+                Ended::Skipped { file, reason, .. } => {
+                    let _ = writeln!(stderr, "note: skipped {}: {reason}", file.display());
+                }
+            }
         }
     }
 
-    fn stops(&self, result: &CliResult<Examined>) -> bool {
+    fn stops(&self, result: &CliResult<Vec<Ended>>) -> bool {
         result.is_err()
     }
 }
 
-/// Runs the sessions, at most `jobs` at once (the batch executor), and examines each as it
-/// ends; the results in input order.
+/// Runs the sessions and pipelines, at most `jobs` at once (the batch executor), and examines
+/// each session as it ends; the results in input order.
 async fn run_all(
     context: Arc<Replay>,
     planned: Arc<Vec<Planned>>,
+    pipelines: Arc<Vec<PipelinePlan>>,
     jobs: usize,
     quiet: bool,
-) -> CliResult<Vec<Examined>> {
-    let total = planned.len();
+) -> CliResult<Vec<Ended>> {
     let limits = ConcurrencyLimits {
         total: jobs.max(1),
         ..ConcurrencyLimits::default()
     };
     let progress = Arc::new(ReplayProgress {
-        planned: planned.clone(),
+        total: planned.len(),
         finished: std::sync::atomic::AtomicUsize::new(0),
         quiet,
     });
-    let sessions = planned.clone();
+    // In input order: each pipeline where its first trace is.
+    let mut order: Vec<(usize, ReplayJob)> = planned
+        .iter()
+        .enumerate()
+        .filter(|(_, one)| one.stage.is_none())
+        .map(|(i, one)| (one.index, ReplayJob::Session(i)))
+        .collect();
+    for (i, pipeline) in pipelines.iter().enumerate() {
+        if let Some(first) = pipeline
+            .stages
+            .iter()
+            .filter_map(|s| s.planned)
+            .map(|p| planned[p].index)
+            .min()
+        {
+            order.push((first, ReplayJob::Pipeline(i)));
+        }
+    }
+    order.sort_by_key(|(index, _)| *index);
+    let names = planned.clone();
     let ended = run_concurrently(
-        (0..total).map(ReplayJob).collect(),
+        order.into_iter().map(|(_, job)| job).collect(),
         &limits,
         move |job: ReplayJob| {
             let context = context.clone();
-            let planned = sessions.clone();
+            let planned = planned.clone();
+            let pipelines = pipelines.clone();
             async move {
-                // The session is built when it starts: memory follows `-j`, not the run.
-                let one = &planned[job.0];
-                let setup = setup(&context, one)?;
-                let report = run_session(&setup).await;
-                examine(&context, one, &report)
+                match job {
+                    ReplayJob::Session(i) => {
+                        // The session is built when it starts: memory follows `-j`, not the run.
+                        let one = &planned[i];
+                        let setup = setup(&context, one)?;
+                        let report = run_session(&setup).await;
+                        Ok(vec![Ended::Replayed(examine(
+                            &context,
+                            one,
+                            &report.outcome,
+                        )?)])
+                    }
+                    ReplayJob::Pipeline(i) => {
+                        replay_pipeline(&context, &planned, &pipelines[i]).await
+                    }
+                }
             }
         },
         progress,
     )
     .await;
-    let mut results: Vec<Option<Examined>> = (0..total).map(|_| None).collect();
+    let mut results = Vec::new();
     for end in ended {
         match end {
-            Ok((job, examined)) => results[job.0] = Some(examined?),
+            Ok((_, ended)) => results.extend(ended?),
             // A panicking session is a bug; let it surface as one.
-            Err(job) => panic!("the replay of {} panicked", planned[job.0].recorded.id),
+            Err(ReplayJob::Session(i)) => {
+                panic!("the replay of {} panicked", names[i].recorded.id)
+            }
+            Err(ReplayJob::Pipeline(_)) => panic!("the replay of a pipeline panicked"),
         }
     }
-    Ok(results.into_iter().flatten().collect())
+    results.sort_by_key(Ended::index);
+    Ok(results)
+}
+
+/// Replays the stages of one pipeline in order, each from the outputs of the stage before it
+/// (its replay, or its recorded outputs when it is not replayed).
+async fn replay_pipeline(
+    context: &Replay,
+    planned: &[Planned],
+    pipeline: &PipelinePlan,
+) -> CliResult<Vec<Ended>> {
+    let mut replayed: HashMap<SessionId, StageResult> = HashMap::new();
+    let mut not_run: HashSet<SessionId> = HashSet::new();
+    let mut ended = Vec::new();
+    for (position, trace) in pipeline.stages.iter().enumerate() {
+        let Some(index) = trace.planned else {
+            continue;
+        };
+        let one = &planned[index];
+        let earlier = match earlier_results(pipeline, position, &replayed, &not_run) {
+            Ok(earlier) => earlier,
+            Err(reason) => {
+                not_run.insert(trace.id.clone());
+                ended.push(Ended::Skipped {
+                    index: one.index,
+                    file: one.file.clone(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let session = setup(context, one)?;
+        let stage_setup = stage_setup(context, &trace.recorded, session);
+        let result = run_stage_again(
+            &stage_setup,
+            trace.recorded.stage,
+            one.recorded.id.clone(),
+            earlier,
+            std::future::pending(),
+        )
+        .await;
+        ended.push(Ended::Replayed(examine(context, one, &result.outcome)?));
+        replayed.insert(trace.id.clone(), result);
+    }
+    Ok(ended)
+}
+
+/// What the stage at `position` starts from: the output of the stage before it (MC reads DP's
+/// `dataset`, SG uses MC's `tflite`) — that stage's replay when it was replayed, else its
+/// recorded file, unchanged. `Err` says why the stage cannot run (a file missing or changed,
+/// or the stage before it failed in this replay).
+fn earlier_results(
+    pipeline: &PipelinePlan,
+    position: usize,
+    replayed: &HashMap<SessionId, StageResult>,
+    not_run: &HashSet<SessionId>,
+) -> Result<Vec<StageResult>, String> {
+    let this = &pipeline.stages[position];
+    let (before, role) = match this.recorded.stage {
+        PipelineStage::Dp => return Ok(Vec::new()),
+        PipelineStage::Mc => (PipelineStage::Dp, "dataset"),
+        PipelineStage::Sg => (PipelineStage::Mc, "tflite"),
+    };
+    let read = this.recorded.input(role);
+    // The session that made the file: the one whose recorded output is the file this stage
+    // recorded reading (MC), else the last one before it that left one (SG records no inputs).
+    let producer = pipeline.stages[..position]
+        .iter()
+        .rev()
+        .filter(|t| t.recorded.stage == before && t.started_at <= this.started_at)
+        .find(|t| match (read, t.recorded.output(role)) {
+            (Some(read), Some(made)) => read.sha256 == made.sha256,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        });
+    let what = format!(
+        "a {} stage of pipeline {}",
+        this.recorded.stage, this.recorded.pipeline
+    );
+    let Some(producer) = producer else {
+        // Made elsewhere (or the app's own file): the recorded file, unchanged.
+        return match read {
+            Some(read) => check_input(read, Path::new(&read.path))
+                .map(|file| vec![recorded_result(before, this.id.clone(), vec![file])])
+                .map_err(|problem| format!("{what}: {problem}")),
+            None => Ok(Vec::new()),
+        };
+    };
+    if let Some(result) = replayed.get(&producer.id) {
+        if !result.succeeded() {
+            let label = SessionView {
+                outcome: Some(result.outcome.clone()),
+                attempts: Vec::new(),
+            }
+            .outcome_label();
+            return Err(format!(
+                "{what}: its {role} comes from {} session {}, which ends {label} in this replay",
+                before, producer.id
+            ));
+        }
+        // Still the file that replay made (a later session of that stage may have replaced it).
+        let made = result
+            .output(role)
+            .ok_or_else(|| format!("{what}: the replay of {} left no {role}", producer.id))?;
+        check_input(made, Path::new(&made.path)).map_err(|problem| format!("{what}: {problem}"))?;
+        return Ok(vec![result.clone()]);
+    }
+    if not_run.contains(&producer.id) {
+        return Err(format!(
+            "{what}: its {role} comes from {before} session {}, which was not replayed (above)",
+            producer.id
+        ));
+    }
+    // Not replayed (skipped when planned): its recorded outputs, unchanged.
+    let mut files = Vec::new();
+    for made in &producer.recorded.outputs {
+        files.push(
+            check_input(made, Path::new(&made.path))
+                .map_err(|problem| format!("{what}: {problem}"))?,
+        );
+    }
+    Ok(vec![recorded_result(before, producer.id.clone(), files)])
+}
+
+/// The pipeline around one stage session's replay: today's app, target, policies, Python
+/// environment and sandbox; the session's replay client; SG made from the session's setup.
+fn stage_setup(context: &Replay, stage: &RecordedStage, session: SessionSetup) -> PipelineSetup {
+    let environment = &context.environment;
+    let sg = {
+        let session = session.clone();
+        Arc::new(move |app: App, id: SessionId| SessionSetup {
+            app,
+            id,
+            ..session.clone()
+        })
+    };
+    PipelineSetup {
+        pipeline: stage.pipeline.clone(),
+        run_dir: context.out.clone(),
+        app: session.app,
+        target: session.target,
+        stages: vec![stage.stage],
+        llm: session.llm,
+        sampling: session.sampling,
+        stream: session.stream,
+        policies: environment.policies.clone(),
+        python: context.python.clone(),
+        // Python stages have no unsandboxed mode (as in `autopilot pipeline`).
+        sandbox: environment.toolchain.sandbox.clone().unwrap_or_default(),
+        eval_script: super::pipeline::eval_script(),
+        note: session.note,
+        sg,
+    }
 }
 
 /// Reads the replayed trace back and compares it with the recording.
-fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliResult<Examined> {
+fn examine(context: &Replay, planned: &Planned, outcome: &SessionOutcome) -> CliResult<Examined> {
     let trace = TraceFile::read(&planned.replayed_trace)
         .with_context(|| {
             format!(
@@ -422,7 +795,7 @@ fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliRe
     let mut view = SessionView::from_events(trace.events());
     // The trace is written as events happen; the returned outcome stands in if its last line
     // could not be written.
-    view.outcome.get_or_insert_with(|| report.outcome.clone());
+    view.outcome.get_or_insert_with(|| outcome.clone());
     let replay_miss = matches!(
         &view.outcome,
         Some(SessionOutcome::InfrastructureError { kind, .. }) if *kind == infra::REPLAY_MISS
@@ -439,6 +812,8 @@ fn examine(context: &Replay, planned: &Planned, report: &SessionReport) -> CliRe
         format!("{}: {change}{category}", planned.recorded.id)
     });
     Ok(Examined {
+        index: planned.index,
+        id: planned.recorded.id.clone(),
         change,
         outcome: view.outcome_label(),
         replay_miss,

@@ -237,18 +237,115 @@ fn fruit_to_emoji_goes_from_raw_data_to_a_judged_sketch_offline() {
         dataset
     );
 
-    // `autopilot replay` re-judges the SG session and says why it leaves DP and MC alone.
+    // `autopilot replay` replays the whole pipeline at no LLM cost: each stage on its recorded
+    // answers, in order, MC from DP's replayed dataset and SG with MC's replayed model; the
+    // recorded Python runs again in the sandbox and every check is made again.
+    let again = out.path().join("replay");
     autopilot()
         .arg("replay")
         .arg(&run)
         .arg("--out")
-        .arg(out.path().join("replay"))
+        .arg(&again)
         .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
         .assert()
         .code(0)
-        .stderr(contains("a dp stage of a pipeline"))
-        .stderr(contains("a mc stage of a pipeline"))
-        .stderr(contains("replay: 1 replayed, 1 unchanged"));
+        .stdout("")
+        .stderr(contains("replay: 3 replayed, 3 unchanged, 0 changed\n"))
+        .stderr(contains("LLM cost $0: 12 calls served from the recordings"));
+    let replayed = stage_events(&again);
+    let names: Vec<PipelineStage> = replayed.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(
+        names,
+        [PipelineStage::Dp, PipelineStage::Mc, PipelineStage::Sg]
+    );
+    for ((_, _, recorded), (_, pipeline, events)) in stages.iter().zip(&replayed) {
+        assert_eq!(pipeline, &stages[0].1, "the recorded pipeline id");
+        assert_eq!(outcome(events), outcome(recorded));
+        let python_runs = |events: &[Event]| {
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::PythonRun(_)))
+                .count()
+        };
+        assert_eq!(python_runs(events), python_runs(recorded), "ran again");
+    }
+    let mc_dataset = replayed[1].2.iter().find_map(|e| match e {
+        Event::PipelineStageStarted(s) => s.inputs.iter().find(|f| f.role == "dataset").cloned(),
+        _ => None,
+    });
+    assert_eq!(
+        PathBuf::from(mc_dataset.unwrap().path),
+        again.join("stages/dp/dataset.csv")
+    );
+    assert_eq!(
+        fs_err::read_to_string(again.join("stages/dp/dataset.csv")).unwrap(),
+        dataset
+    );
+    assert_eq!(
+        fs_err::read(again.join("stages/mc/model.h")).unwrap(),
+        fs_err::read(again.join("stages/sg/sketch/fruit_to_emoji/model.h")).unwrap(),
+        "SG used the model MC's replay made"
+    );
+
+    // With one attempt per operation, operation 4 (repaired in the recording) now fails: DP
+    // changes, and the stages after it are not run without its dataset.
+    let strict = out.path().join("strict.toml");
+    fs_err::write(&strict, "[attempts]\nsketch = 1\n").unwrap();
+    autopilot()
+        .arg("replay")
+        .arg(&run)
+        .arg("--out")
+        .arg(out.path().join("strict"))
+        .arg("--policies")
+        .arg(&strict)
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .assert()
+        .code(0)
+        .stdout(contains("-dp: success@6 → exhausted/operation: operation attempt 5 ran and its outputs passed the checks, now it is not made"))
+        .stderr(contains("its dataset comes from dp session"))
+        .stderr(contains("its tflite comes from mc session"))
+        .stderr(contains("replay: 1 replayed, 0 unchanged, 1 changed, 2 skipped"));
+
+    // Without the Python environment DP and MC are not replayable (the fix is named); SG still
+    // replays, with the model MC recorded; the replay exits 3 (a tool is missing).
+    let no_python = out.path().join("no-python");
+    autopilot()
+        .arg("replay")
+        .arg(&run)
+        .arg("--out")
+        .arg(&no_python)
+        .env("AUTOPILOT_ARDUINO_CLI", "/nonexistent/arduino-cli")
+        .env("AUTOPILOT_PYTHON_ENV", out.path().join("no-venv"))
+        .assert()
+        .code(3)
+        .stderr(contains("a dp stage of pipeline"))
+        .stderr(contains("a mc stage of pipeline"))
+        .stderr(contains("bash scripts/setup-python.sh"))
+        .stderr(contains(
+            "replay: 1 replayed, 1 unchanged, 0 changed, 2 skipped",
+        ));
+    assert_eq!(
+        fs_err::read(run.join("stages/mc/model.h")).unwrap(),
+        fs_err::read(no_python.join("stages/sg/sketch/fruit_to_emoji/model.h")).unwrap()
+    );
+    // The recorded model gone too: SG is not run either, and says which file is missing.
+    let model = run.join("stages/mc/model.tflite");
+    fs_err::remove_file(&model).unwrap();
+    autopilot()
+        .arg("replay")
+        .arg(&run)
+        .arg("--out")
+        .arg(out.path().join("no-model"))
+        .env("AUTOPILOT_PYTHON_ENV", out.path().join("no-venv"))
+        .assert()
+        .code(3)
+        .stderr(contains(format!(
+            "its tflite input {} is missing",
+            model.display()
+        )))
+        .stderr(contains(
+            "replay: 0 replayed, 0 unchanged, 0 changed, 3 skipped",
+        ));
 }
 
 /// Answers that plan one operation and whose code writes nothing (`operation` without an
@@ -443,7 +540,8 @@ fn a_stopped_stage_ends_its_trace_and_leaves_no_python_behind() {
 }
 
 /// A finished stage is resumed only while what it started from is unchanged: new raw data runs
-/// data processing again, as a new session of the same pipeline.
+/// data processing again, as a new session of the same pipeline. `autopilot replay` names the
+/// raw data a recorded stage read when it changed or is gone, and does not run that stage.
 #[test]
 fn a_changed_input_runs_the_stage_again() {
     if !python_env() {
@@ -490,4 +588,32 @@ fn a_changed_input_runs_the_stage_again() {
     let stages = stage_events(&run);
     assert_eq!(stages.len(), 2, "a second dp session");
     assert_eq!(stages[0].1, stages[1].1, "of the same pipeline");
+
+    // Replaying the run: the raw data is not what the first session read, so that one is not
+    // replayed (the file and the problem said); the second one is.
+    let replay = |out: &str| {
+        let mut cmd = autopilot();
+        cmd.arg("replay").arg(&run).arg("--out").arg(app.join(out));
+        cmd
+    };
+    replay("replay")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "its raw input {} changed since the recording (sha256 ",
+            raw.display()
+        )))
+        .stderr(contains(
+            "replay: 1 replayed, 1 unchanged, 0 changed, 1 skipped",
+        ));
+    // Gone: the app file names a file that is not there, which is bad input.
+    fs_err::remove_file(&raw).unwrap();
+    replay("replay-2")
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "key `pipeline.raw`: file not found: `{}`",
+            raw.display()
+        )))
+        .stderr(contains("nothing was run"));
 }

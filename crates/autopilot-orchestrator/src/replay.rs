@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use autopilot_trace::{
-    AttemptOutcome, CompileStatus, Event, LlmCallResult, SessionId, SessionOutcome, SessionStarted,
-    Severity, SimulationStatus, Stage, TraceFile, TraceOrigin,
+    AttemptOutcome, CompileStatus, Event, LlmCallResult, PipelineStage, SessionId, SessionOutcome,
+    SessionStarted, Severity, SimulationStatus, Stage, StageFile, TraceFile, TraceOrigin,
 };
 
 use crate::session::infra;
@@ -100,10 +100,57 @@ impl RecordedSession {
     }
 }
 
+/// What a stage session of a pipeline recorded about its place in the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedStage {
+    pub pipeline: String,
+    pub stage: PipelineStage,
+    /// What it started from (`pipeline_stage_started`; SG records none).
+    pub inputs: Vec<StageFile>,
+    /// What it left (`pipeline_stage_ended`; empty unless it succeeded).
+    pub outputs: Vec<StageFile>,
+}
+
+impl RecordedStage {
+    /// `None` for a session that is no stage of a pipeline.
+    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> Option<RecordedStage> {
+        let mut recorded: Option<RecordedStage> = None;
+        for event in events {
+            match event {
+                Event::PipelineStageStarted(started) => {
+                    recorded = Some(RecordedStage {
+                        pipeline: started.pipeline.clone(),
+                        stage: started.stage,
+                        inputs: started.inputs.clone(),
+                        outputs: Vec::new(),
+                    });
+                }
+                Event::PipelineStageEnded(ended) => {
+                    if let Some(recorded) = &mut recorded {
+                        recorded.outputs.clone_from(&ended.outputs);
+                    }
+                }
+                _ => {}
+            }
+        }
+        recorded
+    }
+
+    /// The recorded output of a role (`dataset`, `tflite`, …).
+    pub fn output(&self, role: &str) -> Option<&StageFile> {
+        self.outputs.iter().find(|f| f.role == role)
+    }
+
+    /// The recorded input of a role (`raw`, `keras`, `dataset`, `held_out`, …).
+    pub fn input(&self, role: &str) -> Option<&StageFile> {
+        self.inputs.iter().find(|f| f.role == role)
+    }
+}
+
 /// One finished attempt and what decided its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptView {
-    /// `spec` or `sketch`.
+    /// `spec` or `sketch`; `operations`, `operation` or `conversion` in a Python stage.
     pub stage: Stage,
     pub attempt: u32,
     pub outcome: AttemptOutcome,
@@ -145,6 +192,22 @@ impl SessionView {
                     pending
                         .failed_check
                         .get_or_insert_with(|| (verdict.check.clone(), verdict.message.clone()));
+                }
+                // A Python stage's checks: a declared output, then the converted model.
+                Event::OutputCheck(check) if !check.passed => {
+                    pending.failed_check.get_or_insert_with(|| {
+                        (
+                            check.check.clone(),
+                            format!("{}: {}", check.file, check.message),
+                        )
+                    });
+                }
+                Event::ModelCheck(check) if !check.passed => {
+                    if let Some(failure) = check.failures.first() {
+                        pending.failed_check.get_or_insert_with(|| {
+                            (failure.check.clone(), failure.message.clone())
+                        });
+                    }
                 }
                 Event::CompileFinished(compile) => {
                     let first_error = compile
@@ -294,6 +357,12 @@ impl AttemptView {
     fn recorded(&self) -> String {
         match self.outcome {
             AttemptOutcome::Succeeded if self.stage == Stage::Spec => "was a valid spec".to_owned(),
+            AttemptOutcome::Succeeded if self.stage == Stage::Operations => {
+                "was a valid plan".to_owned()
+            }
+            AttemptOutcome::Succeeded if python_stage(self.stage) => {
+                "ran and its outputs passed the checks".to_owned()
+            }
             AttemptOutcome::Succeeded => match &self.predicted {
                 Some(token) => format!("was compiled (succeeded) and printed {token:?} in simavr"),
                 None => "was compiled (succeeded)".to_owned(),
@@ -335,6 +404,12 @@ impl AttemptView {
             AttemptOutcome::Succeeded if self.stage == Stage::Spec => {
                 "it is a valid spec".to_owned()
             }
+            AttemptOutcome::Succeeded if self.stage == Stage::Operations => {
+                "it is a valid plan".to_owned()
+            }
+            AttemptOutcome::Succeeded if python_stage(self.stage) => {
+                "it runs and its outputs pass the checks".to_owned()
+            }
             AttemptOutcome::Succeeded => match &self.predicted {
                 Some(token) => format!("it compiles (succeeded) and prints {token:?} in simavr"),
                 None => "it compiles (succeeded)".to_owned(),
@@ -366,6 +441,14 @@ impl AttemptView {
             }
         }
     }
+}
+
+/// An attempt of a Python stage (DP's plan and operations, MC's conversion), not a sketch.
+fn python_stage(stage: Stage) -> bool {
+    matches!(
+        stage,
+        Stage::Operations | Stage::Operation | Stage::Conversion
+    )
 }
 
 /// How a replayed session differs from its recording.

@@ -7,13 +7,16 @@
 //! outputs validated → typed trace events. Where things are: `setup.rs` what a pipeline is
 //! given; `stage.rs` one stage session (its span, its first and last events, the LLM calls
 //! with their accounting, the sandboxed runs); `dp.rs` and `mc.rs` the two Python stages;
-//! `runner.rs` the stages in order, resume, and SG through the session engine.
+//! `runner.rs` the stages in order, resume, and SG through the session engine; `again.rs` one
+//! recorded stage run again (replay).
 
+mod again;
 mod dp;
 mod mc;
 mod runner;
 mod setup;
 mod stage;
 
+pub use again::{InputProblem, check_input, check_stage_inputs, recorded_result, run_stage_again};
 pub use runner::{MANIFEST, PipelineReport, StageManifest, StageResult, run_pipeline};
 pub use setup::{PipelineSetup, SgSetup};

@@ -96,7 +96,7 @@ fn earlier(done: &PipelineReport, role: &str) -> Option<PathBuf> {
 
 /// What a stage starts from, by content: the app file, and the files its `[pipeline]` section
 /// and the earlier stages give it. A stage is resumed only when these are unchanged too.
-fn stage_inputs(
+pub(super) fn stage_inputs(
     setup: &PipelineSetup,
     stage: PipelineStage,
     done: &PipelineReport,
@@ -122,7 +122,7 @@ fn stage_inputs(
     files.into_iter().flatten().collect()
 }
 
-async fn run_stage(
+pub(super) async fn run_stage(
     setup: &PipelineSetup,
     stage: PipelineStage,
     id: SessionId,
