@@ -474,19 +474,20 @@ fn an_app_without_a_pipeline_section_is_bad_input() {
         .stderr(contains("no [pipeline] section"));
 }
 
-/// SIGTERM during a stage's Python run: the sandbox is killed and the stage's session still ends
-/// with `pipeline_stage_ended` and `session_finished` (aborted); the run exits 1.
+/// SIGTERM during a stage's Python run, 0, 5, 20 or 50 ms after its sandbox appears (so also
+/// while bubblewrap is still setting it up): the sandbox is killed, nothing of it outlives
+/// autopilot, and the stage's session still ends with `pipeline_stage_ended` and
+/// `session_finished` (aborted); the run exits 1.
 #[test]
 fn a_stopped_stage_ends_its_trace_and_leaves_no_python_behind() {
     use crate::signals_cli::{processes_with, wait_until};
     use assert_cmd::cargo::CommandCargoExt as _;
     use nix::sys::signal::{Signal, kill};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     if !python_env() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let run = out.path().join("run");
     let answers = out.path().join("answers.toml");
     fs_err::write(
         &answers,
@@ -494,49 +495,61 @@ fn a_stopped_stage_ends_its_trace_and_leaves_no_python_behind() {
          [[answer]]\nstage = \"operation\"\ntext = '''```python\nimport time\ntime.sleep(600)\n```'''\n",
     )
     .unwrap();
-    let mut child = std::process::Command::cargo_bin("autopilot")
-        .unwrap()
-        .arg("pipeline")
-        .arg(example().join("app.toml"))
-        .arg("--out")
-        .arg(&run)
-        .arg("--answers")
-        .arg(&answers)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    for delay in [0, 5, 20, 50] {
+        let run = out.path().join(format!("run-{delay}"));
+        let mut child = std::process::Command::cargo_bin("autopilot")
+            .unwrap()
+            .arg("pipeline")
+            .arg(example().join("app.toml"))
+            .arg("--out")
+            .arg(&run)
+            .arg("--answers")
+            .arg(&answers)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The sandbox has started when bubblewrap's command line (which names the script)
+        // appears.
+        let marker = run.join("artifacts").display().to_string();
+        let start = Instant::now();
+        let started = loop {
+            let seen = processes_with(&marker).iter().any(|pid| {
+                fs_err::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("op_1_1.py"))
+            });
+            if seen || start.elapsed() > Duration::from_secs(60) {
+                break seen;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(started, "the operation's script never started");
+        std::thread::sleep(Duration::from_millis(delay));
+        kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            Signal::SIGTERM,
+        )
         .unwrap();
-    let marker = run.join("artifacts").display().to_string();
-    let started = wait_until(Duration::from_secs(60), || {
-        processes_with(&marker).iter().any(|pid| {
-            fs_err::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("op_1_1.py"))
-        })
-    });
-    assert!(started, "the operation's script never started");
-    // Past the sandbox's start-up: a signal within its first milliseconds is another case
-    // (see the closing note of issue 18).
-    std::thread::sleep(Duration::from_millis(500));
-    kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
-    assert!(wait_until(Duration::from_secs(10), || processes_with(
-        &marker
-    )
-    .is_empty()));
-    let stages = stage_events(&run);
-    let events = &stages[0].2;
-    assert!(matches!(outcome(events), SessionOutcome::Aborted { .. }));
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::PipelineStageEnded(s) if !s.succeeded))
-    );
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "SIGTERM {delay} ms after the start");
+        let gone = wait_until(Duration::from_secs(10), || {
+            processes_with(&marker).is_empty()
+        });
+        assert!(
+            gone,
+            "SIGTERM {delay} ms after the sandbox started: {:?} outlived autopilot",
+            processes_with(&marker)
+        );
+        let stages = stage_events(&run);
+        let events = &stages[0].2;
+        assert!(matches!(outcome(events), SessionOutcome::Aborted { .. }));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::PipelineStageEnded(s) if !s.succeeded))
+        );
+    }
 }
 
 /// A finished stage is resumed only while what it started from is unchanged: new raw data runs

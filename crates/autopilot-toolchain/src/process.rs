@@ -2,7 +2,12 @@
 //!
 //! Every child gets its own process group, so a timeout or a cancelled future reaches the
 //! grandchildren too (`avr-gcc` under `arduino-builder`, a `sleep` under a shell script). On a
-//! timeout the group gets SIGTERM, then SIGKILL after a grace period. stdout and stderr are
+//! timeout the group gets SIGTERM, then SIGKILL after a grace period. Killing is of the whole
+//! tree ([`kill_tree`]): the group is frozen, the processes that left it (`setsid`) are found
+//! by their parents, and all are killed and waited for — so no child outlives the run however
+//! early it is given up (bubblewrap's sandbox init leaves the group before it sets its
+//! parent-death signal; a sandboxed run skips SIGTERM, which bubblewrap does not pass on to
+//! the tool anyway, and is killed as a tree at once). stdout and stderr are
 //! drained concurrently into bounded buffers: a flood is cut at the limit and the number of
 //! bytes dropped is kept, so nothing blocks on a full pipe and memory stays bounded. Output
 //! need not be UTF-8.
@@ -346,7 +351,7 @@ where
         }
         if stop && ending.is_none() {
             ending = Some(Termination::Stopped);
-            guard.signal(Signal::SIGTERM);
+            killed = guard.terminate(spec);
             kill_at = Instant::now() + spec.grace;
         }
         tokio::select! {
@@ -372,11 +377,11 @@ where
             () = tokio::time::sleep_until(deadline), if ending.is_none() && status.is_none() => {
                 tracing::debug!(command = %spec.display(), "timed out; terminating the process group");
                 ending = Some(Termination::TimedOut);
-                guard.signal(Signal::SIGTERM);
+                killed = guard.terminate(spec);
                 kill_at = Instant::now() + spec.grace;
             }
             () = tokio::time::sleep_until(kill_at), if !killed && kill_at < far => {
-                guard.signal(Signal::SIGKILL);
+                guard.kill_tree();
                 killed = true;
             }
             () = tokio::time::sleep_until(drain_until), if status.is_some() => {
@@ -474,7 +479,8 @@ fn exit_termination(status: Option<ExitStatus>) -> Termination {
     }
 }
 
-/// Signals the child's process group; on drop (a cancelled future) it kills the group.
+/// Signals the child's process group; on drop (a cancelled future) it kills the group and
+/// every process that left it ([`kill_tree`]).
 struct GroupGuard {
     pgid: Option<Pid>,
 }
@@ -489,6 +495,27 @@ impl GroupGuard {
         }
     }
 
+    /// Asks the process to end: SIGTERM to the group, SIGKILL after the grace period; `true`
+    /// when it was killed at once instead. A sandboxed tool never sees SIGTERM (bubblewrap
+    /// does not pass it on: it dies, and its PID namespace with it), and bubblewrap dying of
+    /// it before its sandbox init set the parent-death signal would leave the sandbox running:
+    /// a sandbox is killed as a tree at once.
+    fn terminate(&self, spec: &ProcessSpec) -> bool {
+        if spec.sandbox.is_some() {
+            self.kill_tree();
+            true
+        } else {
+            self.signal(Signal::SIGTERM);
+            false
+        }
+    }
+
+    fn kill_tree(&self) {
+        if let Some(pgid) = self.pgid {
+            kill_tree(pgid);
+        }
+    }
+
     /// The run is over and the group is gone: never signal its id again (it may be reused).
     fn disarm(&mut self) {
         self.pgid = None;
@@ -497,7 +524,120 @@ impl GroupGuard {
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        self.signal(Signal::SIGKILL);
+        self.kill_tree();
+    }
+}
+
+/// How long [`kill_tree`] waits for processes to stop, and then to die.
+const STOP_WAIT: Duration = Duration::from_millis(200);
+const DEATH_WAIT: Duration = Duration::from_millis(500);
+/// Generations of processes that left the group [`kill_tree`] follows.
+const MAX_GENERATIONS: usize = 32;
+
+/// Kills process group `pgid` and every process descended from it that left the group, and
+/// waits (bounded) until they are dead. A group kill alone misses a process that called
+/// `setsid`: bubblewrap's sandbox init does so before it sets its parent-death signal, and a
+/// group kill between the two left it and the tool under it running, reparented to init.
+///
+/// The group is stopped first (SIGSTOP): once its members have stopped none forks again, so
+/// the processes that left it are all found by their parent's pid; those are stopped in turn
+/// and their children found, and so on. Then everything found gets SIGKILL. Only the kill
+/// paths pay for the scan of `/proc`, never a process that ends by itself.
+fn kill_tree(pgid: Pid) {
+    if matches!(killpg(pgid, Signal::SIGSTOP), Err(Errno::ESRCH)) {
+        return;
+    }
+    let mut table = process_table();
+    let mut tree: Vec<i32> = table
+        .iter()
+        .filter(|p| p.pgrp == pgid.as_raw())
+        .map(|p| p.pid)
+        .collect();
+    wait_for(&tree, STOP_WAIT, ProcState::is_stopped);
+    let mut strays = Vec::new();
+    for _ in 0..MAX_GENERATIONS {
+        table = process_table();
+        let found: Vec<i32> = table
+            .iter()
+            .filter(|p| tree.contains(&p.ppid) && !tree.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for &pid in &found {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGSTOP);
+        }
+        wait_for(&found, STOP_WAIT, ProcState::is_stopped);
+        tree.extend(&found);
+        strays.extend(found);
+    }
+    if !strays.is_empty() {
+        tracing::debug!(?strays, "killing processes that left the process group");
+    }
+    for &pid in &strays {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = killpg(pgid, Signal::SIGKILL);
+    wait_for(&tree, DEATH_WAIT, ProcState::is_dead);
+}
+
+/// One process as `/proc/<pid>/stat` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcState {
+    pid: i32,
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+}
+
+impl ProcState {
+    /// Reads `pid (comm) state ppid pgrp …`; the command name may hold spaces and parentheses,
+    /// so the fields are counted from its last `)`.
+    fn parse(stat: &str) -> Option<ProcState> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let mut fields = rest.split_ascii_whitespace();
+        Some(ProcState {
+            pid: head.split_once(" (")?.0.trim().parse().ok()?,
+            state: fields.next()?.chars().next()?,
+            ppid: fields.next()?.parse().ok()?,
+            pgrp: fields.next()?.parse().ok()?,
+        })
+    }
+
+    fn of(pid: i32) -> Option<ProcState> {
+        ProcState::parse(&fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Stopped, or past stopping.
+    fn is_stopped(state: Option<ProcState>) -> bool {
+        state.is_none_or(|p| matches!(p.state, 'T' | 't' | 'Z' | 'X'))
+    }
+
+    /// Gone, or a zombie waiting to be reaped.
+    fn is_dead(state: Option<ProcState>) -> bool {
+        state.is_none_or(|p| matches!(p.state, 'Z' | 'X'))
+    }
+}
+
+/// Every process this one can see.
+fn process_table() -> Vec<ProcState> {
+    let Ok(entries) = fs_err::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(ProcState::of)
+        .collect()
+}
+
+/// Waits until `done` holds for each of `pids`, at most `limit`.
+fn wait_for(pids: &[i32], limit: Duration, done: fn(Option<ProcState>) -> bool) {
+    let until = std::time::Instant::now() + limit;
+    for &pid in pids {
+        while !done(ProcState::of(pid)) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -566,5 +706,42 @@ impl<R: AsyncRead + Unpin> Drain<R> {
             on_line(self.kind, &self.pending);
             self.pending.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcState;
+
+    #[test]
+    fn a_stat_line_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (bwrap (x) y) S 17 4240 4240 0 -1 4194560 96 0 0 0 0 0 0 0 20 0 1 0";
+        assert_eq!(
+            ProcState::parse(stat),
+            Some(ProcState {
+                pid: 4242,
+                state: 'S',
+                ppid: 17,
+                pgrp: 4240
+            })
+        );
+        assert_eq!(ProcState::parse("4242 (sleep"), None);
+        assert_eq!(ProcState::parse(""), None);
+    }
+
+    #[test]
+    fn stopped_and_dead_states() {
+        let with = |state| {
+            Some(ProcState {
+                pid: 1,
+                state,
+                ppid: 0,
+                pgrp: 1,
+            })
+        };
+        assert!(ProcState::is_stopped(with('T')) && ProcState::is_stopped(None));
+        assert!(!ProcState::is_stopped(with('R')) && !ProcState::is_stopped(with('D')));
+        assert!(ProcState::is_dead(with('Z')) && ProcState::is_dead(None));
+        assert!(!ProcState::is_dead(with('T')));
     }
 }

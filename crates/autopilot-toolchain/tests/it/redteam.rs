@@ -275,6 +275,49 @@ async fn a_tool_cannot_write_outside_its_build_dir_nor_read_host_secrets() {
     assert!(text.contains("PATH=/usr/local/bin:/usr/bin:/bin"), "{text}");
 }
 
+/// However early a run is given up — its future dropped 0, 5, 20 or 50 ms after the sandbox is
+/// spawned (each eight times, a millisecond apart), so often while bubblewrap is still setting
+/// it up — nothing of the sandbox outlives it. bwrap's PID-namespace init calls `setsid`
+/// (leaving the run's process group) before it sets its parent-death signal: a group kill
+/// between the two used to leave it, and the tool under it, running for good.
+#[tokio::test]
+async fn a_run_given_up_while_the_sandbox_starts_leaves_no_process_behind() {
+    if !bwrap() {
+        return;
+    }
+    let marker = format!("4343.{}", std::process::id());
+    let spec = ProcessSpec::new("sleep")
+        .arg(&marker)
+        .sandbox(Some(Sandbox::new(&SandboxConfig::default())));
+    let mut survived = Vec::new();
+    for base in [0, 5, 20, 50] {
+        for extra in 0..8 {
+            let after = Duration::from_millis(base + extra);
+            let run = tokio::time::timeout(after, process::run(&spec)).await;
+            assert!(run.is_err(), "the sleep ended by itself: {run:?}");
+            // A killed process leaves the list at once (a zombie has no command line).
+            let mut left = processes_with(&marker);
+            for _ in 0..50 {
+                if left.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                left = processes_with(&marker);
+            }
+            if !left.is_empty() {
+                for pid in &left {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(*pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                survived.push((after, left));
+            }
+        }
+    }
+    assert_eq!(survived, Vec::new(), "(given up after, survivors)");
+}
+
 #[tokio::test]
 async fn a_fork_bomb_is_bounded_and_leaves_no_process_behind() {
     if !bwrap() {
