@@ -142,15 +142,19 @@ pub(super) async fn run_stage_session(
                 };
                 let result = match prepare(&run.work, &run.out) {
                     // Stopped (SIGINT/SIGTERM): the step under way is dropped, which kills
-                    // its sandbox; the session still ends with its last events.
+                    // its sandbox; the session still ends with its last events. `stop` is
+                    // polled first: the CLI's signal handlers are installed on its first poll,
+                    // which must come before the body's first poll can start a sandbox (a
+                    // signal before it would end autopilot outright).
                     Ok(()) => tokio::select! {
-                        result = body(&mut run) => result,
+                        biased;
                         reason = stop => Err(SessionOutcome::Aborted { reason }),
+                        result = body(&mut run) => result,
                     },
                     Err(ending) => Err(ending),
                 };
                 run.totals.cost_usd =
-                    (run.all_priced && run.totals.llm_calls > 0).then_some(run.cost);
+                    crate::session::ask::known_cost(&run.totals, run.cost, run.all_priced);
                 totals = run.totals;
                 result
             }

@@ -205,6 +205,16 @@ pub(crate) fn account(
     }
 }
 
+/// A session's cost from what [`account`] added up: unknown (`None`) when an answer was unpriced
+/// or no call was made, never 0 for "not known".
+pub(crate) fn known_cost(
+    totals: &autopilot_trace::SessionTotals,
+    cost: f64,
+    all_priced: bool,
+) -> Option<f64> {
+    (all_priced && totals.llm_calls > 0).then_some(cost)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

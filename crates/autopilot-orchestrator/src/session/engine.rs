@@ -161,7 +161,7 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
             duration_ms: run.totals.wall_ms,
         }));
     }
-    run.totals.cost_usd = (run.all_priced && run.totals.llm_calls > 0).then_some(run.cost);
+    run.totals.cost_usd = super::ask::known_cost(&run.totals, run.cost, run.all_priced);
     emit(&Event::SessionFinished(SessionFinished {
         outcome: outcome.clone(),
         totals: run.totals.clone(),

@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 
-use autopilot_orchestrator::replay::{NotReplayable, RecordedSession, SessionView, compare};
+use autopilot_orchestrator::replay::{
+    NotReplayable, RecordedSession, RecordedStage, SessionView, compare,
+};
 use autopilot_orchestrator::session::infra;
 use autopilot_trace::{
     AnswerSource, AttemptFinished, AttemptOutcome, CheckVerdict, CompileFinished, CompileStatus,
-    Diagnostic, DiagnosticOrigin, Event, LlmAnswer, LlmCall, LlmCallResult, NumberedRecord,
-    SamplingParams, SessionFinished, SessionId, SessionOutcome, SessionStarted, SessionTotals,
-    Severity, SimulationFinished, SimulationStatus, Stage, TraceFile, TraceOrigin, TraceRecord,
+    Diagnostic, DiagnosticOrigin, Event, LlmAnswer, LlmCall, LlmCallResult, ModelCheck,
+    ModelCheckFailure, NumberedRecord, OutputCheck, PipelineStage, PipelineStageEnded,
+    PipelineStageStarted, SamplingParams, SessionFinished, SessionId, SessionOutcome,
+    SessionStarted, SessionTotals, Severity, SimulationFinished, SimulationStatus, Stage,
+    StageFile, TraceFile, TraceOrigin, TraceRecord,
 };
 
 fn finished(stage: Stage, attempt: u32, outcome: AttemptOutcome, message: &str) -> Event {
@@ -254,6 +258,125 @@ fn attempts_beyond_the_recording_and_endings_after_the_same_attempts() {
     let change = compare(&view(&unfinished), &view(&demo())).unwrap();
     assert_eq!(change.before, "unfinished");
     assert_eq!(change.after, "success@2");
+}
+
+fn file(role: &str, sha256: &str) -> StageFile {
+    StageFile {
+        role: role.into(),
+        path: format!("/run/stages/{role}"),
+        sha256: sha256.into(),
+        bytes: 10,
+    }
+}
+
+/// An MC stage: attempt 1's model has the wrong dtypes, attempt 2's passes.
+fn conversion() -> Vec<Event> {
+    vec![
+        Event::PipelineStageStarted(PipelineStageStarted {
+            pipeline: "p1".into(),
+            stage: PipelineStage::Mc,
+            inputs: vec![file("dataset", "d1"), file("keras", "k1")],
+        }),
+        Event::ModelCheck(ModelCheck {
+            attempt: 1,
+            passed: false,
+            failures: vec![ModelCheckFailure {
+                check: "model.wrong_input_dtype".into(),
+                message: "input is int8, the app asks float32".into(),
+            }],
+            input_dtype: Some("int8".into()),
+            output_dtype: None,
+            ops: vec![],
+            size_bytes: None,
+            tflite_accuracy: None,
+            keras_accuracy: None,
+        }),
+        finished(
+            Stage::Conversion,
+            1,
+            AttemptOutcome::OutputInvalid,
+            "input is int8, the app asks float32",
+        ),
+        finished(Stage::Conversion, 2, AttemptOutcome::Succeeded, ""),
+        Event::PipelineStageEnded(PipelineStageEnded {
+            pipeline: "p1".into(),
+            stage: PipelineStage::Mc,
+            succeeded: true,
+            outputs: vec![file("tflite", "t1")],
+            message: String::new(),
+            duration_ms: 9,
+        }),
+        end(SessionOutcome::Success { attempt: 2 }),
+    ]
+}
+
+#[test]
+fn a_python_stage_is_compared_on_its_output_and_model_checks() {
+    let recorded = conversion();
+    let stage = RecordedStage::from_events(&recorded).unwrap();
+    assert_eq!(
+        (stage.pipeline.as_str(), stage.stage),
+        ("p1", PipelineStage::Mc)
+    );
+    assert_eq!(stage.input("dataset").unwrap().sha256, "d1");
+    assert_eq!(stage.output("tflite").unwrap().sha256, "t1");
+    assert_eq!(RecordedStage::from_events(&demo()), None);
+
+    // Today the first model passes: the failed model check is named.
+    let replayed = vec![
+        finished(Stage::Conversion, 1, AttemptOutcome::Succeeded, ""),
+        end(SessionOutcome::Success { attempt: 1 }),
+    ];
+    let change = compare(&view(&recorded), &view(&replayed)).unwrap();
+    assert_eq!(
+        change.to_string(),
+        "success@2 → success@1: conversion attempt 1 ran but its outputs failed (input is int8, \
+         the app asks float32), now it runs and its outputs pass the checks"
+    );
+    assert_eq!(
+        view(&recorded).attempts[0].failed_check,
+        Some((
+            "model.wrong_input_dtype".into(),
+            "input is int8, the app asks float32".into()
+        ))
+    );
+
+    // Today a declared output is missing: the output check and its file are named.
+    let mut replayed = recorded.clone();
+    replayed.truncate(3);
+    replayed.extend([
+        Event::OutputCheck(OutputCheck {
+            attempt: 2,
+            check: "output.exists".into(),
+            file: "model.tflite".into(),
+            passed: false,
+            message: "the run did not write this declared output".into(),
+        }),
+        finished(
+            Stage::Conversion,
+            2,
+            AttemptOutcome::OutputInvalid,
+            "model.tflite (output.exists): the run did not write this declared output",
+        ),
+        end(SessionOutcome::Exhausted {
+            stage: Stage::Conversion,
+        }),
+    ]);
+    let replayed = view(&replayed);
+    assert_eq!(
+        replayed.attempts[1].failed_check,
+        Some((
+            "output.exists".into(),
+            "model.tflite: the run did not write this declared output".into()
+        ))
+    );
+    let change = compare(&view(&recorded), &replayed).unwrap();
+    assert!(
+        change
+            .reason
+            .starts_with("conversion attempt 2 ran and its outputs passed the checks, now it runs but its outputs fail"),
+        "{change}"
+    );
 }
 
 fn started(origin: TraceOrigin, app_path: Option<&str>) -> Event {

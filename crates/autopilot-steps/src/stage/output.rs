@@ -70,6 +70,26 @@ pub struct OutputReport {
 }
 
 impl OutputReport {
+    /// Adds the check `id` of `file` at `attempt` (its message kept only when it failed);
+    /// returns whether it passed.
+    fn record(
+        &mut self,
+        attempt: u32,
+        file: &str,
+        id: &str,
+        passed: bool,
+        message: String,
+    ) -> bool {
+        self.checks.push(OutputCheck {
+            attempt,
+            check: id.to_owned(),
+            file: file.to_owned(),
+            passed,
+            message: if passed { String::new() } else { message },
+        });
+        passed
+    }
+
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
@@ -84,8 +104,6 @@ impl OutputReport {
     }
 }
 
-/// Checks the CSV file `relative` (under `work_dir`) that a run declared, against its stamp
-/// before the run (`None`: it did not exist) and what it must hold.
 /// Checks that the run wrote the declared file `relative` (under `work_dir`): it exists, is not
 /// empty, and differs from its stamp before the run (`None`: it did not exist).
 pub fn check_written(
@@ -100,14 +118,7 @@ pub fn check_written(
         columns: Vec::new(),
     };
     let record = |report: &mut OutputReport, id: &str, passed: bool, message: String| {
-        report.checks.push(OutputCheck {
-            attempt,
-            check: id.to_owned(),
-            file: relative.to_owned(),
-            passed,
-            message: if passed { String::new() } else { message },
-        });
-        passed
+        report.record(attempt, relative, id, passed, message)
     };
     let after = FileStamp::of(&work_dir.join(relative));
     let exists = record(
@@ -139,6 +150,8 @@ pub fn check_written(
     report
 }
 
+/// Checks the CSV file `relative` (under `work_dir`) that a run declared, against its stamp
+/// before the run (`None`: it did not exist) and what it must hold.
 pub fn check_csv_output(
     work_dir: &Path,
     relative: &str,
@@ -151,14 +164,7 @@ pub fn check_csv_output(
         return report;
     }
     let record = |report: &mut OutputReport, id: &str, passed: bool, message: String| {
-        report.checks.push(OutputCheck {
-            attempt,
-            check: id.to_owned(),
-            file: relative.to_owned(),
-            passed,
-            message: if passed { String::new() } else { message },
-        });
-        passed
+        report.record(attempt, relative, id, passed, message)
     };
     let path = work_dir.join(relative);
     let table = match read_csv(&path) {
