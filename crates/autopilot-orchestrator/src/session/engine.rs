@@ -133,9 +133,12 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
     }
     let driven = match compiler {
         Ok(mut compiler) => match checks::buildable(setup, compiler.capability()) {
+            // `stop` first: the CLI installs its signal handlers on stop's first poll, which
+            // must come before the drive's first poll can start a compiler.
             Ok(()) => tokio::select! {
-                driven = run.drive(&mut compiler) => driven,
+                biased;
                 reason = stop => Err(SessionOutcome::Aborted { reason }),
+                driven = run.drive(&mut compiler) => driven,
             },
             Err(ending) => Err(ending),
         },
