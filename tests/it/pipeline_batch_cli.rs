@@ -321,3 +321,47 @@ fn run_with_stages_is_the_pipeline_command() {
             .stderr(contains("no [pipeline] section"));
     }
 }
+
+/// Shards slice and `merge` joins a batch of pipelines as it does sessions: SG-only pipelines
+/// (no Python) of two models, one shard each, merged into the whole.
+#[test]
+fn shards_of_a_batch_of_pipelines_merge_into_the_whole() {
+    if !host_library() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exp = experiment(dir.path(), &example().join("app.toml"), "\"sg\"");
+    let mut shards = Vec::new();
+    for (k, model) in [(1, "replay_demo-a--"), (2, "replay_demo-b--")] {
+        let out = dir.path().join(format!("shard-{k}"));
+        batch(&exp, &out)
+            .args(["--shard", &format!("{k}/2")])
+            .assert()
+            .code(0)
+            .stderr(contains("1 pipeline(s) to run"));
+        let traces = traces(&out);
+        assert_eq!(traces.len(), 1, "{traces:?}");
+        let (id, (stage, pipeline, _, outcome)) = &traces[0];
+        assert!(id.starts_with(model) && id.ends_with("-sg"), "{id}");
+        assert_eq!(
+            (*stage, id.as_str()),
+            (PipelineStage::Sg, format!("{pipeline}-sg").as_str())
+        );
+        assert!(matches!(outcome, Some(SessionOutcome::Success { .. })));
+        shards.push(out);
+    }
+    let merged = dir.path().join("merged");
+    autopilot()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .code(0);
+    assert_eq!(traces(&merged).len(), 2);
+    // The merged run is the whole experiment: nothing left to run.
+    batch(&exp, &merged)
+        .assert()
+        .code(0)
+        .stderr(contains("nothing to run: all 2 pipeline(s)"));
+}
