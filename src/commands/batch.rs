@@ -316,6 +316,12 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
             .map_or(name.clone(), |s| format!("{name}-shard-{}-of-{}", s.k, s.n));
         PathBuf::from("runs").join(name)
     });
+    // A stage's Python runs in its work folder, where a relative path means nothing.
+    let out = if pipelines {
+        std::path::absolute(&out).input_error()?
+    } else {
+        out
+    };
     let mut limits = experiment.concurrency.clone();
     if let Some(n) = args.concurrency {
         if n == 0 {

@@ -151,8 +151,10 @@ fn a_batch_of_pipelines_killed_midway_resumes_at_its_first_unfinished_stage() {
     assert_eq!(mc.3, None, "the MC stage was killed mid-way");
     let dp_trace = fs_err::read(run.join(format!("sessions/{dp_id}.jsonl"))).unwrap();
 
-    // Again: the first pipeline resumes at MC (DP is not run again), the second runs whole.
-    batch(&exp, &run)
+    // Again (from the run's folder, `--out` relative: the stages' Python gets absolute paths):
+    // the first pipeline resumes at MC (DP is not run again), the second runs whole.
+    batch(&exp, Path::new("run"))
+        .current_dir(dir.path())
         .assert()
         .code(0)
         .stderr(contains("2 pipeline(s) to run, 0 already finished"))
