@@ -77,10 +77,10 @@ struct BatchContext {
     fallback: Option<(ModelRef, Arc<dyn ChatBackend>)>,
     out: PathBuf,
     experiment: String,
-    /// The experiment's stages (empty: one SG session per item) and, when there are some,
-    /// what their Python runs with.
+    /// The experiment's stages (empty: one SG session per item) and what their Python runs
+    /// with (the environment or why there is none, the sandbox, the evaluation script).
     stages: Vec<PipelineStage>,
-    python: Option<(PythonEnv, SandboxConfig, PathBuf)>,
+    python: (Result<PythonEnv, String>, SandboxConfig, PathBuf),
 }
 
 impl BatchContext {
@@ -141,10 +141,7 @@ impl BatchContext {
     /// as `autopilot pipeline` has.
     fn pipeline(self: &Arc<Self>, plan: &SessionPlan) -> PipelineSetup {
         let clients = self.clients(plan);
-        let (python, sandbox, eval_script) = self.python.clone().map_or_else(
-            || (Err(String::new()), SandboxConfig::default(), PathBuf::new()),
-            |(p, s, e)| (Ok(p), s, e),
-        );
+        let (python, sandbox, eval_script) = self.python.clone();
         let mut sampling = plan.sampling.clone();
         sampling
             .max_tokens
@@ -245,24 +242,23 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     } else {
         "session(s)"
     };
-    let python = if pipelines {
-        let (env, sandbox, eval_script) = super::pipeline::python_setup(&environment);
-        match env {
-            Ok(env) => Some((env, sandbox, eval_script)),
-            Err(fix) if super::pipeline::python_stages(&experiment.stages) => {
-                return Err(anyhow!(
-                    "{}: stages {}: the dp and mc stages run LLM-written Python in the project's environment: {fix}",
-                    args.experiment.display(),
-                    experiment.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
-                ))
-                .tool_unavailable();
-            }
-            // SG alone runs no Python.
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
+    // SG alone runs no Python: only the dp and mc stages need the environment.
+    let python = super::pipeline::python_setup(&environment);
+    if let Err(fix) = &python.0
+        && super::pipeline::python_stages(&experiment.stages)
+    {
+        return Err(anyhow!(
+            "{}: stages {}: the dp and mc stages run LLM-written Python in the project's environment: {fix}",
+            args.experiment.display(),
+            experiment
+                .stages
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .tool_unavailable();
+    }
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let target_names: Vec<Option<String>> = if experiment.targets.is_empty() {
         vec![None]
