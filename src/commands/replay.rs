@@ -763,9 +763,16 @@ fn stage_setup(context: &Replay, stage: &RecordedStage, session: SessionSetup) -
             ..session.clone()
         })
     };
+    // A batch's pipelines keep their stage folders apart (as `autopilot batch` lays them out).
+    let stages_dir = match &session.batch {
+        Some(_) => context.out.join("stages").join(&stage.pipeline),
+        None => context.out.join("stages"),
+    };
     PipelineSetup {
         pipeline: stage.pipeline.clone(),
         run_dir: context.out.clone(),
+        stages_dir,
+        batch: session.batch.clone(),
         app: session.app,
         target: session.target,
         stages: vec![stage.stage],

@@ -18,5 +18,7 @@ mod setup;
 mod stage;
 
 pub use again::{InputProblem, check_input, check_stage_inputs, recorded_result, run_stage_again};
-pub use runner::{MANIFEST, PipelineReport, StageManifest, StageResult, run_pipeline};
+pub use runner::{
+    MANIFEST, PipelineReport, StageManifest, StageResult, run_pipeline, stage_session_id,
+};
 pub use setup::{PipelineSetup, SgSetup};
