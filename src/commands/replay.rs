@@ -199,81 +199,13 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
             .internal_error()?,
         python: PythonEnv::discover().map_err(|e| e.to_string()),
     };
-    let mut planned = Vec::new();
-    let mut pipelines: Vec<(String, PipelinePlan)> = Vec::new();
-    let mut skipped = 0usize;
-    let mut unavailable = 0usize;
-    let mut problems = 0usize;
-    {
-        let mut stderr = crate::terminal::stderr();
-        for (index, file) in files.iter().enumerate() {
-            let trace = match TraceFile::read(file).context("cannot read") {
-                Ok(trace) => trace,
-                Err(problem) => {
-                    problems += 1;
-                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
-                    continue;
-                }
-            };
-            let stage = RecordedStage::from_events(trace.events());
-            let (started_at, id) = trace.records.first().map_or_else(
-                || (String::new(), SessionId::sanitized("unknown")),
-                |r| (r.record.ts.clone(), r.record.session.clone()),
-            );
-            let planning = plan(
-                &mut context,
-                args.app.as_deref(),
-                file,
-                &trace,
-                stage.as_ref(),
-            );
-            drop(trace);
-            let replayed = match planning {
-                Ok(Ok(mut one)) => {
-                    one.index = index;
-                    planned.push(one);
-                    true
-                }
-                Ok(Err(skip)) => {
-                    skipped += 1;
-                    unavailable += usize::from(skip.unavailable);
-                    let _ = writeln!(stderr, "note: skipped {}: {}", file.display(), skip.reason);
-                    false
-                }
-                Err(problem) => {
-                    problems += 1;
-                    let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
-                    continue;
-                }
-            };
-            if let Some(recorded) = stage {
-                let trace = StageTrace {
-                    id,
-                    started_at,
-                    planned: replayed.then(|| planned.len() - 1),
-                    recorded,
-                };
-                match pipelines
-                    .iter_mut()
-                    .find(|(id, _)| *id == trace.recorded.pipeline)
-                {
-                    Some((_, pipeline)) => pipeline.stages.push(trace),
-                    None => pipelines.push((
-                        trace.recorded.pipeline.clone(),
-                        PipelinePlan {
-                            stages: vec![trace],
-                        },
-                    )),
-                }
-            }
-        }
-    }
-    let mut pipelines: Vec<PipelinePlan> = pipelines.into_iter().map(|(_, p)| p).collect();
-    for pipeline in &mut pipelines {
-        pipeline.stages.sort_by(|a, b| {
-            (a.recorded.stage, &a.started_at).cmp(&(b.recorded.stage, &b.started_at))
-        });
-    }
+    let Planning {
+        planned,
+        pipelines,
+        mut skipped,
+        unavailable,
+        problems,
+    } = plan_all(&mut context, args.app.as_deref(), &files);
     if problems > 0 {
         return Err(anyhow!(
             "{problems} of {} session traces cannot be replayed (listed above); nothing was run",
@@ -324,6 +256,87 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> CliResult<ExitStatus> {
         return Ok(ExitStatus::Unavailable);
     }
     Ok(status)
+}
+
+/// What the traces of a run came to before anything runs.
+struct Planning {
+    planned: Vec<Planned>,
+    pipelines: Vec<PipelinePlan>,
+    /// Traces with nothing to replay (said on stderr).
+    skipped: usize,
+    /// Of those, the ones skipped for want of the Python environment.
+    unavailable: usize,
+    /// Traces that are bad input (said on stderr).
+    problems: usize,
+}
+
+/// Plans every trace ([`plan`]), saying on stderr why one is skipped or bad, and gathers the
+/// stage sessions of each pipeline — the skipped ones too, whose recorded outputs the stages
+/// after them read — in the order they ran.
+fn plan_all(context: &mut Replay, app_override: Option<&Path>, files: &[PathBuf]) -> Planning {
+    let mut planning = Planning {
+        planned: Vec::new(),
+        pipelines: Vec::new(),
+        skipped: 0,
+        unavailable: 0,
+        problems: 0,
+    };
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut stderr = crate::terminal::stderr();
+    for (index, file) in files.iter().enumerate() {
+        let trace = match TraceFile::read(file).context("cannot read") {
+            Ok(trace) => trace,
+            Err(problem) => {
+                planning.problems += 1;
+                let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
+                continue;
+            }
+        };
+        let stage = RecordedStage::from_events(trace.events());
+        let (started_at, id) = trace.records.first().map_or_else(
+            || (String::new(), SessionId::sanitized("unknown")),
+            |r| (r.record.ts.clone(), r.record.session.clone()),
+        );
+        let planned = plan(context, app_override, file, &trace, stage.as_ref());
+        drop(trace);
+        let replayed = match planned {
+            Ok(Ok(mut one)) => {
+                one.index = index;
+                planning.planned.push(one);
+                true
+            }
+            Ok(Err(skip)) => {
+                planning.skipped += 1;
+                planning.unavailable += usize::from(skip.unavailable);
+                let _ = writeln!(stderr, "note: skipped {}: {}", file.display(), skip.reason);
+                false
+            }
+            Err(problem) => {
+                planning.problems += 1;
+                let _ = writeln!(stderr, "{}: {:#}", file.display(), problem);
+                continue;
+            }
+        };
+        let Some(recorded) = stage else {
+            continue;
+        };
+        let at = *by_id.entry(recorded.pipeline.clone()).or_insert_with(|| {
+            planning.pipelines.push(PipelinePlan { stages: Vec::new() });
+            planning.pipelines.len() - 1
+        });
+        planning.pipelines[at].stages.push(StageTrace {
+            id,
+            started_at,
+            planned: replayed.then(|| planning.planned.len() - 1),
+            recorded,
+        });
+    }
+    for pipeline in &mut planning.pipelines {
+        pipeline.stages.sort_by(|a, b| {
+            (a.recorded.stage, &a.started_at).cmp(&(b.recorded.stage, &b.started_at))
+        });
+    }
+    planning
 }
 
 /// `<run-dir>-replay`, next to the run directory.
