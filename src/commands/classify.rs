@@ -7,8 +7,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use autopilot_classifier::{
-    ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord, LegacySummary, Summary,
-    Taxonomy, Unit, classify_inputs, collect_inputs, legacy_classify_inputs,
+    ClassifiedSession, ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord,
+    LegacySummary, Summary, Taxonomy, Unit, collect_inputs, legacy_classify_inputs,
+    map_classified_inputs,
 };
 use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
@@ -66,25 +67,23 @@ fn default(
         )
         .output_error()?;
     }
-    let result = classify_inputs(inputs, taxonomy, &options, |session| {
-        summary.add(&session);
-        // Per-record output: root records for the root unit, every record otherwise.
-        let records = session
-            .records
-            .iter()
-            .filter(|r| unit != Unit::Root || r.is_root());
-        for record in records {
-            match format {
-                ClassifyFormat::Csv => write_csv_record(&mut out, record)?,
-                ClassifyFormat::Jsonl => {
-                    serde_json::to_writer(&mut out, record)?;
-                    out.write_all(b"\n")?;
-                }
-                ClassifyFormat::Table | ClassifyFormat::Json => {}
-            }
-        }
-        Ok(())
-    });
+    // Each session's lines are rendered on the worker that classified it (rendering on this
+    // thread alone made it the bottleneck); this thread counts and writes them in order.
+    let result = map_classified_inputs(
+        inputs,
+        taxonomy,
+        &options,
+        |_, _, session| {
+            let mut lines = Vec::new();
+            let rendered = render_records(&mut lines, &session, format, unit);
+            rendered.map(|()| (session, lines))
+        },
+        |rendered| {
+            let (session, lines) = rendered.map_err(ClassifyError::Output)?;
+            summary.add(&session);
+            out.write_all(&lines).map_err(ClassifyError::Output)
+        },
+    );
     finish(result)?;
     summary.finish();
     write_summary(out, format, &summary, || render_summary(&summary))?;
@@ -102,6 +101,32 @@ fn default(
         "classified"
     );
     Ok(ExitStatus::Success)
+}
+
+/// A session's per-record lines (csv, jsonl): root records for the root unit, every record
+/// otherwise; nothing for the summary formats.
+fn render_records(
+    out: &mut Vec<u8>,
+    session: &ClassifiedSession,
+    format: ClassifyFormat,
+    unit: Unit,
+) -> std::io::Result<()> {
+    if matches!(format, ClassifyFormat::Table | ClassifyFormat::Json) {
+        return Ok(());
+    }
+    let records = session
+        .records
+        .iter()
+        .filter(|r| unit != Unit::Root || r.is_root());
+    for record in records {
+        if format == ClassifyFormat::Csv {
+            write_csv_record(out, record)?;
+        } else {
+            serde_json::to_writer(&mut *out, record)?;
+            out.push(b'\n');
+        }
+    }
+    Ok(())
 }
 
 /// The summary as pretty JSON or as the human table (the per-failure formats are written

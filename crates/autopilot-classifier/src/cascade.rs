@@ -52,8 +52,11 @@ pub struct CascadeLinker {
     next: u32,
     /// Message → the root of its first occurrence.
     messages: HashMap<String, u32>,
-    /// (file, line) → the root of the first error on it.
-    lines: HashMap<(String, u32), u32>,
+    /// File → its number in `lines` (a file name is copied once per compile, not once per
+    /// diagnostic).
+    files: HashMap<String, u32>,
+    /// (file number, line) → the root of the first error on it.
+    lines: HashMap<(u32, u32), u32>,
     /// Declared name → the root of the error that made its declaration fail.
     failed: HashMap<String, u32>,
 }
@@ -63,6 +66,7 @@ impl CascadeLinker {
     pub fn reset(&mut self) {
         self.next = 0;
         self.messages.clear();
+        self.files.clear();
         self.lines.clear();
         self.failed.clear();
     }
@@ -92,7 +96,10 @@ impl CascadeLinker {
         {
             link = Some((root, Link::SameMessage));
         }
-        let location = view.file.zip(view.line).map(|(f, l)| (f.to_owned(), l));
+        let location = view
+            .file
+            .zip(view.line)
+            .map(|(f, l)| (self.file_number(f), l));
         if link.is_none()
             && parser
             && let Some(root) = location.as_ref().and_then(|at| self.lines.get(at))
@@ -117,6 +124,15 @@ impl CascadeLinker {
         }
         (id, link)
     }
+
+    fn file_number(&mut self, file: &str) -> u32 {
+        if let Some(number) = self.files.get(file) {
+            return *number;
+        }
+        let number = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        self.files.insert(file.to_owned(), number);
+        number
+    }
 }
 
 /// `expected …` errors and their kin: the parser lost track, usually because of an earlier
@@ -125,48 +141,54 @@ fn is_parser_error(message: &str) -> bool {
     message.starts_with("expected ") || message.contains("' token")
 }
 
-const KEYWORDS: &[&str] = &[
-    "auto",
-    "bool",
-    "char",
-    "class",
-    "const",
-    "constexpr",
-    "double",
-    "float",
-    "int",
-    "long",
-    "new",
-    "operator",
-    "short",
-    "signed",
-    "static",
-    "struct",
-    "unsigned",
-    "void",
-    "volatile",
-    "int8_t",
-    "uint8_t",
-    "int16_t",
-    "uint16_t",
-    "int32_t",
-    "uint32_t",
-    "size_t",
-    "nullptr",
-    "true",
-    "false",
-    "this",
-    "return",
-    "if",
-    "else",
-    "for",
-    "while",
-    "switch",
-    "case",
-    "sizeof",
-    "delete",
-    "std",
-];
+/// Keywords and builtin types: never the name a diagnostic is about. A `match` (compiled to
+/// a switch on the length, then compares) rather than a scan of a list: it runs on every
+/// quoted identifier.
+fn is_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "auto"
+            | "bool"
+            | "char"
+            | "class"
+            | "const"
+            | "constexpr"
+            | "double"
+            | "float"
+            | "int"
+            | "long"
+            | "new"
+            | "operator"
+            | "short"
+            | "signed"
+            | "static"
+            | "struct"
+            | "unsigned"
+            | "void"
+            | "volatile"
+            | "int8_t"
+            | "uint8_t"
+            | "int16_t"
+            | "uint16_t"
+            | "int32_t"
+            | "uint32_t"
+            | "size_t"
+            | "nullptr"
+            | "true"
+            | "false"
+            | "this"
+            | "return"
+            | "if"
+            | "else"
+            | "for"
+            | "while"
+            | "switch"
+            | "case"
+            | "sizeof"
+            | "delete"
+            | "std"
+    )
+}
 
 /// Identifiers inside the message's quotes (`'…'`, or GCC's typographic ‘…’), keywords and
 /// builtin types left out: the names a diagnostic is about.
@@ -179,7 +201,7 @@ pub fn quoted_identifiers(message: &str) -> Vec<&str> {
             break;
         };
         for name in identifiers(&body[..close]) {
-            if !KEYWORDS.contains(&name) && !names.contains(&name) {
+            if !is_keyword(name) && !names.contains(&name) {
                 names.push(name);
             }
         }
@@ -212,25 +234,28 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Statement keywords that start a line which declares nothing.
-const STATEMENTS: &[&str] = &[
-    "return",
-    "else",
-    "delete",
-    "new",
-    "case",
-    "goto",
-    "throw",
-    "using",
-    "namespace",
-    "if",
-    "while",
-    "for",
-    "switch",
-    "do",
-    "sizeof",
-    "#include",
-    "#define",
-];
+fn is_statement(word: &str) -> bool {
+    matches!(
+        word,
+        "return"
+            | "else"
+            | "delete"
+            | "new"
+            | "case"
+            | "goto"
+            | "throw"
+            | "using"
+            | "namespace"
+            | "if"
+            | "while"
+            | "for"
+            | "switch"
+            | "do"
+            | "sizeof"
+            | "#include"
+            | "#define"
+    )
+}
 
 /// The name a source line declares and the identifiers of its type: `static
 /// tflite::MicroInterpreter* interpreter = nullptr;` → (`interpreter`, [`tflite`,
@@ -259,12 +284,12 @@ pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
     if !ascii_ok && (head.is_ascii() || !head.chars().all(allowed)) {
         return None;
     }
-    let words: Vec<&str> = identifiers(head).collect();
-    let (declared, ty) = words.split_last()?;
-    if ty.is_empty() || STATEMENTS.contains(&ty[0]) || STATEMENTS.contains(declared) {
+    let mut ty: Vec<&str> = identifiers(head).collect();
+    let declared = ty.pop()?;
+    if ty.is_empty() || is_statement(ty[0]) || is_statement(declared) {
         return None;
     }
-    Some((declared, ty.to_vec()))
+    Some((declared, ty))
 }
 
 /// The name whose declaration this error made fail, if any.
@@ -273,6 +298,10 @@ fn failed_declaration<'a>(
     names: &[&str],
     source_line: Option<&'a str>,
 ) -> Option<&'a str> {
+    // Both reasons need a quoted name: without one the line is not read.
+    if names.is_empty() {
+        return None;
+    }
     let (declared, ty) = declaration(source_line?)?;
     let about_type = names.iter().any(|n| *n != declared && ty.contains(n));
     let clash = names.contains(&declared)

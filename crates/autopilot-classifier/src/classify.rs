@@ -194,15 +194,28 @@ fn wire_name<T: Serialize>(value: &T) -> String {
 /// 10,022 failures have about 2,000 distinct messages). Bounded; cleared when full.
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
-    by_source: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
+    /// Per source, message → what its label depends on and, when that is the message alone,
+    /// the label: one lookup for most records (hashing long messages is a good part of the
+    /// cost).
+    by_source: [HashMap<Box<str>, Decided>; FailureSource::ALL.len()],
+    /// Per source, the labels of messages whose rules read the evidence, keyed by the message
+    /// and the evidence read (line, notes or both).
+    by_evidence: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
     /// The taxonomy has rules on the source line or notes.
     evidence: bool,
-    /// Message → whether its label depends on the (source line, notes).
-    needs: HashMap<Box<str>, (bool, bool)>,
     /// The cascade linker, reset for every attempt: kept here so its maps keep their capacity
     /// from one attempt and session to the next (growing them afresh was a thirtieth of the
     /// default mode's instructions).
     linker: CascadeLinker,
+}
+
+/// What is known of one message.
+#[derive(Debug)]
+struct Decided {
+    /// Whether its label depends on the (source line, notes).
+    needs: (bool, bool),
+    /// Its label, when it depends on the message alone.
+    label: Option<Arc<Label>>,
 }
 
 impl LabelCache {
@@ -222,39 +235,52 @@ impl LabelCache {
         subject: &str,
         evidence: &Evidence<'_>,
     ) -> Option<Arc<Label>> {
-        // Most messages need no evidence: their label is cached by message. The others are
-        // keyed by the message and the evidence their rules read (line, notes or both).
-        let needed = if let Some(needed) = self.needs.get(subject) {
-            *needed
+        let map = &mut self.by_source[source as usize];
+        let needed = if let Some(decided) = map.get(subject) {
+            if decided.needs == (false, false) {
+                return decided.label.clone();
+            }
+            decided.needs
         } else {
             let needed = if self.evidence {
                 taxonomy.evidence_needed(source, subject)
             } else {
                 (false, false)
             };
-            if self.needs.len() >= Self::CAPACITY {
-                self.needs.clear();
+            // Most messages need no evidence: their label is cached with them.
+            let label = (needed == (false, false))
+                .then(|| {
+                    taxonomy
+                        .classify_evidence(source, subject, evidence)
+                        .cloned()
+                })
+                .flatten();
+            if map.len() >= Self::CAPACITY {
+                map.clear();
             }
-            self.needs.insert(subject.into(), needed);
+            map.insert(
+                subject.into(),
+                Decided {
+                    needs: needed,
+                    label: label.clone(),
+                },
+            );
+            if needed == (false, false) {
+                return label;
+            }
             needed
         };
-        let keyed;
-        let key = if needed == (false, false) {
-            subject
-        } else {
-            let mut text = String::with_capacity(subject.len() + 80);
-            text.push_str(subject);
-            let line = evidence.source_line.filter(|_| needed.0);
-            let notes = evidence.notes.iter().filter(|_| needed.1);
-            for part in line.into_iter().chain(notes.map(String::as_str)) {
-                text.push('\u{1}');
-                text.push_str(part);
-            }
-            keyed = text;
-            keyed.as_str()
-        };
-        let map = &mut self.by_source[source as usize];
-        if let Some(label) = map.get(key) {
+        // The others are keyed by the message and the evidence their rules read.
+        let mut key = String::with_capacity(subject.len() + 80);
+        key.push_str(subject);
+        let line = evidence.source_line.filter(|_| needed.0);
+        let notes = evidence.notes.iter().filter(|_| needed.1);
+        for part in line.into_iter().chain(notes.map(String::as_str)) {
+            key.push('\u{1}');
+            key.push_str(part);
+        }
+        let map = &mut self.by_evidence[source as usize];
+        if let Some(label) = map.get(key.as_str()) {
             return label.clone();
         }
         let label = taxonomy

@@ -245,10 +245,18 @@ impl Summary {
             if seen.is_empty() {
                 continue;
             }
-            let entry = self
-                .persistence
-                .entry(message.into())
-                .or_insert_with(|| Recurring {
+            let add = |entry: &mut Recurring| {
+                entry.sessions += 1;
+                entry.recurring_sessions += u64::from(seen.len() > 1);
+                entry.roots += roots;
+                entry.records += all;
+                entry.attempts += seen.len() as u64;
+            };
+            // The key is copied only the first time the message is seen.
+            if let Some(entry) = self.persistence.get_mut(message) {
+                add(entry);
+            } else {
+                let mut entry = Recurring {
                     message: message.to_owned(),
                     category: category.to_owned(),
                     sessions: 0,
@@ -256,12 +264,10 @@ impl Summary {
                     roots: 0,
                     records: 0,
                     attempts: 0,
-                });
-            entry.sessions += 1;
-            entry.recurring_sessions += u64::from(seen.len() > 1);
-            entry.roots += roots;
-            entry.records += all;
-            entry.attempts += seen.len() as u64;
+                };
+                add(&mut entry);
+                self.persistence.insert(message.into(), entry);
+            }
         }
     }
 
