@@ -18,6 +18,8 @@
 
 use std::collections::HashMap;
 
+use crate::keyed::{Hashed, TextMap};
+
 /// What the linker reads of one error diagnostic.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DiagnosticView<'a> {
@@ -51,7 +53,7 @@ impl Link {
 pub struct CascadeLinker {
     next: u32,
     /// Message → the root of its first occurrence.
-    messages: HashMap<String, u32>,
+    messages: TextMap<u32>,
     /// File → its number in `lines` (a file name is copied once per compile, not once per
     /// diagnostic).
     files: HashMap<String, u32>,
@@ -74,22 +76,28 @@ impl CascadeLinker {
     /// Links the next diagnostic; returns its id (0-based, in feed order) and, for a cascade,
     /// the id of its root and why.
     pub fn link(&mut self, view: &DiagnosticView<'_>) -> (u32, Option<(u32, Link)>) {
-        self.link_named(view, &quoted_identifiers(view.message))
+        self.link_named(
+            view,
+            &quoted_identifiers(view.message),
+            Hashed::new(view.message),
+        )
     }
 
     /// [`CascadeLinker::link`] with the message's [`quoted_identifiers`] already found (the
-    /// classifier keeps them as evidence too).
+    /// classifier keeps them as evidence too) and the message hashed (the label cache looks
+    /// it up too).
     pub(crate) fn link_named(
         &mut self,
         view: &DiagnosticView<'_>,
         names: &[&str],
+        message: Hashed<'_>,
     ) -> (u32, Option<(u32, Link)>) {
         let id = self.next;
         self.next += 1;
         let header = view.message.ends_with("No such file or directory");
         let parser = is_parser_error(view.message);
-        // The message is looked up once (hashing long messages is a good part of the cost).
-        let seen = self.messages.get(view.message).copied();
+        // The message is hashed once (hashing long messages is a good part of the cost).
+        let seen = self.messages.get(message).copied();
         let mut link = None;
         if (header || (!parser && !names.is_empty()))
             && let Some(root) = seen
@@ -114,7 +122,7 @@ impl CascadeLinker {
         let root = link.map_or(id, |(root, _)| root);
         // Allocate a key only the first time it is seen.
         if seen.is_none() {
-            self.messages.insert(view.message.to_owned(), root);
+            self.messages.insert(message, root);
         }
         if let Some(at) = location {
             self.lines.entry(at).or_insert(root);
@@ -227,10 +235,31 @@ fn find_quote(text: &str, typographic: &str) -> Option<(usize, usize)> {
     })
 }
 
-/// C identifiers of a piece of text, in order.
+/// C identifiers of a piece of text, in order: runs of ASCII letters, digits and `_` that do
+/// not start with a digit. Read byte by byte (every non-ASCII byte separates, as its char
+/// does), without decoding chars: this runs on every diagnostic and echoed line.
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|t| t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while at < bytes.len() && !word(bytes[at]) {
+                at += 1;
+            }
+            if at == bytes.len() {
+                return None;
+            }
+            let start = at;
+            while at < bytes.len() && word(bytes[at]) {
+                at += 1;
+            }
+            // Both ends are next to ASCII bytes or the text's ends: char boundaries.
+            if !bytes[start].is_ascii_digit() {
+                return Some(&text[start..at]);
+            }
+        }
+    })
 }
 
 /// Statement keywords that start a line which declares nothing.
@@ -324,6 +353,13 @@ mod tests {
             ["PIN"]
         );
         assert!(quoted_identifiers("expected ';' before '}' token").is_empty());
+    }
+
+    #[test]
+    fn identifiers_are_runs_of_word_bytes_not_starting_with_a_digit() {
+        let got: Vec<&str> = identifiers("é_a1 2b::c\u{a0}d(é)e9 ").collect();
+        assert_eq!(got, ["_a1", "c", "d", "e9"]);
+        assert_eq!(identifiers("").count(), 0);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use autopilot_trace::{
 use serde::Serialize;
 
 use crate::cascade::{CascadeLinker, DiagnosticView, quoted_identifiers};
+use crate::keyed::{Hashed, TextMap};
 use crate::taxonomy::{Evidence, FailureSource, FailureStage, Label, Taxonomy};
 
 /// Who and what a session was.
@@ -197,7 +198,7 @@ pub(crate) struct LabelCache {
     /// Per source, message → what its label depends on and, when that is the message alone,
     /// the label: one lookup for most records (hashing long messages is a good part of the
     /// cost).
-    by_source: [HashMap<Box<str>, Decided>; FailureSource::ALL.len()],
+    by_source: [TextMap<Decided>; FailureSource::ALL.len()],
     /// Per source, the labels of messages whose rules read the evidence, keyed by the message
     /// and the evidence read (line, notes or both).
     by_evidence: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
@@ -232,11 +233,12 @@ impl LabelCache {
         &mut self,
         taxonomy: &Taxonomy,
         source: FailureSource,
-        subject: &str,
+        key: Hashed<'_>,
         evidence: &Evidence<'_>,
     ) -> Option<Arc<Label>> {
+        let subject = key.text();
         let map = &mut self.by_source[source as usize];
-        let needed = if let Some(decided) = map.get(subject) {
+        let needed = if let Some(decided) = map.get(key) {
             if decided.needs == (false, false) {
                 return decided.label.clone();
             }
@@ -259,7 +261,7 @@ impl LabelCache {
                 map.clear();
             }
             map.insert(
-                subject.into(),
+                key,
                 Decided {
                     needs: needed,
                     label: label.clone(),
@@ -319,7 +321,7 @@ impl Classifier<'_, '_> {
         source: FailureSource,
         phase_attempt: (u8, u32),
         index: u32,
-        subject: &str,
+        subject: Hashed<'_>,
         message: &str,
         fallback_stage: Option<FailureStage>,
         evidence: RecordEvidence,
@@ -352,7 +354,12 @@ impl Classifier<'_, '_> {
     }
 
     /// The evidence of one error diagnostic, linked to its root within the attempt.
-    fn diagnostic_evidence(&mut self, at: (u8, u32), diagnostic: &Diagnostic) -> RecordEvidence {
+    fn diagnostic_evidence(
+        &mut self,
+        at: (u8, u32),
+        diagnostic: &Diagnostic,
+        message: Hashed<'_>,
+    ) -> RecordEvidence {
         if self.linking != Some(at) {
             self.linking = Some(at);
             self.cache.linker.reset();
@@ -367,6 +374,7 @@ impl Classifier<'_, '_> {
                 source_line,
             },
             &names,
+            message,
         );
         RecordEvidence {
             source_line: source_line.map(str::to_owned),
@@ -389,12 +397,14 @@ impl Classifier<'_, '_> {
                     if !matches!(diagnostic.severity, Severity::Error | Severity::Fatal) {
                         continue;
                     }
-                    let evidence = self.diagnostic_evidence(at, diagnostic);
+                    // Hashed once for the linker and the label cache.
+                    let message = Hashed::new(&diagnostic.message);
+                    let evidence = self.diagnostic_evidence(at, diagnostic, message);
                     self.push(
                         FailureSource::Diagnostic,
                         at,
                         index,
-                        &diagnostic.message,
+                        message,
                         &diagnostic.message,
                         None,
                         evidence,
@@ -415,7 +425,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Compile,
                         at,
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &subject,
                         None,
                         RecordEvidence::default(),
@@ -428,7 +438,7 @@ impl Classifier<'_, '_> {
                     FailureSource::Check,
                     (phase(check.stage), check.attempt),
                     0,
-                    &subject,
+                    Hashed::new(&subject),
                     &check.message,
                     Some(check_stage(check.stage)),
                     RecordEvidence::default(),
@@ -443,7 +453,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Llm,
                         (phase(call.stage), call.attempt),
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &failure.message,
                         None,
                         RecordEvidence::default(),
@@ -459,7 +469,7 @@ impl Classifier<'_, '_> {
                     FailureSource::Simulation,
                     (2, sim.attempt),
                     0,
-                    &subject,
+                    Hashed::new(&subject),
                     &subject,
                     None,
                     RecordEvidence::default(),
@@ -486,7 +496,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Attempt,
                         at,
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &attempt.message,
                         stage,
                         RecordEvidence::default(),

@@ -14,6 +14,7 @@
 mod cascade;
 mod classify;
 mod input;
+mod keyed;
 pub mod legacy;
 mod parallel;
 mod pipeline;

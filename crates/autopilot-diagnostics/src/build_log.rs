@@ -65,7 +65,12 @@ const MARKERS: [(&str, Severity); 4] = [
 pub fn parse_build_output(text: &str) -> BuildOutput {
     let mut parser = Parser {
         sketch_dir: sketch_dir(text),
-        out: BuildOutput::default(),
+        out: BuildOutput {
+            // Room for a failed build's diagnostics (they run to dozens; growing the vector
+            // copies them each time).
+            diagnostics: Vec::with_capacity(64),
+            ..BuildOutput::default()
+        },
         function: None,
         includes: Vec::new(),
         link_function: None,
