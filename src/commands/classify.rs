@@ -9,7 +9,7 @@ use std::path::Path;
 use autopilot_classifier::{
     ClassifiedSession, ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord,
     LegacySummary, Summary, Taxonomy, Unit, collect_inputs, legacy_classify_inputs,
-    map_classified_inputs,
+    map_classified_inputs, write_jsonl_records,
 };
 use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
 
@@ -118,13 +118,11 @@ fn render_records(
         .records
         .iter()
         .filter(|r| unit != Unit::Root || r.is_root());
+    if format == ClassifyFormat::Jsonl {
+        return Ok(write_jsonl_records(records, out)?);
+    }
     for record in records {
-        if format == ClassifyFormat::Csv {
-            write_csv_record(out, record)?;
-        } else {
-            serde_json::to_writer(&mut *out, record)?;
-            out.push(b'\n');
-        }
+        write_csv_record(out, record)?;
     }
     Ok(())
 }

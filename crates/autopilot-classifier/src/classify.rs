@@ -9,6 +9,7 @@
 //! diagnostic or check they wrap, not failures of their own.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use autopilot_trace::{
@@ -134,6 +135,81 @@ impl Serialize for FailureRecord {
         }
         .serialize(serializer)
     }
+}
+
+/// Writes records as `autopilot classify --format jsonl` lines: the same bytes as their
+/// `Serialize` ([`FailureLine`]), with the session's fields escaped once for all the records
+/// of a session rather than once per record (escaping was a seventh of a jsonl run).
+pub fn write_jsonl_records<'r>(
+    records: impl IntoIterator<Item = &'r FailureRecord>,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    fn field(out: &mut Vec<u8>, key: &str, value: &str) -> serde_json::Result<()> {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *out, value)
+    }
+    let mut head = Vec::new();
+    let mut head_of: Option<&Arc<SessionInfo>> = None;
+    for record in records {
+        if !head_of.is_some_and(|info| Arc::ptr_eq(info, &record.session)) {
+            let info = &record.session;
+            head.clear();
+            head.extend_from_slice(b"{\"session\":");
+            serde_json::to_writer(&mut head, &info.session)?;
+            field(&mut head, "model", &info.model)?;
+            field(&mut head, "provider", &info.provider)?;
+            field(&mut head, "target", &info.target)?;
+            field(&mut head, "prompt_variant", &info.prompt_variant)?;
+            field(&mut head, "app", &info.app)?;
+            field(&mut head, "input", &info.source)?;
+            head_of = Some(&record.session);
+        }
+        out.extend_from_slice(&head);
+        let label = &record.label;
+        field(out, "source", record.source.as_str())?;
+        field(out, "stage", label.stage.as_str())?;
+        write!(
+            out,
+            ",\"attempt\":{},\"index\":{}",
+            record.attempt, record.index
+        )
+        .map_err(serde_json::Error::io)?;
+        field(out, "group", &label.group)?;
+        field(out, "category", &label.category)?;
+        field(out, "category_id", &label.category_id)?;
+        field(out, "symptom", &label.symptom)?;
+        field(out, "root_cause", &label.root_cause)?;
+        field(out, "rule", &label.rule)?;
+        field(out, "message", &record.message)?;
+        let evidence = &record.evidence;
+        if let Some(line) = &evidence.source_line {
+            field(out, "source_line", line)?;
+        }
+        if !evidence.notes.is_empty() {
+            out.extend_from_slice(b",\"notes\":");
+            serde_json::to_writer(&mut *out, &evidence.notes)?;
+        }
+        if !evidence.identifiers.is_empty() {
+            out.extend_from_slice(b",\"identifiers\":");
+            serde_json::to_writer(&mut *out, &evidence.identifiers)?;
+        }
+        write!(
+            out,
+            ",\"errors\":{},\"id\":{}",
+            evidence.errors, evidence.id
+        )
+        .map_err(serde_json::Error::io)?;
+        if let Some(root) = evidence.root {
+            write!(out, ",\"root\":{root}").map_err(serde_json::Error::io)?;
+        }
+        if let Some(link) = evidence.link {
+            field(out, "link", link)?;
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    Ok(())
 }
 
 /// How a session ended, and which failure it ended on.
@@ -592,5 +668,67 @@ pub(crate) fn classify_events_cached<'e>(
         },
         records: classifier.records,
         unreadable_lines: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(session: &Arc<SessionInfo>, evidence: RecordEvidence) -> FailureRecord {
+        let taxonomy = Taxonomy::builtin().unwrap();
+        FailureRecord {
+            session: Arc::clone(session),
+            source: FailureSource::Diagnostic,
+            attempt: 3,
+            index: 12,
+            label: taxonomy.uncategorized(FailureStage::SpecFill),
+            message: "'x' \"quoted\" \\ \u{1}\u{2018}é\n".to_owned(),
+            evidence,
+        }
+    }
+
+    /// The jsonl writer gives the bytes of the records' `Serialize`, with every optional field
+    /// present and absent, across two sessions.
+    #[test]
+    fn jsonl_lines_are_the_serialized_records() {
+        let first = Arc::new(SessionInfo {
+            session: "s-1".to_owned(),
+            model: "m\"1".to_owned(),
+            provider: "p".to_owned(),
+            target: "t\u{7f}".to_owned(),
+            prompt_variant: "legacy".to_owned(),
+            app: "a".to_owned(),
+            source: "x/y.log".to_owned(),
+        });
+        let second = Arc::new(SessionInfo {
+            session: "s-2".to_owned(),
+            ..(*first).clone()
+        });
+        let full = RecordEvidence {
+            source_line: Some("  int x = \"é\";".to_owned()),
+            notes: vec!["note \"1\"".to_owned(), "n2".to_owned()],
+            identifiers: vec!["x".to_owned()],
+            errors: 4,
+            id: 2,
+            root: Some(0),
+            link: Some("same_line"),
+        };
+        let records = [
+            record(&first, full),
+            record(&first, RecordEvidence::default()),
+            record(&second, RecordEvidence::default()),
+        ];
+        let mut got = Vec::new();
+        write_jsonl_records(&records, &mut got).unwrap();
+        let mut want = Vec::new();
+        for record in &records {
+            serde_json::to_writer(&mut want, record).unwrap();
+            want.push(b'\n');
+        }
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
     }
 }

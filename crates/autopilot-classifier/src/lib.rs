@@ -24,6 +24,7 @@ mod taxonomy;
 pub use cascade::{CascadeLinker, DiagnosticView, Link, declaration, quoted_identifiers};
 pub use classify::{
     ClassifiedSession, FailureRecord, SessionInfo, SessionVerdict, classify_events,
+    write_jsonl_records,
 };
 pub use input::{InputError, InputFile, collect_inputs};
 pub use legacy::import::{
