@@ -67,40 +67,84 @@ fn default(
         )
         .output_error()?;
     }
-    // Each session's lines are rendered on the worker that classified it (rendering on this
-    // thread alone made it the bottleneck); this thread counts and writes them in order.
+    // The summary formats need every session on this thread. The per-record formats print
+    // no summary: each session's lines are rendered on the worker that classified it, and
+    // only they and three counts cross to this thread (rendering here made it the bottleneck,
+    // and sessions kept beside their lines held twice the memory).
+    let per_record = matches!(format, ClassifyFormat::Csv | ClassifyFormat::Jsonl);
+    let mut counts = Counts::default();
     let result = map_classified_inputs(
         inputs,
         taxonomy,
         &options,
         |_, _, session| {
+            if !per_record {
+                return Ok(Classified::Session(session));
+            }
             let mut lines = Vec::new();
-            let rendered = render_records(&mut lines, &session, format, unit);
-            rendered.map(|()| (session, lines))
+            render_records(&mut lines, &session, format, unit)?;
+            Ok(Classified::Lines {
+                lines,
+                counts: Counts {
+                    sessions: 1,
+                    failures: unit.counted(&session.records).count() as u64,
+                    unreadable_lines: session.unreadable_lines as u64,
+                },
+            })
         },
-        |rendered| {
-            let (session, lines) = rendered.map_err(ClassifyError::Output)?;
-            summary.add(&session);
-            out.write_all(&lines).map_err(ClassifyError::Output)
+        |classified: std::io::Result<Classified>| {
+            match classified.map_err(ClassifyError::Output)? {
+                Classified::Session(session) => summary.add(&session),
+                Classified::Lines { lines, counts: c } => {
+                    counts.sessions += c.sessions;
+                    counts.failures += c.failures;
+                    counts.unreadable_lines += c.unreadable_lines;
+                    out.write_all(&lines).map_err(ClassifyError::Output)?;
+                }
+            }
+            Ok(())
         },
     );
     finish(result)?;
     summary.finish();
     write_summary(out, format, &summary, || render_summary(&summary))?;
-    if summary.unreadable_lines > 0 {
+    if !per_record {
+        counts = Counts {
+            sessions: summary.sessions,
+            failures: summary.failures,
+            unreadable_lines: summary.unreadable_lines,
+        };
+    }
+    if counts.unreadable_lines > 0 {
         let mut stderr = crate::terminal::stderr();
         let _ = writeln!(
             stderr,
             "warning: {} trace line(s) could not be read; `autopilot trace validate` names them",
-            summary.unreadable_lines
+            counts.unreadable_lines
         );
     }
     tracing::info!(
-        sessions = summary.sessions,
-        failures = summary.failures,
+        sessions = counts.sessions,
+        failures = counts.failures,
         "classified"
     );
     Ok(ExitStatus::Success)
+}
+
+/// What a worker hands the writing thread for one session.
+enum Classified {
+    /// For the summary formats.
+    Session(ClassifiedSession),
+    /// For the per-record formats: the session's lines and counts.
+    Lines { lines: Vec<u8>, counts: Counts },
+}
+
+/// Sessions, counted failures and unreadable trace lines.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    sessions: u64,
+    failures: u64,
+    unreadable_lines: u64,
 }
 
 /// A session's per-record lines (csv, jsonl): root records for the root unit, every record
