@@ -214,13 +214,18 @@ impl Summary {
 
     /// Root defects of one session by message: in how many attempts each was present.
     fn persist(&mut self, records: &[FailureRecord]) {
-        let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> = HashMap::new();
+        // Both maps sized up front: grown from empty, they rehashed every message several
+        // times per session.
+        let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> =
+            HashMap::with_capacity(records.len());
         // (attempt, id) → message of each root diagnostic.
-        let roots: HashMap<(u32, u32), &str> = records
-            .iter()
-            .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
-            .map(|r| ((r.attempt, r.evidence.id), r.message.as_str()))
-            .collect();
+        let mut roots: HashMap<(u32, u32), &str> = HashMap::with_capacity(records.len());
+        roots.extend(
+            records
+                .iter()
+                .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
+                .map(|r| ((r.attempt, r.evidence.id), r.message.as_str())),
+        );
         for record in records {
             let root_message = match record.evidence.root {
                 None => record.message.as_str(),
