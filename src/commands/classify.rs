@@ -8,7 +8,7 @@ use std::path::Path;
 
 use autopilot_classifier::{
     ClassifiedSession, ClassifyError, ClassifyOptions, FailureRecord, InputFile, LegacyRecord,
-    LegacySummary, Summary, Taxonomy, Unit, collect_inputs, legacy_classify_inputs,
+    LegacySummary, SessionTally, Summary, Taxonomy, Unit, collect_inputs, legacy_classify_inputs,
     map_classified_inputs, write_jsonl_records,
 };
 use autopilot_report::{spreadsheet_safe as safe, write_csv_row};
@@ -67,10 +67,11 @@ fn default(
         )
         .output_error()?;
     }
-    // The summary formats need every session on this thread. The per-record formats print
-    // no summary: each session's lines are rendered on the worker that classified it, and
-    // only they and three counts cross to this thread (rendering here made it the bottleneck,
-    // and sessions kept beside their lines held twice the memory).
+    // Work is done on the worker that classified a session, and only its result crosses to
+    // this thread, which sums and writes in input order: for the summary formats the
+    // session's tally, for the per-record formats (which print no summary) its rendered lines
+    // and three counts. (Rendering here made this thread the bottleneck; sessions kept beside
+    // their lines held twice the memory; sessions freed here cost a tenth more CPU.)
     let per_record = matches!(format, ClassifyFormat::Csv | ClassifyFormat::Jsonl);
     let mut counts = Counts::default();
     let result = map_classified_inputs(
@@ -79,7 +80,7 @@ fn default(
         &options,
         |_, _, session| {
             if !per_record {
-                return Ok(Classified::Session(session));
+                return Ok(Classified::Tally(Summary::tally(unit, &session)));
             }
             let mut lines = Vec::new();
             render_records(&mut lines, &session, format, unit)?;
@@ -94,7 +95,7 @@ fn default(
         },
         |classified: std::io::Result<Classified>| {
             match classified.map_err(ClassifyError::Output)? {
-                Classified::Session(session) => summary.add(&session),
+                Classified::Tally(tally) => summary.add_tally(tally),
                 Classified::Lines { lines, counts: c } => {
                     counts.sessions += c.sessions;
                     counts.failures += c.failures;
@@ -133,8 +134,8 @@ fn default(
 
 /// What a worker hands the writing thread for one session.
 enum Classified {
-    /// For the summary formats.
-    Session(ClassifiedSession),
+    /// For the summary formats: what the session adds to the summary.
+    Tally(SessionTally),
     /// For the per-record formats: the session's lines and counts.
     Lines { lines: Vec<u8>, counts: Counts },
 }

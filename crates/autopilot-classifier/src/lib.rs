@@ -39,7 +39,9 @@ pub use pipeline::{
     ClassifyError, ClassifyOptions, LegacyRecord, classify_inputs, classify_paths, import_inputs,
     legacy_classify_inputs, map_classified_inputs,
 };
-pub use summary::{CategoryCount, LegacySummary, ModelSummary, Recurring, Summary, Unit};
+pub use summary::{
+    CategoryCount, LegacySummary, ModelSummary, Recurring, SessionTally, Summary, Unit,
+};
 pub use taxonomy::{
     Category, DEFAULT_TAXONOMY, Evidence, FailureSource, FailureStage, Group, Label, Named,
     Taxonomy, TaxonomyError, default_stage,
