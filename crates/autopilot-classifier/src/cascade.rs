@@ -290,6 +290,15 @@ fn is_statement(word: &str) -> bool {
 /// tflite::MicroInterpreter* interpreter = nullptr;` → (`interpreter`, [`tflite`,
 /// `MicroInterpreter`]); `TfLiteStatus setupModel() {` → (`setupModel`, [`TfLiteStatus`]).
 pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
+    let (head, declared) = declaration_head(source_line)?;
+    let mut ty: Vec<&str> = identifiers(head).collect();
+    ty.pop();
+    Some((declared, ty))
+}
+
+/// [`declaration`] without collecting the type: the text before the line's first terminator
+/// (the type's identifiers, then the declared name) and the declared name.
+fn declaration_head(source_line: &str) -> Option<(&str, &str)> {
     let line = source_line.trim_start();
     if line.starts_with('#') {
         return None;
@@ -313,12 +322,14 @@ pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
     if !ascii_ok && (head.is_ascii() || !head.chars().all(allowed)) {
         return None;
     }
-    let mut ty: Vec<&str> = identifiers(head).collect();
-    let declared = ty.pop()?;
-    if ty.is_empty() || is_statement(ty[0]) || is_statement(declared) {
+    let mut words = identifiers(head);
+    let first = words.next()?;
+    // One word declares nothing (no type).
+    let declared = words.last()?;
+    if is_statement(first) || is_statement(declared) {
         return None;
     }
-    Some((declared, ty))
+    Some((head, declared))
 }
 
 /// The name whose declaration this error made fail, if any.
@@ -331,8 +342,12 @@ fn failed_declaration<'a>(
     if names.is_empty() {
         return None;
     }
-    let (declared, ty) = declaration(source_line?)?;
-    let about_type = names.iter().any(|n| *n != declared && ty.contains(n));
+    let (head, declared) = declaration_head(source_line?)?;
+    // A name other than the declared one (the head's last word) is of the type when the head
+    // holds it.
+    let about_type = names
+        .iter()
+        .any(|n| *n != declared && identifiers(head).any(|word| word == *n));
     let clash = names.contains(&declared)
         && (message.starts_with("conflicting declaration") || message.contains("redefinition"));
     (about_type || clash).then_some(declared)
