@@ -208,7 +208,7 @@ big_gb=$(awk -v b="$big_bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }')
 read -r bcat_w bcat_c bcat_r < <(timed cat "${big_files[@]}")
 read -r bgrep_w bgrep_c bgrep_r < <(timed "${grep_count[@]}" "${big_files[@]}")
 header "$big_gb in ${#big_files[@]} logs ($copy copies of the corpus), one run each" "÷ cat"
-for run in "legacy table" "default table" "default jsonl"; do
+for run in "legacy table" "default table" "default csv" "default jsonl" "default json"; do
     read -r taxonomy format <<<"$run"
     read -r wall cpu rss < <(timed "${ours[@]}" --taxonomy "$taxonomy" --format "$format" "$big")
     row "ours, --taxonomy $taxonomy --format $format" "$wall" "$cpu" "$rss" "$big_bytes" "$bcat_w"

@@ -18,6 +18,8 @@
 
 use std::collections::HashMap;
 
+use crate::keyed::{Hashed, TextMap};
+
 /// What the linker reads of one error diagnostic.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DiagnosticView<'a> {
@@ -51,9 +53,12 @@ impl Link {
 pub struct CascadeLinker {
     next: u32,
     /// Message → the root of its first occurrence.
-    messages: HashMap<String, u32>,
-    /// (file, line) → the root of the first error on it.
-    lines: HashMap<(String, u32), u32>,
+    messages: TextMap<u32>,
+    /// File → its number in `lines` (a file name is copied once per compile, not once per
+    /// diagnostic).
+    files: HashMap<String, u32>,
+    /// (file number, line) → the root of the first error on it.
+    lines: HashMap<(u32, u32), u32>,
     /// Declared name → the root of the error that made its declaration fail.
     failed: HashMap<String, u32>,
 }
@@ -63,6 +68,7 @@ impl CascadeLinker {
     pub fn reset(&mut self) {
         self.next = 0;
         self.messages.clear();
+        self.files.clear();
         self.lines.clear();
         self.failed.clear();
     }
@@ -70,29 +76,38 @@ impl CascadeLinker {
     /// Links the next diagnostic; returns its id (0-based, in feed order) and, for a cascade,
     /// the id of its root and why.
     pub fn link(&mut self, view: &DiagnosticView<'_>) -> (u32, Option<(u32, Link)>) {
-        self.link_named(view, &quoted_identifiers(view.message))
+        self.link_named(
+            view,
+            &quoted_identifiers(view.message),
+            Hashed::new(view.message),
+        )
     }
 
     /// [`CascadeLinker::link`] with the message's [`quoted_identifiers`] already found (the
-    /// classifier keeps them as evidence too).
+    /// classifier keeps them as evidence too) and the message hashed (the label cache looks
+    /// it up too).
     pub(crate) fn link_named(
         &mut self,
         view: &DiagnosticView<'_>,
         names: &[&str],
+        message: Hashed<'_>,
     ) -> (u32, Option<(u32, Link)>) {
         let id = self.next;
         self.next += 1;
         let header = view.message.ends_with("No such file or directory");
         let parser = is_parser_error(view.message);
-        // The message is looked up once (hashing long messages is a good part of the cost).
-        let seen = self.messages.get(view.message).copied();
+        // The message is hashed once (hashing long messages is a good part of the cost).
+        let seen = self.messages.get(message).copied();
         let mut link = None;
         if (header || (!parser && !names.is_empty()))
             && let Some(root) = seen
         {
             link = Some((root, Link::SameMessage));
         }
-        let location = view.file.zip(view.line).map(|(f, l)| (f.to_owned(), l));
+        let location = view
+            .file
+            .zip(view.line)
+            .map(|(f, l)| (self.file_number(f), l));
         if link.is_none()
             && parser
             && let Some(root) = location.as_ref().and_then(|at| self.lines.get(at))
@@ -107,7 +122,7 @@ impl CascadeLinker {
         let root = link.map_or(id, |(root, _)| root);
         // Allocate a key only the first time it is seen.
         if seen.is_none() {
-            self.messages.insert(view.message.to_owned(), root);
+            self.messages.insert(message, root);
         }
         if let Some(at) = location {
             self.lines.entry(at).or_insert(root);
@@ -117,6 +132,15 @@ impl CascadeLinker {
         }
         (id, link)
     }
+
+    fn file_number(&mut self, file: &str) -> u32 {
+        if let Some(number) = self.files.get(file) {
+            return *number;
+        }
+        let number = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        self.files.insert(file.to_owned(), number);
+        number
+    }
 }
 
 /// `expected …` errors and their kin: the parser lost track, usually because of an earlier
@@ -125,48 +149,54 @@ fn is_parser_error(message: &str) -> bool {
     message.starts_with("expected ") || message.contains("' token")
 }
 
-const KEYWORDS: &[&str] = &[
-    "auto",
-    "bool",
-    "char",
-    "class",
-    "const",
-    "constexpr",
-    "double",
-    "float",
-    "int",
-    "long",
-    "new",
-    "operator",
-    "short",
-    "signed",
-    "static",
-    "struct",
-    "unsigned",
-    "void",
-    "volatile",
-    "int8_t",
-    "uint8_t",
-    "int16_t",
-    "uint16_t",
-    "int32_t",
-    "uint32_t",
-    "size_t",
-    "nullptr",
-    "true",
-    "false",
-    "this",
-    "return",
-    "if",
-    "else",
-    "for",
-    "while",
-    "switch",
-    "case",
-    "sizeof",
-    "delete",
-    "std",
-];
+/// Keywords and builtin types: never the name a diagnostic is about. A `match` (compiled to
+/// a switch on the length, then compares) rather than a scan of a list: it runs on every
+/// quoted identifier.
+fn is_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "auto"
+            | "bool"
+            | "char"
+            | "class"
+            | "const"
+            | "constexpr"
+            | "double"
+            | "float"
+            | "int"
+            | "long"
+            | "new"
+            | "operator"
+            | "short"
+            | "signed"
+            | "static"
+            | "struct"
+            | "unsigned"
+            | "void"
+            | "volatile"
+            | "int8_t"
+            | "uint8_t"
+            | "int16_t"
+            | "uint16_t"
+            | "int32_t"
+            | "uint32_t"
+            | "size_t"
+            | "nullptr"
+            | "true"
+            | "false"
+            | "this"
+            | "return"
+            | "if"
+            | "else"
+            | "for"
+            | "while"
+            | "switch"
+            | "case"
+            | "sizeof"
+            | "delete"
+            | "std"
+    )
+}
 
 /// Identifiers inside the message's quotes (`'…'`, or GCC's typographic ‘…’), keywords and
 /// builtin types left out: the names a diagnostic is about.
@@ -179,7 +209,7 @@ pub fn quoted_identifiers(message: &str) -> Vec<&str> {
             break;
         };
         for name in identifiers(&body[..close]) {
-            if !KEYWORDS.contains(&name) && !names.contains(&name) {
+            if !is_keyword(name) && !names.contains(&name) {
                 names.push(name);
             }
         }
@@ -205,37 +235,70 @@ fn find_quote(text: &str, typographic: &str) -> Option<(usize, usize)> {
     })
 }
 
-/// C identifiers of a piece of text, in order.
+/// C identifiers of a piece of text, in order: runs of ASCII letters, digits and `_` that do
+/// not start with a digit. Read byte by byte (every non-ASCII byte separates, as its char
+/// does), without decoding chars: this runs on every diagnostic and echoed line.
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|t| t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while at < bytes.len() && !word(bytes[at]) {
+                at += 1;
+            }
+            if at == bytes.len() {
+                return None;
+            }
+            let start = at;
+            while at < bytes.len() && word(bytes[at]) {
+                at += 1;
+            }
+            // Both ends are next to ASCII bytes or the text's ends: char boundaries.
+            if !bytes[start].is_ascii_digit() {
+                return Some(&text[start..at]);
+            }
+        }
+    })
 }
 
 /// Statement keywords that start a line which declares nothing.
-const STATEMENTS: &[&str] = &[
-    "return",
-    "else",
-    "delete",
-    "new",
-    "case",
-    "goto",
-    "throw",
-    "using",
-    "namespace",
-    "if",
-    "while",
-    "for",
-    "switch",
-    "do",
-    "sizeof",
-    "#include",
-    "#define",
-];
+fn is_statement(word: &str) -> bool {
+    matches!(
+        word,
+        "return"
+            | "else"
+            | "delete"
+            | "new"
+            | "case"
+            | "goto"
+            | "throw"
+            | "using"
+            | "namespace"
+            | "if"
+            | "while"
+            | "for"
+            | "switch"
+            | "do"
+            | "sizeof"
+            | "#include"
+            | "#define"
+    )
+}
 
 /// The name a source line declares and the identifiers of its type: `static
 /// tflite::MicroInterpreter* interpreter = nullptr;` → (`interpreter`, [`tflite`,
 /// `MicroInterpreter`]); `TfLiteStatus setupModel() {` → (`setupModel`, [`TfLiteStatus`]).
 pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
+    let (head, declared) = declaration_head(source_line)?;
+    let mut ty: Vec<&str> = identifiers(head).collect();
+    ty.pop();
+    Some((declared, ty))
+}
+
+/// [`declaration`] without collecting the type: the text before the line's first terminator
+/// (the type's identifiers, then the declared name) and the declared name.
+fn declaration_head(source_line: &str) -> Option<(&str, &str)> {
     let line = source_line.trim_start();
     if line.starts_with('#') {
         return None;
@@ -259,12 +322,14 @@ pub fn declaration(source_line: &str) -> Option<(&str, Vec<&str>)> {
     if !ascii_ok && (head.is_ascii() || !head.chars().all(allowed)) {
         return None;
     }
-    let words: Vec<&str> = identifiers(head).collect();
-    let (declared, ty) = words.split_last()?;
-    if ty.is_empty() || STATEMENTS.contains(&ty[0]) || STATEMENTS.contains(declared) {
+    let mut words = identifiers(head);
+    let first = words.next()?;
+    // One word declares nothing (no type).
+    let declared = words.last()?;
+    if is_statement(first) || is_statement(declared) {
         return None;
     }
-    Some((declared, ty.to_vec()))
+    Some((head, declared))
 }
 
 /// The name whose declaration this error made fail, if any.
@@ -273,8 +338,16 @@ fn failed_declaration<'a>(
     names: &[&str],
     source_line: Option<&'a str>,
 ) -> Option<&'a str> {
-    let (declared, ty) = declaration(source_line?)?;
-    let about_type = names.iter().any(|n| *n != declared && ty.contains(n));
+    // Both reasons need a quoted name: without one the line is not read.
+    if names.is_empty() {
+        return None;
+    }
+    let (head, declared) = declaration_head(source_line?)?;
+    // A name other than the declared one (the head's last word) is of the type when the head
+    // holds it.
+    let about_type = names
+        .iter()
+        .any(|n| *n != declared && identifiers(head).any(|word| word == *n));
     let clash = names.contains(&declared)
         && (message.starts_with("conflicting declaration") || message.contains("redefinition"));
     (about_type || clash).then_some(declared)
@@ -295,6 +368,13 @@ mod tests {
             ["PIN"]
         );
         assert!(quoted_identifiers("expected ';' before '}' token").is_empty());
+    }
+
+    #[test]
+    fn identifiers_are_runs_of_word_bytes_not_starting_with_a_digit() {
+        let got: Vec<&str> = identifiers("é_a1 2b::c\u{a0}d(é)e9 ").collect();
+        assert_eq!(got, ["_a1", "c", "d", "e9"]);
+        assert_eq!(identifiers("").count(), 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! diagnostic or check they wrap, not failures of their own.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use autopilot_trace::{
@@ -18,6 +19,7 @@ use autopilot_trace::{
 use serde::Serialize;
 
 use crate::cascade::{CascadeLinker, DiagnosticView, quoted_identifiers};
+use crate::keyed::{Hashed, TextMap};
 use crate::taxonomy::{Evidence, FailureSource, FailureStage, Label, Taxonomy};
 
 /// Who and what a session was.
@@ -135,6 +137,81 @@ impl Serialize for FailureRecord {
     }
 }
 
+/// Writes records as `autopilot classify --format jsonl` lines: the same bytes as their
+/// `Serialize` ([`FailureLine`]), with the session's fields escaped once for all the records
+/// of a session rather than once per record (escaping was a seventh of a jsonl run).
+pub fn write_jsonl_records<'r>(
+    records: impl IntoIterator<Item = &'r FailureRecord>,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    fn field(out: &mut Vec<u8>, key: &str, value: &str) -> serde_json::Result<()> {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *out, value)
+    }
+    let mut head = Vec::new();
+    let mut head_of: Option<&Arc<SessionInfo>> = None;
+    for record in records {
+        if !head_of.is_some_and(|info| Arc::ptr_eq(info, &record.session)) {
+            let info = &record.session;
+            head.clear();
+            head.extend_from_slice(b"{\"session\":");
+            serde_json::to_writer(&mut head, &info.session)?;
+            field(&mut head, "model", &info.model)?;
+            field(&mut head, "provider", &info.provider)?;
+            field(&mut head, "target", &info.target)?;
+            field(&mut head, "prompt_variant", &info.prompt_variant)?;
+            field(&mut head, "app", &info.app)?;
+            field(&mut head, "input", &info.source)?;
+            head_of = Some(&record.session);
+        }
+        out.extend_from_slice(&head);
+        let label = &record.label;
+        field(out, "source", record.source.as_str())?;
+        field(out, "stage", label.stage.as_str())?;
+        write!(
+            out,
+            ",\"attempt\":{},\"index\":{}",
+            record.attempt, record.index
+        )
+        .map_err(serde_json::Error::io)?;
+        field(out, "group", &label.group)?;
+        field(out, "category", &label.category)?;
+        field(out, "category_id", &label.category_id)?;
+        field(out, "symptom", &label.symptom)?;
+        field(out, "root_cause", &label.root_cause)?;
+        field(out, "rule", &label.rule)?;
+        field(out, "message", &record.message)?;
+        let evidence = &record.evidence;
+        if let Some(line) = &evidence.source_line {
+            field(out, "source_line", line)?;
+        }
+        if !evidence.notes.is_empty() {
+            out.extend_from_slice(b",\"notes\":");
+            serde_json::to_writer(&mut *out, &evidence.notes)?;
+        }
+        if !evidence.identifiers.is_empty() {
+            out.extend_from_slice(b",\"identifiers\":");
+            serde_json::to_writer(&mut *out, &evidence.identifiers)?;
+        }
+        write!(
+            out,
+            ",\"errors\":{},\"id\":{}",
+            evidence.errors, evidence.id
+        )
+        .map_err(serde_json::Error::io)?;
+        if let Some(root) = evidence.root {
+            write!(out, ",\"root\":{root}").map_err(serde_json::Error::io)?;
+        }
+        if let Some(link) = evidence.link {
+            field(out, "link", link)?;
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    Ok(())
+}
+
 /// How a session ended, and which failure it ended on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionVerdict {
@@ -194,15 +271,28 @@ fn wire_name<T: Serialize>(value: &T) -> String {
 /// 10,022 failures have about 2,000 distinct messages). Bounded; cleared when full.
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
-    by_source: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
+    /// Per source, message → what its label depends on and, when that is the message alone,
+    /// the label: one lookup for most records (hashing long messages is a good part of the
+    /// cost).
+    by_source: [TextMap<Decided>; FailureSource::ALL.len()],
+    /// Per source, the labels of messages whose rules read the evidence, keyed by the message
+    /// and the evidence read (line, notes or both).
+    by_evidence: [HashMap<Box<str>, Option<Arc<Label>>>; FailureSource::ALL.len()],
     /// The taxonomy has rules on the source line or notes.
     evidence: bool,
-    /// Message → whether its label depends on the (source line, notes).
-    needs: HashMap<Box<str>, (bool, bool)>,
     /// The cascade linker, reset for every attempt: kept here so its maps keep their capacity
     /// from one attempt and session to the next (growing them afresh was a thirtieth of the
     /// default mode's instructions).
     linker: CascadeLinker,
+}
+
+/// What is known of one message.
+#[derive(Debug)]
+struct Decided {
+    /// Whether its label depends on the (source line, notes).
+    needs: (bool, bool),
+    /// Its label, when it depends on the message alone.
+    label: Option<Arc<Label>>,
 }
 
 impl LabelCache {
@@ -219,42 +309,56 @@ impl LabelCache {
         &mut self,
         taxonomy: &Taxonomy,
         source: FailureSource,
-        subject: &str,
+        key: Hashed<'_>,
         evidence: &Evidence<'_>,
     ) -> Option<Arc<Label>> {
-        // Most messages need no evidence: their label is cached by message. The others are
-        // keyed by the message and the evidence their rules read (line, notes or both).
-        let needed = if let Some(needed) = self.needs.get(subject) {
-            *needed
+        let subject = key.text();
+        let map = &mut self.by_source[source as usize];
+        let needed = if let Some(decided) = map.get(key) {
+            if decided.needs == (false, false) {
+                return decided.label.clone();
+            }
+            decided.needs
         } else {
             let needed = if self.evidence {
                 taxonomy.evidence_needed(source, subject)
             } else {
                 (false, false)
             };
-            if self.needs.len() >= Self::CAPACITY {
-                self.needs.clear();
+            // Most messages need no evidence: their label is cached with them.
+            let label = (needed == (false, false))
+                .then(|| {
+                    taxonomy
+                        .classify_evidence(source, subject, evidence)
+                        .cloned()
+                })
+                .flatten();
+            if map.len() >= Self::CAPACITY {
+                map.clear();
             }
-            self.needs.insert(subject.into(), needed);
+            map.insert(
+                key,
+                Decided {
+                    needs: needed,
+                    label: label.clone(),
+                },
+            );
+            if needed == (false, false) {
+                return label;
+            }
             needed
         };
-        let keyed;
-        let key = if needed == (false, false) {
-            subject
-        } else {
-            let mut text = String::with_capacity(subject.len() + 80);
-            text.push_str(subject);
-            let line = evidence.source_line.filter(|_| needed.0);
-            let notes = evidence.notes.iter().filter(|_| needed.1);
-            for part in line.into_iter().chain(notes.map(String::as_str)) {
-                text.push('\u{1}');
-                text.push_str(part);
-            }
-            keyed = text;
-            keyed.as_str()
-        };
-        let map = &mut self.by_source[source as usize];
-        if let Some(label) = map.get(key) {
+        // The others are keyed by the message and the evidence their rules read.
+        let mut key = String::with_capacity(subject.len() + 80);
+        key.push_str(subject);
+        let line = evidence.source_line.filter(|_| needed.0);
+        let notes = evidence.notes.iter().filter(|_| needed.1);
+        for part in line.into_iter().chain(notes.map(String::as_str)) {
+            key.push('\u{1}');
+            key.push_str(part);
+        }
+        let map = &mut self.by_evidence[source as usize];
+        if let Some(label) = map.get(key.as_str()) {
             return label.clone();
         }
         let label = taxonomy
@@ -293,7 +397,7 @@ impl Classifier<'_, '_> {
         source: FailureSource,
         phase_attempt: (u8, u32),
         index: u32,
-        subject: &str,
+        subject: Hashed<'_>,
         message: &str,
         fallback_stage: Option<FailureStage>,
         evidence: RecordEvidence,
@@ -326,7 +430,12 @@ impl Classifier<'_, '_> {
     }
 
     /// The evidence of one error diagnostic, linked to its root within the attempt.
-    fn diagnostic_evidence(&mut self, at: (u8, u32), diagnostic: &Diagnostic) -> RecordEvidence {
+    fn diagnostic_evidence(
+        &mut self,
+        at: (u8, u32),
+        diagnostic: &Diagnostic,
+        message: Hashed<'_>,
+    ) -> RecordEvidence {
         if self.linking != Some(at) {
             self.linking = Some(at);
             self.cache.linker.reset();
@@ -341,6 +450,7 @@ impl Classifier<'_, '_> {
                 source_line,
             },
             &names,
+            message,
         );
         RecordEvidence {
             source_line: source_line.map(str::to_owned),
@@ -363,12 +473,14 @@ impl Classifier<'_, '_> {
                     if !matches!(diagnostic.severity, Severity::Error | Severity::Fatal) {
                         continue;
                     }
-                    let evidence = self.diagnostic_evidence(at, diagnostic);
+                    // Hashed once for the linker and the label cache.
+                    let message = Hashed::new(&diagnostic.message);
+                    let evidence = self.diagnostic_evidence(at, diagnostic, message);
                     self.push(
                         FailureSource::Diagnostic,
                         at,
                         index,
-                        &diagnostic.message,
+                        message,
                         &diagnostic.message,
                         None,
                         evidence,
@@ -389,7 +501,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Compile,
                         at,
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &subject,
                         None,
                         RecordEvidence::default(),
@@ -402,7 +514,7 @@ impl Classifier<'_, '_> {
                     FailureSource::Check,
                     (phase(check.stage), check.attempt),
                     0,
-                    &subject,
+                    Hashed::new(&subject),
                     &check.message,
                     Some(check_stage(check.stage)),
                     RecordEvidence::default(),
@@ -417,7 +529,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Llm,
                         (phase(call.stage), call.attempt),
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &failure.message,
                         None,
                         RecordEvidence::default(),
@@ -433,7 +545,7 @@ impl Classifier<'_, '_> {
                     FailureSource::Simulation,
                     (2, sim.attempt),
                     0,
-                    &subject,
+                    Hashed::new(&subject),
                     &subject,
                     None,
                     RecordEvidence::default(),
@@ -460,7 +572,7 @@ impl Classifier<'_, '_> {
                         FailureSource::Attempt,
                         at,
                         0,
-                        &subject,
+                        Hashed::new(&subject),
                         &attempt.message,
                         stage,
                         RecordEvidence::default(),
@@ -556,5 +668,67 @@ pub(crate) fn classify_events_cached<'e>(
         },
         records: classifier.records,
         unreadable_lines: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(session: &Arc<SessionInfo>, evidence: RecordEvidence) -> FailureRecord {
+        let taxonomy = Taxonomy::builtin().unwrap();
+        FailureRecord {
+            session: Arc::clone(session),
+            source: FailureSource::Diagnostic,
+            attempt: 3,
+            index: 12,
+            label: taxonomy.uncategorized(FailureStage::SpecFill),
+            message: "'x' \"quoted\" \\ \u{1}\u{2018}é\n".to_owned(),
+            evidence,
+        }
+    }
+
+    /// The jsonl writer gives the bytes of the records' `Serialize`, with every optional field
+    /// present and absent, across two sessions.
+    #[test]
+    fn jsonl_lines_are_the_serialized_records() {
+        let first = Arc::new(SessionInfo {
+            session: "s-1".to_owned(),
+            model: "m\"1".to_owned(),
+            provider: "p".to_owned(),
+            target: "t\u{7f}".to_owned(),
+            prompt_variant: "legacy".to_owned(),
+            app: "a".to_owned(),
+            source: "x/y.log".to_owned(),
+        });
+        let second = Arc::new(SessionInfo {
+            session: "s-2".to_owned(),
+            ..(*first).clone()
+        });
+        let full = RecordEvidence {
+            source_line: Some("  int x = \"é\";".to_owned()),
+            notes: vec!["note \"1\"".to_owned(), "n2".to_owned()],
+            identifiers: vec!["x".to_owned()],
+            errors: 4,
+            id: 2,
+            root: Some(0),
+            link: Some("same_line"),
+        };
+        let records = [
+            record(&first, full),
+            record(&first, RecordEvidence::default()),
+            record(&second, RecordEvidence::default()),
+        ];
+        let mut got = Vec::new();
+        write_jsonl_records(&records, &mut got).unwrap();
+        let mut want = Vec::new();
+        for record in &records {
+            serde_json::to_writer(&mut want, record).unwrap();
+            want.push(b'\n');
+        }
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
     }
 }

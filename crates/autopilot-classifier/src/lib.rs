@@ -14,6 +14,7 @@
 mod cascade;
 mod classify;
 mod input;
+mod keyed;
 pub mod legacy;
 mod parallel;
 mod pipeline;
@@ -23,6 +24,7 @@ mod taxonomy;
 pub use cascade::{CascadeLinker, DiagnosticView, Link, declaration, quoted_identifiers};
 pub use classify::{
     ClassifiedSession, FailureRecord, SessionInfo, SessionVerdict, classify_events,
+    write_jsonl_records,
 };
 pub use input::{InputError, InputFile, collect_inputs};
 pub use legacy::import::{
@@ -37,7 +39,9 @@ pub use pipeline::{
     ClassifyError, ClassifyOptions, LegacyRecord, classify_inputs, classify_paths, import_inputs,
     legacy_classify_inputs, map_classified_inputs,
 };
-pub use summary::{CategoryCount, LegacySummary, ModelSummary, Recurring, Summary, Unit};
+pub use summary::{
+    CategoryCount, LegacySummary, ModelSummary, Recurring, SessionTally, Summary, Unit,
+};
 pub use taxonomy::{
     Category, DEFAULT_TAXONOMY, Evidence, FailureSource, FailureStage, Group, Label, Named,
     Taxonomy, TaxonomyError, default_stage,

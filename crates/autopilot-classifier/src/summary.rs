@@ -4,13 +4,14 @@
 //! memory grows with the distinct root messages, not with the input.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::classify::{ClassifiedSession, FailureRecord};
 use crate::legacy::LegacyCategory;
 use crate::pipeline::LegacyRecord;
-use crate::taxonomy::{FailureSource, Taxonomy};
+use crate::taxonomy::{FailureSource, Label, Taxonomy};
 
 /// What a count counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -177,28 +178,49 @@ impl Summary {
 
     /// Adds a session.
     pub fn add(&mut self, session: &ClassifiedSession) {
+        self.add_tally(Self::tally(self.unit, session));
+    }
+
+    /// What a session adds to a summary counting in `unit`: made where the session is (a
+    /// worker thread), so only this crosses to the thread that sums, and the session is
+    /// freed where it was made.
+    pub fn tally(unit: Unit, session: &ClassifiedSession) -> SessionTally {
         let verdict = &session.verdict;
+        SessionTally {
+            model: verdict.session.model.clone(),
+            outcome: verdict.outcome,
+            final_failure: verdict.final_failure.clone(),
+            unreadable_lines: session.unreadable_lines as u64,
+            records: session.records.len() as u64,
+            roots: session.records.iter().filter(|r| r.is_root()).count() as u64,
+            counted: unit
+                .counted(&session.records)
+                .map(|r| Arc::clone(&r.label))
+                .collect(),
+            persisted: persisted(&session.records),
+        }
+    }
+
+    /// Adds a session's [`tally`](Summary::tally); tallies are added in input order, as
+    /// sessions are by [`Summary::add`].
+    pub fn add_tally(&mut self, tally: SessionTally) {
         self.sessions += 1;
-        self.unreadable_lines += session.unreadable_lines as u64;
-        count(&mut self.outcomes, verdict.outcome);
-        if let Some(label) = &verdict.final_failure {
+        self.unreadable_lines += tally.unreadable_lines;
+        count(&mut self.outcomes, tally.outcome);
+        if let Some(label) = &tally.final_failure {
             count(&mut self.final_failures, &label.category);
         }
-        self.records += session.records.len() as u64;
-        self.roots += session.records.iter().filter(|r| r.is_root()).count() as u64;
-        self.persist(&session.records);
-        if !self.by_model.contains_key(&verdict.session.model) {
+        self.records += tally.records;
+        self.roots += tally.roots;
+        self.persist(tally.persisted);
+        if !self.by_model.contains_key(&tally.model) {
             self.by_model
-                .insert(verdict.session.model.clone(), ModelSummary::default());
+                .insert(tally.model.clone(), ModelSummary::default());
         }
-        let model = self
-            .by_model
-            .get_mut(&verdict.session.model)
-            .expect("inserted above");
+        let model = self.by_model.get_mut(&tally.model).expect("inserted above");
         model.sessions += 1;
-        count(&mut model.outcomes, verdict.outcome);
-        for record in self.unit.counted(&session.records) {
-            let label = &record.label;
+        count(&mut model.outcomes, tally.outcome);
+        for label in &tally.counted {
             self.failures += 1;
             model.failures += 1;
             if label.is_uncategorized() {
@@ -212,56 +234,32 @@ impl Summary {
         }
     }
 
-    /// Root defects of one session by message: in how many attempts each was present.
-    fn persist(&mut self, records: &[FailureRecord]) {
-        let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> = HashMap::new();
-        // (attempt, id) → message of each root diagnostic.
-        let roots: HashMap<(u32, u32), &str> = records
-            .iter()
-            .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
-            .map(|r| ((r.attempt, r.evidence.id), r.message.as_str()))
-            .collect();
-        for record in records {
-            let root_message = match record.evidence.root {
-                None => record.message.as_str(),
-                // A cascade counts as a record of its root's defect.
-                Some(root) => roots
-                    .get(&(record.attempt, root))
-                    .copied()
-                    .unwrap_or(record.message.as_str()),
+    /// Adds one session's root defects to the persistence counts.
+    fn persist(&mut self, persisted: Vec<Persisted>) {
+        for p in persisted {
+            let add = |entry: &mut Recurring| {
+                entry.sessions += 1;
+                entry.recurring_sessions += u64::from(p.attempts > 1);
+                entry.roots += p.roots;
+                entry.records += p.records;
+                entry.attempts += p.attempts;
             };
-            let entry = attempts
-                .entry(root_message)
-                .or_insert_with(|| (Vec::new(), 0, 0, record.label.category.as_str()));
-            entry.2 += 1;
-            if record.is_root() {
-                entry.1 += 1;
-                if !entry.0.contains(&record.attempt) {
-                    entry.0.push(record.attempt);
-                }
-            }
-        }
-        for (message, (seen, roots, all, category)) in attempts {
-            if seen.is_empty() {
-                continue;
-            }
-            let entry = self
-                .persistence
-                .entry(message.into())
-                .or_insert_with(|| Recurring {
-                    message: message.to_owned(),
-                    category: category.to_owned(),
+            // The key is stored only the first time the message is seen.
+            if let Some(entry) = self.persistence.get_mut(p.message.as_str()) {
+                add(entry);
+            } else {
+                let mut entry = Recurring {
+                    message: p.message.clone(),
+                    category: p.category,
                     sessions: 0,
                     recurring_sessions: 0,
                     roots: 0,
                     records: 0,
                     attempts: 0,
-                });
-            entry.sessions += 1;
-            entry.recurring_sessions += u64::from(seen.len() > 1);
-            entry.roots += roots;
-            entry.records += all;
-            entry.attempts += seen.len() as u64;
+                };
+                add(&mut entry);
+                self.persistence.insert(p.message.into_boxed_str(), entry);
+            }
         }
     }
 
@@ -304,6 +302,78 @@ impl Summary {
         categories.sort_by_key(|c| std::cmp::Reverse(c.count));
         self.categories = categories;
     }
+}
+
+/// What one session adds to a [`Summary`] (see [`Summary::tally`]).
+#[derive(Debug, Clone)]
+pub struct SessionTally {
+    model: String,
+    outcome: &'static str,
+    final_failure: Option<Arc<Label>>,
+    unreadable_lines: u64,
+    records: u64,
+    roots: u64,
+    /// The labels of the records the unit counts, in order.
+    counted: Vec<Arc<Label>>,
+    persisted: Vec<Persisted>,
+}
+
+/// One root defect of a session: the message, the category of its first record, and in how
+/// many attempts it was a root, its root records and all its records.
+#[derive(Debug, Clone)]
+struct Persisted {
+    message: String,
+    category: String,
+    attempts: u64,
+    roots: u64,
+    records: u64,
+}
+
+/// Root defects of one session by message: in how many attempts each was present.
+fn persisted(records: &[FailureRecord]) -> Vec<Persisted> {
+    // Both maps sized up front: grown from empty, they rehashed every message several times
+    // per session.
+    let mut attempts: HashMap<&str, (Vec<u32>, u64, u64, &str)> =
+        HashMap::with_capacity(records.len());
+    // (attempt, id) → message of each root diagnostic.
+    let mut roots: HashMap<(u32, u32), &str> = HashMap::with_capacity(records.len());
+    roots.extend(
+        records
+            .iter()
+            .filter(|r| r.is_root() && r.source == FailureSource::Diagnostic)
+            .map(|r| ((r.attempt, r.evidence.id), r.message.as_str())),
+    );
+    for record in records {
+        let root_message = match record.evidence.root {
+            None => record.message.as_str(),
+            // A cascade counts as a record of its root's defect.
+            Some(root) => roots
+                .get(&(record.attempt, root))
+                .copied()
+                .unwrap_or(record.message.as_str()),
+        };
+        let entry = attempts
+            .entry(root_message)
+            .or_insert_with(|| (Vec::new(), 0, 0, record.label.category.as_str()));
+        entry.2 += 1;
+        if record.is_root() {
+            entry.1 += 1;
+            if !entry.0.contains(&record.attempt) {
+                entry.0.push(record.attempt);
+            }
+        }
+    }
+    attempts
+        .into_iter()
+        .filter(|(_, (seen, ..))| !seen.is_empty())
+        .map(|(message, (seen, roots, all, category))| Persisted {
+            message: message.to_owned(),
+            category: category.to_owned(),
+            attempts: seen.len() as u64,
+            roots,
+            records: all,
+        })
+        .collect()
 }
 
 /// Adds one to `key`'s count, allocating the key only the first time.

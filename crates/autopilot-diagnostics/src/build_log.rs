@@ -33,6 +33,27 @@ impl BuildOutput {
     }
 }
 
+/// Substring searchers built once (`str::find` builds one per call, and these run on every
+/// line of a build's output).
+type Needle = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
+
+macro_rules! needle {
+    ($name:ident, $text:literal) => {
+        static $name: Needle = Needle::new(|| memchr::memmem::Finder::new($text));
+    };
+}
+
+needle!(UNDEFINED_REFERENCE, "undefined reference to ");
+needle!(MULTIPLE_DEFINITION, "multiple definition of ");
+needle!(IN_FUNCTION_LOWER, ": in function `");
+needle!(IN_FUNCTION_UPPER, ": In function `");
+needle!(FRAME_IN, ": In ");
+needle!(FRAME_GLOBAL, ": At global scope");
+
+fn find(needle: &Needle, text: &str) -> Option<usize> {
+    needle.find(text.as_bytes())
+}
+
 const MARKERS: [(&str, Severity); 4] = [
     (": fatal error: ", Severity::Fatal),
     (": error: ", Severity::Error),
@@ -44,7 +65,12 @@ const MARKERS: [(&str, Severity); 4] = [
 pub fn parse_build_output(text: &str) -> BuildOutput {
     let mut parser = Parser {
         sketch_dir: sketch_dir(text),
-        out: BuildOutput::default(),
+        out: BuildOutput {
+            // Room for a failed build's diagnostics (they run to dozens; growing the vector
+            // copies them each time).
+            diagnostics: Vec::with_capacity(64),
+            ..BuildOutput::default()
+        },
         function: None,
         includes: Vec::new(),
         link_function: None,
@@ -99,7 +125,7 @@ impl Parser<'_> {
         }
         if line.starts_with([' ', '\t']) {
             // Source echo, caret, fix-it; or the rest of an include chain.
-            let trimmed = line.trim_start();
+            let trimmed = trim_start(line);
             if let Some(from) = trimmed.strip_prefix("from ")
                 && (from.ends_with(',') || from.ends_with(':'))
             {
@@ -256,8 +282,8 @@ impl Parser<'_> {
     /// GNU ld: `…/ld: x.o: in function `main':`, `main.cpp:(.text+0x8): undefined reference
     /// to `setup'`, `…/ld: region `FLASH' overflowed by 12 bytes`.
     fn linker_line(&mut self, line: &str) -> bool {
-        for marker in ["undefined reference to ", "multiple definition of "] {
-            if let Some(at) = line.find(marker) {
+        for marker in [&UNDEFINED_REFERENCE, &MULTIPLE_DEFINITION] {
+            if let Some(at) = find(marker, line) {
                 // `main.cpp:46: ` or `main.cpp:(.text+0x8): `.
                 let location = line[..at].trim_end_matches(": ");
                 let location = location.split(":(").next().unwrap_or(location);
@@ -278,9 +304,8 @@ impl Parser<'_> {
                 return true;
             }
         }
-        let lower_in_function = line
-            .find(": in function `")
-            .or_else(|| line.find(": In function `"));
+        let lower_in_function =
+            find(&IN_FUNCTION_LOWER, line).or_else(|| find(&IN_FUNCTION_UPPER, line));
         if let Some(at) = lower_in_function
             && line.ends_with("':")
         {
@@ -364,6 +389,22 @@ fn tool(severity: Severity, message: &str) -> Diagnostic {
     diagnostic(severity, DiagnosticOrigin::Tool, message.to_owned())
 }
 
+/// `str::trim_start`, stepping over ASCII blanks byte by byte (echo and caret lines start
+/// with long runs of spaces; decoding each char was a fortieth of an import); it decodes only
+/// from the first non-ASCII byte on.
+fn trim_start(line: &str) -> &str {
+    let blanks = line
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .count();
+    line[blanks..].trim_start()
+}
+
+/// `text.rsplit_once(':')` through `memrchr`.
+fn rsplit_colon(text: &str) -> Option<(&str, &str)> {
+    memchr::memrchr(b':', text.as_bytes()).map(|at| (&text[..at], &text[at + 1..]))
+}
+
 /// `file:12:5` → (`file`, 12, 5); `file:12` → (`file`, 12, None); `file` → (`file`, None, None).
 fn split_location(location: &str) -> (&str, Option<u32>, Option<u32>) {
     let number = |text: &str| -> Option<u32> {
@@ -371,8 +412,8 @@ fn split_location(location: &str) -> (&str, Option<u32>, Option<u32>) {
             .then(|| text.parse().ok())
             .flatten()
     };
-    match location.rsplit_once(':') {
-        Some((head, last)) if number(last).is_some() => match head.rsplit_once(':') {
+    match rsplit_colon(location) {
+        Some((head, last)) if number(last).is_some() => match rsplit_colon(head) {
             Some((file, middle)) if number(middle).is_some() => {
                 (file, number(middle), number(last))
             }
@@ -401,9 +442,7 @@ fn is_linker(program: &str) -> bool {
 /// `In constructor`, `In instantiation of`, `At global scope`, …), without the trailing colon.
 fn frame(line: &str) -> Option<&str> {
     let body = line.strip_suffix(':')?;
-    let at = body
-        .find(": In ")
-        .or_else(|| body.find(": At global scope"))?;
+    let at = find(&FRAME_IN, body).or_else(|| find(&FRAME_GLOBAL, body))?;
     Some(&body[at + 2..])
 }
 

@@ -42,9 +42,12 @@ fn diagnostic(severity: Severity, origin: DiagnosticOrigin, message: String) -> 
 /// Gives an indented source echo to the diagnostic that waits for one (`echo_for`), once: the
 /// first echo after a diagnostic is its own; later ones are carets, fix-its or a note's.
 fn attach_echo(diagnostics: &mut [Diagnostic], echo_for: &mut Option<usize>, line: &str) {
-    if let Some(code) = Diagnostic::source_echo(line)
-        && let Some(index) = echo_for.take()
+    // Most indented lines are carets and the rest of an echo nobody waits for: the line is
+    // only read when a diagnostic waits (reading it was a twentieth of an import).
+    if let Some(index) = *echo_for
+        && let Some(code) = Diagnostic::source_echo(line)
     {
+        *echo_for = None;
         diagnostics[index].source_line = Some(code.to_owned());
     }
 }

@@ -302,7 +302,12 @@ pub struct LegacyImporter<R> {
     spare: RawRecord,
     session: Option<SessionBuilder>,
     done: bool,
+    /// The compile-output buffer, between sessions.
+    output: String,
 }
+
+/// The largest compile-output buffer kept for the next session.
+const OUTPUT_KEPT: usize = 1024 * 1024;
 
 impl<R: BufRead> LegacyImporter<R> {
     /// `file`: the log's file name, recorded in every session's origin.
@@ -319,6 +324,7 @@ impl<R: BufRead> LegacyImporter<R> {
             spare: RawRecord::default(),
             session: None,
             done: false,
+            output: String::new(),
         }
     }
 
@@ -342,12 +348,20 @@ impl<R: BufRead> LegacyImporter<R> {
     fn record(&mut self, record: &RawRecord) -> Option<LegacySession> {
         let finished = match &self.session {
             Some(builder) if builder.same_session(record) => None,
-            Some(_) => self.session.take().map(SessionBuilder::finish),
+            Some(_) => self.session.take().map(|mut builder| {
+                // The next session reuses the buffer (unless one huge output made it large).
+                if builder.output.capacity() <= OUTPUT_KEPT {
+                    self.output = std::mem::take(&mut builder.output);
+                }
+                builder.finish()
+            }),
             None => None,
         };
         if self.session.is_none() {
             let id = self.session_id(record);
-            self.session = Some(SessionBuilder::new(id, &self.file, record));
+            let mut builder = SessionBuilder::new(id, &self.file, record);
+            builder.output = std::mem::take(&mut self.output);
+            self.session = Some(builder);
         }
         if let Some(builder) = self.session.as_mut() {
             builder.record(record);
@@ -412,6 +426,17 @@ fn after_spec_failure(message: &str) -> Option<&str> {
         .map(|at| &message[at + MARKER.len()..])
 }
 
+/// Puts a compile's output into `output`: the header's part, a newline, the record's body. The
+/// buffer is reused from compile to compile (a fresh string per compile, grown by `format!`,
+/// was a twentieth of the default mode's instructions, most of it in the allocator).
+fn header_and_body(output: &mut String, first: &str, body: &str) {
+    output.clear();
+    output.reserve(first.len() + 1 + body.len());
+    output.push_str(first);
+    output.push('\n');
+    output.push_str(body);
+}
+
 /// A compile whose result has not been logged yet.
 #[derive(Debug)]
 struct PendingCompile {
@@ -445,6 +470,8 @@ struct SessionBuilder {
     end: Option<SessionOutcome>,
     llm_calls: u32,
     compiles: u32,
+    /// The buffer a compile's output is put together in.
+    output: String,
 }
 
 /// Whether two logged model names are the same name, one of them possibly read from damaged
@@ -613,7 +640,9 @@ impl SessionBuilder {
             provider,
             batch: first.batch.clone(),
             legacy_session: first.session.clone(),
-            events: Vec::new(),
+            // Room for a typical session's events: growing a vector of events copies them all
+            // (a thirtieth of the default mode's instructions).
+            events: Vec::with_capacity(64),
         };
         let ms = epoch_ms(&first.timestamp);
         let mut builder = SessionBuilder {
@@ -633,6 +662,7 @@ impl SessionBuilder {
             end: None,
             llm_calls: 0,
             compiles: 0,
+            output: String::new(),
         };
         let started = Event::SessionStarted(SessionStarted {
             app: LEGACY_APP.to_owned(),
@@ -800,6 +830,14 @@ impl SessionBuilder {
             });
             self.emit(event);
         }
+    }
+
+    /// [`SessionBuilder::compile_result`] of the output a record holds in two parts.
+    fn compile_output(&mut self, attempt: u32, first: &str, body: &str, now: i64, ok: bool) {
+        let mut output = std::mem::take(&mut self.output);
+        header_and_body(&mut output, first, body);
+        self.compile_result(attempt, &output, now, ok);
+        self.output = output;
     }
 
     fn compile_result(&mut self, attempt: u32, output: &str, now: i64, succeeded: bool) {
@@ -1077,13 +1115,11 @@ impl SessionBuilder {
             // The header carries the compiler output's first line, the body the rest.
             let attempt = number_after(m, "NO.").unwrap_or(self.current_attempt());
             let first = m.split_once(": ").map_or("", |(_, first)| first);
-            let output = format!("{first}\n{}", r.body);
-            self.compile_result(attempt, &output, now, false);
+            self.compile_output(attempt, first, &r.body, now, false);
         } else if let Some(first) = m.strip_prefix("Program output: ") {
             // A successful compile: its output (size lines) is parsed like a failed one.
             let attempt = self.current_attempt();
-            let output = format!("{first}\n{}", r.body);
-            self.compile_result(attempt, &output, now, true);
+            self.compile_output(attempt, first, &r.body, now, true);
         } else if m.starts_with("Sketch code generation process completed successfully")
             || m.starts_with("Successfully generated and validated sketch code")
         {
