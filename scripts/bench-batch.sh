@@ -101,14 +101,18 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 load
-printf '%-16s %10s %10s %12s %12s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff."
+printf '%-16s %10s %10s %12s %12s %8s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff." "load 1m"
 # Each binary's runs share one compile cache, warmed first: the rows measure the sessions,
 # not a real compile in the first session of each run.
+# Each run writes to a folder of its own, kept until the end: deleting ~500 files just before
+# the next run made that run pay for it (on ext4 without a journal, creating a file skips every
+# inode freed in the last seconds to minutes: ~15% more CPU for the run after a deletion).
+runs=0
 lat_run() { # binary c label cache
     local exp
+    runs=$((runs + 1))
     exp=$(experiment "lat-$3" 32 openai:fake "$2")
-    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
-    rm -rf "${work:?}/lat-$3"
+    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3-$runs" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
     echo "$wall"
 }
 for side in ours anchor; do
@@ -124,7 +128,7 @@ for c in 1 4 16 16 16 16; do
         anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
         [ "$c" = 16 ] && anchor16=1
     fi
-    printf '%-16s %10.2f %10.2f %11.0f%% %12s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff"
+    printf '%-16s %10.2f %10.2f %11.0f%% %12s %8s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 echo "   (the c = 16 rows after the first are three consecutive runs of ours; each run is a new process)"
 load
