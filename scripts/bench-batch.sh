@@ -107,24 +107,24 @@ printf '%-16s %10s %10s %12s %12s %8s\n' "concurrency" "wall (s)" "ideal (s)" "e
 # Each run writes to a folder of its own, kept until the end: deleting ~500 files just before
 # the next run made that run pay for it (on ext4 without a journal, creating a file skips every
 # inode freed in the last seconds to minutes: ~15% more CPU for the run after a deletion).
-runs=0
 lat_run() { # binary c label cache
     local exp
-    runs=$((runs + 1))
     exp=$(experiment "lat-$3" 32 openai:fake "$2")
-    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3-$runs" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
+    read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
     echo "$wall"
 }
 for side in ours anchor; do
     b=$bin; [ "$side" = anchor ] && b=$anchor
     "$b" batch "$(experiment "warm-lat-$side" 1 replay:demo 1 "$answers")" --out "$work/warm-lat-$side" --cache-dir "$work/cache-lat-$side" -q >/dev/null
 done
+row=0
 for c in 1 4 16 16 16 16; do
+    row=$((row + 1))
     ideal=$(python3 -c "import math; print(math.ceil(32/$c)*2*$latency)")
-    wall=$(lat_run "$bin" "$c" "ours-$c" "$work/cache-lat-ours")
+    wall=$(lat_run "$bin" "$c" "ours-$row" "$work/cache-lat-ours")
     anchor_eff=""
     if [ "$c" != 16 ] || [ -z "${anchor16:-}" ]; then
-        awall=$(lat_run "$anchor" "$c" "anchor-$c" "$work/cache-lat-anchor")
+        awall=$(lat_run "$anchor" "$c" "anchor-$row" "$work/cache-lat-anchor")
         anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
         [ "$c" = 16 ] && anchor16=1
     fi
