@@ -43,7 +43,8 @@ pub enum Command {
     Trace(TraceCommand),
     /// Run one session: from an app file to a sketch that compiles (and, on AVR, predicts in
     /// simavr). Exit 0 success, 1 generation failed, 2 bad input or a rejected LLM request,
-    /// 3 LLM backend or toolchain unavailable.
+    /// 3 LLM backend or toolchain unavailable. With --stages: `autopilot pipeline` (its exit
+    /// codes).
     Run(Box<RunArgs>),
     /// Run the lifecycle pipeline of an app file's `[pipeline]` section: data processing (raw
     /// CSV → dataset), model conversion (Keras → checked .tflite and header), sketch generation
@@ -606,6 +607,11 @@ pub struct RunArgs {
     /// Most tokens one answer may have; default: the provider's.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
+    /// Run the lifecycle stages, in order, as `autopilot pipeline` does (dp: data processing,
+    /// mc: model conversion, sg: sketch generation), e.g. `dp,mc,sg`. `pipeline` runs all three
+    /// by default; `run` without it runs one sketch-generation session.
+    #[arg(long, value_delimiter = ',', value_name = "STAGES", value_parser = parse_pipeline_stage)]
+    pub stages: Option<Vec<autopilot_trace::PipelineStage>>,
     #[command(flatten)]
     pub env: SessionEnvArgs,
 }
@@ -615,10 +621,6 @@ pub struct RunArgs {
 pub struct PipelineArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// The stages to run, in order (dp: data processing, mc: model conversion, sg: sketch
-    /// generation).
-    #[arg(long, value_delimiter = ',', default_value = "dp,mc,sg", value_parser = parse_pipeline_stage)]
-    pub stages: Vec<autopilot_trace::PipelineStage>,
 }
 
 fn parse_pipeline_stage(text: &str) -> Result<autopilot_trace::PipelineStage, String> {

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
+use autopilot_llm::{ChatBackend, LlmClient, ModelRef, Provider, ReplayBackend, ScriptedAnswers};
 use autopilot_orchestrator::batch::{
     BatchObserver, Experiment, Invocation, PreparedRun, SessionPlan, check_unique_ids,
-    merge_run_dirs, pending_sessions, prepare_run_dir, run_each, sessions,
+    merge_run_dirs, pending_plans, prepare_run_dir, run_each, sessions,
 };
-use autopilot_orchestrator::session::{SessionReport, run_session};
+use autopilot_orchestrator::pipeline::{PipelineSetup, run_pipeline};
+use autopilot_orchestrator::session::{SessionSetup, run_session};
 use autopilot_steps::App;
-use autopilot_toolchain::Target;
-use autopilot_trace::{JsonlLayer, RunDirSink, SessionOutcome};
+use autopilot_toolchain::{PythonEnv, SandboxConfig, Target};
+use autopilot_trace::{JsonlLayer, PipelineStage, RunDirSink, SessionId, SessionOutcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{BatchArgs, GlobalArgs, MergeArgs};
@@ -42,10 +43,12 @@ impl Progress {
     }
 }
 
-impl BatchObserver<SessionPlan, SessionReport> for Progress {
+/// A planned item ends as one outcome: its session's, or its pipeline's (the first failed
+/// stage's).
+impl BatchObserver<SessionPlan, SessionOutcome> for Progress {
     fn started(&self, _plan: &SessionPlan) {}
 
-    fn finished(&self, plan: &SessionPlan, report: &SessionReport) {
+    fn finished(&self, plan: &SessionPlan, outcome: &SessionOutcome) {
         {
             let mut counts = self
                 .counts
@@ -53,7 +56,7 @@ impl BatchObserver<SessionPlan, SessionReport> for Progress {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let entry = counts.entry(plan.model.clone()).or_default();
             entry.1 += 1;
-            if matches!(report.outcome, SessionOutcome::Success { .. }) {
+            if matches!(outcome, SessionOutcome::Success { .. }) {
                 entry.0 += 1;
             }
         }
@@ -74,10 +77,15 @@ struct BatchContext {
     fallback: Option<(ModelRef, Arc<dyn ChatBackend>)>,
     out: PathBuf,
     experiment: String,
+    /// The experiment's stages (empty: one SG session per item) and what their Python runs
+    /// with (the environment or why there is none, the sandbox, the evaluation script).
+    stages: Vec<PipelineStage>,
+    python: (Result<PythonEnv, String>, SandboxConfig, PathBuf),
 }
 
 impl BatchContext {
-    fn setup(&self, plan: &SessionPlan) -> autopilot_orchestrator::session::SessionSetup {
+    /// The item's LLM client and the policies' fallback.
+    fn clients(&self, plan: &SessionPlan) -> (LlmClient, Option<LlmClient>) {
         let model = &self.models[&plan.model];
         let backend: Arc<dyn ChatBackend> = match (&self.answers, self.backends.get(&plan.model)) {
             (_, Some(live)) => live.clone(),
@@ -93,10 +101,25 @@ impl BatchContext {
             .fallback
             .as_ref()
             .map(|(m, b)| self.environment.client_on(m, b.clone()));
+        (llm, fallback)
+    }
+
+    fn target(&self, plan: &SessionPlan) -> Target {
+        self.targets[plan.target.as_deref().unwrap_or("app")].clone()
+    }
+
+    /// A sketch-generation session of the item: the item itself, or its pipeline's SG stage.
+    fn session(
+        &self,
+        plan: &SessionPlan,
+        app: App,
+        id: SessionId,
+        (llm, fallback): (LlmClient, Option<LlmClient>),
+    ) -> SessionSetup {
         let parts = SessionParts {
-            id: plan.id.clone(),
-            app: self.app.clone(),
-            target: self.targets[plan.target.as_deref().unwrap_or("app")].clone(),
+            id,
+            app,
+            target: self.target(plan),
             variant: plan.variant.clone(),
             llm,
             sampling: plan.sampling.clone(),
@@ -107,6 +130,58 @@ impl BatchContext {
             note: None,
         };
         self.environment.setup(parts, fallback)
+    }
+
+    fn setup(&self, plan: &SessionPlan) -> SessionSetup {
+        self.session(plan, self.app.clone(), plan.id.clone(), self.clients(plan))
+    }
+
+    /// The item as a pipeline: its id is the pipeline id, its stages' sessions are
+    /// `<id>-<stage>`, their outputs under `stages/<id>/`; one LLM client for all its stages,
+    /// as `autopilot pipeline` has.
+    fn pipeline(self: &Arc<Self>, plan: &SessionPlan) -> PipelineSetup {
+        let clients = self.clients(plan);
+        let (python, sandbox, eval_script) = self.python.clone();
+        let mut sampling = plan.sampling.clone();
+        sampling
+            .max_tokens
+            .get_or_insert(self.environment.policies.llm.max_tokens);
+        let sg = {
+            let context = self.clone();
+            let plan = plan.clone();
+            let clients = clients.clone();
+            Arc::new(move |app: App, id| context.session(&plan, app, id, clients.clone()))
+        };
+        PipelineSetup {
+            pipeline: plan.id.as_str().to_owned(),
+            run_dir: self.out.clone(),
+            stages_dir: self.out.join("stages").join(plan.id.as_str()),
+            batch: Some(plan.batch_cell(&self.experiment)),
+            app: self.app.clone(),
+            target: self.target(plan),
+            stages: self.stages.clone(),
+            llm: clients.0,
+            sampling,
+            stream: false,
+            policies: self.environment.policies.clone(),
+            python,
+            sandbox,
+            eval_script,
+            note: None,
+            sg,
+        }
+    }
+
+    /// Runs one planned item to its outcome.
+    async fn run(self: Arc<Self>, plan: SessionPlan) -> SessionOutcome {
+        if self.stages.is_empty() {
+            // Boxed: a session future is large, and the task need only hold a pointer.
+            let setup = Box::new(self.setup(&plan));
+            return Box::pin(run_session(&setup)).await.outcome;
+        }
+        let setup = Box::new(self.pipeline(&plan));
+        let report = Box::pin(run_pipeline(&setup, std::future::pending())).await;
+        report.outcome(setup.stages.len())
     }
 }
 
@@ -153,7 +228,37 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         env_args.policies.clone_from(&experiment.policies);
     }
     let environment = SessionEnvironment::resolve(&env_args)?;
-    let app = App::load(&experiment.app).input_error()?;
+    let pipelines = !experiment.stages.is_empty();
+    let app = if pipelines {
+        // Absolute paths: a stage's Python runs in its work folder.
+        App::load(&fs_err::canonicalize(&experiment.app).input_error()?).input_error()?
+    } else {
+        App::load(&experiment.app).input_error()?
+    };
+    // What the Python stages need, checked before anything runs.
+    super::pipeline::check_pipeline_section(&app, &experiment.stages)?;
+    let unit = if pipelines {
+        "pipeline(s)"
+    } else {
+        "session(s)"
+    };
+    // SG alone runs no Python: only the dp and mc stages need the environment.
+    let python = super::pipeline::python_setup(&environment);
+    if let Err(fix) = &python.0
+        && super::pipeline::python_stages(&experiment.stages)
+    {
+        return Err(anyhow!(
+            "{}: stages {}: the dp and mc stages run LLM-written Python in the project's environment: {fix}",
+            args.experiment.display(),
+            experiment
+                .stages
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .tool_unavailable();
+    }
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let target_names: Vec<Option<String>> = if experiment.targets.is_empty() {
         vec![None]
@@ -201,12 +306,18 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     let shard = args.shard;
     let plans = sessions(&experiment).filter(move |p| shard.is_none_or(|s| s.contains(p)));
     let out = args.out.clone().unwrap_or_else(|| {
-        let name = autopilot_trace::SessionId::sanitized(&experiment.name).to_string();
+        let name = SessionId::sanitized(&experiment.name).to_string();
         let name = args
             .shard
             .map_or(name.clone(), |s| format!("{name}-shard-{}-of-{}", s.k, s.n));
         PathBuf::from("runs").join(name)
     });
+    // A stage's Python runs in its work folder, where a relative path means nothing.
+    let out = if pipelines {
+        std::path::absolute(&out).input_error()?
+    } else {
+        out
+    };
     let mut limits = experiment.concurrency.clone();
     if let Some(n) = args.concurrency {
         if n == 0 {
@@ -247,7 +358,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         let mut stderr = crate::terminal::stderr();
         let _ = writeln!(
             stderr,
-            "batch {}: {} session(s) to run, {kept} already finished, in {}",
+            "batch {}: {} {unit} to run, {kept} already finished, in {}",
             experiment.name,
             pending,
             out.display()
@@ -296,6 +407,8 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         fallback,
         out: out.clone(),
         experiment: experiment.name.clone(),
+        stages: experiment.stages.clone(),
+        python,
     });
     // Setups are built when a session starts and ends are counted as they come: memory follows
     // the concurrency, not the batch size.
@@ -305,23 +418,16 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     // Infrastructure errors by kind, split by whether running again can help.
     let (mut transient, mut repeating) = (BTreeMap::new(), BTreeMap::new());
     runtime.block_on(run_each(
-        pending_sessions(&out, plans),
+        pending_plans(&out, &experiment.stages, plans),
         &limits,
-        move |plan| {
-            let context = context.clone();
-            async move {
-                // Boxed: a session future is large, and the task need only hold a pointer.
-                let setup = Box::new(context.setup(&plan));
-                Box::pin(run_session(&setup)).await
-            }
-        },
+        move |plan| context.clone().run(plan),
         progress.clone(),
         |result| {
             ran += 1;
             match result {
-                Ok((_, report)) => {
-                    *outcomes.entry(report.outcome.as_str()).or_default() += 1;
-                    if let SessionOutcome::InfrastructureError { kind, .. } = &report.outcome {
+                Ok((_, outcome)) => {
+                    *outcomes.entry(outcome.as_str()).or_default() += 1;
+                    if let SessionOutcome::InfrastructureError { kind, .. } = &outcome {
                         let by_kind = if repeats_on_rerun(*kind) {
                             &mut repeating
                         } else {
@@ -349,13 +455,13 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
         if ran == 0 {
             let _ = writeln!(
                 stderr,
-                "nothing to run: all {kept} session(s) of the plan had already finished in {}",
+                "nothing to run: all {kept} {unit} of the plan had already finished in {}",
                 out.display()
             );
         } else {
             let _ = writeln!(
                 stderr,
-                "ran {} session(s): {}{}; {}",
+                "ran {} {unit}: {}{}; {}",
                 ran,
                 summary.join(", "),
                 if crashed > 0 {
@@ -379,7 +485,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     if !repeating.is_empty() {
         let _ = writeln!(
             stderr,
-            "{} session(s) ended on infrastructure errors that running again would repeat ({}): fix the cause first (each session's trace says it; `autopilot doctor` checks the setup)",
+            "{} {unit} ended on infrastructure errors that running again would repeat ({}): fix the cause first (each session's trace says it; `autopilot doctor` checks the setup)",
             repeating.values().sum::<usize>(),
             kinds(&repeating)
         );
@@ -387,7 +493,7 @@ pub fn run(global: &GlobalArgs, args: &BatchArgs) -> CliResult<ExitStatus> {
     if !transient.is_empty() {
         let _ = writeln!(
             stderr,
-            "{} session(s) ended on infrastructure errors that may pass another time ({}): run again with --retry-failed",
+            "{} {unit} ended on infrastructure errors that may pass another time ({}): run again with --retry-failed",
             transient.values().sum::<usize>(),
             kinds(&transient)
         );

@@ -1,4 +1,4 @@
-//! `autopilot pipeline <app.toml>`: the lifecycle stages (data processing, model conversion,
+//! `autopilot pipeline <app.toml>` (and `autopilot run --stages`): the lifecycle stages (data processing, model conversion,
 //! sketch generation) in order, each one session trace in one run folder, resumable.
 
 use std::io::Write;
@@ -8,11 +8,11 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use autopilot_orchestrator::pipeline::{PipelineReport, PipelineSetup, run_pipeline};
 use autopilot_steps::App;
-use autopilot_toolchain::PythonEnv;
+use autopilot_toolchain::{PythonEnv, SandboxConfig};
 use autopilot_trace::{JsonlLayer, PipelineStage, RunDirSink, SamplingParams, SessionOutcome};
 
 use super::run::{choose_model, exit_status, session_id};
-use crate::cli::{GlobalArgs, PipelineArgs};
+use crate::cli::{GlobalArgs, PipelineArgs, RunArgs};
 use crate::exit::{CliResult, ErrorKind, ExitStatus, OutputError};
 use crate::setup::SessionParts;
 
@@ -22,16 +22,24 @@ fn eval_script() -> PathBuf {
 }
 
 pub fn run(global: &GlobalArgs, args: &PipelineArgs) -> CliResult<ExitStatus> {
-    let run_args = &args.run;
-    // Absolute paths throughout: the stages' Python runs in its work folder, where a path
-    // relative to here means nothing.
-    let app_path = fs_err::canonicalize(&run_args.app).input_error()?;
-    let app = App::load(&app_path).input_error()?;
-    let python_stages = args
+    let stages = args
+        .run
         .stages
+        .clone()
+        .unwrap_or_else(|| vec![PipelineStage::Dp, PipelineStage::Mc, PipelineStage::Sg]);
+    run_stages(global, &args.run, &stages)
+}
+
+/// Whether any of `stages` runs LLM-written Python (data processing, model conversion).
+pub(super) fn python_stages(stages: &[PipelineStage]) -> bool {
+    stages
         .iter()
-        .any(|s| matches!(s, PipelineStage::Dp | PipelineStage::Mc));
-    if python_stages && app.pipeline.is_none() {
+        .any(|s| matches!(s, PipelineStage::Dp | PipelineStage::Mc))
+}
+
+/// The app file gives what the Python stages start from, or the run is bad input.
+pub(super) fn check_pipeline_section(app: &App, stages: &[PipelineStage]) -> CliResult<()> {
+    if python_stages(stages) && app.pipeline.is_none() {
         return Err(anyhow!(
             "{}: no [pipeline] section (goal, raw, keras, held_out, features): the dp and mc \
              stages start from it; run `--stages sg` for the sketch alone",
@@ -39,7 +47,35 @@ pub fn run(global: &GlobalArgs, args: &PipelineArgs) -> CliResult<ExitStatus> {
         ))
         .input_error();
     }
-    if args.stages.is_empty() {
+    Ok(())
+}
+
+/// What every pipeline gets from the environment: the Python environment (or why there is
+/// none, with the fix), the sandbox, the model-evaluation script.
+pub(super) fn python_setup(
+    environment: &crate::setup::SessionEnvironment,
+) -> (Result<PythonEnv, String>, SandboxConfig, PathBuf) {
+    (
+        PythonEnv::discover().map_err(|e| e.to_string()),
+        // Python stages have no unsandboxed mode: the toolchain's sandbox settings when they
+        // exist, bubblewrap's defaults when the compile sandbox was turned off.
+        environment.toolchain.sandbox.clone().unwrap_or_default(),
+        eval_script(),
+    )
+}
+
+/// `autopilot pipeline`, and `autopilot run --stages`: the same code path.
+pub(super) fn run_stages(
+    global: &GlobalArgs,
+    run_args: &RunArgs,
+    stages: &[PipelineStage],
+) -> CliResult<ExitStatus> {
+    // Absolute paths throughout: the stages' Python runs in its work folder, where a path
+    // relative to here means nothing.
+    let app_path = fs_err::canonicalize(&run_args.app).input_error()?;
+    let app = App::load(&app_path).input_error()?;
+    check_pipeline_section(&app, stages)?;
+    if stages.is_empty() {
         return Err(anyhow!("--stages names no stage")).input_error();
     }
     let environment = crate::setup::SessionEnvironment::resolve(&run_args.env)?;
@@ -61,12 +97,7 @@ pub fn run(global: &GlobalArgs, args: &PipelineArgs) -> CliResult<ExitStatus> {
     let layer = JsonlLayer::new(RunDirSink::new(&out));
     let write_errors = layer.errors();
     crate::logging::attach_sessions(layer, true);
-    let llm = environment.client(&choice.model, choice.recorded.clone())?;
-    let fallback_llm = environment.fallback_client()?;
-    if let Some(note) = &choice.note {
-        let mut stderr = crate::terminal::stderr();
-        let _ = writeln!(stderr, "note: {note}");
-    }
+    let (llm, fallback_llm) = choice.clients(&environment)?;
     let sampling = SamplingParams {
         temperature: run_args.temperature,
         top_p: run_args.top_p,
@@ -104,21 +135,22 @@ pub fn run(global: &GlobalArgs, args: &PipelineArgs) -> CliResult<ExitStatus> {
     sampling
         .max_tokens
         .get_or_insert(environment.policies.llm.max_tokens);
+    let (python, sandbox, eval_script) = python_setup(&environment);
     let setup = PipelineSetup {
         pipeline,
         run_dir: out.clone(),
+        stages_dir: out.join("stages"),
+        batch: None,
         app,
         target,
-        stages: args.stages.clone(),
+        stages: stages.to_vec(),
         llm,
         sampling,
         stream: run_args.stream,
         policies: environment.policies.clone(),
-        python: PythonEnv::discover().map_err(|e| e.to_string()),
-        // Python stages have no unsandboxed mode: the toolchain's sandbox settings when they
-        // exist, bubblewrap's defaults when the compile sandbox was turned off.
-        sandbox: environment.toolchain.sandbox.clone().unwrap_or_default(),
-        eval_script: eval_script(),
+        python,
+        sandbox,
+        eval_script,
         note: choice.note,
         sg,
     };

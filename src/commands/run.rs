@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use autopilot_llm::{ChatBackend, ModelRef, Provider, ReplayMatch};
+use autopilot_llm::{ChatBackend, LlmClient, ModelRef, Provider, ReplayMatch};
 use autopilot_orchestrator::session::{SessionReport, infra, run_session_until, sketch_name};
 use autopilot_otel::{Exporter, ExportingSink};
 use autopilot_steps::App;
@@ -27,6 +27,23 @@ pub(super) struct ModelChoice {
     pub(super) recorded: Option<Arc<dyn ChatBackend>>,
     /// Said on stderr and recorded in the trace.
     pub(super) note: Option<String>,
+}
+
+impl ModelChoice {
+    /// The chosen model's client (on its recorded answers, if any) and the policies' fallback;
+    /// the choice's note said on stderr.
+    pub(super) fn clients(
+        &self,
+        environment: &SessionEnvironment,
+    ) -> CliResult<(LlmClient, Option<LlmClient>)> {
+        let llm = environment.client(&self.model, self.recorded.clone())?;
+        let fallback_llm = environment.fallback_client()?;
+        if let Some(note) = &self.note {
+            let mut stderr = crate::terminal::stderr();
+            let _ = writeln!(stderr, "note: {note}");
+        }
+        Ok((llm, fallback_llm))
+    }
 }
 
 /// The local models of a reachable Ollama, a coder model first.
@@ -160,6 +177,10 @@ pub fn exit_status(outcome: &SessionOutcome) -> ExitStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
+    // `run --stages` is `autopilot pipeline`: the same code path and exit codes.
+    if let Some(stages) = &args.stages {
+        return super::pipeline::run_stages(global, args, stages);
+    }
     let mut app = App::load(&args.app).input_error()?;
     // The trace records the app file's canonical path, so `autopilot replay` finds it from
     // any folder.
@@ -189,12 +210,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CliResult<ExitStatus> {
     ));
     let write_errors = layer.errors();
     crate::logging::attach_sessions(layer, true);
-    let llm = environment.client(&choice.model, choice.recorded.clone())?;
-    let fallback_llm = environment.fallback_client()?;
-    if let Some(note) = &choice.note {
-        let mut stderr = crate::terminal::stderr();
-        let _ = writeln!(stderr, "note: {note}");
-    }
+    let (llm, fallback_llm) = choice.clients(&environment)?;
     let parts = SessionParts {
         id: id.clone(),
         app,

@@ -8,6 +8,7 @@ mod doctor_cli;
 mod export_cli;
 mod hostile_cli;
 mod llama;
+mod pipeline_batch_cli;
 mod pipeline_cli;
 mod replay_cli;
 mod report_cli;

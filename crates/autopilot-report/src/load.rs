@@ -180,6 +180,7 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
         target: String::new(),
         variant: String::new(),
         stage: "sg".to_owned(),
+        pipeline: String::new(),
         outcome: "unfinished".to_owned(),
         success_attempt: None,
         attempts: 0,
@@ -231,6 +232,7 @@ pub fn report_session(session: &str, events: &[(&str, &Event)]) -> ReportSession
             }
             Event::PipelineStageStarted(started) => {
                 started.stage.as_str().clone_into(&mut row.stage);
+                row.pipeline.clone_from(&started.pipeline);
             }
             Event::SessionFinished(f) => finished = Some(f),
             _ => {}

@@ -19,6 +19,8 @@ pub struct ReportSession {
     /// The lifecycle stage the session was (`dp`, `mc`, `sg`): `sg` for a session that is no
     /// stage of a pipeline (every `autopilot run` and legacy session generates a sketch).
     pub stage: String,
+    /// The pipeline id the session was a stage of; empty when none.
+    pub pipeline: String,
     /// `success`, `exhausted`, `aborted`, `infrastructure_error`, or, for a session without
     /// `session_finished`, `truncated` (a legacy log that stops inside it) or `unfinished`.
     pub outcome: String,

@@ -93,6 +93,9 @@ fn sessions_csv(input: &ReportInput) -> String {
             "cost_usd",
             "provider",
             "answers",
+            // Added with batches of pipelines, at the end so older readers keep their columns.
+            "stage",
+            "pipeline",
         ],
         input.sessions.iter().map(|s| {
             vec![
@@ -110,6 +113,8 @@ fn sessions_csv(input: &ReportInput) -> String {
                 csv_opt(s.cost_usd),
                 csv_text(&s.provider),
                 csv_text(&s.answers),
+                csv_text(&s.stage),
+                csv_text(&s.pipeline),
             ]
         }),
     )

@@ -18,6 +18,7 @@ fn session(
         target: "uno".into(),
         variant: variant.into(),
         stage: "sg".into(),
+        pipeline: String::new(),
         outcome: outcome.into(),
         success_attempt: attempt,
         attempts: attempt.unwrap_or(5),
@@ -178,7 +179,7 @@ fn every_file_is_rendered_and_the_html_is_self_contained() {
     );
     assert!(
         file(&report, "sessions.csv")
-            .contains("\nm1-1000,m1,uno,a,success,2,2,6,1000,,1.000,0.001000,openai,live\n")
+            .contains("\nm1-1000,m1,uno,a,success,2,2,6,1000,,1.000,0.001000,openai,live,sg,\n")
     );
 }
 
@@ -257,6 +258,7 @@ fn pipeline_sessions_get_the_per_stage_table() {
     );
     let mut dp = session("m1", "lifecycle", "success", Some(1), 2000);
     dp.stage = "dp".into();
+    dp.pipeline = "p1".into();
     let mut dp_failed = session("m1", "lifecycle", "exhausted", None, 4000);
     dp_failed.stage = "dp".into();
     dp_failed.input_tokens = None;
@@ -294,4 +296,26 @@ fn pipeline_sessions_get_the_per_stage_table() {
     assert!(md.contains("## Per stage"), "{md}");
     assert!(md.contains("| dp | m1 | 2 | 50.0%"), "{md}");
     assert!(report.files.iter().any(|(n, _)| n == "stages.csv"));
+    // sessions.csv ends each row with the stage and the pipeline (empty when none).
+    let sessions = file(&report, "sessions.csv");
+    assert!(
+        sessions.starts_with("session,")
+            && sessions
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",answers,stage,pipeline")
+    );
+    assert!(
+        sessions.lines().any(|l| l.ends_with(",live,dp,p1")),
+        "{sessions}"
+    );
+    assert!(
+        sessions.lines().any(|l| l.ends_with(",live,mc,")),
+        "{sessions}"
+    );
+    assert!(
+        sessions.lines().any(|l| l.ends_with(",live,sg,")),
+        "{sessions}"
+    );
 }

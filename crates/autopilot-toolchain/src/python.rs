@@ -185,6 +185,8 @@ impl PythonJob {
                 cpu_seconds: Some(300),
                 processes: Some(256),
                 file_size: Some(128 << 20),
+                // Sealed: its `/tmp` is read-only, Python's TMPDIR is in the work dir.
+                tmp_size: Some(1 << 20),
             },
         }
     }

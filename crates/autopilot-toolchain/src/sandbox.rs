@@ -2,7 +2,7 @@
 //! line that wraps a tool, and its resource limits. Pure: the process runner spawns it.
 //!
 //! The file-system view is an **allow-list**, not `/` with holes: the system directories
-//! (`/usr` and its merged-`/usr` links, the dynamic linker cache) read-only, a private `/tmp`,
+//! (`/usr` and its merged-`/usr` links, the dynamic linker cache) read-only, a private, capped `/tmp`,
 //! `/proc` and a minimal `/dev`, the folders this run names read-only (sketch, cores,
 //! libraries, the firmware), and exactly the folders it names writable (build path, build
 //! cache). Hiding secrets from a full view would need a list of every place a secret may live
@@ -37,11 +37,14 @@ pub struct Limits {
     pub processes: Option<u64>,
     /// `RLIMIT_FSIZE` in bytes: the largest file the tool may write.
     pub file_size: Option<u64>,
+    /// The size of the private `/tmp` (a memory-backed tmpfs) in bytes: many files under
+    /// `file_size` each would otherwise fill half the host's RAM.
+    pub tmp_size: Option<u64>,
 }
 
 impl Default for Limits {
     /// 1 GiB of address space (a compile of the corpus' largest sketch needs about a quarter),
-    /// 10 CPU minutes, 256 processes, 256 MiB files.
+    /// 10 CPU minutes, 256 processes, 256 MiB files, 512 MiB of `/tmp`.
     fn default() -> Self {
         Limits {
             address_space: Some(1 << 30),
@@ -49,6 +52,7 @@ impl Default for Limits {
             cpu_seconds: Some(600),
             processes: Some(256),
             file_size: Some(256 << 20),
+            tmp_size: Some(TMP_SIZE),
         }
     }
 }
@@ -93,6 +97,10 @@ pub const SYSTEM_READ_ONLY: &[&str] = &[
 /// The directories searched for a bare program name inside the sandbox.
 pub const SANDBOX_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
+/// The default size of a sandbox's private `/tmp`: the compilers' scratch files of the largest
+/// TFLM build are a few MiB (builds write to their build path, which is a host folder).
+pub const TMP_SIZE: u64 = 512 << 20;
+
 /// The `prlimit` program that applies the limits inside the sandbox.
 const PRLIMIT: &str = "/usr/bin/prlimit";
 
@@ -115,10 +123,10 @@ impl Sandbox {
         }
     }
 
-    /// Makes the writable folders the only writable places: the sandbox's own root, `/tmp`
-    /// and `/dev` (memory-backed, otherwise writable scratch) are remounted read-only after
-    /// the binds. For code that is told where to write (Python with `TMPDIR` in its work dir);
-    /// compilers keep their private `/tmp`.
+    /// Makes the writable folders the only writable places: the private `/tmp` is remounted
+    /// read-only after the binds too (the sandbox's own root and `/dev` always are). For code
+    /// that is told where to write (Python with `TMPDIR` in its work dir); compilers keep
+    /// their private, size-capped `/tmp`.
     #[must_use]
     pub fn sealed(mut self) -> Self {
         self.sealed = true;
@@ -173,9 +181,15 @@ impl Sandbox {
         for path in SYSTEM_READ_ONLY {
             push_bind(&mut out, "--ro-bind-try", Path::new(path));
         }
-        for flag in ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"] {
+        for flag in ["--proc", "/proc", "--dev", "/dev"] {
             out.push(flag.into());
         }
+        if let Some(size) = self.config.limits.tmp_size {
+            out.push("--size".into());
+            out.push(size.to_string().into());
+        }
+        out.push("--tmpfs".into());
+        out.push("/tmp".into());
         // Binds after `/tmp` (runs often live under it), shallow before deep, so a writable
         // build path inside a read-only folder stays writable (and the other way round).
         let mut binds: Vec<(&Path, &str)> = self
@@ -193,12 +207,17 @@ impl Sandbox {
         for (path, flag) in binds {
             push_bind(&mut out, flag, path);
         }
-        if self.sealed {
-            // Not recursive: the binds below keep their own read-only or writable mounts.
-            for dir in ["/", "/tmp", "/dev"] {
-                out.push("--remount-ro".into());
-                out.push(dir.into());
-            }
+        // The sandbox's root and `/dev` are bwrap's own memory-backed scratch: writable, a
+        // tool's stray writes would land there, uncapped. Not recursive: the binds below keep
+        // their own read-only or writable mounts.
+        let sealed: &[&str] = if self.sealed {
+            &["/", "/tmp", "/dev"]
+        } else {
+            &["/", "/dev"]
+        };
+        for dir in sealed {
+            out.push("--remount-ro".into());
+            out.push(dir.into());
         }
         out.push("--chdir".into());
         out.push(cwd.unwrap_or(Path::new("/tmp")).into());

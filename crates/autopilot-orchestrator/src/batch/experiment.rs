@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use autopilot_trace::SamplingParams;
+use autopilot_trace::{PipelineStage, SamplingParams};
 use serde::{Deserialize, Serialize};
 
 /// A named sampling setting (the published experiments call theirs `P` and `NP`).
@@ -94,6 +94,8 @@ struct ExperimentFile {
     policies: Option<PathBuf>,
     #[serde(default)]
     answers: Option<PathBuf>,
+    #[serde(default)]
+    stages: Vec<PipelineStage>,
 }
 
 fn default_runs() -> u32 {
@@ -124,6 +126,11 @@ pub struct Experiment {
     /// A scripted answers file that `replay:` models answer from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answers: Option<PathBuf>,
+    /// Lifecycle stages each planned item runs as one pipeline (`autopilot pipeline`), in
+    /// order; empty: one sketch-generation session per item, as before pipelines existed.
+    /// Left out of the manifest when empty, so older run directories keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<PipelineStage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +213,14 @@ impl Experiment {
         check_unique(&file.models, "models").map_err(&invalid)?;
         check_unique(&file.targets, "targets").map_err(&invalid)?;
         check_unique(&file.variants, "variants").map_err(&invalid)?;
+        // Each stage once, in the lifecycle's order: a later stage starts from an earlier one's
+        // outputs.
+        if !file.stages.windows(2).all(|w| w[0] < w[1]) {
+            return Err(invalid(format!(
+                "key `stages`: {:?} must list each stage once, in the order dp, mc, sg",
+                file.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+            )));
+        }
         let names: Vec<String> = file.sampling.iter().map(|s| s.name.clone()).collect();
         check_unique(&names, "sampling").map_err(&invalid)?;
         for (i, setting) in file.sampling.iter().enumerate() {
@@ -249,6 +264,7 @@ impl Experiment {
             concurrency: file.concurrency,
             policies: file.policies.map(|p| base.join(p)),
             answers: file.answers.map(|p| base.join(p)),
+            stages: file.stages,
         })
     }
 }
@@ -305,6 +321,29 @@ total = 8
         assert_eq!(exp.variants, ["default"]);
         assert_eq!(exp.sampling.len(), 1);
         assert_eq!(exp.runs, 1);
+        assert!(exp.stages.is_empty(), "one SG session per item by default");
+    }
+
+    #[test]
+    fn stages_make_pipelines_and_leave_older_manifests_their_hash() {
+        let text = "name='x'\napp='a.toml'\nmodels=['replay:demo']\n";
+        let plain = Experiment::parse(text, Path::new("e.toml")).unwrap();
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("stages"), "{json}");
+        let piped = Experiment::parse(
+            &format!("{text}stages=['dp','mc','sg']\n"),
+            Path::new("e.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            piped.stages,
+            [PipelineStage::Dp, PipelineStage::Mc, PipelineStage::Sg]
+        );
+        assert!(
+            serde_json::to_string(&piped)
+                .unwrap()
+                .contains("\"stages\":[\"dp\",\"mc\",\"sg\"]")
+        );
     }
 
     #[test]
@@ -329,6 +368,18 @@ total = 8
             (
                 "name='x'\napp='a'\nmodels=['a:b']\n[concurrency]\nproviders={ollama=0}\n",
                 "concurrency.providers.ollama",
+            ),
+            (
+                "name='x'\napp='a'\nmodels=['a:b']\nstages=['mc','dp']\n",
+                "key `stages`",
+            ),
+            (
+                "name='x'\napp='a'\nmodels=['a:b']\nstages=['dp','dp']\n",
+                "each stage once",
+            ),
+            (
+                "name='x'\napp='a'\nmodels=['a:b']\nstages=['xx']\n",
+                "stages",
             ),
         ];
         for (text, expected) in cases {

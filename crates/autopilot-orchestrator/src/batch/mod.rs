@@ -17,5 +17,7 @@ pub use merge::{MergeError, MergeReport, merge_run_dirs};
 pub use plan::{
     DuplicateSessionId, SessionPlan, Shard, ShardError, check_unique_ids, expand, sessions,
 };
-pub use prepare::{Invocation, PrepareError, PreparedRun, pending_sessions, prepare_run_dir};
+pub use prepare::{
+    Invocation, PrepareError, PreparedRun, pending_plans, pending_sessions, prepare_run_dir,
+};
 pub use resume::ManifestError;

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use autopilot_toolchain::{Compiler, Target, ToolchainConfig};
-use autopilot_trace::{ComponentVersion, RunDirSink, format_timestamp};
+use autopilot_trace::{ComponentVersion, PipelineStage, RunDirSink, format_timestamp};
 
 use super::experiment::Experiment;
 use super::plan::SessionPlan;
 use super::resume::{
-    Manifest, ManifestError, PlannedAction, planned_action, read_manifest, set_aside,
-    write_manifest,
+    Manifest, ManifestError, PlannedAction, pipeline_action, planned_action, read_manifest,
+    set_aside, write_manifest,
 };
 
 /// What this invocation records in the manifest besides the experiment, and how it resumes.
@@ -99,15 +99,22 @@ pub async fn prepare_run_dir(
     // What runs: finished sessions are kept; interrupted ones are set aside and run again.
     let mut pending = 0usize;
     let mut kept = 0usize;
+    // A pipeline's unit of resume is its first unfinished stage session.
     for plan in plans {
-        match planned_action(&plan, out, invocation.retry_failed)? {
-            PlannedAction::Keep => kept += 1,
-            PlannedAction::Run => pending += 1,
-            PlannedAction::Rerun { reason } => {
-                tracing::info!(session = %plan.id, reason, "running again");
-                set_aside(out, &plan.id)?;
+        let (action, session) = if experiment.stages.is_empty() {
+            let action = planned_action(&plan, out, invocation.retry_failed)?;
+            (action, Some(plan.id.clone()))
+        } else {
+            pipeline_action(&plan, &experiment.stages, out, invocation.retry_failed)?
+        };
+        match (action, session) {
+            (PlannedAction::Keep, _) => kept += 1,
+            (PlannedAction::Rerun { reason }, Some(session)) => {
+                tracing::info!(session = %session, reason, "running again");
+                set_aside(out, &session)?;
                 pending += 1;
             }
+            (PlannedAction::Run | PlannedAction::Rerun { .. }, _) => pending += 1,
         }
     }
     Ok(PreparedRun { pending, kept })
@@ -124,6 +131,27 @@ pub fn pending_sessions(
     plans
         .into_iter()
         .filter(move |plan| !RunDirSink::session_path(&out, &plan.id).exists())
+}
+
+/// [`pending_sessions`] for an experiment of pipelines (`stages`; empty: sessions): the
+/// planned pipelines not finished, after [`prepare_run_dir`].
+pub fn pending_plans(
+    out: &Path,
+    stages: &[PipelineStage],
+    plans: impl IntoIterator<Item = SessionPlan>,
+) -> impl Iterator<Item = SessionPlan> {
+    let out = out.to_owned();
+    let stages = stages.to_vec();
+    plans.into_iter().filter(move |plan| {
+        if stages.is_empty() {
+            return !RunDirSink::session_path(&out, &plan.id).exists();
+        }
+        // An unreadable trace: run it, and let the run say what is wrong.
+        !matches!(
+            pipeline_action(plan, &stages, &out, false),
+            Ok((PlannedAction::Keep, _))
+        )
+    })
 }
 
 /// Tool, core and library versions of every target the experiment uses.

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use autopilot_trace::{
-    ComponentVersion, Event, RunDirSink, SessionId, SessionOutcome, TraceRecord,
+    ComponentVersion, Event, PipelineStage, RunDirSink, SessionId, SessionOutcome, TraceRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +170,39 @@ pub(crate) fn planned_action(
     })
 }
 
+/// [`planned_action`] for a planned pipeline: its stage sessions (`<id>-<stage>`) read in
+/// order. The pipeline is kept when every stage succeeded or one ended (a failed stage is a
+/// result, as a session is); otherwise it runs from its first unfinished stage — the earlier
+/// ones are resumed by the pipeline runner from their manifests, never run again. Returns the
+/// stage session whose files are set aside when the action is a re-run.
+pub(crate) fn pipeline_action(
+    plan: &SessionPlan,
+    stages: &[PipelineStage],
+    run_dir: &Path,
+    retry_failed: bool,
+) -> std::io::Result<(PlannedAction, Option<SessionId>)> {
+    for &stage in stages {
+        let id = crate::pipeline::stage_session_id(plan.id.as_str(), stage);
+        let action = match scan_session(run_dir, &id)? {
+            SessionState::Finished(SessionOutcome::Success { .. }) => continue,
+            SessionState::Missing => PlannedAction::Run,
+            SessionState::Interrupted => PlannedAction::Rerun {
+                reason: format!("{stage} stage interrupted"),
+            },
+            SessionState::Finished(SessionOutcome::InfrastructureError { kind, .. })
+                if retry_failed =>
+            {
+                PlannedAction::Rerun {
+                    reason: format!("{stage} stage: infrastructure error ({kind})"),
+                }
+            }
+            SessionState::Finished(_) => PlannedAction::Keep,
+        };
+        return Ok((action, Some(id)));
+    }
+    Ok((PlannedAction::Keep, None))
+}
+
 /// Moves a session's trace and artifacts to `<run>/superseded/<id>.<n>…` so it can run again.
 pub(crate) fn set_aside(run_dir: &Path, id: &SessionId) -> std::io::Result<()> {
     let superseded = run_dir.join("superseded");
@@ -232,6 +265,59 @@ mod tests {
             scan_session(dir.path(), &id).unwrap(),
             SessionState::Finished(SessionOutcome::InfrastructureError { .. })
         ));
+    }
+
+    /// A pipeline resumes at its first unfinished stage; a failed stage ends it as a result.
+    #[test]
+    fn a_pipeline_runs_from_its_first_unfinished_stage() {
+        use crate::batch::{Experiment, expand};
+        let exp = Experiment::parse(
+            "name='e'\napp='a.toml'\nmodels=['replay:x']\nstages=['dp','mc','sg']\n",
+            Path::new("e.toml"),
+        )
+        .unwrap();
+        let plan = &expand(&exp).unwrap()[0];
+        let dir = tempfile::tempdir().unwrap();
+        let action = |retry| pipeline_action(plan, &exp.stages, dir.path(), retry).unwrap();
+        let stage_id = |stage| crate::pipeline::stage_session_id(plan.id.as_str(), stage);
+        let write = |stage, text: String| {
+            let path = RunDirSink::session_path(dir.path(), &stage_id(stage));
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        };
+        let success = r#"{"type":"session_finished","outcome":{"status":"success","attempt":1},"totals":{"attempts":1,"llm_calls":1,"wall_ms":5}}"#;
+        let exhausted = r#"{"type":"session_finished","outcome":{"status":"exhausted","stage":"operation"},"totals":{"attempts":5,"llm_calls":5,"wall_ms":5}}"#;
+        assert_eq!(
+            action(false),
+            (PlannedAction::Run, Some(stage_id(PipelineStage::Dp)))
+        );
+        write(PipelineStage::Dp, line(0, NOTE) + &line(1, success));
+        write(PipelineStage::Mc, line(0, NOTE));
+        assert_eq!(
+            action(false),
+            (
+                PlannedAction::Rerun {
+                    reason: "mc stage interrupted".into()
+                },
+                Some(stage_id(PipelineStage::Mc))
+            )
+        );
+        write(PipelineStage::Mc, line(0, NOTE) + &line(1, FINISHED));
+        assert_eq!(action(false).0, PlannedAction::Keep);
+        assert!(matches!(action(true).0, PlannedAction::Rerun { .. }));
+        write(PipelineStage::Mc, line(0, NOTE) + &line(1, exhausted));
+        assert_eq!(
+            action(true).0,
+            PlannedAction::Keep,
+            "a failed stage is a result"
+        );
+        write(PipelineStage::Mc, line(0, NOTE) + &line(1, success));
+        assert_eq!(
+            action(false),
+            (PlannedAction::Run, Some(stage_id(PipelineStage::Sg)))
+        );
+        write(PipelineStage::Sg, line(0, NOTE) + &line(1, success));
+        assert_eq!(action(false), (PlannedAction::Keep, None));
     }
 
     #[test]

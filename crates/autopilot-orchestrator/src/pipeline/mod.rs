@@ -15,5 +15,7 @@ mod runner;
 mod setup;
 mod stage;
 
-pub use runner::{MANIFEST, PipelineReport, StageManifest, StageResult, run_pipeline};
+pub use runner::{
+    MANIFEST, PipelineReport, StageManifest, StageResult, run_pipeline, stage_session_id,
+};
 pub use setup::{PipelineSetup, SgSetup};

@@ -49,6 +49,24 @@ impl PipelineReport {
     pub fn failed(&self) -> Option<&StageResult> {
         self.stages.iter().find(|s| !s.succeeded())
     }
+
+    /// The pipeline's outcome as one session's (a batch counts pipelines by it): the first
+    /// failed stage's; success when all `requested` stages succeeded.
+    pub fn outcome(&self, requested: usize) -> SessionOutcome {
+        match self.failed() {
+            Some(stage) => stage.outcome.clone(),
+            None if self.stages.len() == requested => SessionOutcome::Success {
+                attempt: self.stages.last().map_or(0, |s| match s.outcome {
+                    SessionOutcome::Success { attempt } => attempt,
+                    _ => 0,
+                }),
+            },
+            // The runner stops early only at a failed stage; said all the same.
+            None => SessionOutcome::Aborted {
+                reason: "the pipeline stopped before its last stage".to_owned(),
+            },
+        }
+    }
 }
 
 pub(super) fn millis(duration: Duration) -> u64 {
@@ -160,7 +178,7 @@ async fn run_stage(
             };
             let mut session = (setup.sg)(app, id.clone());
             session.pipeline = Some(setup.pipeline.clone());
-            let sketch_dir = setup.run_dir.join("stages").join("sg").join("sketch");
+            let sketch_dir = setup.stage_dir(PipelineStage::Sg).join("sketch");
             session.final_dir = Some(sketch_dir);
             let ended = run_session_until(&session, stop).await;
             let outputs = ended
@@ -225,11 +243,16 @@ fn sketch_outputs(dir: &Path) -> Vec<StageFile> {
         .collect()
 }
 
-/// `<pipeline>-<stage>`, then `-2`, `-3` … when a trace of that id exists (an earlier try of
+/// The session id a stage of a pipeline first gets: `<pipeline>-<stage>`.
+pub fn stage_session_id(pipeline: &str, stage: PipelineStage) -> SessionId {
+    SessionId::sanitized(&format!("{pipeline}-{stage}"))
+}
+
+/// [`stage_session_id`], then `-2`, `-3` … when a trace of that id exists (an earlier try of
 /// the stage in this run folder): one session per trace file.
 fn session_id(run_dir: &Path, pipeline: &str, stage: PipelineStage) -> SessionId {
     let base = format!("{pipeline}-{stage}");
-    let mut id = SessionId::sanitized(&base);
+    let mut id = stage_session_id(pipeline, stage);
     let mut n = 1;
     while RunDirSink::session_path(run_dir, &id).exists() {
         n += 1;
@@ -239,11 +262,7 @@ fn session_id(run_dir: &Path, pipeline: &str, stage: PipelineStage) -> SessionId
 }
 
 fn manifest_path(setup: &PipelineSetup, stage: PipelineStage) -> PathBuf {
-    setup
-        .run_dir
-        .join("stages")
-        .join(stage.as_str())
-        .join(MANIFEST)
+    setup.stage_dir(stage).join(MANIFEST)
 }
 
 fn write_manifest(setup: &PipelineSetup, result: &StageResult, inputs: Vec<StageFile>) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use autopilot_llm::LlmClient;
 use autopilot_steps::{App, Policies};
 use autopilot_toolchain::{PythonEnv, SandboxConfig, Target};
-use autopilot_trace::{PipelineStage, SamplingParams, SessionId};
+use autopilot_trace::{BatchCell, PipelineStage, SamplingParams, SessionId};
 
 use crate::session::SessionSetup;
 
@@ -20,9 +20,14 @@ pub type SgSetup = Arc<dyn Fn(App, SessionId) -> SessionSetup + Send + Sync>;
 pub struct PipelineSetup {
     /// Shared by every stage session of the run (`pipeline_stage_started.pipeline`).
     pub pipeline: String,
-    /// The run directory: `sessions/` (traces), `artifacts/<session>/` (work folders),
-    /// `stages/<stage>/` (validated outputs and the manifest that makes a stage resumable).
+    /// The run directory: `sessions/` (traces), `artifacts/<session>/` (work folders).
     pub run_dir: PathBuf,
+    /// Where `<stage>/` folders go (validated outputs and the manifest that makes a stage
+    /// resumable): `<run_dir>/stages` for one pipeline, `<run_dir>/stages/<pipeline>` for one of
+    /// a batch's pipelines.
+    pub stages_dir: PathBuf,
+    /// Where the pipeline sits in a batch experiment (each stage's `session_started.batch`).
+    pub batch: Option<BatchCell>,
     pub app: App,
     pub target: Target,
     /// The stages to run, in order.
@@ -40,6 +45,13 @@ pub struct PipelineSetup {
     /// A note for each stage trace's first lines (e.g. hand-written demo answers).
     pub note: Option<String>,
     pub sg: SgSetup,
+}
+
+impl PipelineSetup {
+    /// A stage's folder of validated outputs and its manifest.
+    pub fn stage_dir(&self, stage: PipelineStage) -> PathBuf {
+        self.stages_dir.join(stage.as_str())
+    }
 }
 
 impl std::fmt::Debug for PipelineSetup {

@@ -108,7 +108,7 @@ pub(super) async fn run_stage_session(
             seed: setup.sampling.seed,
             tool_versions: Vec::new(),
             autopilot_version: env!("CARGO_PKG_VERSION").to_owned(),
-            batch: None,
+            batch: setup.batch.clone(),
             origin: TraceOrigin::Native,
         }));
         if let Some(note) = &setup.note {
@@ -135,7 +135,7 @@ pub(super) async fn run_stage_session(
                     python: python.clone(),
                     prompts: StagePrompts::new(),
                     work: setup.run_dir.join("artifacts").join(id.as_str()),
-                    out: setup.run_dir.join("stages").join(stage.as_str()),
+                    out: setup.stage_dir(stage),
                     totals: SessionTotals::default(),
                     cost: 0.0,
                     all_priced: true,

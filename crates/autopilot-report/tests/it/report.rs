@@ -343,7 +343,10 @@ fn hand_written_and_replayed_answers_are_labelled_in_every_report_file() {
     };
     let csv = file("sessions.csv");
     assert!(
-        csv.lines().next().unwrap().ends_with(",provider,answers"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",provider,answers,stage,pipeline"),
         "{csv}"
     );
     assert!(csv.contains("a-demo,replay:demo-answers,"), "{csv}");
@@ -351,15 +354,18 @@ fn hand_written_and_replayed_answers_are_labelled_in_every_report_file() {
         csv.lines()
             .nth(1)
             .unwrap()
-            .ends_with(",replay,hand-written"),
+            .ends_with(",replay,hand-written,sg,"),
         "{csv}"
     );
     assert!(
-        csv.lines().nth(2).unwrap().ends_with(",openai,replayed"),
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .ends_with(",openai,replayed,sg,"),
         "{csv}"
     );
     assert!(
-        csv.lines().nth(3).unwrap().ends_with(",openai,live"),
+        csv.lines().nth(3).unwrap().ends_with(",openai,live,sg,"),
         "{csv}"
     );
     for name in ["report.md", "report.html"] {

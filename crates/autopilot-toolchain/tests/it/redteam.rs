@@ -256,6 +256,7 @@ async fn a_tool_cannot_write_outside_its_build_dir_nor_read_host_secrets() {
     let outside = work.path().join("outside.txt");
     let script = format!(
         "echo pwned > {outside}; echo pwned > /tmp/inside-tmp; echo ok > {build}/inside.txt\n\
+         echo pwned > /at-root 2>&1; echo pwned > /dev/at-dev 2>&1; [ -e /at-root ] || echo no-root-file\n\
          cat {secret} /root/.bashrc /etc/shadow 2>&1; env; ls /home /root 2>&1; exit 0",
         outside = outside.display(),
         build = work.path().join("build").display(),
@@ -269,10 +270,47 @@ async fn a_tool_cannot_write_outside_its_build_dir_nor_read_host_secrets() {
     assert!(!outside.exists(), "wrote outside the build dir: {text}");
     assert!(work.path().join("build/inside.txt").is_file(), "{text}");
     assert!(!Path::new("/tmp/inside-tmp").exists(), "/tmp is private");
+    // The sandbox's own root and /dev are read-only: stray writes fail instead of landing in
+    // bwrap's uncapped memory-backed scratch.
+    assert_eq!(
+        text.matches("Read-only file system").count(),
+        2,
+        "writes to / and /dev: {text}"
+    );
+    assert!(text.contains("no-root-file"), "{text}");
     assert!(!text.contains(token), "read the secret: {text}");
     // The host environment (cargo's, and any API key in it) stays outside.
     assert!(!text.contains("CARGO_"), "host environment leaked: {text}");
     assert!(text.contains("PATH=/usr/local/bin:/usr/bin:/bin"), "{text}");
+}
+
+#[tokio::test]
+async fn the_private_tmp_is_capped() {
+    if !bwrap() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // Files under the file-size limit each, more than the cap together.
+    let script =
+        "for i in 1 2 3 4; do head -c 4194304 /dev/zero > /tmp/f$i || echo stopped $i; done";
+    let (tool, sandbox) = hostile_tool(work.path(), script);
+    let limits = Limits {
+        tmp_size: Some(10 << 20),
+        ..Limits::default()
+    };
+    let output = process::run(&ProcessSpec::new(&tool).sandbox(Some(sandbox.limits(limits))))
+        .await
+        .unwrap();
+    let text = format!("{}{}", output.stdout.text(), output.stderr.text());
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(
+        text.contains("stopped 3"),
+        "the third 4 MiB file passes a 10 MiB cap: {text}"
+    );
+    assert!(
+        !text.contains("stopped 1") && !text.contains("stopped 2"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -334,8 +372,9 @@ fn the_sandbox_command_binds_only_what_the_run_names() {
     for expected in [
         "--die-with-parent --new-session --unshare-all --cap-drop ALL",
         "--ro-bind-try /usr /usr",
-        "--tmpfs /tmp",
+        "--size 536870912 --tmpfs /tmp",
         "--bind /work/run/build /work/run/build",
+        "--remount-ro / --remount-ro /dev --chdir",
         "--ro-bind-try /opt/tool/bin /opt/tool/bin",
         "--chdir /work/run/build --",
         "/usr/bin/prlimit --as=1073741824 --cpu=600 --nproc=256 --fsize=268435456 -- /opt/tool/bin/tool -x",
@@ -347,5 +386,9 @@ fn the_sandbox_command_binds_only_what_the_run_names() {
     assert!(position("--bind /work/run/build ") < position("--ro-bind-try /work/run/build/A.elf"));
     assert!(position("--tmpfs /tmp") < position("--bind /work/run/build"));
     // Nothing of the host beyond the system folders and what the run named.
-    assert!(!joined.contains("/root") && !joined.contains("/home") && !joined.contains(" / "));
+    assert!(!joined.contains("/root") && !joined.contains("/home"));
+    assert!(
+        !joined.contains("bind / ") && !joined.contains("bind-try / "),
+        "{joined}"
+    );
 }
