@@ -9,7 +9,7 @@
 #     concurrency, not the plan.
 #  3. 32 sessions against scripts/fake-openai-server.py answering after BENCH_LATENCY seconds
 #     (default 0.25; 2 calls per session) at concurrency 1, 4, 16 against the ideal
-#     ceil(32 / c) x 2 x latency, then c = 16 three times in a row.
+#     ceil(32 / c) x 2 x latency, then c = 16 three times in a row (the anchor runs after each row).
 #  4. A compile-cache hit: `autopilot compile` of an identical request, each a new process
 #     (median of 5; goal <= 3 ms).
 # BENCH_ONLY="3 4" runs only the named sections. Figures only: nothing here asserts a time. The machine's load averages are printed with each
@@ -122,15 +122,12 @@ for c in 1 4 16 16 16 16; do
     row=$((row + 1))
     ideal=$(python3 -c "import math; print(math.ceil(32/$c)*2*$latency)")
     wall=$(lat_run "$bin" "$c" "ours-$row" "$work/cache-lat-ours")
-    anchor_eff=""
-    if [ "$c" != 16 ] || [ -z "${anchor16:-}" ]; then
-        awall=$(lat_run "$anchor" "$c" "anchor-$row" "$work/cache-lat-anchor")
-        anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
-        [ "$c" = 16 ] && anchor16=1
-    fi
+    # The anchor right after, every row: the load moves both alike.
+    awall=$(lat_run "$anchor" "$c" "anchor-$row" "$work/cache-lat-anchor")
+    anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
     printf '%-16s %10.2f %10.2f %11.0f%% %12s %8s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff" "$(cut -d' ' -f1 /proc/loadavg)"
 done
-echo "   (the c = 16 rows after the first are three consecutive runs of ours; each run is a new process)"
+echo "   (the c = 16 rows after the first are three consecutive runs, each side's alternating; each run is a new process)"
 load
 kill "$server_pid" 2>/dev/null
 server_pid=""
