@@ -48,13 +48,14 @@ measure() {
     /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { echo "failed: $*" >&2; tail -5 "$work/stderr.log" >&2; exit 1; }
     awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$log"
 }
-# batch binary name runs concurrency: measured instant-LLM batch with its own warm cache.
+# batch binary name runs concurrency [keep]: measured instant-LLM batch with its own warm cache;
+# its folders are deleted after it unless `keep` (see section 1).
 instant_batch() {
     local b=$1 name=$2 runs=$3 c=$4
     local cache=$work/cache-$name
     "$b" batch "$(experiment "warm-$name" 1 replay:demo 1 "$answers")" --out "$work/warm-$name" --cache-dir "$cache" -q >/dev/null
     measure "$b" batch "$(experiment "$name" "$runs" replay:demo "$c" "$answers")" --out "$work/$name" --cache-dir "$cache" -q
-    rm -rf "${work:?}/$name" "$work/warm-$name"
+    [ -n "${5:-}" ] || rm -rf "${work:?}/$name" "$work/warm-$name"
 }
 
 only=${BENCH_ONLY:-1 2 3 4}
@@ -66,9 +67,12 @@ echo
 echo "== 1. $sessions sessions, instant fake LLM, cached compiles, concurrency 8 (release builds)"
 load
 printf '%-10s %10s %10s %18s %18s %14s\n' "" "wall (s)" "CPU (s)" "wall/session (ms)" "CPU/session (ms)" "peak RSS (MB)"
+# The first side's folders stay until both have run: deleting ~15 files per session just before
+# the other side's run made that side pay (on ext4 without a journal, creating a file skips
+# every inode freed in the last seconds to minutes).
 for side in ours anchor; do
     b=$bin; [ "$side" = anchor ] && b=$anchor
-    read -r wall cpu rss < <(instant_batch "$b" "big-$side" "$sessions" 8)
+    read -r wall cpu rss < <(instant_batch "$b" "big-$side" "$sessions" 8 keep)
     printf '%-10s %10.1f %10.1f %18.2f %18.2f %14.1f\n' "$side" "$wall" "$cpu" \
         "$(echo "$wall * 1000 / $sessions" | bc -l)" "$(echo "$cpu * 1000 / $sessions" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
     eval "${side}_wall=$wall"
@@ -77,6 +81,7 @@ printf '%-10s %10s %10s %18.2f\n' "limit" "" "" 1
 echo "   ours / anchor (wall): $(echo "scale=2; $ours_wall / $anchor_wall" | bc -l)"
 echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan)"
 load
+rm -rf "${work:?}"/big-* "$work"/warm-big-*
 fi
 
 if section 2; then
