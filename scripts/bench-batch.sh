@@ -9,7 +9,7 @@
 #     concurrency, not the plan.
 #  3. 32 sessions against scripts/fake-openai-server.py answering after BENCH_LATENCY seconds
 #     (default 0.25; 2 calls per session) at concurrency 1, 4, 16 against the ideal
-#     ceil(32 / c) x 2 x latency, then c = 16 three times in a row.
+#     ceil(32 / c) x 2 x latency, then c = 16 three times in a row (the anchor runs after each row).
 #  4. A compile-cache hit: `autopilot compile` of an identical request, each a new process
 #     (median of 5; goal <= 3 ms).
 # BENCH_ONLY="3 4" runs only the named sections. Figures only: nothing here asserts a time. The machine's load averages are printed with each
@@ -48,13 +48,14 @@ measure() {
     /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { echo "failed: $*" >&2; tail -5 "$work/stderr.log" >&2; exit 1; }
     awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$log"
 }
-# batch binary name runs concurrency: measured instant-LLM batch with its own warm cache.
+# batch binary name runs concurrency [keep]: measured instant-LLM batch with its own warm cache;
+# its folders are deleted after it unless `keep` (see section 1).
 instant_batch() {
     local b=$1 name=$2 runs=$3 c=$4
     local cache=$work/cache-$name
     "$b" batch "$(experiment "warm-$name" 1 replay:demo 1 "$answers")" --out "$work/warm-$name" --cache-dir "$cache" -q >/dev/null
     measure "$b" batch "$(experiment "$name" "$runs" replay:demo "$c" "$answers")" --out "$work/$name" --cache-dir "$cache" -q
-    rm -rf "${work:?}/$name" "$work/warm-$name"
+    [ -n "${5:-}" ] || rm -rf "${work:?}/$name" "$work/warm-$name"
 }
 
 only=${BENCH_ONLY:-1 2 3 4}
@@ -66,9 +67,12 @@ echo
 echo "== 1. $sessions sessions, instant fake LLM, cached compiles, concurrency 8 (release builds)"
 load
 printf '%-10s %10s %10s %18s %18s %14s\n' "" "wall (s)" "CPU (s)" "wall/session (ms)" "CPU/session (ms)" "peak RSS (MB)"
+# The first side's folders stay until both have run: deleting ~15 files per session just before
+# the other side's run made that side pay (on ext4 without a journal, creating a file skips
+# every inode freed in the last seconds to minutes).
 for side in ours anchor; do
     b=$bin; [ "$side" = anchor ] && b=$anchor
-    read -r wall cpu rss < <(instant_batch "$b" "big-$side" "$sessions" 8)
+    read -r wall cpu rss < <(instant_batch "$b" "big-$side" "$sessions" 8 keep)
     printf '%-10s %10.1f %10.1f %18.2f %18.2f %14.1f\n' "$side" "$wall" "$cpu" \
         "$(echo "$wall * 1000 / $sessions" | bc -l)" "$(echo "$cpu * 1000 / $sessions" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
     eval "${side}_wall=$wall"
@@ -77,6 +81,7 @@ printf '%-10s %10s %10s %18.2f\n' "limit" "" "" 1
 echo "   ours / anchor (wall): $(echo "scale=2; $ours_wall / $anchor_wall" | bc -l)"
 echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan)"
 load
+rm -rf "${work:?}"/big-* "$work"/warm-big-*
 fi
 
 if section 2; then
@@ -101,32 +106,33 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 load
-printf '%-16s %10s %10s %12s %12s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff."
+printf '%-16s %10s %10s %12s %12s %8s\n' "concurrency" "wall (s)" "ideal (s)" "efficiency" "anchor eff." "load 1m"
 # Each binary's runs share one compile cache, warmed first: the rows measure the sessions,
 # not a real compile in the first session of each run.
+# Each run writes to a folder of its own, kept until the end: deleting ~500 files just before
+# the next run made that run pay for it (on ext4 without a journal, creating a file skips every
+# inode freed in the last seconds to minutes: ~15% more CPU for the run after a deletion).
 lat_run() { # binary c label cache
     local exp
     exp=$(experiment "lat-$3" 32 openai:fake "$2")
     read -r wall _ < <(OPENAI_API_KEY=bench measure "$1" batch "$exp" --out "$work/lat-$3" --cache-dir "$4" --base-url "http://127.0.0.1:$port/v1" -q)
-    rm -rf "${work:?}/lat-$3"
     echo "$wall"
 }
 for side in ours anchor; do
     b=$bin; [ "$side" = anchor ] && b=$anchor
     "$b" batch "$(experiment "warm-lat-$side" 1 replay:demo 1 "$answers")" --out "$work/warm-lat-$side" --cache-dir "$work/cache-lat-$side" -q >/dev/null
 done
+row=0
 for c in 1 4 16 16 16 16; do
+    row=$((row + 1))
     ideal=$(python3 -c "import math; print(math.ceil(32/$c)*2*$latency)")
-    wall=$(lat_run "$bin" "$c" "ours-$c" "$work/cache-lat-ours")
-    anchor_eff=""
-    if [ "$c" != 16 ] || [ -z "${anchor16:-}" ]; then
-        awall=$(lat_run "$anchor" "$c" "anchor-$c" "$work/cache-lat-anchor")
-        anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
-        [ "$c" = 16 ] && anchor16=1
-    fi
-    printf '%-16s %10.2f %10.2f %11.0f%% %12s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff"
+    wall=$(lat_run "$bin" "$c" "ours-$row" "$work/cache-lat-ours")
+    # The anchor right after, every row: the load moves both alike.
+    awall=$(lat_run "$anchor" "$c" "anchor-$row" "$work/cache-lat-anchor")
+    anchor_eff=$(printf '%11.0f%%' "$(echo "$ideal * 100 / $awall" | bc -l)")
+    printf '%-16s %10.2f %10.2f %11.0f%% %12s %8s\n' "$c" "$wall" "$ideal" "$(echo "$ideal * 100 / $wall" | bc -l)" "$anchor_eff" "$(cut -d' ' -f1 /proc/loadavg)"
 done
-echo "   (the c = 16 rows after the first are three consecutive runs of ours; each run is a new process)"
+echo "   (the c = 16 rows after the first are three consecutive runs, each side's alternating; each run is a new process)"
 load
 kill "$server_pid" 2>/dev/null
 server_pid=""

@@ -51,7 +51,7 @@ impl LlmClient {
             model,
             backend,
             retry: RetryPolicy::default(),
-            prices: Arc::new(PriceTable::builtin()),
+            prices: PriceTable::builtin_shared(),
             repeats: Arc::default(),
         }
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 
 use autopilot_trace::TokenUsage;
 use serde::Deserialize;
@@ -47,6 +48,14 @@ impl PriceTable {
     pub fn builtin() -> Self {
         // The shipped file is checked by a test; an error here cannot happen in a release.
         PriceTable::from_toml(BUILTIN, "data/prices.toml").unwrap_or_default()
+    }
+
+    /// The shipped table, parsed once per process and shared: every client starts with it
+    /// (a batch makes a client per session; parsing the TOML each time was per-session work).
+    pub fn builtin_shared() -> Arc<PriceTable> {
+        static SHARED: LazyLock<Arc<PriceTable>> =
+            LazyLock::new(|| Arc::new(PriceTable::builtin()));
+        SHARED.clone()
     }
 
     /// Reads a table from a file. Errors name the file by its canonical path (what a `../` or

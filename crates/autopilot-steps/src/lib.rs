@@ -59,7 +59,7 @@ pub use precheck::{
     CHECK_FORBIDDEN_API, CHECK_INCBIN, CHECK_INCLUDE_PATH, CHECK_INFERENCE_CALL,
     CHECK_MODEL_INCLUDE, CHECK_MODEL_SYMBOL_CLASH, CHECK_PLACEHOLDERS, CHECK_SETUP_LOOP,
     CHECK_SIMAVR_SECTION, ForbiddenApi, PrecheckInput, PrecheckReport, PrecheckVerdict,
-    run_prechecks,
+    run_prechecks, warm_up_prechecks,
 };
 pub use prompts::{
     AppFacts, DatasetFacts, Flow, MANIFEST, ModelFacts, PromptError, PromptFacts, PromptSet,

@@ -143,6 +143,25 @@ pub fn run_prechecks(code: &str, input: &PrecheckInput<'_>) -> PrecheckReport {
     PrecheckReport { verdicts }
 }
 
+/// An answer as models write them, for [`warm_up_prechecks`].
+const WARM_UP_ANSWER: &str = "```cpp\n#include <Arduino.h>\n#include \"model.h\"\n\n\
+    void setup() {\n  Serial.begin(9600);\n}\n\nvoid loop() {\n  float x[3] = {0};\n  \
+    Serial.println(predict(x));\n  delay(1000);\n}\n```\n";
+
+/// Builds, once per process, what the first attempt's extraction and prechecks build on first
+/// use (their regexes, the patterns of this session's names), on a sample answer. A batch calls
+/// it while its first requests are out: otherwise the sessions of the first wave build it at the
+/// moment their answers arrive together.
+pub fn warm_up_prechecks(input: &PrecheckInput<'_>) {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(extraction) = crate::extract::extract_code(WARM_UP_ANSWER) {
+        let _report = run_prechecks(&extraction.code, input);
+    }
+}
+
 /// `#include`-like directives: `#include`, `#include_next`, `#import`.
 static INCLUDE_DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^#\s*(include_next|include|import)\b\s*(.*)$").expect("valid regex")

@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use autopilot_trace::{ChatMessage, Role};
 use minijinja::{Environment, UndefinedBehavior};
@@ -469,6 +470,74 @@ pub struct PromptSet {
     dir: PathBuf,
     env: Environment<'static>,
     variants: BTreeMap<String, VariantInfo>,
+    /// Recent renders (see [`RenderCache`]).
+    cache: Mutex<RenderCache>,
+}
+
+/// What a variant renders from a session's facts alone: the facts as template variables, the
+/// system message and the guidelines (the same for every prompt of a session).
+#[derive(Debug)]
+struct FactsRender {
+    vars: serde_json::Map<String, Value>,
+    system: String,
+    guidelines: String,
+}
+
+/// The most recent renders, reused when the same inputs come again: the sessions of a batch
+/// cell share their facts, send the same spec prompt, and the same sketch prompt for equal
+/// specs. Templates are pure (no clock, no randomness), so equal inputs render equal text.
+/// Bounded: the oldest entry goes first.
+#[derive(Debug, Default)]
+struct RenderCache {
+    facts: Vec<(String, PromptFacts, Arc<FactsRender>)>,
+    /// Keyed on the variant, the template, the facts' render (by identity) and the task's
+    /// variables.
+    prompts: Vec<CachedPrompt>,
+}
+
+#[derive(Debug)]
+struct CachedPrompt {
+    facts: Arc<FactsRender>,
+    template: Template,
+    task_vars: serde_json::Map<String, Value>,
+    prompt: RenderedPrompt,
+}
+
+impl RenderCache {
+    const FACTS: usize = 8;
+    const PROMPTS: usize = 32;
+
+    fn facts(&self, variant: &str, facts: &PromptFacts) -> Option<Arc<FactsRender>> {
+        self.facts
+            .iter()
+            .find(|(v, f, _)| v == variant && f == facts)
+            .map(|(_, _, render)| render.clone())
+    }
+
+    fn prompt(
+        &self,
+        facts: &Arc<FactsRender>,
+        variant: &str,
+        template: Template,
+        task_vars: &serde_json::Map<String, Value>,
+    ) -> Option<RenderedPrompt> {
+        self.prompts
+            .iter()
+            .find(|c| {
+                Arc::ptr_eq(&c.facts, facts)
+                    && c.template == template
+                    && c.prompt.variant == variant
+                    && &c.task_vars == task_vars
+            })
+            .map(|c| c.prompt.clone())
+    }
+
+    fn keep<T>(list: &mut Vec<T>, entry: T, limit: usize) {
+        if list.len() >= limit {
+            list.remove(0);
+        }
+        list.push(entry);
+    }
 }
 
 impl PromptSet {
@@ -557,6 +626,7 @@ impl PromptSet {
             dir: dir.to_owned(),
             env,
             variants: manifest.variants,
+            cache: Mutex::default(),
         };
         set.check_with_samples()?;
         Ok(set)
@@ -581,7 +651,8 @@ impl PromptSet {
     }
 
     /// Renders one task of a variant: the context template as the system message, the task's
-    /// template (with the rendered guidelines) as the user message.
+    /// template (with the rendered guidelines) as the user message. Inputs rendered recently
+    /// are not rendered again ([`RenderCache`]).
     pub fn render(
         &self,
         variant: &str,
@@ -597,14 +668,68 @@ impl PromptSet {
                 flow: info.flow,
             });
         }
-        let mut vars = match serde_json::to_value(facts) {
+        let cache = || self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = cache().facts(variant, facts);
+        let prepared = if let Some(prepared) = cached {
+            prepared
+        } else {
+            // Rendered outside the lock: sessions render in parallel; a race renders twice.
+            let prepared = Arc::new(self.prepare(variant, facts)?);
+            RenderCache::keep(
+                &mut cache().facts,
+                (variant.to_owned(), facts.clone(), prepared.clone()),
+                RenderCache::FACTS,
+            );
+            prepared
+        };
+        let task_vars = task.variables();
+        if let Some(prompt) = cache().prompt(&prepared, variant, template, &task_vars) {
+            return Ok(prompt);
+        }
+        let prompt = self.render_task(variant, info, &prepared, template, task_vars.clone())?;
+        RenderCache::keep(
+            &mut cache().prompts,
+            CachedPrompt {
+                facts: prepared,
+                template,
+                task_vars,
+                prompt: prompt.clone(),
+            },
+            RenderCache::PROMPTS,
+        );
+        Ok(prompt)
+    }
+
+    /// The part of every prompt that depends on the facts alone.
+    fn prepare(&self, variant: &str, facts: &PromptFacts) -> Result<FactsRender, PromptError> {
+        let vars = match serde_json::to_value(facts) {
             Ok(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
         };
         let system = self.render_one(variant, Template::Context, &vars)?;
         let guidelines = self.render_one(variant, Template::Guidelines, &vars)?;
-        vars.insert("guidelines".to_owned(), Value::String(guidelines));
-        vars.extend(task.variables());
+        Ok(FactsRender {
+            vars,
+            system,
+            guidelines,
+        })
+    }
+
+    /// The task's template over the facts, the guidelines and the task's variables.
+    fn render_task(
+        &self,
+        variant: &str,
+        info: &VariantInfo,
+        prepared: &FactsRender,
+        template: Template,
+        task_vars: serde_json::Map<String, Value>,
+    ) -> Result<RenderedPrompt, PromptError> {
+        let mut vars = prepared.vars.clone();
+        vars.insert(
+            "guidelines".to_owned(),
+            Value::String(prepared.guidelines.clone()),
+        );
+        vars.extend(task_vars);
         let mut user = self.render_one(variant, template, &vars)?;
         if info.user_format == UserFormat::Json {
             let parsed: Value = serde_json::from_str(&user).map_err(|e| PromptError::NotJson {
@@ -616,7 +741,7 @@ impl PromptSet {
         Ok(RenderedPrompt {
             variant: variant.to_owned(),
             template,
-            system,
+            system: prepared.system.clone(),
             user,
         })
     }
@@ -651,6 +776,9 @@ impl PromptSet {
         for facts in sample_facts() {
             for variant in self.variants() {
                 let info = self.variant(variant)?;
+                // The facts' part once per variant, each task over it: what `render` does,
+                // without filling the cache with samples.
+                let prepared = self.prepare(variant, &facts)?;
                 let tasks = [
                     Task::SpecFill {
                         template: &template,
@@ -691,7 +819,13 @@ impl PromptSet {
                 ];
                 for task in &tasks {
                     if Template::required(info.flow).contains(&task.template()) {
-                        self.render(variant, &facts, task)?;
+                        self.render_task(
+                            variant,
+                            info,
+                            &prepared,
+                            task.template(),
+                            task.variables(),
+                        )?;
                     }
                 }
             }

@@ -20,6 +20,7 @@
 //! - [`tinyml`]: what each pinned TinyML library version lacks (`data/tinyml-api.toml`).
 //! - [`firmware`]: vets an ELF before simavr loads it (no `.mmcu` section).
 //! - [`probes`]: tool version probes, once per process and remembered per binary.
+//! - [`lookup`]: programs found on PATH, once per process.
 //! - [`inventory`]: which compilers, cores, libraries, simulator and sandbox this machine has.
 //! - [`mod@simulate`]: AVR firmware in simavr, stopped when an expected class name is printed.
 //! - [`python`]: Python scripts (LLM-written data processing and model conversion, model
@@ -36,6 +37,7 @@ pub mod environment;
 pub mod firmware;
 pub mod inventory;
 pub mod library;
+pub mod lookup;
 pub mod probes;
 pub mod process;
 pub mod python;

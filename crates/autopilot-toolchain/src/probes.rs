@@ -104,7 +104,7 @@ fn classify(output: ProcessOutput) -> ProbeRun {
 
 /// `canonical path|mtime ns|size|args`, or `None` when the program cannot be looked at.
 fn key(program: &Path, args: &[&str]) -> Option<String> {
-    let path: PathBuf = which::which(program).ok()?;
+    let path: PathBuf = crate::lookup::which(program)?;
     let path = fs_err::canonicalize(path).ok()?;
     let meta = fs_err::metadata(&path).ok()?;
     let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;

@@ -30,11 +30,25 @@ fn install_crypto_provider() {
 /// bounds each try), our user agent.
 pub(crate) fn http_client(settings: &EndpointSettings) -> Result<reqwest::Client, ConfigError> {
     install_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)
-        .user_agent(concat!("autopilot/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("autopilot/", env!("CARGO_PKG_VERSION")));
+    if is_plain_http(&settings.base_url) {
+        // A plain-HTTP endpoint (a local server) never speaks TLS: no root store. Loading the
+        // platform's certificates was most of a batch's start-up; a redirect from such an
+        // endpoint to https would fail its certificate check.
+        builder = builder.tls_certs_only(std::iter::empty());
+    }
+    builder
         .build()
         .map_err(|e| ConfigError::HttpClient(crate::error::chain_text(&e)))
+}
+
+/// Whether a base URL is `http://` (not TLS).
+fn is_plain_http(base_url: &str) -> bool {
+    base_url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
 /// A non-success response, read.
@@ -303,6 +317,14 @@ mod tests {
         for (base, path, expected) in table {
             assert_eq!(join_url(base, path), expected, "{base}");
         }
+    }
+
+    #[test]
+    fn only_http_urls_skip_the_root_store() {
+        assert!(is_plain_http("http://127.0.0.1:11434"));
+        assert!(is_plain_http("HTTP://localhost/v1"));
+        assert!(!is_plain_http("https://api.openai.com/v1"));
+        assert!(!is_plain_http("http:/"));
     }
 
     #[test]

@@ -69,7 +69,22 @@ impl Run<'_> {
         };
         let context = CallContext::new(stage, attempt);
         loop {
-            match self.llm.chat(&context, &request).await {
+            let this: &Self = self;
+            // Earlier prompt and answer files are written while the request is out, after a
+            // yield: sessions answered at the same moment send their requests first. A file
+            // that cannot be written ends the session once the answer is in. The first request
+            // of the process also warms the prechecks up (once).
+            let (chat, written) = tokio::join!(this.llm.chat(&context, &request), async {
+                tokio::task::yield_now().await;
+                let written = this.write_pending();
+                autopilot_steps::warm_up_prechecks(&autopilot_steps::PrecheckInput {
+                    model: this.setup.app.model.as_ref(),
+                    forbidden: &this.facts.forbidden,
+                });
+                written
+            });
+            written?;
+            match chat {
                 Ok(answer) => {
                     self.account(&answer);
                     return Ok(answer);

@@ -26,6 +26,8 @@ use super::target::TargetView;
 pub(super) struct Written {
     dirs: HashSet<PathBuf>,
     model_header: Option<PathBuf>,
+    /// Prompt and answer files not written yet (see [`Run::write_prompt_file`]).
+    pending: Vec<(String, String)>,
 }
 
 /// Mutable state of a running session.
@@ -144,6 +146,11 @@ async fn session_inner(setup: &SessionSetup, stop: impl Future<Output = String>)
         },
         Err(error) => Err(infrastructure(infra::TOOLCHAIN_FAILED, error.to_string())),
     };
+    // The last answer's file: no request followed it.
+    let driven = match (driven, run.write_pending()) {
+        (Ok(_), Err(ending)) => Err(ending),
+        (driven, _) => driven,
+    };
     let (outcome, sketch_dir) = match driven {
         Ok(dir) => (
             SessionOutcome::Success {
@@ -200,10 +207,30 @@ impl Run<'_> {
     }
 
     /// A prompt or answer file, when the policies want them (they repeat what the trace's
-    /// `llm_call` events hold).
-    pub(super) fn write_prompt_file(&self, relative: &str, content: &str) -> Result<(), Ending> {
+    /// `llm_call` events hold). Written while the session's next request is out, or when the
+    /// session ends ([`Run::write_pending`]): files between an answer and the next request
+    /// were most of what many sessions answered at once queue for on the cores.
+    pub(super) fn write_prompt_file(&self, relative: &str, content: &str) {
         if self.setup.policies.artifacts.prompt_files {
-            self.write_artifact(relative, content)?;
+            self.written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pending
+                .push((relative.to_owned(), content.to_owned()));
+        }
+    }
+
+    /// Writes the prompt and answer files not written yet.
+    pub(super) fn write_pending(&self) -> Result<(), Ending> {
+        let pending = std::mem::take(
+            &mut self
+                .written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pending,
+        );
+        for (relative, content) in pending {
+            self.write_artifact(&relative, &content)?;
         }
         Ok(())
     }

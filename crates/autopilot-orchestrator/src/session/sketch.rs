@@ -125,9 +125,9 @@ impl Run<'_> {
                 )?,
             };
             let dir = format!("sketch-{attempt}");
-            self.write_prompt_file(&format!("{dir}/prompt.md"), &Self::prompt_text(&messages))?;
+            self.write_prompt_file(&format!("{dir}/prompt.md"), &Self::prompt_text(&messages));
             let answer = self.ask(Stage::Sketch, attempt, messages).await?;
-            self.write_prompt_file(&format!("{dir}/answer.md"), &answer.text)?;
+            self.write_prompt_file(&format!("{dir}/answer.md"), &answer.text);
             let report = match truncation(&answer) {
                 // A cut answer holds incomplete code by the cap's doing: not compiled, and the
                 // repair asks for a shorter sketch instead of quoting compile errors.

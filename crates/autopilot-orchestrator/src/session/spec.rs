@@ -76,9 +76,9 @@ impl Run<'_> {
             self.write_prompt_file(
                 &format!("spec-{attempt}/prompt.md"),
                 &Self::prompt_text(&messages),
-            )?;
+            );
             let answer = self.ask(Stage::Spec, attempt, messages).await?;
-            self.write_prompt_file(&format!("spec-{attempt}/answer.md"), &answer.text)?;
+            self.write_prompt_file(&format!("spec-{attempt}/answer.md"), &answer.text);
             if let Some(cut) = truncation(&answer) {
                 // Cut JSON is not invalid JSON: the repair asks for a shorter answer.
                 emit(&Event::CheckVerdict(cut.verdict(Stage::Spec, attempt)));

@@ -155,20 +155,39 @@ async fn a_real_compile_error_is_repaired_at_attempt_two_and_the_firmware_predic
     }
     let a = answers();
     let server = ScriptedOpenAi::queue(vec![
-        Reply::Answer(a.spec),
+        Reply::Answer(a.spec.clone()),
         Reply::Answer(a.broken.clone()),
-        Reply::Answer(a.good),
+        Reply::Answer(a.good.clone()),
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (report, events) = run(&setup(
+    let session = setup(
         dir.path(),
         client("scripted", &server.uri(), 2),
         policies(5),
-    ))
-    .await;
+    );
+    let (report, events) = run(&session).await;
 
     assert_eq!(report.outcome, SessionOutcome::Success { attempt: 2 });
+    // Prompt and answer files are written while the next request is out; the last answer's
+    // when the session ends: all of them are there once it has.
+    let artifacts = dir.path().join("artifacts").join(session.id.as_str());
+    for (attempt, answer) in [
+        ("spec-1", &a.spec),
+        ("sketch-1", &a.broken),
+        ("sketch-2", &a.good),
+    ] {
+        let read = |name: &str| fs_err::read_to_string(artifacts.join(attempt).join(name));
+        assert_eq!(
+            read("answer.md").unwrap().trim_end(),
+            answer.trim_end(),
+            "{attempt}"
+        );
+        assert!(
+            read("prompt.md").unwrap().starts_with("## System"),
+            "{attempt}"
+        );
+    }
     assert_eq!(finished(&events), SessionOutcome::Success { attempt: 2 });
     match &events[0] {
         Event::SessionStarted(started) => assert!(

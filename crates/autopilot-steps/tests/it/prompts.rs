@@ -381,3 +381,49 @@ fn every_required_template_exists_on_disk() {
         }
     }
 }
+
+#[test]
+fn a_repeated_render_is_the_same_text_as_a_first_one() {
+    // One set renders everything twice (the second time from its cache), interleaving facts,
+    // variants and tasks; a fresh set for each render is the reference.
+    let cached = PromptSet::load(&prompts_dir()).unwrap();
+    let template = spec_template(&example_facts()[0].0);
+    let spec = json!({"board": {"target": "uno"}, "libraries": []});
+    let other_spec = json!({"board": {"target": "uno"}, "libraries": ["Servo"]});
+    let tasks = [
+        Task::SpecFill {
+            template: &template,
+        },
+        Task::Sketch {
+            spec: &spec,
+            outline: None,
+            design: None,
+        },
+        Task::Sketch {
+            spec: &other_spec,
+            outline: None,
+            design: None,
+        },
+    ];
+    for _ in 0..2 {
+        for (_, facts) in example_facts() {
+            for variant in ["default", "sg0-json"] {
+                for task in &tasks {
+                    let fresh = PromptSet::load(&prompts_dir())
+                        .unwrap()
+                        .render(variant, &facts, task)
+                        .unwrap();
+                    assert_eq!(cached.render(variant, &facts, task).unwrap(), fresh);
+                }
+            }
+        }
+    }
+    // Facts that differ in one field are not answered with another session's prompt.
+    let (_, facts) = example_facts().remove(0);
+    let mut renamed = facts.clone();
+    renamed.app.name = "renamed_app".to_owned();
+    let before = cached.render("default", &facts, &tasks[0]).unwrap();
+    let after = cached.render("default", &renamed, &tasks[0]).unwrap();
+    assert_ne!(before, after);
+    assert!(after.system.contains("renamed_app") || after.user.contains("renamed_app"));
+}

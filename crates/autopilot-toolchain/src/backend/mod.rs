@@ -214,14 +214,14 @@ pub fn select_backend(target: &Target, config: &ToolchainConfig) -> Result<Backe
             BackendKind::ArduinoBuilder => &config.arduino_builder.program,
             BackendKind::ArduinoCli => &config.arduino_cli.program,
         };
-        match which::which(program) {
-            Ok(resolved) => {
+        match crate::lookup::which(program) {
+            Some(resolved) => {
                 return Ok(Backend {
                     kind,
                     program: resolved,
                 });
             }
-            Err(_) => tried.push(format!("{kind} not found (`{}`)", program.display())),
+            None => tried.push(format!("{kind} not found (`{}`)", program.display())),
         }
     }
     Err(tried.join("; "))
