@@ -23,9 +23,7 @@ use autopilot_trace::{
 };
 
 use crate::legacy::lines::LineReader;
-use crate::legacy::logline::{
-    Header, Level, epoch_ms, parse_header, to_rfc3339, write_rfc3339,
-};
+use crate::legacy::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339, write_rfc3339};
 use autopilot_diagnostics::parse_build_output;
 
 /// The application every published session generated.
