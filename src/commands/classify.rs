@@ -82,8 +82,10 @@ fn default(
             if !per_record {
                 return Ok(Classified::Tally(Summary::tally(unit, &session)));
             }
-            let mut lines = Vec::new();
-            render_records(&mut lines, &session, format, unit)?;
+            let lines = RENDERED.with_borrow_mut(|buffer| {
+                buffer.clear();
+                render_records(buffer, &session, format, unit).map(|()| buffer.clone())
+            })?;
             Ok(Classified::Lines {
                 lines,
                 counts: Counts {
@@ -130,6 +132,14 @@ fn default(
         "classified"
     );
     Ok(ExitStatus::Success)
+}
+
+thread_local! {
+    /// A worker's rendering buffer, reused from session to session; the lines handed on are a
+    /// copy of exactly their size. (A vector grown afresh per session left freed blocks of
+    /// every size behind it: a third more peak RSS in the per-record formats under mimalloc,
+    /// which returns freed memory to the OS only after a delay.)
+    static RENDERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What a worker hands the writing thread for one session.

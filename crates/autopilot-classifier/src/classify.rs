@@ -150,20 +150,35 @@ pub fn write_jsonl_records<'r>(
         out.extend_from_slice(b"\":");
         serde_json::to_writer(&mut *out, value)
     }
+    fn fields(out: &mut Vec<u8>, pairs: &[(&str, &str)]) -> serde_json::Result<()> {
+        pairs
+            .iter()
+            .try_for_each(|(key, value)| field(out, key, value))
+    }
     let mut head = Vec::new();
     let mut head_of: Option<&Arc<SessionInfo>> = None;
+    // The label's fields escaped once per distinct label of the call (a session's records
+    // share a few labels, and there are no more than the taxonomy has): `fragments[range]`
+    // for each label seen.
+    let mut fragments = Vec::new();
+    let mut labels: Vec<(&Arc<Label>, std::ops::Range<usize>)> = Vec::new();
     for record in records {
         if !head_of.is_some_and(|info| Arc::ptr_eq(info, &record.session)) {
             let info = &record.session;
             head.clear();
             head.extend_from_slice(b"{\"session\":");
             serde_json::to_writer(&mut head, &info.session)?;
-            field(&mut head, "model", &info.model)?;
-            field(&mut head, "provider", &info.provider)?;
-            field(&mut head, "target", &info.target)?;
-            field(&mut head, "prompt_variant", &info.prompt_variant)?;
-            field(&mut head, "app", &info.app)?;
-            field(&mut head, "input", &info.source)?;
+            fields(
+                &mut head,
+                &[
+                    ("model", &info.model),
+                    ("provider", &info.provider),
+                    ("target", &info.target),
+                    ("prompt_variant", &info.prompt_variant),
+                    ("app", &info.app),
+                    ("input", &info.source),
+                ],
+            )?;
             head_of = Some(&record.session);
         }
         out.extend_from_slice(&head);
@@ -176,12 +191,26 @@ pub fn write_jsonl_records<'r>(
             record.attempt, record.index
         )
         .map_err(serde_json::Error::io)?;
-        field(out, "group", &label.group)?;
-        field(out, "category", &label.category)?;
-        field(out, "category_id", &label.category_id)?;
-        field(out, "symptom", &label.symptom)?;
-        field(out, "root_cause", &label.root_cause)?;
-        field(out, "rule", &label.rule)?;
+        let seen = labels.iter().find(|(seen, _)| Arc::ptr_eq(seen, label));
+        let range = if let Some((_, range)) = seen {
+            range.clone()
+        } else {
+            let start = fragments.len();
+            fields(
+                &mut fragments,
+                &[
+                    ("group", &label.group),
+                    ("category", &label.category),
+                    ("category_id", &label.category_id),
+                    ("symptom", &label.symptom),
+                    ("root_cause", &label.root_cause),
+                    ("rule", &label.rule),
+                ],
+            )?;
+            labels.push((label, start..fragments.len()));
+            start..fragments.len()
+        };
+        out.extend_from_slice(&fragments[range]);
         field(out, "message", &record.message)?;
         let evidence = &record.evidence;
         if let Some(line) = &evidence.source_line {

@@ -23,7 +23,7 @@ use autopilot_trace::{
 };
 
 use crate::legacy::lines::LineReader;
-use crate::legacy::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339};
+use crate::legacy::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339, write_rfc3339};
 use autopilot_diagnostics::parse_build_output;
 
 /// The application every published session generated.
@@ -260,8 +260,12 @@ struct RawRecord {
     model: String,
     batch: String,
     session: String,
-    message: String,
-    body: String,
+    /// The header's message, a newline, then every continuation line with its newline: a
+    /// compile's output (the message's tail and the body) is a slice of it, not copied into a
+    /// buffer of its own.
+    text: String,
+    /// Where the message ends in `text` (the newline after it).
+    message_end: usize,
 }
 
 impl RawRecord {
@@ -275,14 +279,36 @@ impl RawRecord {
         self.batch.push_str(header.batch);
         self.session.clear();
         self.session.push_str(header.session);
-        self.message.clear();
-        self.message.push_str(header.message);
-        self.body.clear();
+        self.text.clear();
+        self.text.push_str(header.message);
+        self.message_end = self.text.len();
+        self.text.push('\n');
+    }
+
+    /// Adds a continuation line.
+    fn push_line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+
+    fn message(&self) -> &str {
+        &self.text[..self.message_end]
+    }
+
+    /// The continuation lines, each ending in a newline.
+    fn body(&self) -> &str {
+        &self.text[self.message_end + 1..]
+    }
+
+    /// `tail` (a suffix of the message), a newline and the body, as one slice.
+    fn tail_and_body(&self, tail: &str) -> &str {
+        debug_assert!(self.message().ends_with(tail));
+        &self.text[self.message_end - tail.len()..]
     }
 
     /// The first non-blank continuation line.
     fn first_body_line(&self) -> &str {
-        self.body
+        self.body()
             .lines()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("")
@@ -302,12 +328,7 @@ pub struct LegacyImporter<R> {
     spare: RawRecord,
     session: Option<SessionBuilder>,
     done: bool,
-    /// The compile-output buffer, between sessions.
-    output: String,
 }
-
-/// The largest compile-output buffer kept for the next session.
-const OUTPUT_KEPT: usize = 1024 * 1024;
 
 impl<R: BufRead> LegacyImporter<R> {
     /// `file`: the log's file name, recorded in every session's origin.
@@ -324,7 +345,6 @@ impl<R: BufRead> LegacyImporter<R> {
             spare: RawRecord::default(),
             session: None,
             done: false,
-            output: String::new(),
         }
     }
 
@@ -348,20 +368,12 @@ impl<R: BufRead> LegacyImporter<R> {
     fn record(&mut self, record: &RawRecord) -> Option<LegacySession> {
         let finished = match &self.session {
             Some(builder) if builder.same_session(record) => None,
-            Some(_) => self.session.take().map(|mut builder| {
-                // The next session reuses the buffer (unless one huge output made it large).
-                if builder.output.capacity() <= OUTPUT_KEPT {
-                    self.output = std::mem::take(&mut builder.output);
-                }
-                builder.finish()
-            }),
+            Some(_) => self.session.take().map(SessionBuilder::finish),
             None => None,
         };
         if self.session.is_none() {
             let id = self.session_id(record);
-            let mut builder = SessionBuilder::new(id, &self.file, record);
-            builder.output = std::mem::take(&mut self.output);
-            self.session = Some(builder);
+            self.session = Some(SessionBuilder::new(id, &self.file, record));
         }
         if let Some(builder) = self.session.as_mut() {
             builder.record(record);
@@ -407,8 +419,7 @@ impl<R: BufRead> Iterator for LegacyImporter<R> {
                     }
                 }
             } else if let Some(record) = self.current.as_mut() {
-                record.body.push_str(&text);
-                record.body.push('\n');
+                record.push_line(&text);
             }
         }
     }
@@ -424,17 +435,6 @@ fn after_spec_failure(message: &str) -> Option<&str> {
     FINDER
         .find(message.as_bytes())
         .map(|at| &message[at + MARKER.len()..])
-}
-
-/// Puts a compile's output into `output`: the header's part, a newline, the record's body. The
-/// buffer is reused from compile to compile (a fresh string per compile, grown by `format!`,
-/// was a twentieth of the default mode's instructions, most of it in the allocator).
-fn header_and_body(output: &mut String, first: &str, body: &str) {
-    output.clear();
-    output.reserve(first.len() + 1 + body.len());
-    output.push_str(first);
-    output.push('\n');
-    output.push_str(body);
 }
 
 /// A compile whose result has not been logged yet.
@@ -470,8 +470,6 @@ struct SessionBuilder {
     end: Option<SessionOutcome>,
     llm_calls: u32,
     compiles: u32,
-    /// The buffer a compile's output is put together in.
-    output: String,
 }
 
 /// Whether two logged model names are the same name, one of them possibly read from damaged
@@ -662,7 +660,6 @@ impl SessionBuilder {
             end: None,
             llm_calls: 0,
             compiles: 0,
-            output: String::new(),
         };
         let started = Event::SessionStarted(SessionStarted {
             app: LEGACY_APP.to_owned(),
@@ -832,14 +829,6 @@ impl SessionBuilder {
         }
     }
 
-    /// [`SessionBuilder::compile_result`] of the output a record holds in two parts.
-    fn compile_output(&mut self, attempt: u32, first: &str, body: &str, now: i64, ok: bool) {
-        let mut output = std::mem::take(&mut self.output);
-        header_and_body(&mut output, first, body);
-        self.compile_result(attempt, &output, now, ok);
-        self.output = output;
-    }
-
     fn compile_result(&mut self, attempt: u32, output: &str, now: i64, succeeded: bool) {
         self.resolve_not_found("`arduino-cli lib search` found no library");
         let pending = self.compile.take();
@@ -909,8 +898,8 @@ impl SessionBuilder {
     fn record(&mut self, r: &RawRecord) {
         let now = epoch_ms(&r.timestamp);
         self.last_ms = now;
-        self.last_ts = to_rfc3339(&r.timestamp);
-        let m = r.message.as_str();
+        write_rfc3339(&mut self.last_ts, &r.timestamp);
+        let m = r.message();
         if m.starts_with("User input acquired")
             || m.starts_with("Sketch generation started")
             || m.starts_with("Starting SketchGenerator run with trace ID")
@@ -945,7 +934,7 @@ impl SessionBuilder {
                 "spec.parse"
             };
             let reply = r
-                .body
+                .body()
                 .split_once("The last response was:")
                 .map(|(_, reply)| reply.trim_start_matches(' ').trim_end().to_owned())
                 .unwrap_or_default();
@@ -955,7 +944,7 @@ impl SessionBuilder {
             // before an attempt already counted).
             let next = number_after(m, "Attempt ").unwrap_or(self.spec_tries + 2);
             let attempt = next.saturating_sub(1).max(self.spec_tries + 1);
-            let reason = exception_line(&r.body).to_owned();
+            let reason = exception_line(r.body()).to_owned();
             self.spec_failed(attempt, "spec.validation", &reason, String::new(), now);
         } else if m.starts_with("Specification filling completed") {
             // The only trace of the answering call: one call and one succeeded spec attempt.
@@ -973,7 +962,7 @@ impl SessionBuilder {
             if self.end.is_none() {
                 let reason = format!(
                     "unexpected error outside the loop: {}",
-                    exception_line(&r.body)
+                    exception_line(r.body())
                 );
                 self.end = Some(SessionOutcome::Aborted { reason });
             }
@@ -1050,7 +1039,7 @@ impl SessionBuilder {
         } else if m.starts_with("Arduino library search results") {
             // Candidates belong to the lookup of the pending compile; without one they are dropped.
             let names = r
-                .body
+                .body()
                 .lines()
                 .filter_map(|l| l.trim().strip_prefix("Name: "))
                 .map(|n| n.trim_matches('"').to_owned());
@@ -1115,11 +1104,11 @@ impl SessionBuilder {
             // The header carries the compiler output's first line, the body the rest.
             let attempt = number_after(m, "NO.").unwrap_or(self.current_attempt());
             let first = m.split_once(": ").map_or("", |(_, first)| first);
-            self.compile_output(attempt, first, &r.body, now, false);
+            self.compile_result(attempt, r.tail_and_body(first), now, false);
         } else if let Some(first) = m.strip_prefix("Program output: ") {
             // A successful compile: its output (size lines) is parsed like a failed one.
             let attempt = self.current_attempt();
-            self.compile_output(attempt, first, &r.body, now, true);
+            self.compile_result(attempt, r.tail_and_body(first), now, true);
         } else if m.starts_with("Sketch code generation process completed successfully")
             || m.starts_with("Successfully generated and validated sketch code")
         {

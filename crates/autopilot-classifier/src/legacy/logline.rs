@@ -128,13 +128,19 @@ pub fn parse_header(line: &str) -> Option<Header<'_>> {
 /// zone; it is taken as UTC.
 pub fn to_rfc3339(timestamp: &str) -> String {
     let mut out = String::with_capacity(24);
+    write_rfc3339(&mut out, timestamp);
+    out
+}
+
+/// [`to_rfc3339`] into `out`, replacing what it held (one string reused for every record).
+pub fn write_rfc3339(out: &mut String, timestamp: &str) {
+    out.clear();
     out.push_str(&timestamp[..10]);
     out.push('T');
     out.push_str(&timestamp[11..19]);
     out.push('.');
     out.push_str(&timestamp[20..23]);
     out.push('Z');
-    out
 }
 
 /// Milliseconds since the Unix epoch of a header timestamp (taken as UTC).
