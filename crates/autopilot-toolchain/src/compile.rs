@@ -4,7 +4,9 @@
 //! [`CompileOutcome`] is data (succeeded, failed, timed out, toolchain missing); `Err` is for
 //! infrastructure only.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use autopilot_trace::{
@@ -23,6 +25,20 @@ use crate::environment;
 use crate::process::{self, ProcessError};
 use crate::sketch::{Sketch, SketchError};
 use crate::target::Target;
+
+/// One gate per (build cache folder, board): its flag says a compile for that board has
+/// succeeded in this process, so the board's core archive is in the build cache.
+fn core_gate(build_cache_dir: &Path, fqbn: &str) -> Arc<tokio::sync::Mutex<bool>> {
+    type Gates = Mutex<HashMap<(PathBuf, String), Arc<tokio::sync::Mutex<bool>>>>;
+    static GATES: LazyLock<Gates> = LazyLock::new(Gates::default);
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    gates
+        .entry((build_cache_dir.to_path_buf(), fqbn.to_owned()))
+        .or_default()
+        .clone()
+}
 
 /// What a compile came to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -452,6 +468,15 @@ impl Compiler {
             .as_ref()
             .map(|sandbox| compile_sandbox(sandbox, &self.config, backend.kind, &job));
         let spec = spec.sandbox(sandbox);
+        // Until a compile for this board has succeeded in this process, compiles for it run one
+        // at a time: the first one builds the board's core archive into the shared build cache,
+        // and a concurrent compile that found the archive half-copied there linked against it
+        // ("lto-wrapper failed" for a good sketch, seen with a cold cache at concurrency 4).
+        let gate = core_gate(&build_cache_dir, &fqbn);
+        let mut first = Some(gate.lock().await);
+        if first.as_deref().is_some_and(|warm| *warm) {
+            first = None;
+        }
         tracing::debug!(command = %spec.display(), sandboxed = spec.get_sandbox().is_some(), "compiling");
         let output = match process::run(&spec).await {
             Ok(output) => output,
@@ -462,6 +487,12 @@ impl Compiler {
             BackendKind::ArduinoBuilder => arduino_builder::interpret(&output, &job)?,
             BackendKind::ArduinoCli => arduino_cli::interpret_compile(&output, &job)?,
         };
+        if let Some(warm) = first.as_deref_mut()
+            && matches!(produced.outcome, CompileOutcome::Succeeded { .. })
+        {
+            *warm = true;
+        }
+        drop(first);
         let mut include_dirs = produced.include_dirs;
         if include_dirs.is_empty() {
             include_dirs = self.include_dirs(sketch);
