@@ -16,7 +16,7 @@
 //! identifier of the declared type (`'MicroInterpreter' in namespace 'tflite' does not name a
 //! type`), or names the declared name itself in a `conflicting declaration`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::keyed::{Hashed, TextMap};
 

@@ -8,7 +8,7 @@
 //! summary lines, and wrapper lines (`In function …`, `Exception caught …`) are context of the
 //! diagnostic or check they wrap, not failures of their own.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
 

@@ -3,7 +3,9 @@
 //! share and the persistence of root defects across attempts. Built incrementally, so its
 //! memory grows with the distinct root messages, not with the input.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt as _};
 use std::sync::Arc;
 
 use serde::Serialize;

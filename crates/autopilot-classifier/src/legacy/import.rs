@@ -10,7 +10,6 @@
 //! after the max 5 attempts` copies, `process failed after maximum attempts` markers) become
 //! the session outcome, not failures of their own.
 
-use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,8 +22,11 @@ use autopilot_trace::{
 };
 
 use crate::legacy::lines::LineReader;
-use crate::legacy::logline::{Header, Level, epoch_ms, parse_header, to_rfc3339, write_rfc3339};
+use crate::legacy::logline::{
+    Header, Level, epoch_ms, parse_header, starts_with_timestamp, to_rfc3339, write_rfc3339,
+};
 use autopilot_diagnostics::parse_build_output;
+use foldhash::{HashSet, HashSetExt as _};
 
 /// The application every published session generated.
 pub const LEGACY_APP: &str = "fruit_to_emoji";
@@ -266,6 +268,10 @@ struct RawRecord {
     text: String,
     /// Where the message ends in `text` (the newline after it).
     message_end: usize,
+    /// Continuation lines read since the header, each with its newline, not yet checked to be
+    /// UTF-8: they are checked all at once by [`RawRecord::seal`] (one check of a build's
+    /// whole output instead of one per line of it was a twentieth of the default mode).
+    pending: Vec<u8>,
 }
 
 impl RawRecord {
@@ -283,12 +289,22 @@ impl RawRecord {
         self.text.push_str(header.message);
         self.message_end = self.text.len();
         self.text.push('\n');
+        self.pending.clear();
     }
 
-    /// Adds a continuation line.
-    fn push_line(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
+    /// Adds a continuation line, as read; it is text once the record is sealed.
+    fn push_line(&mut self, line: &[u8]) {
+        self.pending.extend_from_slice(line);
+        self.pending.push(b'\n');
+    }
+
+    /// Moves the continuation lines into `text`, invalid UTF-8 replaced as
+    /// [`crate::legacy::lines::text`] replaces it line by line (a newline never belongs to a
+    /// multi-byte sequence, so checking the lines together gives the same text).
+    fn seal(&mut self) {
+        self.text
+            .push_str(&crate::legacy::lines::text(&self.pending));
+        self.pending.clear();
     }
 
     fn message(&self) -> &str {
@@ -364,8 +380,10 @@ impl<R: BufRead> LegacyImporter<R> {
         SessionId::sanitized(&id)
     }
 
-    /// Feeds a complete record; returns a session that it ended.
-    fn record(&mut self, record: &RawRecord) -> Option<LegacySession> {
+    /// Feeds a complete record (sealing it first); returns a session that it ended.
+    fn record(&mut self, record: &mut RawRecord) -> Option<LegacySession> {
+        record.seal();
+        let record = &*record;
         let finished = match &self.session {
             Some(builder) if builder.same_session(record) => None,
             Some(_) => self.session.take().map(SessionBuilder::finish),
@@ -394,8 +412,8 @@ impl<R: BufRead> Iterator for LegacyImporter<R> {
                 Ok(Some(line)) => line,
                 Ok(None) => {
                     self.done = true;
-                    if let Some(record) = self.current.take()
-                        && let Some(session) = self.record(&record)
+                    if let Some(mut record) = self.current.take()
+                        && let Some(session) = self.record(&mut record)
                     {
                         return Some(Ok(session));
                     }
@@ -407,19 +425,21 @@ impl<R: BufRead> Iterator for LegacyImporter<R> {
                     return Some(Err(err));
                 }
             };
-            let text = crate::legacy::lines::text(line);
-            if let Some(header) = parse_header(&text) {
+            // Only a line that starts with a timestamp can be a header; the others wait in
+            // the record, unchecked, until it is sealed.
+            let text = starts_with_timestamp(line).then(|| crate::legacy::lines::text(line));
+            if let Some(header) = text.as_deref().and_then(parse_header) {
                 let mut next = std::mem::take(&mut self.spare);
                 next.set(&header);
-                if let Some(previous) = self.current.replace(next) {
-                    let finished = self.record(&previous);
+                if let Some(mut previous) = self.current.replace(next) {
+                    let finished = self.record(&mut previous);
                     self.spare = previous;
                     if let Some(session) = finished {
                         return Some(Ok(session));
                     }
                 }
             } else if let Some(record) = self.current.as_mut() {
-                record.push_line(&text);
+                record.push_line(line);
             }
         }
     }

@@ -159,7 +159,7 @@ impl<R: BufRead> LineReader<R> {
 /// The line as text: borrowed when it is valid UTF-8 (the fast, common case), with U+FFFD
 /// for invalid bytes otherwise.
 pub fn text(line: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(line) {
+    match simdutf8::basic::from_utf8(line) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(line),
     }

@@ -45,7 +45,11 @@ const TIMESTAMP_SHAPE: &[u8; 23] = b"dddd-dd-dd dd:dd:dd,ddd";
 
 /// Whether `text` starts with a Python `asctime` (`2025-04-10 11:56:35,400`).
 pub fn starts_with_timestamp(text: &[u8]) -> bool {
+    // Two bytes first: most lines of a log are continuation lines (compiler output), and the
+    // whole shape compared for each of them was a fiftieth of the default mode.
     text.len() >= TIMESTAMP_SHAPE.len()
+        && text[0].is_ascii_digit()
+        && text[4] == b'-'
         && TIMESTAMP_SHAPE
             .iter()
             .zip(text)

@@ -333,3 +333,52 @@ fn memchr_colon_space(text: &[u8]) -> usize {
         .position(|w| w == b": ")
         .unwrap_or(text.len())
 }
+
+/// Invalid UTF-8 in continuation lines (a build's output) reads as if each line had been
+/// decoded on its own with U+FFFD for the bad bytes: the importer checks a record's lines
+/// together, and that must not change what any line says (a bad byte at a line's end, a
+/// multi-byte sequence cut by the newline, a bad byte mid-line).
+#[test]
+fn invalid_utf8_in_build_output_reads_as_line_by_line_replacement() {
+    use autopilot_classifier::LegacyImporter;
+    let Some(corpus) = corpus() else { return };
+    let log = fs_err::read(corpus.join("raw_logs/sg_gpt4o_7677.log")).unwrap();
+    let bad_bytes: [&[u8]; 3] = [b"\xFF", b"\xE2\x80", b"\xF0\x9F\x98"];
+    let mut damaged = Vec::with_capacity(log.len() * 2);
+    let mut by_line = String::with_capacity(log.len() * 2);
+    let mut hits = 0;
+    for line in log.split_inclusive(|&b| b == b'\n') {
+        let continuation = !line.first().is_some_and(u8::is_ascii_digit);
+        let mut out = line.to_vec();
+        if continuation && memchr::memmem::find(line, b"error: ").is_some() {
+            let damage = bad_bytes[hits % bad_bytes.len()];
+            hits += 1;
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            // Alternately at the end of the line (the newline cuts the sequence) and in its
+            // middle.
+            let at = if hits % 2 == 0 {
+                body.len()
+            } else {
+                body.len() / 2
+            };
+            out = [&body[..at], damage, &body[at..], &line[body.len()..]].concat();
+        }
+        by_line.push_str(&String::from_utf8_lossy(&out));
+        damaged.extend_from_slice(&out);
+    }
+    assert!(hits > 10, "the log has compiler errors to damage ({hits})");
+    let import = |bytes: &[u8]| {
+        LegacyImporter::new(bytes, "sg_gpt4o_7677.log")
+            .collect::<std::io::Result<Vec<_>>>()
+            .unwrap()
+    };
+    let sessions = import(&damaged);
+    assert_eq!(sessions, import(by_line.as_bytes()));
+    assert_eq!(sessions.len(), 34);
+    let replaced = sessions
+        .iter()
+        .flat_map(|s| &s.events)
+        .filter(|e| format!("{:?}", e.event).contains('\u{FFFD}'))
+        .count();
+    assert!(replaced > 0, "the damage reaches the imported events");
+}
