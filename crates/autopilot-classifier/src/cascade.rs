@@ -146,7 +146,10 @@ impl CascadeLinker {
 /// `expected …` errors and their kin: the parser lost track, usually because of an earlier
 /// error on the same line.
 fn is_parser_error(message: &str) -> bool {
-    message.starts_with("expected ") || message.contains("' token")
+    // The searcher built once: `str::contains` builds one per call, for every diagnostic.
+    static TOKEN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("' token"));
+    message.starts_with("expected ") || TOKEN.find(message.as_bytes()).is_some()
 }
 
 /// Keywords and builtin types: never the name a diagnostic is about. A `match` (compiled to
