@@ -254,3 +254,101 @@ fn compile_through_arduino_cli_for_the_nano_33_ble() {
             "flash 289104 / 983040 bytes (29.4%), RAM 68832 / 262144 bytes (26.3%)",
         ));
 }
+
+/// Shards of one experiment on one machine are processes of their own that share the build
+/// cache: a process's first compile for a board waits, and says so, while another process
+/// holds the board's core lock (its own first compile, building the core into the cache), and
+/// goes on once the lock is released. The compiler here is a stand-in that marks when it
+/// starts: it must not start while the lock is held.
+#[test]
+fn a_first_compile_waits_while_another_process_builds_the_boards_core() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use assert_cmd::cargo::CommandCargoExt as _;
+    use nix::fcntl::{Flock, FlockArg};
+
+    let work = tempfile::tempdir().unwrap();
+    let build_cache = work.path().join("cache/build-cache");
+    fs_err::create_dir_all(&build_cache).unwrap();
+    let started = build_cache.join("builder-started");
+    let builder = work.path().join("bin/arduino-builder");
+    fs_err::create_dir_all(builder.parent().unwrap()).unwrap();
+    fs_err::write(
+        &builder,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = \"-version\" ]; then echo 'Arduino Builder 1.3.25'; exit 0; fi\n\
+             touch '{}'\necho '{}:1:1: error: stand-in compiler' >&2\nexit 1\n",
+            started.display(),
+            sketch("Good").join("Good.ino").display()
+        ),
+    )
+    .unwrap();
+    fs_err::set_permissions(
+        &builder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let lock_file = fs_err::File::create(autopilot_toolchain::compile::core_lock_path(
+        &build_cache,
+        "arduino:avr:uno",
+    ))
+    .unwrap()
+    .into_file();
+    let held = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| errno)
+        .unwrap();
+
+    let mut child = std::process::Command::cargo_bin("autopilot")
+        .unwrap()
+        .arg("compile")
+        .arg(sketch("Good"))
+        .args(["--target", "uno", "--no-sandbox", "-v", "--cache-dir"])
+        .arg(work.path().join("cache"))
+        .arg("--arduino-builder")
+        .arg(&builder)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, from_child) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !said
+        .iter()
+        .any(|l: &String| l.contains("waiting for another autopilot process"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = from_child.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("no word of waiting for the lock; stderr: {said:#?}");
+        };
+        said.push(line);
+    }
+    // Held a while longer: the compile neither starts nor ends.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !started.exists(),
+        "the compiler started while the lock was held"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "autopilot ended while the lock was held"
+    );
+    drop(held);
+    let status = child.wait().unwrap();
+    assert!(
+        started.exists(),
+        "the compiler ran once the lock was released"
+    );
+    assert_eq!(status.code(), Some(1), "the stand-in's compile failed");
+}

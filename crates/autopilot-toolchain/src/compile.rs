@@ -5,9 +5,13 @@
 //! infrastructure only.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 use autopilot_trace::{
     CompileFinished, CompileStatus, ComponentVersion, Diagnostic, LibraryInstalled, Severity,
@@ -38,6 +42,58 @@ fn core_gate(build_cache_dir: &Path, fqbn: &str) -> Arc<tokio::sync::Mutex<bool>
         .entry((build_cache_dir.to_path_buf(), fqbn.to_owned()))
         .or_default()
         .clone()
+}
+
+/// The file other autopilot processes wait on (an exclusive `flock`) while one of them makes
+/// its first compile for `fqbn` with the build cache in `build_cache_dir`.
+pub fn core_lock_path(build_cache_dir: &Path, fqbn: &str) -> PathBuf {
+    let name: String = fqbn
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    build_cache_dir.join(format!(".autopilot-core-{name}.lock"))
+}
+
+/// The cross-process half of [`core_gate`]: shards of one experiment on one machine share the
+/// build cache, and each is a process of its own. Waits while another process holds the lock,
+/// saying so once; polls rather than blocking a thread, so a session given up while it waits
+/// stops at once. `None` when the file cannot be opened or locked (a read-only folder, a file
+/// system without locks): the compile then goes ahead unlocked, as it did before this lock.
+async fn lock_core(build_cache_dir: &Path, fqbn: &str) -> Option<Flock<File>> {
+    let path = core_lock_path(build_cache_dir, fqbn);
+    let mut file = match fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+    {
+        Ok(file) => file.into_file(),
+        Err(error) => {
+            tracing::debug!(path = %path.display(), %error, "cannot open the core lock; compiling unlocked");
+            return None;
+        }
+    };
+    let mut said = false;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Some(lock),
+            Err((back, Errno::EWOULDBLOCK)) => {
+                file = back;
+                if !said {
+                    said = true;
+                    tracing::info!(
+                        "waiting for another autopilot process's first compile for {fqbn} to build the board's core into the shared build cache ({})",
+                        path.display()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err((_, errno)) => {
+                tracing::debug!(path = %path.display(), %errno, "cannot lock the core lock; compiling unlocked");
+                return None;
+            }
+        }
+    }
 }
 
 /// What a compile came to.
@@ -477,6 +533,11 @@ impl Compiler {
         if first.as_deref().is_some_and(|warm| *warm) {
             first = None;
         }
+        // Other processes with the same build cache (shards on one machine) wait too.
+        let core_lock = match first {
+            Some(_) => lock_core(&build_cache_dir, &fqbn).await,
+            None => None,
+        };
         tracing::debug!(command = %spec.display(), sandboxed = spec.get_sandbox().is_some(), "compiling");
         let output = match process::run(&spec).await {
             Ok(output) => output,
@@ -492,6 +553,7 @@ impl Compiler {
         {
             *warm = true;
         }
+        drop(core_lock);
         drop(first);
         let mut include_dirs = produced.include_dirs;
         if include_dirs.is_empty() {
