@@ -120,9 +120,11 @@ fn a_batch_of_pipelines_killed_midway_resumes_at_its_first_unfinished_stage() {
         .spawn()
         .unwrap();
     // Killed while the first pipeline's MC conversion script runs, past the sandbox's start-up:
-    // a kill within bubblewrap's first milliseconds, before its --die-with-parent holds, left
-    // it running (reparented to init) to the script's end in 2 of 5 runs here — the process
-    // runner's known start-up window, which pipeline_cli.rs's stop test waits out the same way.
+    // a SIGKILL within bubblewrap's first milliseconds, before its --die-with-parent holds,
+    // left it running (reparented to init) to the script's end in 2 of 5 runs here. A SIGKILL
+    // cannot be caught, so that window is bubblewrap's own; a SIGTERM has none (the process
+    // runner kills the sandbox's whole tree: pipeline_cli.rs's stop test signals 0 to 50 ms
+    // after the script starts).
     let marker = run.join("artifacts").display().to_string();
     let mc_running = wait_until(Duration::from_secs(120), || {
         processes_with(&marker).iter().any(|pid| {
