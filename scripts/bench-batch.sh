@@ -48,14 +48,20 @@ measure() {
     /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { echo "failed: $*" >&2; tail -5 "$work/stderr.log" >&2; exit 1; }
     awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$log"
 }
+# Finished runs' folders are moved into $work/done, deleted only on exit: deleting tens of
+# thousands of sessions' files between sections made the next section pay for it (on ext4
+# without a journal, creating a file skips every inode freed in the last seconds to minutes;
+# section 3's c = 16 rows lost 2-9 points of efficiency right after section 2's deletions).
+mkdir -p "$work/done"
+set_aside() { mv "$@" "$work/done/"; }
 # batch binary name runs concurrency [keep]: measured instant-LLM batch with its own warm cache;
-# its folders are deleted after it unless `keep` (see section 1).
+# its folders are set aside after it unless `keep` (see section 1).
 instant_batch() {
     local b=$1 name=$2 runs=$3 c=$4
     local cache=$work/cache-$name
     "$b" batch "$(experiment "warm-$name" 1 replay:demo 1 "$answers")" --out "$work/warm-$name" --cache-dir "$cache" -q >/dev/null
     measure "$b" batch "$(experiment "$name" "$runs" replay:demo "$c" "$answers")" --out "$work/$name" --cache-dir "$cache" -q
-    [ -n "${5:-}" ] || rm -rf "${work:?}/$name" "$work/warm-$name"
+    [ -n "${5:-}" ] || set_aside "$work/$name" "$work/warm-$name"
 }
 
 only=${BENCH_ONLY:-1 2 3 4}
@@ -81,7 +87,7 @@ printf '%-10s %10s %10s %18.2f\n' "limit" "" "" 1
 echo "   ours / anchor (wall): $(echo "scale=2; $ours_wall / $anchor_wall" | bc -l)"
 echo "   (each session: 3 LLM calls, 2 compiles from the compile cache, 1 repair prompt with a header scan)"
 load
-rm -rf "${work:?}"/big-* "$work"/warm-big-*
+set_aside "$work"/big-* "$work"/warm-big-*
 fi
 
 if section 2; then
@@ -99,6 +105,8 @@ fi
 
 latency=${BENCH_LATENCY:-0.25}
 if section 3; then
+# The earlier sections' files written out first, so their writeback does not run during the rows.
+sync
 echo
 echo "== 3. 32 sessions, fake OpenAI server with ${latency} s latency, 2 calls per session"
 python3 scripts/fake-openai-server.py "$answers" "$latency" "$work/port" &
