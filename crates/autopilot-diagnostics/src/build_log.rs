@@ -120,12 +120,15 @@ impl Parser<'_> {
     }
 
     fn line(&mut self, line: &str) {
-        if line.bytes().all(|b| b.is_ascii_whitespace()) {
+        // The leading blanks scanned once: they tell a blank line, and an indented line's text
+        // starts after them (echoes and carets start with long runs of spaces).
+        let Some(text) = line.bytes().position(|b| !b.is_ascii_whitespace()) else {
             return;
-        }
+        };
         if line.starts_with([' ', '\t']) {
-            // Source echo, caret, fix-it; or the rest of an include chain.
-            let trimmed = trim_start(line);
+            // Source echo, caret, fix-it; or the rest of an include chain. (`trim_start` for
+            // what `is_ascii_whitespace` leaves: a vertical tab, Unicode blanks.)
+            let trimmed = line[text..].trim_start();
             if let Some(from) = trimmed.strip_prefix("from ")
                 && (from.ends_with(',') || from.ends_with(':'))
             {
@@ -389,37 +392,33 @@ fn tool(severity: Severity, message: &str) -> Diagnostic {
     diagnostic(severity, DiagnosticOrigin::Tool, message.to_owned())
 }
 
-/// `str::trim_start`, stepping over ASCII blanks byte by byte (echo and caret lines start
-/// with long runs of spaces; decoding each char was a fortieth of an import); it decodes only
-/// from the first non-ASCII byte on.
-fn trim_start(line: &str) -> &str {
-    let blanks = line
-        .bytes()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+/// `text` without its trailing `:<number>` and the number: the digits after the last colon,
+/// read from the right (a location is split once per diagnostic; searching for the colon and
+/// checking and parsing the digits apart was a thirtieth of an import). `None` when the text
+/// does not end that way or the number does not fit a `u32`.
+fn split_number(text: &str) -> Option<(&str, u32)> {
+    let bytes = text.as_bytes();
+    let digits = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
         .count();
-    line[blanks..].trim_start()
-}
-
-/// `text.rsplit_once(':')` through `memrchr`.
-fn rsplit_colon(text: &str) -> Option<(&str, &str)> {
-    memchr::memrchr(b':', text.as_bytes()).map(|at| (&text[..at], &text[at + 1..]))
+    let colon = bytes.len().checked_sub(digits + 1)?;
+    if digits == 0 || bytes[colon] != b':' {
+        return None;
+    }
+    // The slices' ends are next to ASCII bytes: char boundaries.
+    Some((&text[..colon], text[colon + 1..].parse().ok()?))
 }
 
 /// `file:12:5` → (`file`, 12, 5); `file:12` → (`file`, 12, None); `file` → (`file`, None, None).
 fn split_location(location: &str) -> (&str, Option<u32>, Option<u32>) {
-    let number = |text: &str| -> Option<u32> {
-        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| text.parse().ok())
-            .flatten()
-    };
-    match rsplit_colon(location) {
-        Some((head, last)) if number(last).is_some() => match rsplit_colon(head) {
-            Some((file, middle)) if number(middle).is_some() => {
-                (file, number(middle), number(last))
-            }
-            _ => (head, number(last), None),
+    match split_number(location) {
+        Some((head, last)) => match split_number(head) {
+            Some((file, middle)) => (file, Some(middle), Some(last)),
+            None => (head, Some(last), None),
         },
-        _ => (location, None, None),
+        None => (location, None, None),
     }
 }
 
@@ -462,6 +461,22 @@ mod tests {
             split_location("C:/x.ino:1:2"),
             ("C:/x.ino", Some(1), Some(2))
         );
+        // Only a whole number after the last colon counts; one too big for a u32 is text.
+        assert_eq!(split_location("a.ino:3x"), ("a.ino:3x", None, None));
+        assert_eq!(split_location("a.ino:x3"), ("a.ino:x3", None, None));
+        assert_eq!(split_location("a.ino:"), ("a.ino:", None, None));
+        assert_eq!(split_location(":7"), ("", Some(7), None));
+        assert_eq!(split_location("7"), ("7", None, None));
+        assert_eq!(split_location("a.ino::5"), ("a.ino:", Some(5), None));
+        assert_eq!(
+            split_location("a.ino:99999999999:4"),
+            ("a.ino:99999999999", Some(4), None)
+        );
+        assert_eq!(
+            split_location("a.ino:2:99999999999"),
+            ("a.ino:2:99999999999", None, None)
+        );
+        assert_eq!(split_location("é.ino:1:2"), ("é.ino", Some(1), Some(2)));
     }
 
     #[test]
